@@ -79,7 +79,9 @@ class Store(Protocol):
         """By UUID, whatever the account or region."""
         ...
 
-    def list_keys(self, account_id: str, region: str, after_key_id: str | None, limit: int) -> list[KeyRecord]:
+    def list_keys(
+        self, account_id: str, region: str, after_key_id: str | None, limit: int
+    ) -> list[KeyRecord]:
         """Keys of one account and region ordered by ``key_id``, strictly after ``after_key_id``."""
         ...
 

@@ -1,0 +1,53 @@
+"""Turn a ``--store`` URL into an open :class:`~kmsd.store.base.Store`.
+
+The forms follow the SQLAlchemy convention that users already know:
+``sqlite:///relative/path.db`` (three slashes, path relative to the working
+directory, e.g. the default ``sqlite:///./.kmsd/kmsd.db``) and
+``sqlite:////absolute/path.db`` (four slashes).  Percent-escapes in the path
+are decoded.  Missing parent directories of a SQLite file are created.
+``postgresql://`` URLs are recognised but not served yet.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote
+
+from kmsd.store.base import Store, StoreError
+from kmsd.store.sqlite import SqliteStore
+
+_SQLITE_PREFIX = "sqlite://"
+_POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
+
+
+def sqlite_path(url: str) -> Path:
+    """The file a ``sqlite://`` URL names."""
+    rest = url[len(_SQLITE_PREFIX) :]
+    if not rest.startswith("/"):
+        # sqlite://host/... : a host makes no sense for a local file, and it is usually a missing slash.
+        raise StoreError(
+            f"invalid store URL `{url}`: use sqlite:///relative/path.db or sqlite:////abs/path.db"
+        )
+    if "?" in rest or "#" in rest:
+        raise StoreError(f"invalid store URL `{url}`: SQLite store URLs take no query or fragment")
+    path = unquote(rest[1:])
+    if path in ("", ":memory:"):
+        raise StoreError(f"invalid store URL `{url}`: name a database file, e.g. sqlite:///./.kmsd/kmsd.db")
+    return Path(path)
+
+
+def open_store(url: str) -> Store:
+    """Open (creating when needed) the store ``url`` names; StoreError for anything unusable."""
+    if url.startswith(_SQLITE_PREFIX):
+        path = sqlite_path(url)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StoreError(f"cannot create the directory for the store at {path}: {error}") from error
+        return SqliteStore(path)
+    if url.startswith(_POSTGRES_SCHEMES):
+        raise StoreError("PostgreSQL stores arrive with the multi-node issue")
+    scheme = url.split(":", 1)[0] if ":" in url else url
+    raise StoreError(
+        f"unsupported store URL scheme `{scheme}`: use sqlite:///path/to/kmsd.db (PostgreSQL comes later)"
+    )

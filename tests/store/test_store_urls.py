@@ -1,0 +1,75 @@
+"""open_store: the --store URL forms, directory creation, and the refusals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kmsd.store.base import StoreError
+from kmsd.store.sqlite import SqliteStore
+from kmsd.store.urls import open_store, sqlite_path
+
+
+def test_three_slashes_name_a_path_relative_to_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    store = open_store("sqlite:///data/nested/kmsd.db")
+    try:
+        assert isinstance(store, SqliteStore)
+        assert store.ping()
+    finally:
+        store.close()
+    assert (tmp_path / "data" / "nested" / "kmsd.db").is_file()
+
+
+def test_the_default_url_creates_the_dot_kmsd_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    store = open_store("sqlite:///./.kmsd/kmsd.db")
+    store.set_setting("probe", "1")
+    store.close()
+    assert (tmp_path / ".kmsd" / "kmsd.db").is_file()
+    reopened = open_store("sqlite:///./.kmsd/kmsd.db")
+    try:
+        assert reopened.get_setting("probe") == "1"
+    finally:
+        reopened.close()
+
+
+def test_four_slashes_name_an_absolute_path(tmp_path: Path) -> None:
+    target = tmp_path / "abs dir" / "kmsd.db"
+    assert sqlite_path(f"sqlite:///{target}") == target
+    store = open_store(f"sqlite:///{target}")
+    store.close()
+    assert target.is_file()
+
+
+def test_percent_escapes_are_decoded() -> None:
+    assert sqlite_path("sqlite:////tmp/my%20keys/kmsd.db") == Path("/tmp/my keys/kmsd.db")
+    assert sqlite_path("sqlite:///rel/kmsd.db") == Path("rel/kmsd.db")
+
+
+def test_postgresql_is_recognised_but_not_served_yet() -> None:
+    for url in ("postgresql://kmsd@db.internal:5432/kmsd", "postgres://kmsd@localhost/kmsd"):
+        with pytest.raises(StoreError, match=r"^PostgreSQL stores arrive with the multi-node issue$"):
+            open_store(url)
+
+
+@pytest.mark.parametrize(
+    ("url", "complaint"),
+    [
+        ("sqlite://", "sqlite:///relative"),
+        ("sqlite://host/kmsd.db", "sqlite:///relative"),
+        ("sqlite:///", "name a database file"),
+        ("sqlite:///:memory:", "name a database file"),
+        ("sqlite:///kmsd.db?mode=ro", "no query"),
+        ("mysql://root@localhost/kmsd", "unsupported store URL scheme `mysql`"),
+        ("./kmsd.db", "unsupported store URL scheme"),
+    ],
+)
+def test_unusable_urls_are_refused_clearly(url: str, complaint: str) -> None:
+    with pytest.raises(StoreError, match=complaint.replace("?", r"\?")):
+        open_store(url)
