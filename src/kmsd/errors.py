@@ -44,11 +44,21 @@ class ValidationError(AwsError):
         super().__init__("ValidationException", message, 400)
 
 
+class _HiddenValue:
+    """Stands for a sensitive value, which AWS leaves out: ``Value at 'plaintext' failed ...``."""
+
+
+HIDDEN = _HiddenValue()
+
+
 def constraint_violation(value: object, path: str, constraint: str) -> str:
     """One problem in AWS's wording: ``Value 'v' at 'path' failed to satisfy constraint: Member must ...``.
 
-    ``value`` is shown as AWS shows it; callers pass a redacted placeholder for secrets.
+    ``value`` is shown as AWS shows it: ``null`` for a missing member, nothing at
+    all for :data:`HIDDEN` (sensitive members such as plaintexts).
     """
+    if value is HIDDEN:
+        return f"Value at '{path}' failed to satisfy constraint: {constraint}"
     shown = "null" if value is None else f"'{value}'"
     return f"Value {shown} at '{path}' failed to satisfy constraint: {constraint}"
 

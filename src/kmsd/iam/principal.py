@@ -16,7 +16,9 @@ PrincipalKind = Literal["root", "user", "assumed-role"]
 
 @dataclass(frozen=True)
 class Principal:
-    arn: str  # arn:aws:iam::ACCOUNT:root | ...:user/PATH/NAME | arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION
+    arn: (
+        str  # arn:aws:iam::ACCOUNT:root | ...:user/PATH/NAME | arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION
+    )
     account_id: str
     kind: PrincipalKind
     user_id: str  # aws:userid: the account id for root, AIDA... for a user, AROA...:session for a session

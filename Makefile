@@ -1,0 +1,48 @@
+# The two set-up commands (README): `make serve` and `make test`. Both work on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 4599
+STORE  ?= sqlite:///./.kmsd/kmsd.db
+
+.PHONY: serve test lint typecheck unit soak bench system-test-deps clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(VENV)/.test-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@ $(VENV)/.installed
+
+serve: $(VENV)/.installed
+	$(BIN)/kmsd serve --host $(HOST) --port $(PORT) --store $(STORE)
+
+# System packages the tests and benchmarks need, installed only when missing.
+system-test-deps:
+	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+
+lint: $(VENV)/.test-installed
+	$(BIN)/ruff check src tests bench
+
+typecheck: $(VENV)/.test-installed
+	$(BIN)/mypy
+
+unit: $(VENV)/.test-installed
+	$(BIN)/pytest -q -m "not soak"
+
+test: $(VENV)/.test-installed system-test-deps lint typecheck unit
+
+soak: $(VENV)/.test-installed
+	$(BIN)/pytest -q -m soak
+
+bench: $(VENV)/.test-installed system-test-deps
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) .kmsd .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,156 @@
+"""The server's own AWS Signature Version 4 verifier: who signed this request, and did they.
+
+A request is authenticated in two steps so the caller can look up credentials
+in between::
+
+    signed = parse_request(method, raw_path, raw_query, headers)  # claims only
+    secret = store.secret_for(signed.access_key_id)                  # caller's job
+    verify(signed, secret, body, clock)                              # raises SigV4Error
+
+:func:`verify` checks, in AWS's order, presigned expiry, the 15-minute clock
+skew, the credential scope (terminator, date) and finally the HMAC-SHA256
+signature over the canonical request, compared in constant time.  Derived
+signing keys are cached per (secret, date, region, service), so a busy server
+derives each key once a day instead of four HMACs per request.  Failures are
+:class:`SigV4Error`; :func:`to_aws_error` turns one into the AWS error of the
+JSON or query protocol.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import datetime, timedelta
+from functools import lru_cache
+
+from kmsd.api.sigv4_canonical import format_amz_date
+from kmsd.api.sigv4_errors import (
+    AWS_ERRORS,
+    SIGNATURE_MISMATCH,
+    ErrorShape,
+    Kind,
+    Protocol,
+    SigV4Error,
+    expired_session_token,
+    to_aws_error,
+    unknown_access_key,
+)
+from kmsd.api.sigv4_parse import ALGORITHM, TERMINATOR, SignedRequest, parse_request
+from kmsd.clock import Clock
+
+__all__ = [
+    "ALGORITHM",
+    "AWS_ERRORS",
+    "MAX_SKEW",
+    "UNSIGNED_PAYLOAD",
+    "ErrorShape",
+    "Kind",
+    "Protocol",
+    "SigV4Error",
+    "SignedRequest",
+    "canonical_request",
+    "expired_session_token",
+    "parse_request",
+    "payload_hash",
+    "signing_key",
+    "string_to_sign",
+    "to_aws_error",
+    "unknown_access_key",
+    "verify",
+]
+
+# "The request reached the service more than 15 minutes after the date stamp on the
+# request ... or the date stamp on the request is more than 15 minutes in the future"
+# (RequestExpired, "Common Errors" in the KMS, IAM and STS API references).
+MAX_SKEW = timedelta(minutes=15)
+UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
+_CONTENT_HASH_MISMATCH = "The provided 'x-amz-content-sha256' header does not match what was computed."
+
+
+@lru_cache(maxsize=4096)
+def signing_key(secret_access_key: str, date: str, region: str, service: str) -> bytes:
+    """kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request")."""
+    key = hmac.digest(f"AWS4{secret_access_key}".encode(), date.encode(), "sha256")
+    key = hmac.digest(key, region.encode(), "sha256")
+    key = hmac.digest(key, service.encode(), "sha256")
+    return hmac.digest(key, TERMINATOR.encode(), "sha256")
+
+
+def payload_hash(request: SignedRequest, body: bytes) -> str:
+    """The payload hash that enters the canonical request.
+
+    Hex SHA-256 of the body, or the ``x-amz-content-sha256`` value the client
+    sent, which must then be that same hash: the body of a header-signed
+    request is always covered.  Only a presigned URL may say UNSIGNED-PAYLOAD.
+    """
+    claimed = request.content_sha256
+    if claimed is None:
+        return hashlib.sha256(body).hexdigest()
+    if request.presigned and claimed == UNSIGNED_PAYLOAD:
+        return claimed
+    if claimed.lower() != hashlib.sha256(body).hexdigest():
+        raise SigV4Error("signature", _CONTENT_HASH_MISMATCH)
+    return claimed
+
+
+def canonical_request(request: SignedRequest, payload: str) -> str:
+    """Method, URI, query, headers, signed header names and payload hash, one per line."""
+    return (
+        f"{request.method}\n{request.canonical_uri}\n{request.canonical_query}\n"
+        f"{request.canonical_headers}\n\n{';'.join(request.signed_headers)}\n{payload}"
+    )
+
+
+def string_to_sign(request: SignedRequest, canonical: str) -> str:
+    """Algorithm, request time, credential scope and the hex SHA-256 of the canonical request."""
+    digest = hashlib.sha256(canonical.encode("utf-8", "surrogateescape")).hexdigest()
+    return f"{ALGORITHM}\n{request.amz_date}\n{request.credential_scope}\n{digest}"
+
+
+def verify(request: SignedRequest, secret_access_key: str, body: bytes, clock: Clock) -> None:
+    """Accept the request or raise :class:`SigV4Error` saying why AWS would reject it."""
+    now = clock.now()
+    if request.expires is not None and now > request.timestamp + timedelta(seconds=request.expires):
+        raise SigV4Error("expired", "Request has expired.")
+    _check_skew(request, now)
+    _check_scope(request)
+
+    canonical = canonical_request(request, payload_hash(request, body))
+    to_sign = string_to_sign(request, canonical)
+    key = signing_key(secret_access_key, request.date, request.region, request.service)
+    expected = hmac.digest(key, to_sign.encode("utf-8", "surrogateescape"), "sha256").hex()
+    given = request.signature.encode("utf-8", "surrogateescape")
+    if not hmac.compare_digest(expected.encode(), given):
+        raise SigV4Error("signature", SIGNATURE_MISMATCH, canonical_request=canonical, string_to_sign=to_sign)
+
+
+def _check_skew(request: SignedRequest, now: datetime) -> None:
+    # AWS quotes the times to the second: "... than 20150830T122100Z (20150830T123600Z - 15 min.)".
+    if request.timestamp < now - MAX_SKEW:
+        raise SigV4Error(
+            "skew",
+            f"Signature expired: {request.amz_date} is now earlier than {format_amz_date(now - MAX_SKEW)} "
+            f"({format_amz_date(now)} - 15 min.)",
+        )
+    if request.timestamp > now + MAX_SKEW:
+        raise SigV4Error(
+            "skew",
+            f"Signature not yet current: {request.amz_date} is still later than "
+            f"{format_amz_date(now + MAX_SKEW)} ({format_amz_date(now)} + 15 min.)",
+        )
+
+
+def _check_scope(request: SignedRequest) -> None:
+    problems = []
+    if request.terminator != TERMINATOR:
+        problems.append(
+            "Credential should be scoped with a valid terminator: "
+            f"'{TERMINATOR}', not '{request.terminator}'."
+        )
+    if request.date != request.amz_date[:8]:
+        problems.append(
+            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: "
+            f"'{request.date}' != '{request.amz_date[:8]}', from '{request.amz_date}'."
+        )
+    if problems:
+        raise SigV4Error("signature", " ".join(problems))

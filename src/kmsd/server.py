@@ -1,0 +1,106 @@
+"""The composition root: build a :class:`Runtime` from a store URL and run it on uvicorn.
+
+This is the one place that chooses concrete parts — the store behind the URL,
+the root key (``KMSD_ROOT_KEY``, or a 0600 file beside the data), the system
+clock and randomness — and hands them to the services.  Tests build the same
+runtime with a manual clock and seeded randomness instead.
+
+uvicorn (with uvloop and httptools) was measured against granian on the
+Encrypt benchmark in ``bench/``; the README's performance section has the
+numbers and the reason for the choice.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from kmsd.api.app import KmsdApp, Runtime
+from kmsd.clock import Clock, SystemClock
+from kmsd.crypto import ROOT_KEY_ENV, FileRootKey, RandomSource, RootKey, SystemRandomSource
+from kmsd.iam.accounts import AccountDirectory, RootCredentials
+from kmsd.iam.credentials import CredentialResolver
+from kmsd.kms.service import KmsService
+from kmsd.store.base import Store
+from kmsd.store.urls import open_store, sqlite_path
+
+DEFAULT_STORE_URL = "sqlite:///./.kmsd/kmsd.db"
+
+
+def data_dir_for(store_url: str) -> Path:
+    """Where the root key file lives: beside a SQLite database, else ``./.kmsd``."""
+    if store_url.startswith("sqlite:"):
+        return sqlite_path(store_url).parent
+    return Path(".kmsd")
+
+
+def load_root_key(store_url: str) -> RootKey:
+    value = os.environ.get(ROOT_KEY_ENV)
+    if value:
+        return FileRootKey.from_env(value)
+    directory = data_dir_for(store_url)
+    directory.mkdir(parents=True, exist_ok=True)
+    return FileRootKey.load_or_create(directory / "root.key")
+
+
+@dataclass
+class Parts:
+    store: Store
+    root_key: RootKey
+    clock: Clock
+    rng: RandomSource
+    accounts: AccountDirectory
+
+
+def open_parts(store_url: str, *, clock: Clock | None = None, rng: RandomSource | None = None) -> Parts:
+    store = open_store(store_url)
+    root_key = load_root_key(store_url)
+    clock = clock or SystemClock()
+    rng = rng or SystemRandomSource()
+    return Parts(store, root_key, clock, rng, AccountDirectory(store, root_key, clock, rng))
+
+
+def build_runtime(parts: Parts, *, dev: bool = False) -> Runtime:
+    return Runtime(
+        store=parts.store,
+        clock=parts.clock,
+        credentials=CredentialResolver(parts.store, parts.root_key, parts.accounts, dev=dev),
+        kms=KmsService(parts.store, parts.root_key, parts.clock, parts.rng),
+        schema_version=parts.store.schema_version(),
+    )
+
+
+def announce_default_account(credentials: RootCredentials) -> None:
+    print(
+        f"kmsd: created the default account {credentials.account_id}. "
+        "Its root credentials are shown only this once:\n"
+        f"  AWS_ACCESS_KEY_ID={credentials.access_key_id}\n"
+        f"  AWS_SECRET_ACCESS_KEY={credentials.secret_access_key}",
+        flush=True,
+    )
+
+
+def serve(host: str, port: int, store_url: str, *, dev: bool = False) -> None:
+    import uvicorn
+
+    parts = open_parts(store_url)
+    first_start = parts.accounts.initialise_default()
+    if first_start is not None:
+        announce_default_account(first_start)
+    app = KmsdApp(build_runtime(parts, dev=dev))
+    mode = " (--dev: development credentials accepted)" if dev else ""
+    print(f"kmsd: serving KMS on http://{host}:{port} with store {store_url}{mode}", flush=True)
+    sys.stdout.flush()
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        log_level="warning",
+        server_header=False,
+    )

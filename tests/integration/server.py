@@ -1,0 +1,123 @@
+"""A real ``kmsd serve`` process on a free port, for tests that speak to it over HTTP.
+
+Tests start the installed console script exactly as a user would, wait for
+``/health``, read what it printed (the default account's credentials), and
+stop it gently or with SIGKILL to test durability.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+KMSD = str(Path(sys.executable).with_name("kmsd"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class KmsdServer:
+    data_dir: Path
+    dev: bool = False
+    port: int = field(default_factory=free_port)
+    extra_args: list[str] = field(default_factory=list)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def store_url(self) -> str:
+        return f"sqlite:///{self.data_dir / 'kmsd.db'}"
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / "server.log"
+
+    def start(self, timeout: float = 20.0) -> KmsdServer:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        args = [KMSD, "serve", "--port", str(self.port), "--store", self.store_url, *self.extra_args]
+        if self.dev:
+            args.append("--dev")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.pop("KMSD_ROOT_KEY", None)
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"kmsd exited early:\n{self.output()}")
+            try:
+                with urllib.request.urlopen(self.endpoint + "/health", timeout=1) as response:
+                    if response.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"kmsd did not become healthy:\n{self.output()}")
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self, *, kill: bool = False) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def default_credentials(self) -> tuple[str, str]:
+        text = self.output()
+        key = re.search(r"AWS_ACCESS_KEY_ID=(\S+)", text)
+        secret = re.search(r"AWS_SECRET_ACCESS_KEY=(\S+)", text)
+        assert key and secret, text
+        return key.group(1), secret.group(1)
+
+    def create_account(self, account_id: str) -> tuple[str, str]:
+        out = subprocess.run(
+            [KMSD, "accounts", "create", account_id, "--json", "--store", self.store_url],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        data = json.loads(out.stdout)
+        return data["AccessKeyId"], data["SecretAccessKey"]
+
+    def client(
+        self, service: str = "kms", *, access_key: str, secret_key: str, region: str = "us-east-1"
+    ) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=region,
+            aws_access_key_id=access_key,
+            aws_secret_access_key=secret_key,
+            config=Config(retries={"max_attempts": 1}),
+        )
+
+    def root_client(self, service: str = "kms", *, region: str = "us-east-1") -> Any:
+        """A client signed with the default account's root credentials that the server printed."""
+        access_key, secret_key = self.default_credentials()
+        return self.client(service, access_key=access_key, secret_key=secret_key, region=region)
