@@ -1,0 +1,279 @@
+"""The cryptographic KMS operations: Encrypt, Decrypt, ReEncrypt, GenerateDataKey*, GenerateRandom.
+
+Each handler is the whole story of its operation after the API layer has
+checked the request against botocore's model (types, required members,
+lengths, enums, ranges): find the key, check its state and usage, refuse an
+algorithm the key cannot use, answer DryRun, then seal or open a ciphertext
+blob with the key's cached material.  The order of the checks follows what
+AWS answers first.  Every failure to open a blob (malformed, tampered, wrong
+encryption context, unknown key or material generation) is the same
+``InvalidCiphertextException`` with no message, as AWS answers it.
+
+A blob that names a key which no longer exists in the caller's region (never
+existed, deleted, another region) is also ``InvalidCiphertextException``:
+the ciphertext cannot be decrypted here, and the answer does not depend on
+why.
+
+Not supported, answered with ``UnsupportedOperationException``: ``Recipient``
+(AWS Nitro Enclaves attestation documents, which kmsd cannot verify) and
+encryption under asymmetric keys (kmsd creates SYMMETRIC_DEFAULT keys only).
+kmsd has no custom key stores, so any ``CustomKeyStoreId`` is unknown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from kmsd.crypto import CiphertextBlob, CryptoError
+from kmsd.errors import AwsError, ValidationError, constraint_violation, internal, invalid_ciphertext
+from kmsd.iam.principal import Caller
+from kmsd.kms.context import KmsContext
+from kmsd.kms.expiry import deletion_window_ended, purge_key
+from kmsd.kms.materials import UnwrappedMaterial
+from kmsd.kms.resolve import find_key, require_enabled
+from kmsd.store.models import KeyRecord
+
+SYMMETRIC_DEFAULT = "SYMMETRIC_DEFAULT"
+
+# Encryption algorithms each key spec accepts (AWS KMS Developer Guide, "Key spec reference").
+_ENCRYPTION_ALGORITHMS: dict[str, frozenset[str]] = {
+    SYMMETRIC_DEFAULT: frozenset({SYMMETRIC_DEFAULT}),
+    "RSA_2048": frozenset({"RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256"}),
+    "RSA_3072": frozenset({"RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256"}),
+    "RSA_4096": frozenset({"RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256"}),
+    "SM2": frozenset({"SM2PKE"}),
+}
+
+# GenerateDataKey KeySpec → data key length (API reference, GenerateDataKey "KeySpec").
+_DATA_KEY_BYTES = {"AES_128": 16, "AES_256": 32}
+
+_DRY_RUN_MESSAGE = "The request would have succeeded, but the DryRun option is set."
+_IGNORE_CIPHERTEXT = "IGNORE_CIPHERTEXT"
+
+
+# --- the operations ----------------------------------------------------------------------------------
+
+
+def encrypt(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
+    key = _usable_key(ctx, caller, params["KeyId"], "Encrypt")
+    algorithm = _encryption_algorithm(key, params.get("EncryptionAlgorithm"))
+    _answer_dry_run(params)
+    current = _current_material(ctx, key)
+    blob = current.cipher.encrypt(params["Plaintext"], params.get("EncryptionContext"), ctx.rng)
+    return {"CiphertextBlob": blob, "KeyId": key.arn, "EncryptionAlgorithm": algorithm}
+
+
+def decrypt(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
+    _refuse_recipient(params)
+    blob, key = _source(ctx, caller, params.get("CiphertextBlob"), params.get("KeyId"), params, "keyId")
+    require_enabled(key)
+    _require_encrypt_decrypt(key, "Decrypt")
+    algorithm = _encryption_algorithm(key, params.get("EncryptionAlgorithm"))
+    if blob is None:
+        _answer_dry_run(params)
+    material, plaintext = _open(ctx, blob, params.get("EncryptionContext"))
+    _answer_dry_run(params)
+    return {
+        "KeyId": key.arn,
+        "Plaintext": plaintext,
+        "EncryptionAlgorithm": algorithm,
+        "KeyMaterialId": material.material_id,
+    }
+
+
+def re_encrypt(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
+    blob, source = _source(ctx, caller, params.get("CiphertextBlob"), params.get("SourceKeyId"), params, "sourceKeyId")
+    require_enabled(source)
+    _require_encrypt_decrypt(source, "ReEncrypt")
+    source_algorithm = _encryption_algorithm(source, params.get("SourceEncryptionAlgorithm"))
+    destination = _usable_key(ctx, caller, params["DestinationKeyId"], "ReEncrypt")
+    destination_algorithm = _encryption_algorithm(destination, params.get("DestinationEncryptionAlgorithm"))
+    if blob is None:
+        _answer_dry_run(params)
+    source_material, plaintext = _open(ctx, blob, params.get("SourceEncryptionContext"))
+    _answer_dry_run(params)
+    current = _current_material(ctx, destination)
+    sealed = current.cipher.encrypt(plaintext, params.get("DestinationEncryptionContext"), ctx.rng)
+    return {
+        "CiphertextBlob": sealed,
+        "SourceKeyId": source.arn,
+        "KeyId": destination.arn,
+        "SourceEncryptionAlgorithm": source_algorithm,
+        "DestinationEncryptionAlgorithm": destination_algorithm,
+        "SourceKeyMaterialId": source_material.material_id,
+        "DestinationKeyMaterialId": current.material_id,
+    }
+
+
+def generate_data_key(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
+    _refuse_recipient(params)
+    plaintext, response = _data_key(ctx, caller, params, "GenerateDataKey")
+    return {**response, "Plaintext": plaintext}
+
+
+def generate_data_key_without_plaintext(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
+    _, response = _data_key(ctx, caller, params, "GenerateDataKeyWithoutPlaintext")
+    return response
+
+
+def generate_random(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
+    _refuse_recipient(params)
+    number_of_bytes = params.get("NumberOfBytes")
+    if number_of_bytes is None:
+        # Optional in the model, yet required by the service (API reference, GenerateRandom "NumberOfBytes").
+        raise ValidationError("NumberOfBytes is required.")
+    if params.get("CustomKeyStoreId") is not None:
+        # kmsd has no custom key stores, so every CustomKeyStoreId names one that does not exist.
+        raise AwsError("CustomKeyStoreNotFoundException")
+    return {"Plaintext": ctx.rng.bytes(number_of_bytes)}
+
+
+# --- keys and their checks -----------------------------------------------------------------------------
+
+
+def _usable_key(ctx: KmsContext, caller: Caller, key_id: str, operation: str) -> KeyRecord:
+    key = find_key(ctx, caller, key_id)
+    require_enabled(key)
+    _require_encrypt_decrypt(key, operation)
+    return key
+
+
+def _require_encrypt_decrypt(key: KeyRecord, operation: str) -> None:
+    # Encrypt, Decrypt, ReEncrypt and GenerateDataKey* need a key whose KeyUsage is ENCRYPT_DECRYPT
+    # (API reference, Encrypt "KeyId"); AWS names the key's usage and the operation in the refusal.
+    if key.key_usage != "ENCRYPT_DECRYPT":
+        raise AwsError(
+            "InvalidKeyUsageException",
+            f"{key.arn} key usage is {key.key_usage} which is not valid for {operation}.",
+        )
+
+
+def _encryption_algorithm(key: KeyRecord, requested: str | None) -> str:
+    """The algorithm to use (SYMMETRIC_DEFAULT when none is requested), or AWS's refusal."""
+    algorithm = requested or SYMMETRIC_DEFAULT
+    if algorithm not in _ENCRYPTION_ALGORITHMS.get(key.key_spec, frozenset()):
+        raise AwsError(
+            "InvalidKeyUsageException", f"Algorithm {algorithm} is incompatible with key spec {key.key_spec}."
+        )
+    if key.key_spec != SYMMETRIC_DEFAULT:
+        raise AwsError(
+            "UnsupportedOperationException",
+            f"{key.arn} has key spec {key.key_spec}; kmsd encrypts only with SYMMETRIC_DEFAULT keys.",
+        )
+    return algorithm
+
+
+def _source(
+    ctx: KmsContext,
+    caller: Caller,
+    blob_bytes: bytes | None,
+    requested_key_id: str | None,
+    params: Mapping[str, Any],
+    key_id_member: str,
+) -> tuple[CiphertextBlob | None, KeyRecord]:
+    """The blob to open and the key that opens it, for Decrypt (``KeyId``) and ReEncrypt (``SourceKeyId``).
+
+    The key is the one the blob names; a requested key must be that key (IncorrectKeyException
+    otherwise).  A dry run with the IGNORE_CIPHERTEXT modifier may omit the blob and name the key.
+    """
+    if blob_bytes is None:
+        if not (params.get("DryRun") and _IGNORE_CIPHERTEXT in (params.get("DryRunModifiers") or ())):
+            raise ValidationError([constraint_violation(None, "ciphertextBlob", "Member must not be null")])
+        if requested_key_id is None:
+            raise ValidationError([constraint_violation(None, key_id_member, "Member must not be null")])
+        return None, find_key(ctx, caller, requested_key_id)
+    requested = find_key(ctx, caller, requested_key_id) if requested_key_id is not None else None
+    try:
+        blob = CiphertextBlob.decode(blob_bytes)
+    except CryptoError:
+        raise invalid_ciphertext() from None
+    if requested is not None:
+        if requested.key_id != blob.key_id:
+            # API reference, Decrypt "KeyId": "If you identify a different KMS key, the Decrypt
+            # operation throws an IncorrectKeyException."
+            raise AwsError(
+                "IncorrectKeyException",
+                "The key ID in the request does not identify a CMK that can perform this operation.",
+            )
+        return blob, requested
+    return blob, _key_named_by(ctx, caller, blob)
+
+
+def _key_named_by(ctx: KmsContext, caller: Caller, blob: CiphertextBlob) -> KeyRecord:
+    key = ctx.store.get_key(blob.key_id)
+    if key is None or key.region != caller.region:
+        raise invalid_ciphertext()
+    if deletion_window_ended(key, ctx.clock.now()):
+        purge_key(ctx, key)
+        raise invalid_ciphertext()
+    return key
+
+
+def _answer_dry_run(params: Mapping[str, Any]) -> None:
+    # KMS Developer Guide, "Testing your permissions": a call with DryRun always fails; when
+    # everything else would have succeeded it fails with DryRunOperationException.  Decrypt and
+    # ReEncrypt check the ciphertext too, unless the DryRunModifiers say IGNORE_CIPHERTEXT and no
+    # ciphertext is sent (API reference, Decrypt "CiphertextBlob").
+    if params.get("DryRun"):
+        raise AwsError("DryRunOperationException", _DRY_RUN_MESSAGE)
+
+
+def _refuse_recipient(params: Mapping[str, Any]) -> None:
+    if params.get("Recipient") is not None:
+        raise AwsError(
+            "UnsupportedOperationException",
+            "kmsd cannot verify AWS Nitro Enclaves attestation documents; Recipient is not supported.",
+        )
+
+
+# --- material and blobs ----------------------------------------------------------------------------------
+
+
+def _current_material(ctx: KmsContext, key: KeyRecord) -> UnwrappedMaterial:
+    try:
+        return ctx.materials.get(key.key_id, key.current_material_version)
+    except CryptoError:
+        # The key's current material must exist and unwrap; if not, the store or root key is wrong.
+        raise internal() from None
+
+
+def _open(
+    ctx: KmsContext, blob: CiphertextBlob | None, encryption_context: Mapping[str, str] | None
+) -> tuple[UnwrappedMaterial, bytes]:
+    if blob is None:
+        # Only a DryRun with IGNORE_CIPHERTEXT comes without a blob, and it is answered before this.
+        raise invalid_ciphertext()
+    try:
+        material = ctx.materials.get(blob.key_id, blob.material_version)
+        return material, material.cipher.decrypt(blob, encryption_context)
+    except CryptoError:
+        raise invalid_ciphertext() from None
+
+
+def _data_key(
+    ctx: KmsContext, caller: Caller, params: Mapping[str, Any], operation: str
+) -> tuple[bytes, dict[str, Any]]:
+    length = _data_key_length(params)
+    key = find_key(ctx, caller, params["KeyId"])
+    require_enabled(key)
+    _require_encrypt_decrypt(key, operation)
+    if key.key_spec != SYMMETRIC_DEFAULT:
+        raise AwsError("InvalidKeyUsageException", "You cannot generate a data key with an asymmetric CMK")
+    _answer_dry_run(params)
+    plaintext = ctx.rng.bytes(length)
+    current = _current_material(ctx, key)
+    blob = current.cipher.encrypt(plaintext, params.get("EncryptionContext"), ctx.rng)
+    return plaintext, {"CiphertextBlob": blob, "KeyId": key.arn, "KeyMaterialId": current.material_id}
+
+
+def _data_key_length(params: Mapping[str, Any]) -> int:
+    key_spec: str | None = params.get("KeySpec")
+    number_of_bytes: int | None = params.get("NumberOfBytes")
+    # API reference, GenerateDataKey: "You must also specify the length of the data key. Use either
+    # the KeySpec or NumberOfBytes parameters (but not both)."
+    if key_spec is not None and number_of_bytes is None:
+        return _DATA_KEY_BYTES[key_spec]
+    if number_of_bytes is not None and key_spec is None:
+        return number_of_bytes
+    raise ValidationError("Please specify either number of bytes or key spec.")

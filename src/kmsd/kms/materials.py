@@ -1,0 +1,129 @@
+"""Key material: creating and rotating a key's generations, and holding them unwrapped in memory.
+
+Every generation of a key's material is stored wrapped under the root key,
+with the wrap bound to its purpose ``kmsd/key-material/<key id>/<version>``
+so that a wrapped value copied to another key or version will not unwrap.
+Ciphertext blobs name the generation that sealed them, so old generations
+stay readable after rotation.
+
+Unwrapping costs a root-key decryption and a store read, which is too much
+for every Encrypt, so :class:`KeyMaterials` keeps unwrapped generations,
+ready as :class:`~kmsd.crypto.SymmetricKey` objects, in a bounded LRU cache
+keyed by (key id, version).  A generation never changes once written, so the
+cache needs no invalidation across nodes; :meth:`KeyMaterials.forget` drops a
+deleted key's entries.  Nothing is cached at creation time: the caller's
+transaction may still roll back, and the first read will load it anyway.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from kmsd.clock import Clock
+from kmsd.crypto import (
+    CryptoError,
+    RandomSource,
+    RootKey,
+    SymmetricKey,
+    new_material_id,
+    new_symmetric_material,
+)
+from kmsd.store.base import Store
+from kmsd.store.models import KeyMaterialRecord, KeyRecord
+
+DEFAULT_CACHE_ENTRIES = 65_536
+
+
+def material_purpose(key_id: str, version: int) -> bytes:
+    """What a generation's wrap is bound to: its key and its version."""
+    return f"kmsd/key-material/{key_id}/{version}".encode()
+
+
+@dataclass(frozen=True)
+class UnwrappedMaterial:
+    """One generation of a key's material in the clear, with the identifiers responses report."""
+
+    key_id: str
+    version: int
+    material_id: str  # AWS's KeyMaterialId
+    material: bytes
+    cipher: SymmetricKey
+
+
+class KeyMaterials:
+    def __init__(
+        self,
+        store: Store,
+        root_key: RootKey,
+        rng: RandomSource,
+        clock: Clock,
+        cache_entries: int = DEFAULT_CACHE_ENTRIES,
+    ) -> None:
+        self._store = store
+        self._root_key = root_key
+        self._rng = rng
+        self._clock = clock
+        self._cache_entries = cache_entries
+        self._cache: OrderedDict[tuple[str, int], UnwrappedMaterial] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def create_first(self, key_id: str) -> KeyMaterialRecord:
+        """Generate and store version 1 of a new key's material; the caller holds the transaction."""
+        return self._add(key_id, 1, rotation_type=None)
+
+    def rotate(self, key: KeyRecord, rotation_type: str) -> KeyMaterialRecord:
+        """Add version ``key.current_material_version + 1``; the caller then stores the key pointing at it."""
+        return self._add(key.key_id, key.current_material_version + 1, rotation_type=rotation_type)
+
+    def plaintext(self, key_id: str, version: int) -> bytes:
+        """The unwrapped material of one generation; CryptoError when the store has no such generation."""
+        return self.get(key_id, version).material
+
+    def get(self, key_id: str, version: int) -> UnwrappedMaterial:
+        """One generation, unwrapped and ready to use (cached); CryptoError when unknown or unreadable."""
+        cache_key = (key_id, version)
+        with self._lock:
+            cached = self._cache.get(cache_key)
+            if cached is not None:
+                self._cache.move_to_end(cache_key)
+                return cached
+        loaded = self._load(key_id, version)
+        with self._lock:
+            self._cache[cache_key] = loaded
+            self._cache.move_to_end(cache_key)
+            while len(self._cache) > self._cache_entries:
+                self._cache.popitem(last=False)
+        return loaded
+
+    def forget(self, key_id: str) -> None:
+        """Drop every cached generation of ``key_id`` (the key was deleted)."""
+        with self._lock:
+            for cache_key in [entry for entry in self._cache if entry[0] == key_id]:
+                del self._cache[cache_key]
+
+    def _add(self, key_id: str, version: int, rotation_type: str | None) -> KeyMaterialRecord:
+        material = new_symmetric_material(self._rng)
+        record = KeyMaterialRecord(
+            key_id=key_id,
+            version=version,
+            material_id=new_material_id(self._rng),
+            wrapped_material=self._root_key.wrap(material, material_purpose(key_id, version)),
+            created_at=self._clock.now(),
+            rotation_type=rotation_type,
+        )
+        self._store.add_key_material(record)
+        return record
+
+    def _load(self, key_id: str, version: int) -> UnwrappedMaterial:
+        record = self._store.get_key_material(key_id, version)
+        if record is None:
+            raise CryptoError()
+        material = self._root_key.unwrap(record.wrapped_material, material_purpose(key_id, version))
+        try:
+            cipher = SymmetricKey(material, key_id, version)
+        except ValueError:
+            # Material of the wrong size can only come from a damaged store; treat it as unreadable.
+            raise CryptoError() from None
+        return UnwrappedMaterial(key_id, version, record.material_id, material, cipher)
