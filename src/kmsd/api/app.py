@@ -26,7 +26,7 @@ from typing import Any
 
 from kmsd.api import json_protocol
 from kmsd.api.shapes import ServiceModel
-from kmsd.api.sigv4 import SigV4Error, error_for, parse_request, verify
+from kmsd.api.sigv4 import SigV4Error, parse_request, to_aws_error, unknown_access_key, verify
 from kmsd.clock import Clock
 from kmsd.errors import AwsError
 from kmsd.iam.credentials import CredentialResolver
@@ -114,22 +114,20 @@ class KmsdApp:
         try:
             signed = parse_request(
                 scope["method"],
-                scope.get("raw_path", b"/").decode("latin-1").split("?", 1)[0],
-                scope.get("query_string", b"").decode("latin-1"),
+                scope.get("raw_path", b"/").decode("utf-8", "surrogateescape").split("?", 1)[0],
+                scope.get("query_string", b"").decode("utf-8", "surrogateescape"),
                 headers,
             )
         except SigV4Error as failure:
-            raise error_for(failure, "json") from None
+            raise to_aws_error(failure, "json") from None
         resolved = runtime.credentials.resolve(signed.access_key_id)
         if resolved is None:
-            raise AwsError(
-                "UnrecognizedClientException", "The security token included in the request is invalid."
-            )
+            raise to_aws_error(unknown_access_key(), "json")
         if resolved.secret_access_key is not None:
             try:
                 verify(signed, resolved.secret_access_key, body, runtime.clock)
             except SigV4Error as failure:
-                raise error_for(failure, "json") from None
+                raise to_aws_error(failure, "json") from None
         client = scope.get("client")
         caller = Caller(
             principal=resolved.principal,

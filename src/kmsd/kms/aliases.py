@@ -1,0 +1,151 @@
+"""Aliases: CreateAlias, UpdateAlias, DeleteAlias and ListAliases, with AWS's alias rules.
+
+The rules ("Aliases in AWS KMS", CreateAlias API reference): a name starts
+with ``alias/`` and matches ``^alias/[a-zA-Z0-9/_-]+$`` within 256
+characters; ``alias/aws/`` is reserved for AWS managed keys and callers can
+neither create, change nor delete such aliases; a name is unique within an
+account and Region; an alias points at a customer managed key of the same
+account and Region, named by key id or key ARN (never by another alias); and
+UpdateAlias may only move an alias between keys of the same type and key
+usage.  An alias disappears with its key when the key is deleted.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from kmsd.errors import AwsError, ValidationError, already_exists, constraint_violation, not_found
+from kmsd.iam.principal import Caller
+from kmsd.kms.context import KmsContext
+from kmsd.kms.expiry import purge_expired_keys
+from kmsd.kms.key_states import require_state
+from kmsd.kms.paging import paginate
+from kmsd.kms.resolve import find_own_key, parse_key_reference
+from kmsd.store.models import AliasRecord, KeyRecord
+
+ALIAS_PREFIX = "alias/"
+RESERVED_PREFIX = "alias/aws/"
+_ALIAS_NAME = re.compile(r"^alias/[a-zA-Z0-9/_-]+$")
+
+
+def _alias_name(params: Mapping[str, Any]) -> str:
+    name = str(params["AliasName"])
+    if not name.startswith(ALIAS_PREFIX):
+        raise ValidationError(
+            'Alias must start with the prefix "alias/". Please see '
+            "https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html"
+        )
+    if ":" in name:
+        # The model's pattern admits ':' (for alias ARNs elsewhere); an alias name may not contain one.
+        raise ValidationError(f"{name} contains invalid characters for an alias")
+    if _ALIAS_NAME.match(name) is None:
+        raise ValidationError(
+            [
+                constraint_violation(
+                    name,
+                    "aliasName",
+                    f"Member must satisfy regular expression pattern: {_ALIAS_NAME.pattern}",
+                )
+            ]
+        )
+    return name
+
+
+def _refuse_reserved(name: str) -> None:
+    # "alias/aws/" names AWS managed keys; callers may not create or repoint them.
+    if name.startswith(RESERVED_PREFIX):
+        raise AwsError("NotAuthorizedException", "")
+
+
+def _alias_arn(caller: Caller, name: str) -> str:
+    return f"arn:aws:kms:{caller.region}:{caller.principal.account_id}:{name}"
+
+
+def _target_key(ctx: KmsContext, caller: Caller, target_key_id: str, operation: str) -> KeyRecord:
+    """The key an alias is to point at: a key of the caller's account and Region, by key id or key ARN."""
+    reference = parse_key_reference(caller, target_key_id)
+    if reference.alias_name is not None:
+        raise ValidationError("Aliases must refer to keys. Not aliases")
+    key = find_own_key(ctx, caller, target_key_id)
+    require_state(operation, key)
+    return key
+
+
+def create_alias(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
+    name = _alias_name(params)
+    _refuse_reserved(name)
+    key = _target_key(ctx, caller, str(params["TargetKeyId"]), "CreateAlias")
+    account_id, region = caller.principal.account_id, caller.region
+    if ctx.store.get_alias(account_id, region, name) is not None:
+        raise already_exists(f"An alias with the name {_alias_arn(caller, name)} already exists")
+    now = ctx.clock.now()
+    ctx.store.insert_alias(AliasRecord(account_id, region, name, key.key_id, now, now))
+    return {}
+
+
+def _same_kind(current: KeyRecord, new: KeyRecord) -> bool:
+    symmetric = "SYMMETRIC_DEFAULT"
+    return (current.key_spec == symmetric) == (new.key_spec == symmetric) and current.key_usage == new.key_usage
+
+
+def update_alias(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
+    name = _alias_name(params)
+    _refuse_reserved(name)
+    account_id, region = caller.principal.account_id, caller.region
+    alias = ctx.store.get_alias(account_id, region, name)
+    if alias is None:
+        raise not_found(f"Alias {_alias_arn(caller, name)} is not found.")
+    new_key = _target_key(ctx, caller, str(params["TargetKeyId"]), "UpdateAlias")
+    current = ctx.store.get_key(alias.target_key_id)
+    # UpdateAlias: "The current and new KMS key must be the same type ... and ... the same key usage."
+    if current is not None and not _same_kind(current, new_key):
+        raise ValidationError(
+            f"Alias {name} is associated with a {current.key_spec} key with usage {current.key_usage}; "
+            f"it cannot point at a {new_key.key_spec} key with usage {new_key.key_usage}."
+        )
+    ctx.store.update_alias(replace(alias, target_key_id=new_key.key_id, last_updated_date=ctx.clock.now()))
+    return {}
+
+
+def delete_alias(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
+    name = _alias_name(params)
+    if name.startswith(RESERVED_PREFIX):
+        raise AwsError("KMSInvalidStateException", f"The alias {name} is a AWS managed alias and cannot be deleted.")
+    account_id, region = caller.principal.account_id, caller.region
+    if ctx.store.get_alias(account_id, region, name) is None:
+        raise not_found(f"Alias {_alias_arn(caller, name)} is not found.")
+    ctx.store.delete_alias(account_id, region, name)
+    return {}
+
+
+def list_aliases(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
+    # Aliases of keys whose deletion window has ended are gone even if the sweep has not run yet.
+    purge_expired_keys(ctx)
+    account_id, region = caller.principal.account_id, caller.region
+    key_id = params.get("KeyId")
+    if key_id is None:
+        aliases = ctx.store.list_aliases(account_id, region)
+        scope = "aliases"
+    else:
+        if parse_key_reference(caller, str(key_id)).alias_name is not None:
+            # ListAliases: KeyId is a key id or key ARN; an alias cannot filter aliases.
+            raise ValidationError("Aliases must refer to keys. Not aliases")
+        key = find_own_key(ctx, caller, str(key_id))
+        aliases = ctx.store.list_aliases(key.account_id, key.region, key.key_id)
+        scope = f"aliases:{key.key_id}"
+    # ListAliases API reference: Limit "between 1 and 100 ... defaults to 50".
+    page = paginate(aliases, lambda alias: alias.alias_name, scope, params, default=50, maximum=100)
+    entries = [
+        {
+            "AliasName": alias.alias_name,
+            "AliasArn": alias.arn,
+            "TargetKeyId": alias.target_key_id,
+            "CreationDate": alias.creation_date,
+            "LastUpdatedDate": alias.last_updated_date,
+        }
+        for alias in page.items
+    ]
+    return {"Aliases": entries, **page.response_members()}

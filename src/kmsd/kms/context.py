@@ -1,0 +1,27 @@
+"""What every KMS operation handler works with: the store, the root key, time, randomness and key material.
+
+:class:`KmsContext` is built once by :class:`kmsd.kms.service.KmsService` and
+passed to each handler, so handlers take their dependencies as arguments
+instead of reaching for globals, and tests control time and randomness by
+building the context with a ``ManualClock`` and a ``SeededRandomSource``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kmsd.clock import Clock
+    from kmsd.crypto import RandomSource, RootKey
+    from kmsd.kms.materials import KeyMaterials
+    from kmsd.store.base import Store
+
+
+@dataclass
+class KmsContext:
+    store: Store
+    root_key: RootKey
+    clock: Clock
+    rng: RandomSource
+    materials: KeyMaterials

@@ -1,0 +1,63 @@
+"""ScheduleKeyDeletion and CancelKeyDeletion: the waiting period before a key is deleted.
+
+"Deleting AWS KMS keys" (KMS Developer Guide): a key is never deleted at
+once; it enters ``PendingDeletion`` for a waiting period of 7 to 30 days
+(default 30), during which it cannot be used and CancelKeyDeletion returns it
+to ``Disabled`` (not to its earlier state).  The deletion itself happens when
+the period ends (``kmsd.kms.expiry``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+from kmsd.errors import ValidationError, constraint_violation
+from kmsd.iam.principal import Caller
+from kmsd.kms.context import KmsContext
+from kmsd.kms.key_states import require_state
+from kmsd.kms.resolve import find_own_key
+
+MIN_WAITING_PERIOD_DAYS = 7
+MAX_WAITING_PERIOD_DAYS = 30
+DEFAULT_WAITING_PERIOD_DAYS = 30
+
+
+def _waiting_period(params: Mapping[str, Any]) -> int:
+    value = params.get("PendingWindowInDays")
+    days = DEFAULT_WAITING_PERIOD_DAYS if value is None else int(value)
+    # ScheduleKeyDeletion: "If you include a value, it must be between 7 and 30, inclusive."
+    if days < MIN_WAITING_PERIOD_DAYS:
+        bound = f"Member must have value greater than or equal to {MIN_WAITING_PERIOD_DAYS}"
+        raise ValidationError([constraint_violation(days, "pendingWindowInDays", bound)])
+    if days > MAX_WAITING_PERIOD_DAYS:
+        bound = f"Member must have value less than or equal to {MAX_WAITING_PERIOD_DAYS}"
+        raise ValidationError([constraint_violation(days, "pendingWindowInDays", bound)])
+    return days
+
+
+def schedule_key_deletion(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
+    days = _waiting_period(params)
+    key = find_own_key(ctx, caller, str(params["KeyId"]))
+    require_state("ScheduleKeyDeletion", key)
+    deletion_date = ctx.clock.now() + timedelta(days=days)
+    ctx.store.update_key(
+        replace(key, key_state="PendingDeletion", deletion_date=deletion_date, pending_deletion_window_days=days)
+    )
+    # The response's KeyId is the key ARN (ScheduleKeyDeletion API reference).
+    return {
+        "KeyId": key.arn,
+        "DeletionDate": deletion_date,
+        "KeyState": "PendingDeletion",
+        "PendingWindowInDays": days,
+    }
+
+
+def cancel_key_deletion(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
+    key = find_own_key(ctx, caller, str(params["KeyId"]))
+    require_state("CancelKeyDeletion", key)
+    # "When you cancel key deletion, the key state ... is Disabled" (Deleting AWS KMS keys).
+    ctx.store.update_key(replace(key, key_state="Disabled", deletion_date=None, pending_deletion_window_days=None))
+    return {"KeyId": key.arn}

@@ -1,0 +1,48 @@
+"""The end of a key's life: a key whose deletion window has passed is removed with everything it owns.
+
+AWS deletes a KMS key when its waiting period ends ("Deleting AWS KMS keys",
+KMS Developer Guide); from then on every reference to it is NotFoundException.
+kmsd removes such keys in two places that share :func:`purge_key`: the
+periodic ``KmsService.sweep()`` and, lazily, key resolution, so a request
+arriving between two sweeps cannot use a key that should already be gone.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from kmsd.errors import AwsError
+from kmsd.kms.context import KmsContext
+from kmsd.store.models import KeyRecord
+
+
+class KeyDeleted(AwsError):
+    """NotFoundException for a key whose deletion window has ended, naming the key.
+
+    A write operation that meets such a key fails, and its transaction rolls
+    back the purge done on the way; the service catches this error after the
+    rollback and purges the key again, for good.
+    """
+
+    def __init__(self, key: KeyRecord) -> None:
+        super().__init__("NotFoundException", f"Key '{key.arn}' does not exist")
+        self.key = key
+
+
+def deletion_window_ended(key: KeyRecord, now: datetime) -> bool:
+    return key.key_state == "PendingDeletion" and key.deletion_date is not None and key.deletion_date <= now
+
+
+def purge_key(ctx: KmsContext, key: KeyRecord) -> None:
+    """Delete the key, its material, aliases and tags, then drop its unwrapped material from memory."""
+    with ctx.store.transaction():
+        ctx.store.delete_key(key.key_id)
+    ctx.materials.forget(key.key_id)
+
+
+def purge_expired_keys(ctx: KmsContext) -> int:
+    """Delete every key whose deletion window has ended; returns how many."""
+    expired = ctx.store.keys_pending_deletion_before(ctx.clock.now())
+    for key in expired:
+        purge_key(ctx, key)
+    return len(expired)

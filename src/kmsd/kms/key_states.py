@@ -1,0 +1,105 @@
+"""Which operations a key accepts in which key state, as data: AWS's "Key states of AWS KMS keys" table.
+
+Each row is one operation; each column one key state; a cell is ``None``
+(the operation proceeds) or the refusal AWS answers with, named by the
+table's footnotes ("DisabledException: <key ARN> is disabled.",
+"KMSInvalidStateException: <key ARN> is pending deletion.", "... is not
+pending deletion.").  Handlers call :func:`require_state` instead of
+testing states themselves, so the whole policy is reviewable in one place.
+Operations absent from the table (DescribeKey, GetKeyPolicy, the List*
+operations, DeleteAlias, ...) accept every state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kmsd.errors import AwsError
+from kmsd.store.models import KeyRecord
+
+
+@dataclass(frozen=True)
+class Refusal:
+    code: str
+    message: str  # "{arn}" is replaced by the key ARN
+
+    def error(self, key: KeyRecord) -> AwsError:
+        return AwsError(self.code, self.message.format(arn=key.arn))
+
+
+IS_DISABLED = Refusal("DisabledException", "{arn} is disabled.")
+IS_PENDING_DELETION = Refusal("KMSInvalidStateException", "{arn} is pending deletion.")
+IS_NOT_PENDING_DELETION = Refusal("KMSInvalidStateException", "{arn} is not pending deletion.")
+
+
+@dataclass(frozen=True)
+class StateRow:
+    enabled: Refusal | None
+    disabled: Refusal | None
+    pending_deletion: Refusal | None
+
+
+_CRYPTOGRAPHIC = StateRow(enabled=None, disabled=IS_DISABLED, pending_deletion=IS_PENDING_DELETION)
+_MANAGEMENT = StateRow(enabled=None, disabled=None, pending_deletion=IS_PENDING_DELETION)
+_ANY_STATE = StateRow(enabled=None, disabled=None, pending_deletion=None)
+
+# AWS KMS Developer Guide, "Key states of AWS KMS keys", key state table.
+KEY_STATE_TABLE: dict[str, StateRow] = {
+    "CancelKeyDeletion": StateRow(
+        enabled=IS_NOT_PENDING_DELETION, disabled=IS_NOT_PENDING_DELETION, pending_deletion=None
+    ),
+    "CreateAlias": _MANAGEMENT,
+    "CreateGrant": _CRYPTOGRAPHIC,
+    "Decrypt": _CRYPTOGRAPHIC,
+    "DeleteAlias": _ANY_STATE,
+    "DescribeKey": _ANY_STATE,
+    "DisableKey": _MANAGEMENT,
+    "DisableKeyRotation": _CRYPTOGRAPHIC,
+    "EnableKey": _MANAGEMENT,
+    "EnableKeyRotation": _CRYPTOGRAPHIC,
+    "Encrypt": _CRYPTOGRAPHIC,
+    "GenerateDataKey": _CRYPTOGRAPHIC,
+    "GenerateDataKeyWithoutPlaintext": _CRYPTOGRAPHIC,
+    "GetKeyPolicy": _ANY_STATE,
+    "GetKeyRotationStatus": _ANY_STATE,
+    "ListAliases": _ANY_STATE,
+    "ListKeyPolicies": _ANY_STATE,
+    "ListKeyRotations": _ANY_STATE,
+    "ListResourceTags": _ANY_STATE,
+    "PutKeyPolicy": _ANY_STATE,
+    "ReEncrypt": _CRYPTOGRAPHIC,
+    "RotateKeyOnDemand": _CRYPTOGRAPHIC,
+    "ScheduleKeyDeletion": _MANAGEMENT,
+    "TagResource": _MANAGEMENT,
+    "UntagResource": _MANAGEMENT,
+    # UpdateAlias: the row is about the alias's new target key; the current target may be in any state.
+    "UpdateAlias": _MANAGEMENT,
+    "UpdateKeyDescription": _MANAGEMENT,
+}
+
+_STATE_WORDING = {
+    "PendingImport": "pending import",
+    "PendingReplicaDeletion": "pending replica deletion",
+    "Unavailable": "unavailable",
+    "Creating": "creating",
+    "Updating": "updating",
+}
+
+
+def require_state(operation: str, key: KeyRecord) -> None:
+    """Raise AWS's refusal when ``operation`` may not run on ``key`` in its current state."""
+    row = KEY_STATE_TABLE.get(operation, _ANY_STATE)
+    if key.key_state == "Enabled":
+        refusal = row.enabled
+    elif key.key_state == "Disabled":
+        refusal = row.disabled
+    elif key.key_state == "PendingDeletion":
+        refusal = row.pending_deletion
+    elif row == _ANY_STATE:
+        refusal = None
+    else:
+        # States kmsd's symmetric AWS_KMS keys never enter; refuse them as AWS refuses a transient state.
+        wording = _STATE_WORDING.get(key.key_state, key.key_state)
+        refusal = Refusal("KMSInvalidStateException", f"{{arn}} is {wording}.")
+    if refusal is not None:
+        raise refusal.error(key)

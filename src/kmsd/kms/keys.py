@@ -1,0 +1,159 @@
+"""The life of a key: CreateKey, DescribeKey, ListKeys, EnableKey, DisableKey and UpdateKeyDescription.
+
+kmsd creates symmetric encryption keys (``SYMMETRIC_DEFAULT``, usage
+``ENCRYPT_DECRYPT``, origin ``AWS_KMS``, single-Region).  A request for any
+other kind of key is refused before anything is written, with AWS's error
+where AWS would refuse it too and ``UnsupportedOperationException`` where AWS
+would build something kmsd does not build yet (asymmetric and HMAC key specs,
+imported key material, multi-Region keys).  CreateKey writes the key and its
+first key material in the caller's transaction, so a failure part-way leaves
+no key behind.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from kmsd.authz.default_policy import default_key_policy
+from kmsd.errors import AwsError, ValidationError
+from kmsd.iam.principal import Caller
+from kmsd.kms.context import KmsContext
+from kmsd.kms.expiry import purge_expired_keys
+from kmsd.kms.key_policies import validate_key_policy
+from kmsd.kms.key_states import require_state
+from kmsd.kms.metadata import key_metadata
+from kmsd.kms.paging import decode_marker, encode_marker, limit_of
+from kmsd.kms.resolve import find_key, find_own_key
+from kmsd.kms.tags import validate_tags
+from kmsd.store.models import KeyRecord
+
+SYMMETRIC_DEFAULT = "SYMMETRIC_DEFAULT"
+ENCRYPT_DECRYPT = "ENCRYPT_DECRYPT"
+_CUSTOM_KEY_STORE_ORIGINS = frozenset({"AWS_CLOUDHSM", "EXTERNAL_KEY_STORE"})
+
+
+def unsupported(message: str) -> AwsError:
+    return AwsError("UnsupportedOperationException", message)
+
+
+def _requested_key_spec(params: Mapping[str, Any]) -> str:
+    key_spec, legacy_spec = params.get("KeySpec"), params.get("CustomerMasterKeySpec")
+    if key_spec is not None and legacy_spec is not None:
+        # CreateKey: KeySpec replaces the deprecated CustomerMasterKeySpec; AWS refuses both at once.
+        raise ValidationError(
+            "You cannot specify KeySpec and CustomerMasterKeySpec in the same request. "
+            "CustomerMasterKeySpec is deprecated."
+        )
+    return str(key_spec or legacy_spec or SYMMETRIC_DEFAULT)
+
+
+def _check_key_kind(params: Mapping[str, Any]) -> tuple[str, str, str]:
+    """The (key spec, key usage, origin) of the requested key, when kmsd can create it."""
+    key_spec = _requested_key_spec(params)
+    usage = str(params.get("KeyUsage") or ENCRYPT_DECRYPT)
+    origin = str(params.get("Origin") or "AWS_KMS")
+    if key_spec == SYMMETRIC_DEFAULT and usage != ENCRYPT_DECRYPT:
+        # "Key spec reference": SYMMETRIC_DEFAULT keys are for ENCRYPT_DECRYPT only.
+        raise ValidationError(f"KeyUsage {usage} is not compatible with KeySpec {key_spec}")
+    if key_spec != SYMMETRIC_DEFAULT:
+        raise unsupported(f"KeySpec {key_spec} is not supported by kmsd; only {SYMMETRIC_DEFAULT} keys can be created.")
+    if params.get("CustomKeyStoreId") is not None:
+        # kmsd has no custom key stores, so every CustomKeyStoreId names a store that does not exist.
+        raise AwsError(
+            "CustomKeyStoreNotFoundException",
+            "The request was rejected because KMS cannot find a custom key store with the specified key store ID.",
+        )
+    if origin in _CUSTOM_KEY_STORE_ORIGINS:
+        # CreateKey: "To create a KMS key in a custom key store, ... specify the CustomKeyStoreId".
+        raise ValidationError(f"Origin {origin} requires a CustomKeyStoreId.")
+    if origin != "AWS_KMS":
+        raise unsupported(f"Origin {origin} is not supported by kmsd; key material cannot be imported.")
+    if params.get("MultiRegion"):
+        raise unsupported("Multi-Region keys are not supported by kmsd.")
+    return key_spec, usage, origin
+
+
+def new_key_id(ctx: KmsContext) -> str:
+    """A random (version 4) UUID from the context's randomness, unused in the store."""
+    while True:
+        key_id = str(uuid.UUID(bytes=ctx.rng.bytes(16), version=4))
+        if ctx.store.get_key(key_id) is None:
+            return key_id
+
+
+def create_key(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
+    key_spec, usage, origin = _check_key_kind(params)
+    account_id = caller.principal.account_id
+    policy = params.get("Policy")
+    if policy is None:
+        policy_text = default_key_policy(account_id)
+    else:
+        policy_text = str(policy)
+        validate_key_policy(policy_text)
+    tags = validate_tags(params.get("Tags") or [])
+    key = KeyRecord(
+        key_id=new_key_id(ctx),
+        account_id=account_id,
+        region=caller.region,
+        description=str(params.get("Description") or ""),
+        key_usage=usage,
+        key_spec=key_spec,
+        origin=origin,
+        key_state="Enabled",
+        creation_date=ctx.clock.now(),
+        policy=policy_text,
+        current_material_version=1,
+        tags=tags,
+    )
+    ctx.store.insert_key(key)
+    ctx.materials.create_first(key.key_id)
+    return {"KeyMetadata": key_metadata(ctx, key)}
+
+
+def describe_key(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
+    # DescribeKey is one of the operations AWS allows across accounts (with a key or alias ARN).
+    key = find_key(ctx, caller, str(params["KeyId"]))
+    return {"KeyMetadata": key_metadata(ctx, key)}
+
+
+def list_keys(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
+    # Keys whose deletion window has ended are gone even if the periodic sweep has not run yet.
+    purge_expired_keys(ctx)
+    # ListKeys API reference: Limit "between 1 and 1000 ... defaults to 100".
+    limit = limit_of(params, default=100, maximum=1000)
+    marker = params.get("Marker")
+    after = None if marker is None else decode_marker("keys", str(marker))
+    # One extra row tells whether another page exists without a count query.
+    rows = ctx.store.list_keys(caller.principal.account_id, caller.region, after, limit + 1)
+    page, more = rows[:limit], len(rows) > limit
+    response: dict[str, Any] = {
+        "Keys": [{"KeyId": key.key_id, "KeyArn": key.arn} for key in page],
+        "Truncated": more,
+    }
+    if more:
+        response["NextMarker"] = encode_marker("keys", page[-1].key_id)
+    return response
+
+
+def enable_key(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
+    key = find_own_key(ctx, caller, str(params["KeyId"]))
+    require_state("EnableKey", key)
+    ctx.store.update_key(replace(key, key_state="Enabled"))
+    return {}
+
+
+def disable_key(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
+    key = find_own_key(ctx, caller, str(params["KeyId"]))
+    require_state("DisableKey", key)
+    ctx.store.update_key(replace(key, key_state="Disabled"))
+    return {}
+
+
+def update_key_description(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
+    key = find_own_key(ctx, caller, str(params["KeyId"]))
+    require_state("UpdateKeyDescription", key)
+    ctx.store.update_key(replace(key, description=str(params["Description"])))
+    return {}

@@ -1,0 +1,125 @@
+"""Turning a ``KeyId`` request member into the key it names, with AWS's errors when it names none.
+
+KMS accepts four spellings of a key wherever an operation takes ``KeyId``: the
+key id (a UUID), the key ARN, an alias name (``alias/x``) and an alias ARN.
+Without an ARN the key is looked up in the caller's own account and region;
+an ARN may name another account (the authorizer decides whether the caller
+may use it) but must name the caller's region, because a KMS key lives in one
+region only.  A key whose deletion window has ended is deleted here, on first
+sight, before ``NotFoundException`` is raised, so no request can use it even
+if the periodic sweep has not run yet.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from kmsd.errors import invalid_arn, not_found
+from kmsd.iam.principal import Caller
+from kmsd.kms.context import KmsContext
+from kmsd.kms.expiry import KeyDeleted, deletion_window_ended, purge_key
+from kmsd.kms.key_states import require_state
+from kmsd.store.models import KeyRecord
+
+_KEY_ID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_ACCOUNT_ID = re.compile(r"^\d{12}$")
+_REGION = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+_PARTITIONS = frozenset({"aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b"})
+
+
+@dataclass(frozen=True)
+class KeyReference:
+    """A parsed ``KeyId``: exactly one of ``key_id`` and ``alias_name`` is set."""
+
+    account_id: str
+    region: str
+    key_id: str | None = None
+    alias_name: str | None = None
+
+    @property
+    def arn(self) -> str:
+        resource = f"key/{self.key_id}" if self.key_id is not None else str(self.alias_name)
+        return f"arn:aws:kms:{self.region}:{self.account_id}:{resource}"
+
+
+def is_key_id(value: str) -> bool:
+    return _KEY_ID.match(value) is not None
+
+
+def parse_key_reference(caller: Caller, key_id: str) -> KeyReference:
+    """Parse the four spellings of ``KeyId``; the account and region default to the caller's."""
+    if key_id.startswith("arn:"):
+        return _parse_arn(caller, key_id)
+    account, region = caller.principal.account_id, caller.region
+    if key_id.startswith("alias/"):
+        return KeyReference(account, region, alias_name=key_id)
+    if not is_key_id(key_id):
+        # AWS answers a KeyId that is neither a UUID, an ARN nor an alias with NotFoundException.
+        raise not_found(f"Invalid keyId '{key_id}'")
+    return KeyReference(account, region, key_id=key_id.lower())
+
+
+def _parse_arn(caller: Caller, arn: str) -> KeyReference:
+    parts = arn.split(":", 5)
+    if (
+        len(parts) != 6
+        or parts[1] not in _PARTITIONS
+        or parts[2] != "kms"
+        or _REGION.match(parts[3]) is None
+        or _ACCOUNT_ID.match(parts[4]) is None
+    ):
+        raise invalid_arn(f"Invalid arn {arn}")
+    region, account, resource = parts[3], parts[4], parts[5]
+    if resource.startswith("key/") and is_key_id(resource[4:]):
+        reference = KeyReference(account, region, key_id=resource[4:].lower())
+    elif resource.startswith("alias/") and len(resource) > len("alias/"):
+        reference = KeyReference(account, region, alias_name=resource)
+    else:
+        raise invalid_arn(f"Invalid arn {arn}")
+    if region != caller.region:
+        # A KMS key is a regional resource: a request in one region never reaches a key in another.
+        raise not_found(f"Invalid arn {region}")
+    return reference
+
+
+def find_key(ctx: KmsContext, caller: Caller, key_id: str) -> KeyRecord:
+    """The key ``key_id`` names, in any state; NotFoundException when there is none (or no longer)."""
+    reference = parse_key_reference(caller, key_id)
+    if reference.alias_name is not None:
+        alias = ctx.store.get_alias(reference.account_id, reference.region, reference.alias_name)
+        if alias is None:
+            raise not_found(f"Alias {reference.arn} is not found.")
+        target = KeyReference(reference.account_id, reference.region, key_id=alias.target_key_id)
+        key = ctx.store.get_key(alias.target_key_id)
+    else:
+        target = reference
+        key = ctx.store.get_key(str(reference.key_id))
+    if key is None or key.account_id != target.account_id or key.region != target.region:
+        raise not_found(f"Key '{target.arn}' does not exist")
+    if deletion_window_ended(key, ctx.clock.now()):
+        purge_key(ctx, key)
+        raise KeyDeleted(key)
+    return key
+
+
+def find_own_key(ctx: KmsContext, caller: Caller, key_id: str) -> KeyRecord:
+    """Like :func:`find_key`, for operations AWS marks "Cross-account use: No".
+
+    A key of another account is reported as not existing in the caller's
+    account, so those operations neither act on nor reveal other accounts' keys.
+    """
+    key = find_key(ctx, caller, key_id)
+    if key.account_id != caller.principal.account_id:
+        own = KeyReference(caller.principal.account_id, caller.region, key_id=key.key_id)
+        raise not_found(f"Key '{own.arn}' does not exist")
+    return key
+
+
+def require_enabled(key: KeyRecord) -> None:
+    """For cryptographic operations: the key must be Enabled (AWS "Key states of AWS KMS keys").
+
+    DisabledException "<key ARN> is disabled." for a disabled key,
+    KMSInvalidStateException "<key ARN> is pending deletion." for a key pending deletion.
+    """
+    require_state("Encrypt", key)

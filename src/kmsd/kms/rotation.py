@@ -1,0 +1,168 @@
+"""Key material rotation: EnableKeyRotation, DisableKeyRotation, GetKeyRotationStatus, RotateKeyOnDemand,
+ListKeyRotations, and the automatic rotations that ``KmsService.sweep()`` performs when they fall due.
+
+AWS's rules ("Rotate AWS KMS keys", KMS Developer Guide): automatic rotation
+runs every ``RotationPeriodInDays`` (90-2560, default 365) from the day it is
+enabled; a disabled key or one pending deletion is not rotated, and an overdue
+rotation happens once the key is enabled again; on-demand rotations (at most
+25 per key, a quota that cannot be raised) do not move the automatic schedule.
+Rotation only adds key material: ciphertexts name the material version they
+were made with, so everything encrypted earlier still decrypts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from kmsd.errors import AwsError
+from kmsd.iam.principal import Caller
+from kmsd.kms.context import KmsContext
+from kmsd.kms.key_states import require_state
+from kmsd.kms.paging import paginate
+from kmsd.kms.resolve import find_key, find_own_key
+from kmsd.store.models import KeyRecord
+
+DEFAULT_ROTATION_PERIOD_DAYS = 365
+MIN_ROTATION_PERIOD_DAYS = 90
+MAX_ROTATION_PERIOD_DAYS = 2560
+MAX_ON_DEMAND_ROTATIONS = 25  # "Resource quotas: On-demand rotations per KMS key", not adjustable
+AUTOMATIC = "AUTOMATIC"
+ON_DEMAND = "ON_DEMAND"
+
+
+def _require_rotatable(key: KeyRecord) -> None:
+    # "Rotate AWS KMS keys": only symmetric encryption keys with AWS_KMS key material rotate.
+    if key.origin != "AWS_KMS":
+        raise AwsError(
+            "UnsupportedOperationException",
+            f"{key.arn} origin is {key.origin} which is not valid for this operation.",
+        )
+    if key.key_spec != "SYMMETRIC_DEFAULT":
+        raise AwsError(
+            "UnsupportedOperationException",
+            f"{key.arn} key spec is {key.key_spec} which is not valid for this operation.",
+        )
+
+
+def enable_key_rotation(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
+    key = find_own_key(ctx, caller, str(params["KeyId"]))
+    require_state("EnableKeyRotation", key)
+    _require_rotatable(key)
+    requested = params.get("RotationPeriodInDays")
+    period = DEFAULT_ROTATION_PERIOD_DAYS if requested is None else int(requested)
+    if not MIN_ROTATION_PERIOD_DAYS <= period <= MAX_ROTATION_PERIOD_DAYS:
+        raise AwsError(
+            "ValidationException",
+            f"1 validation error detected: Value '{period}' at 'rotationPeriodInDays' failed to satisfy "
+            f"constraint: Member must have value between {MIN_ROTATION_PERIOD_DAYS} "
+            f"and {MAX_ROTATION_PERIOD_DAYS}",
+        )
+    if key.rotation_enabled and key.next_rotation_date is not None and key.rotation_period_days is not None:
+        # A new period counts from the start of the current one, not from today.
+        period_start = key.next_rotation_date - timedelta(days=key.rotation_period_days)
+    else:
+        period_start = ctx.clock.now()
+    ctx.store.update_key(
+        replace(
+            key,
+            rotation_enabled=True,
+            rotation_period_days=period,
+            next_rotation_date=period_start + timedelta(days=period),
+        )
+    )
+    return {}
+
+
+def disable_key_rotation(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
+    key = find_own_key(ctx, caller, str(params["KeyId"]))
+    require_state("DisableKeyRotation", key)
+    _require_rotatable(key)
+    ctx.store.update_key(replace(key, rotation_enabled=False, next_rotation_date=None))
+    return {}
+
+
+def get_key_rotation_status(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
+    # GetKeyRotationStatus is allowed across accounts with a key ARN.
+    key = find_key(ctx, caller, str(params["KeyId"]))
+    require_state("GetKeyRotationStatus", key)
+    _require_rotatable(key)
+    status: dict[str, Any] = {"KeyId": key.key_id, "KeyRotationEnabled": key.rotation_enabled}
+    if key.rotation_enabled:
+        status["RotationPeriodInDays"] = key.rotation_period_days
+        status["NextRotationDate"] = key.next_rotation_date
+    # OnDemandRotationStartDate is only present while an on-demand rotation is in progress;
+    # kmsd's rotations complete within the request, so it never is.
+    return status
+
+
+def rotate_key_on_demand(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
+    key = find_own_key(ctx, caller, str(params["KeyId"]))
+    require_state("RotateKeyOnDemand", key)
+    _require_rotatable(key)
+    done = sum(1 for material in ctx.store.list_key_materials(key.key_id) if material.rotation_type == ON_DEMAND)
+    if done >= MAX_ON_DEMAND_ROTATIONS:
+        raise AwsError(
+            "LimitExceededException",
+            f"The quota of {MAX_ON_DEMAND_ROTATIONS} on-demand rotations for {key.arn} has been reached.",
+        )
+    _rotate(ctx, key, ON_DEMAND)
+    return {"KeyId": key.key_id}
+
+
+def _rotate(ctx: KmsContext, key: KeyRecord, rotation_type: str) -> KeyRecord:
+    material = ctx.materials.rotate(key, rotation_type)
+    rotated = replace(key, current_material_version=material.version)
+    ctx.store.update_key(rotated)
+    return rotated
+
+
+def list_key_rotations(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
+    key = find_own_key(ctx, caller, str(params["KeyId"]))
+    require_state("ListKeyRotations", key)
+    _require_rotatable(key)
+    materials = ctx.store.list_key_materials(key.key_id)
+    if params.get("IncludeKeyMaterial") != "ALL_KEY_MATERIAL":
+        # ROTATIONS_ONLY (the default) leaves out the key's original material, which no rotation made.
+        materials = [material for material in materials if material.rotation_type is not None]
+    page = paginate(materials, lambda material: f"{material.version:010d}", f"rotations:{key.key_id}", params)
+    entries = []
+    for material in page.items:
+        entry: dict[str, Any] = {
+            "KeyId": key.key_id,
+            "KeyMaterialId": material.material_id,
+            "KeyMaterialState": "CURRENT" if material.version == key.current_material_version else "NON_CURRENT",
+        }
+        if material.rotation_type is not None:
+            entry["RotationDate"] = material.created_at
+            entry["RotationType"] = material.rotation_type
+        entries.append(entry)
+    return {"Rotations": entries, **page.response_members()}
+
+
+def rotate_due_keys(ctx: KmsContext) -> int:
+    """Perform every automatic rotation that has fallen due; returns how many keys were rotated."""
+    now = ctx.clock.now()
+    rotated = 0
+    for candidate in ctx.store.keys_due_for_rotation(now):
+        with ctx.store.transaction():
+            # Re-read inside the transaction: another node may have rotated or changed the key meanwhile.
+            key = ctx.store.get_key(candidate.key_id)
+            if key is None or not key.rotation_enabled or key.key_state != "Enabled":
+                # A disabled key, or one pending deletion, keeps its overdue date and rotates once enabled.
+                continue
+            due, period = key.next_rotation_date, key.rotation_period_days
+            if due is None or period is None or due > now:
+                continue
+            after = _rotate(ctx, key, AUTOMATIC)
+            ctx.store.update_key(replace(after, next_rotation_date=_next_after(due, period, now)))
+            rotated += 1
+    return rotated
+
+
+def _next_after(due: datetime, period_days: int, now: datetime) -> datetime:
+    """One period after the rotation just done, or one period from now if that date has passed too."""
+    following = due + timedelta(days=period_days)
+    return following if following > now else now + timedelta(days=period_days)

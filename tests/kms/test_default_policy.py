@@ -1,0 +1,41 @@
+"""AWS's default key policy text, byte for byte, and the Jackson-style layout AWS writes policies in."""
+
+from __future__ import annotations
+
+import json
+
+from kmsd.authz.default_policy import aws_pretty_json, default_key_policy
+
+# GetKeyPolicy's answer for a key created without a policy (the layout AWS's API examples and
+# CloudTrail records show for the default key policy).
+EXPECTED = """{
+  "Version" : "2012-10-17",
+  "Id" : "key-default-1",
+  "Statement" : [ {
+    "Sid" : "Enable IAM User Permissions",
+    "Effect" : "Allow",
+    "Principal" : {
+      "AWS" : "arn:aws:iam::111122223333:root"
+    },
+    "Action" : "kms:*",
+    "Resource" : "*"
+  } ]
+}"""
+
+
+def test_default_key_policy_text() -> None:
+    assert default_key_policy("111122223333") == EXPECTED
+
+
+def test_layout_of_lists_and_empty_values() -> None:
+    document = {"Action": ["kms:Encrypt", "kms:Decrypt"], "Empty": {}, "None": [], "Flag": True}
+    text = aws_pretty_json(document)
+    assert text == (
+        '{\n  "Action" : [ "kms:Encrypt", "kms:Decrypt" ],\n  "Empty" : { },\n  "None" : [ ],\n  "Flag" : true\n}'
+    )
+    assert json.loads(text) == document
+
+
+def test_two_statements_share_one_line_break_pattern() -> None:
+    text = aws_pretty_json({"Statement": [{"Sid": "A"}, {"Sid": "B"}]})
+    assert text == '{\n  "Statement" : [ {\n    "Sid" : "A"\n  }, {\n    "Sid" : "B"\n  } ]\n}'
