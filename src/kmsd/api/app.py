@@ -85,12 +85,12 @@ class KmsdApp:
         target = _header(headers, "x-amz-target")
         body = await _read_body(receive, self.max_body_bytes)
         if body is None:
-            error = AwsError(
+            too_large = AwsError(
                 "RequestEntityTooLargeException",
                 f"Request body exceeds the maximum of {self.max_body_bytes} bytes.",
                 413,
             )
-            await self._send_json_error(send, error, request_id)
+            await self._send_json_error(send, too_large, request_id)
             return
         try:
             caller, service = self._authenticate(scope, headers, body, request_id)
@@ -101,8 +101,8 @@ class KmsdApp:
             await self._kms(send, caller, target, body, request_id)
         else:
             # IAM and STS (query protocol) are served once the IAM issue lands.
-            error = AwsError("UnknownOperationException", f"kmsd does not serve the {service} API yet.")
-            await self._send_json_error(send, error, request_id)
+            unserved = AwsError("UnknownOperationException", f"kmsd does not serve the {service} API yet.")
+            await self._send_json_error(send, unserved, request_id)
 
     def _authenticate(
         self, scope: Scope, headers: list[tuple[str, str]], body: bytes, request_id: str

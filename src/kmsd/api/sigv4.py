@@ -26,6 +26,7 @@ from functools import lru_cache
 from kmsd.api.sigv4_canonical import format_amz_date
 from kmsd.api.sigv4_errors import (
     AWS_ERRORS,
+    REQUEST_EXPIRED,
     SIGNATURE_MISMATCH,
     ErrorShape,
     Kind,
@@ -111,7 +112,7 @@ def verify(request: SignedRequest, secret_access_key: str, body: bytes, clock: C
     """Accept the request or raise :class:`SigV4Error` saying why AWS would reject it."""
     now = clock.now()
     if request.expires is not None and now > request.timestamp + timedelta(seconds=request.expires):
-        raise SigV4Error("expired", "Request has expired.")
+        raise SigV4Error("expired", REQUEST_EXPIRED)
     _check_skew(request, now)
     _check_scope(request)
 
@@ -144,8 +145,7 @@ def _check_scope(request: SignedRequest) -> None:
     problems = []
     if request.terminator != TERMINATOR:
         problems.append(
-            "Credential should be scoped with a valid terminator: "
-            f"'{TERMINATOR}', not '{request.terminator}'."
+            f"Credential should be scoped with a valid terminator: '{TERMINATOR}', not '{request.terminator}'."
         )
     if request.date != request.amz_date[:8]:
         problems.append(

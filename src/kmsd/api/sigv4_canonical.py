@@ -11,7 +11,7 @@ credentials or keys.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import quote, quote_from_bytes, unquote_to_bytes
@@ -113,9 +113,11 @@ def _check_escapes(raw: str) -> None:
         index = raw.find("%", index + 3)
 
 
-def canonical_header_value(values: Iterable[str]) -> str:
+def canonical_header_value(values: Sequence[str]) -> str:
     """Trim each value, collapse runs of spaces inside it, and join repeated headers with commas in order."""
-    return ",".join(_trim_all(value) for value in values)
+    if len(values) == 1:
+        return _trim_all(values[0])
+    return ",".join([_trim_all(value) for value in values])
 
 
 def _trim_all(value: str) -> str:
@@ -130,17 +132,16 @@ def parse_amz_date(value: str) -> datetime | None:
     """``20150830T123600Z`` as an aware UTC datetime, or None if it is not ISO 8601 basic format."""
     if len(value) != 16 or value[8] != "T" or value[15] != "Z" or not value.isascii():
         return None
-    digits = value[:8] + value[9:15]
-    if not digits.isdigit():
+    if not (value[:8].isdigit() and value[9:15].isdigit()):
         return None
     try:
         return datetime(
-            int(digits[0:4]),
-            int(digits[4:6]),
-            int(digits[6:8]),
-            int(digits[8:10]),
-            int(digits[10:12]),
-            int(digits[12:14]),
+            int(value[0:4]),
+            int(value[4:6]),
+            int(value[6:8]),
+            int(value[9:11]),
+            int(value[11:13]),
+            int(value[13:15]),
             tzinfo=UTC,
         )
     except ValueError:

@@ -30,7 +30,7 @@ from kmsd.api.sigv4_canonical import (
     parse_http_date,
     split_query,
 )
-from kmsd.api.sigv4_errors import SigV4Error
+from kmsd.api.sigv4_errors import MISSING_TOKEN, SigV4Error
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 TERMINATOR = "aws4_request"
@@ -40,9 +40,7 @@ MAX_EXPIRES_SECONDS = 604800
 
 _PRESIGN_MARKERS = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature")
 _HOST_NOT_SIGNED = "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization."
-_CREDENTIAL_PARTS = (
-    "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term,"
-)
+_CREDENTIAL_PARTS = "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term,"
 _NO_DATE = "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."
 _QUERY_PARAMS = (
     "X-Amz-Algorithm",
@@ -106,7 +104,7 @@ def parse_request(
     auth_params = _presign_params(query)
     if any(marker in auth_params for marker in _PRESIGN_MARKERS):
         return _from_query(method, raw_path, encoded_query, header_map, auth_params)
-    raise SigV4Error("missing", "Request is missing Authentication Token")
+    raise SigV4Error("missing", MISSING_TOKEN)
 
 
 def _from_header(
@@ -151,9 +149,7 @@ def _from_header(
     # "If you include a date or x-amz-date header, you must also include that header in the
     # list of signed headers" (IAM User Guide, "Create a signed AWS API request").
     shown = "X-Amz-Date" if date_header == "x-amz-date" else "Date"
-    _require_signed(
-        signed_headers, date_header, f"'{shown}' must be a 'SignedHeader' in the AWS Authorization."
-    )
+    _require_signed(signed_headers, date_header, f"'{shown}' must be a 'SignedHeader' in the AWS Authorization.")
     raw_date = ",".join(header_map[date_header])
     if date_header == "x-amz-date":
         timestamp = parse_amz_date(raw_date)
@@ -194,9 +190,7 @@ def _from_query(
     if algorithm is not None and algorithm != ALGORITHM:
         raise SigV4Error("incomplete", f"Unsupported AWS 'algorithm': '{algorithm}'.")
     problems = [
-        f"AWS query-string parameters must include '{name}'."
-        for name in _QUERY_PARAMS
-        if not auth_params.get(name)
+        f"AWS query-string parameters must include '{name}'." for name in _QUERY_PARAMS if not auth_params.get(name)
     ]
     if problems:
         raise SigV4Error("incomplete", " ".join(problems) + " Re-examine the query-string parameters.")
