@@ -15,7 +15,22 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
 
-from kmsd.store.models import AccessKeyRecord, Account, AliasRecord, KeyMaterialRecord, KeyRecord
+from kmsd.store.models import (
+    AccessKeyRecord,
+    Account,
+    AliasRecord,
+    IamGroup,
+    IamRole,
+    IamUser,
+    InlinePolicy,
+    KeyMaterialRecord,
+    KeyRecord,
+    ManagedPolicy,
+    OwnerKind,
+    PolicyAttachment,
+    PolicyVersion,
+    SessionRecord,
+)
 
 
 class StoreError(Exception):
@@ -113,6 +128,131 @@ class Store(Protocol):
 
     def list_aliases(self, account_id: str, region: str, key_id: str | None = None) -> list[AliasRecord]:
         """Ordered by alias name."""
+        ...
+
+    # --- IAM: users, groups, roles ---------------------------------------------
+    # Entities are addressed by id; (account, name) is unique per kind.  Lists are
+    # ordered by name and filtered by path prefix ("/" matches everything).
+    def insert_user(self, user: IamUser) -> None: ...
+
+    def update_user(self, user: IamUser) -> None:
+        """Replace the user with the same ``user_id`` (a rename keeps every relation)."""
+        ...
+
+    def get_user(self, account_id: str, user_name: str) -> IamUser | None: ...
+
+    def get_user_by_id(self, user_id: str) -> IamUser | None: ...
+
+    def list_users(self, account_id: str, path_prefix: str = "/") -> list[IamUser]: ...
+
+    def delete_user(self, user_id: str) -> None:
+        """Remove the user and its memberships, attachments, inline policies and access keys."""
+        ...
+
+    def insert_group(self, group: IamGroup) -> None: ...
+
+    def update_group(self, group: IamGroup) -> None: ...
+
+    def get_group(self, account_id: str, group_name: str) -> IamGroup | None: ...
+
+    def get_group_by_id(self, group_id: str) -> IamGroup | None: ...
+
+    def list_groups(self, account_id: str, path_prefix: str = "/") -> list[IamGroup]: ...
+
+    def delete_group(self, group_id: str) -> None: ...
+
+    def add_user_to_group(self, group_id: str, user_id: str) -> None:
+        """Idempotent, as AddUserToGroup is."""
+        ...
+
+    def remove_user_from_group(self, group_id: str, user_id: str) -> None: ...
+
+    def list_group_members(self, group_id: str) -> list[IamUser]: ...
+
+    def list_groups_for_user(self, user_id: str) -> list[IamGroup]: ...
+
+    def insert_role(self, role: IamRole) -> None: ...
+
+    def update_role(self, role: IamRole) -> None: ...
+
+    def get_role(self, account_id: str, role_name: str) -> IamRole | None: ...
+
+    def get_role_by_id(self, role_id: str) -> IamRole | None: ...
+
+    def list_roles(self, account_id: str, path_prefix: str = "/") -> list[IamRole]: ...
+
+    def delete_role(self, role_id: str) -> None: ...
+
+    # --- IAM: access keys of users ------------------------------------------------
+    def list_user_access_keys(self, user_id: str) -> list[AccessKeyRecord]:
+        """Ordered by creation time."""
+        ...
+
+    def delete_access_key(self, access_key_id: str) -> None: ...
+
+    def record_access_key_use(self, access_key_id: str, when: datetime, service: str, region: str) -> None:
+        """Set the last-used fields (GetAccessKeyLastUsed); a no-op for an unknown key."""
+        ...
+
+    # --- IAM: managed policies and their versions ---------------------------------
+    def insert_policy(self, policy: ManagedPolicy) -> None: ...
+
+    def update_policy(self, policy: ManagedPolicy) -> None: ...
+
+    def get_policy(self, policy_arn: str) -> ManagedPolicy | None: ...
+
+    def list_policies(self, account_id: str | None, path_prefix: str = "/") -> list[ManagedPolicy]:
+        """Policies owned by ``account_id`` ("aws" for AWS managed); ``None`` lists every owner. Ordered by name."""
+        ...
+
+    def delete_policy(self, policy_arn: str) -> None:
+        """Remove the policy and all its versions (attachments must be gone already)."""
+        ...
+
+    def add_policy_version(self, version: PolicyVersion) -> None: ...
+
+    def get_policy_version(self, policy_arn: str, version_id: str) -> PolicyVersion | None: ...
+
+    def list_policy_versions(self, policy_arn: str) -> list[PolicyVersion]:
+        """Ordered by creation, oldest first."""
+        ...
+
+    def delete_policy_version(self, policy_arn: str, version_id: str) -> None: ...
+
+    # --- IAM: inline policies and attachments -------------------------------------
+    def put_inline_policy(self, policy: InlinePolicy) -> None:
+        """Insert, or replace the document of the policy with the same owner and name."""
+        ...
+
+    def get_inline_policy(self, owner_kind: OwnerKind, owner_id: str, policy_name: str) -> InlinePolicy | None: ...
+
+    def list_inline_policies(self, owner_kind: OwnerKind, owner_id: str) -> list[InlinePolicy]:
+        """Ordered by policy name."""
+        ...
+
+    def delete_inline_policy(self, owner_kind: OwnerKind, owner_id: str, policy_name: str) -> None: ...
+
+    def attach_policy(self, attachment: PolicyAttachment) -> None:
+        """Idempotent, as Attach*Policy is."""
+        ...
+
+    def detach_policy(self, owner_kind: OwnerKind, owner_id: str, policy_arn: str) -> None: ...
+
+    def list_attached_policies(self, owner_kind: OwnerKind, owner_id: str) -> list[str]:
+        """The attached policies' ARNs, ordered by ARN."""
+        ...
+
+    def list_policy_attachments(self, policy_arn: str, account_id: str | None = None) -> list[PolicyAttachment]:
+        """Who has ``policy_arn`` attached (in ``account_id`` only, when given: AWS managed policies are shared)."""
+        ...
+
+    # --- STS sessions -----------------------------------------------------------
+    def insert_session(self, session: SessionRecord) -> None: ...
+
+    def get_session(self, access_key_id: str) -> SessionRecord | None: ...
+
+    def delete_sessions_expired_before(self, when: datetime) -> int:
+        """Remove sessions that expired before ``when``; returns how many."""
         ...
 
 

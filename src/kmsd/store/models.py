@@ -31,6 +31,10 @@ class AccessKeyRecord:
     wrapped_secret: bytes  # secret access key wrapped under the root key
     status: str  # "Active" | "Inactive"
     created_at: datetime
+    user_id: str | None = None  # the IAM user that owns the key; None for the root user's keys
+    last_used_at: datetime | None = None
+    last_used_service: str | None = None
+    last_used_region: str | None = None
 
 
 @dataclass(frozen=True)
@@ -85,3 +89,122 @@ class AliasRecord:
     @property
     def arn(self) -> str:
         return f"arn:aws:kms:{self.region}:{self.account_id}:{self.alias_name}"
+
+
+# --- IAM and STS -------------------------------------------------------------
+# Entities are keyed by their AWS unique id (AIDA..., AGPA..., AROA..., ANPA...),
+# with (account, name) unique; relations refer to ids, so renaming a user or a
+# group (UpdateUser / UpdateGroup) is one update.  ``path`` starts and ends with
+# "/" ("/" by default), as in AWS.
+
+OwnerKind = str  # "user" | "group" | "role": who an inline policy or an attachment belongs to
+
+
+@dataclass(frozen=True)
+class IamUser:
+    user_id: str  # "AIDA" + 17 characters
+    account_id: str
+    user_name: str
+    path: str
+    created_at: datetime
+    permissions_boundary_arn: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:iam::{self.account_id}:user{self.path}{self.user_name}"
+
+
+@dataclass(frozen=True)
+class IamGroup:
+    group_id: str  # "AGPA" + 17 characters
+    account_id: str
+    group_name: str
+    path: str
+    created_at: datetime
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:iam::{self.account_id}:group{self.path}{self.group_name}"
+
+
+@dataclass(frozen=True)
+class IamRole:
+    role_id: str  # "AROA" + 17 characters
+    account_id: str
+    role_name: str
+    path: str
+    created_at: datetime
+    assume_role_policy: str  # the trust policy document, as given
+    description: str = ""
+    max_session_duration: int = 3600  # seconds, 3600..43200
+    permissions_boundary_arn: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:iam::{self.account_id}:role{self.path}{self.role_name}"
+
+
+@dataclass(frozen=True)
+class ManagedPolicy:
+    """A managed policy; AWS managed ones have ``account_id == "aws"`` and exist in every account."""
+
+    arn: str  # arn:aws:iam::ACCOUNT:policy/PATH/NAME or arn:aws:iam::aws:policy/PATH/NAME
+    policy_id: str  # "ANPA" + 17 characters
+    account_id: str
+    policy_name: str
+    path: str
+    default_version_id: str  # "v1", "v2", ...
+    created_at: datetime
+    updated_at: datetime
+    description: str = ""
+    next_version_number: int = 2  # version ids are never reused: v1, v2, ... even after deletions
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PolicyVersion:
+    policy_arn: str
+    version_id: str
+    document: str  # JSON text, as given
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class InlinePolicy:
+    account_id: str
+    owner_kind: OwnerKind
+    owner_id: str  # user_id / group_id / role_id
+    policy_name: str
+    document: str
+
+
+@dataclass(frozen=True)
+class PolicyAttachment:
+    account_id: str
+    owner_kind: OwnerKind
+    owner_id: str
+    policy_arn: str
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    """Temporary credentials issued by STS (AssumeRole, GetSessionToken)."""
+
+    access_key_id: str  # "ASIA" + 16 characters
+    wrapped_secret: bytes  # secret access key wrapped under the root key
+    token_hash: bytes  # SHA-256 of the session token; the token itself is never stored
+    account_id: str
+    kind: str  # "assumed-role" | "session-token"
+    principal_arn: str  # arn:aws:sts::ACCT:assumed-role/ROLE/SESSION, or the user's/root's ARN for GetSessionToken
+    user_id: str  # aws:userid: "AROA...:SESSION" for a role session, the user's id (or account id) otherwise
+    created_at: datetime
+    expires_at: datetime
+    role_id: str | None = None
+    session_name: str | None = None
+    source_user_id: str | None = None  # for GetSessionToken: the user whose permissions the session carries
+    session_policy: str | None = None  # inline session policy (AssumeRole Policy)
+    session_policy_arns: tuple[str, ...] = ()
+    tags: dict[str, str] = field(default_factory=dict)  # session tags (aws:PrincipalTag overrides)
+    transitive_tag_keys: tuple[str, ...] = ()
