@@ -9,8 +9,30 @@ a released one is never edited, a change is a new entry.
 
 Datetimes are TEXT in one fixed-width form (``2026-01-01T00:00:00.000000+00:00``,
 always UTC with microseconds), so that string comparison in SQL is time order.
-Booleans are INTEGER 0/1; key tags are a JSON object in ``keys.tags`` because
-they are always read and replaced together with the key.
+Booleans are INTEGER 0/1; tags (of keys, users, roles, policies, sessions) are
+a JSON object in a ``tags`` column because they are always read and replaced
+together with their owner.
+
+IAM names.  "IAM user, group, role, and policy names must be unique within the
+account. Names are not distinguished by case. For example, you cannot create
+resources named both "MyResource" and "myresource"." (IAM API Reference,
+CreateUser / CreateGroup / CreateRole / CreatePolicy).  Those name columns are
+therefore ``COLLATE NOCASE``: the ``UNIQUE (account_id, name)`` constraints
+refuse a second spelling, lookups by name find the entity whatever the case,
+and lists sort case-insensitively.  NOCASE folds ASCII only, which is all an
+IAM name may contain (``[A-Za-z0-9_+=,.@-]``).  Paths, ARNs, inline policy names and
+ids compare exactly.
+
+IAM relations.  Memberships, attachments, inline policies and access keys refer
+to their owner's id with ``ON DELETE CASCADE``, so deleting a user, group or
+role removes what hangs off it (AWS refuses such a deletion with DeleteConflict
+while anything is left; that check is the IAM service's, the cascade only
+makes sure nothing dangles).  An inline policy or an attachment belongs to
+exactly one of a user, a group or a role: one nullable foreign-key column per
+kind, with a CHECK that exactly one is set, gives each kind a real foreign key.
+Attachments refer to the policy without a cascade: a policy must be detached
+before it is deleted.  IAM tables have no foreign key to ``accounts``: AWS
+managed policies belong to the pseudo-account ``aws``, which has no row.
 """
 
 from __future__ import annotations
@@ -97,6 +119,141 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             value TEXT NOT NULL
         )
         """,
+    ),
+    # 2: IAM users, groups, roles, managed and inline policies, attachments; STS sessions.
+    (
+        """
+        CREATE TABLE iam_users (
+            user_id TEXT PRIMARY KEY,
+            account_id TEXT NOT NULL,
+            user_name TEXT NOT NULL COLLATE NOCASE,
+            path TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            permissions_boundary_arn TEXT,
+            tags TEXT NOT NULL CHECK (json_valid(tags)),
+            UNIQUE (account_id, user_name)
+        )
+        """,
+        """
+        CREATE TABLE iam_groups (
+            group_id TEXT PRIMARY KEY,
+            account_id TEXT NOT NULL,
+            group_name TEXT NOT NULL COLLATE NOCASE,
+            path TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            UNIQUE (account_id, group_name)
+        )
+        """,
+        """
+        CREATE TABLE iam_group_members (
+            group_id TEXT NOT NULL REFERENCES iam_groups (group_id) ON DELETE CASCADE,
+            user_id TEXT NOT NULL REFERENCES iam_users (user_id) ON DELETE CASCADE,
+            PRIMARY KEY (group_id, user_id)
+        )
+        """,
+        "CREATE INDEX iam_group_members_by_user ON iam_group_members (user_id, group_id)",
+        """
+        CREATE TABLE iam_roles (
+            role_id TEXT PRIMARY KEY,
+            account_id TEXT NOT NULL,
+            role_name TEXT NOT NULL COLLATE NOCASE,
+            path TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            assume_role_policy TEXT NOT NULL,
+            description TEXT NOT NULL,
+            max_session_duration INTEGER NOT NULL,
+            permissions_boundary_arn TEXT,
+            tags TEXT NOT NULL CHECK (json_valid(tags)),
+            UNIQUE (account_id, role_name)
+        )
+        """,
+        """
+        CREATE TABLE iam_policies (
+            arn TEXT PRIMARY KEY,
+            policy_id TEXT NOT NULL UNIQUE,
+            account_id TEXT NOT NULL,
+            policy_name TEXT NOT NULL COLLATE NOCASE,
+            path TEXT NOT NULL,
+            default_version_id TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            description TEXT NOT NULL,
+            next_version_number INTEGER NOT NULL,
+            tags TEXT NOT NULL CHECK (json_valid(tags)),
+            UNIQUE (account_id, policy_name)
+        )
+        """,
+        # DeletePolicy "automatically deletes the policy's default version" (IAM API Reference,
+        # DeletePolicy): the versions go with the policy; refusing to delete a policy that still
+        # has other versions is the IAM service's check.
+        """
+        CREATE TABLE iam_policy_versions (
+            policy_arn TEXT NOT NULL REFERENCES iam_policies (arn) ON DELETE CASCADE,
+            version_id TEXT NOT NULL,
+            document TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (policy_arn, version_id)
+        )
+        """,
+        """
+        CREATE TABLE iam_inline_policies (
+            account_id TEXT NOT NULL,
+            user_id TEXT REFERENCES iam_users (user_id) ON DELETE CASCADE,
+            group_id TEXT REFERENCES iam_groups (group_id) ON DELETE CASCADE,
+            role_id TEXT REFERENCES iam_roles (role_id) ON DELETE CASCADE,
+            policy_name TEXT NOT NULL,
+            document TEXT NOT NULL,
+            CHECK ((user_id IS NOT NULL) + (group_id IS NOT NULL) + (role_id IS NOT NULL) = 1),
+            UNIQUE (user_id, policy_name),
+            UNIQUE (group_id, policy_name),
+            UNIQUE (role_id, policy_name)
+        )
+        """,
+        """
+        CREATE TABLE iam_policy_attachments (
+            account_id TEXT NOT NULL,
+            user_id TEXT REFERENCES iam_users (user_id) ON DELETE CASCADE,
+            group_id TEXT REFERENCES iam_groups (group_id) ON DELETE CASCADE,
+            role_id TEXT REFERENCES iam_roles (role_id) ON DELETE CASCADE,
+            policy_arn TEXT NOT NULL REFERENCES iam_policies (arn),
+            CHECK ((user_id IS NOT NULL) + (group_id IS NOT NULL) + (role_id IS NOT NULL) = 1),
+            UNIQUE (user_id, policy_arn),
+            UNIQUE (group_id, policy_arn),
+            UNIQUE (role_id, policy_arn)
+        )
+        """,
+        "CREATE INDEX iam_policy_attachments_by_policy ON iam_policy_attachments (policy_arn, account_id)",
+        # ALTER TABLE ... ADD COLUMN with REFERENCES needs a NULL default, which is what a root
+        # user's key has: user_id stays NULL for every key created before this migration.
+        "ALTER TABLE access_keys ADD COLUMN user_id TEXT REFERENCES iam_users (user_id) ON DELETE CASCADE",
+        "ALTER TABLE access_keys ADD COLUMN last_used_at TEXT",
+        "ALTER TABLE access_keys ADD COLUMN last_used_service TEXT",
+        "ALTER TABLE access_keys ADD COLUMN last_used_region TEXT",
+        "CREATE INDEX access_keys_by_user ON access_keys (user_id, created_at, access_key_id)",
+        # No foreign key to the role or user a session was issued for: a session record lives
+        # until it expires, and what a session whose role is gone may do is decided when its
+        # permissions are looked up, not by deleting rows here.
+        """
+        CREATE TABLE sts_sessions (
+            access_key_id TEXT PRIMARY KEY,
+            wrapped_secret BLOB NOT NULL,
+            token_hash BLOB NOT NULL,
+            account_id TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('assumed-role', 'session-token')),
+            principal_arn TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            role_id TEXT,
+            session_name TEXT,
+            source_user_id TEXT,
+            session_policy TEXT,
+            session_policy_arns TEXT NOT NULL CHECK (json_valid(session_policy_arns)),
+            tags TEXT NOT NULL CHECK (json_valid(tags)),
+            transitive_tag_keys TEXT NOT NULL CHECK (json_valid(transitive_tag_keys))
+        )
+        """,
+        "CREATE INDEX sts_sessions_by_expiry ON sts_sessions (expires_at)",
     ),
 )
 

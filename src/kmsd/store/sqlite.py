@@ -49,7 +49,11 @@ the writer tells exactly "someone else committed": another process, or
 another ``SqliteStore`` on the same file.
 
 Errors.  Every ``sqlite3`` error leaves as :class:`StoreError`; a uniqueness
-violation on insert leaves as :class:`Conflict`.
+violation on insert (or an IAM rename onto a name already taken, in any case)
+leaves as :class:`Conflict`; a write naming a record that does not exist (a
+member of an unknown group, a version of an unknown policy) is a plain
+:class:`StoreError`.  The schema and its rules (case-insensitive IAM names,
+cascades) are described in ``migrations.py``.
 """
 
 from __future__ import annotations
@@ -67,7 +71,22 @@ from typing import Any
 
 from kmsd.store.base import Conflict, StoreError
 from kmsd.store.migrations import LATEST_VERSION, MIGRATIONS
-from kmsd.store.models import AccessKeyRecord, Account, AliasRecord, KeyMaterialRecord, KeyRecord
+from kmsd.store.models import (
+    AccessKeyRecord,
+    Account,
+    AliasRecord,
+    IamGroup,
+    IamRole,
+    IamUser,
+    InlinePolicy,
+    KeyMaterialRecord,
+    KeyRecord,
+    ManagedPolicy,
+    OwnerKind,
+    PolicyAttachment,
+    PolicyVersion,
+    SessionRecord,
+)
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -82,7 +101,64 @@ _KEY_PLACEHOLDERS = ", ".join("?" * 18)
 _KEY_UPDATE = ", ".join(f"{column.strip()} = ?" for column in _KEY_COLUMNS.split(",")[1:])
 _MATERIAL_COLUMNS = "key_id, version, material_id, wrapped_material, created_at, rotation_type"
 _ALIAS_COLUMNS = "account_id, region, alias_name, target_key_id, creation_date, last_updated_date"
-_ACCESS_KEY_COLUMNS = "access_key_id, account_id, principal_arn, wrapped_secret, status, created_at"
+_ACCESS_KEY_COLUMNS = (
+    "access_key_id, account_id, principal_arn, wrapped_secret, status, created_at, "
+    "user_id, last_used_at, last_used_service, last_used_region"
+)
+_USER_COLUMNS = ("user_id", "account_id", "user_name", "path", "created_at", "permissions_boundary_arn", "tags")
+_GROUP_COLUMNS = ("group_id", "account_id", "group_name", "path", "created_at")
+_ROLE_COLUMNS = (
+    "role_id",
+    "account_id",
+    "role_name",
+    "path",
+    "created_at",
+    "assume_role_policy",
+    "description",
+    "max_session_duration",
+    "permissions_boundary_arn",
+    "tags",
+)
+_POLICY_COLUMNS = (
+    "arn",
+    "policy_id",
+    "account_id",
+    "policy_name",
+    "path",
+    "default_version_id",
+    "created_at",
+    "updated_at",
+    "description",
+    "next_version_number",
+    "tags",
+)
+_POLICY_VERSION_COLUMNS = "policy_arn, version_id, document, created_at"
+_SESSION_COLUMNS = (
+    "access_key_id",
+    "wrapped_secret",
+    "token_hash",
+    "account_id",
+    "kind",
+    "principal_arn",
+    "user_id",
+    "created_at",
+    "expires_at",
+    "role_id",
+    "session_name",
+    "source_user_id",
+    "session_policy",
+    "session_policy_arns",
+    "tags",
+    "transitive_tag_keys",
+)
+# Inline policies and attachments have one owner column per kind (see migrations.py).
+_OWNER_COLUMNS: dict[OwnerKind, str] = {"user": "user_id", "group": "group_id", "role": "role_id"}
+_OWNER_SELECT = (
+    "CASE WHEN user_id IS NOT NULL THEN 'user' WHEN group_id IS NOT NULL THEN 'group' ELSE 'role' END, "
+    "coalesce(user_id, group_id, role_id)"
+)
+# AWS's PathPrefix is a plain, case-sensitive string prefix; LIKE would fold case and treat `_` as a wildcard.
+_PATH_PREFIX_MATCH = "substr(path, 1, length(?)) = ?"
 
 Row = tuple[Any, ...]
 
@@ -126,7 +202,7 @@ def _key_to_row(key: KeyRecord) -> Row:
         key.rotation_period_days,
         _encode_optional_time(key.next_rotation_date),
         int(key.multi_region),
-        json.dumps(key.tags, ensure_ascii=False, separators=(",", ":")),
+        _encode_json(key.tags),
     )
 
 
@@ -175,6 +251,21 @@ def _alias_from_row(row: Row) -> AliasRecord:
     )
 
 
+def _access_key_to_row(key: AccessKeyRecord) -> Row:
+    return (
+        key.access_key_id,
+        key.account_id,
+        key.principal_arn,
+        key.wrapped_secret,
+        key.status,
+        encode_time(key.created_at),
+        key.user_id,
+        _encode_optional_time(key.last_used_at),
+        key.last_used_service,
+        key.last_used_region,
+    )
+
+
 def _access_key_from_row(row: Row) -> AccessKeyRecord:
     return AccessKeyRecord(
         access_key_id=row[0],
@@ -183,6 +274,185 @@ def _access_key_from_row(row: Row) -> AccessKeyRecord:
         wrapped_secret=bytes(row[3]),
         status=row[4],
         created_at=decode_time(row[5]),
+        user_id=row[6],
+        last_used_at=_decode_optional_time(row[7]),
+        last_used_service=row[8],
+        last_used_region=row[9],
+    )
+
+
+def _encode_json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _columns(names: Sequence[str], table_alias: str = "") -> str:
+    prefix = f"{table_alias}." if table_alias else ""
+    return ", ".join(prefix + name for name in names)
+
+
+def _placeholders(names: Sequence[str]) -> str:
+    return ", ".join("?" * len(names))
+
+
+def _assignments(names: Sequence[str]) -> str:
+    """``a = ?, b = ?`` for every column but the first (the identity a row is updated by)."""
+    return ", ".join(f"{name} = ?" for name in names[1:])
+
+
+def _owner_column(owner_kind: OwnerKind) -> str:
+    try:
+        return _OWNER_COLUMNS[owner_kind]
+    except KeyError:
+        raise StoreError(f"unknown owner kind `{owner_kind}`: expected user, group or role") from None
+
+
+def _user_to_row(user: IamUser) -> Row:
+    return (
+        user.user_id,
+        user.account_id,
+        user.user_name,
+        user.path,
+        encode_time(user.created_at),
+        user.permissions_boundary_arn,
+        _encode_json(user.tags),
+    )
+
+
+def _user_from_row(row: Row) -> IamUser:
+    return IamUser(
+        user_id=row[0],
+        account_id=row[1],
+        user_name=row[2],
+        path=row[3],
+        created_at=decode_time(row[4]),
+        permissions_boundary_arn=row[5],
+        tags=json.loads(row[6]),
+    )
+
+
+def _group_to_row(group: IamGroup) -> Row:
+    return (group.group_id, group.account_id, group.group_name, group.path, encode_time(group.created_at))
+
+
+def _group_from_row(row: Row) -> IamGroup:
+    return IamGroup(
+        group_id=row[0], account_id=row[1], group_name=row[2], path=row[3], created_at=decode_time(row[4])
+    )
+
+
+def _role_to_row(role: IamRole) -> Row:
+    return (
+        role.role_id,
+        role.account_id,
+        role.role_name,
+        role.path,
+        encode_time(role.created_at),
+        role.assume_role_policy,
+        role.description,
+        role.max_session_duration,
+        role.permissions_boundary_arn,
+        _encode_json(role.tags),
+    )
+
+
+def _role_from_row(row: Row) -> IamRole:
+    return IamRole(
+        role_id=row[0],
+        account_id=row[1],
+        role_name=row[2],
+        path=row[3],
+        created_at=decode_time(row[4]),
+        assume_role_policy=row[5],
+        description=row[6],
+        max_session_duration=row[7],
+        permissions_boundary_arn=row[8],
+        tags=json.loads(row[9]),
+    )
+
+
+def _policy_to_row(policy: ManagedPolicy) -> Row:
+    return (
+        policy.arn,
+        policy.policy_id,
+        policy.account_id,
+        policy.policy_name,
+        policy.path,
+        policy.default_version_id,
+        encode_time(policy.created_at),
+        encode_time(policy.updated_at),
+        policy.description,
+        policy.next_version_number,
+        _encode_json(policy.tags),
+    )
+
+
+def _policy_from_row(row: Row) -> ManagedPolicy:
+    return ManagedPolicy(
+        arn=row[0],
+        policy_id=row[1],
+        account_id=row[2],
+        policy_name=row[3],
+        path=row[4],
+        default_version_id=row[5],
+        created_at=decode_time(row[6]),
+        updated_at=decode_time(row[7]),
+        description=row[8],
+        next_version_number=row[9],
+        tags=json.loads(row[10]),
+    )
+
+
+def _policy_version_from_row(row: Row) -> PolicyVersion:
+    return PolicyVersion(policy_arn=row[0], version_id=row[1], document=row[2], created_at=decode_time(row[3]))
+
+
+def _inline_policy_from_row(row: Row) -> InlinePolicy:
+    return InlinePolicy(account_id=row[0], owner_kind=row[1], owner_id=row[2], policy_name=row[3], document=row[4])
+
+
+def _attachment_from_row(row: Row) -> PolicyAttachment:
+    return PolicyAttachment(account_id=row[0], owner_kind=row[1], owner_id=row[2], policy_arn=row[3])
+
+
+def _session_to_row(session: SessionRecord) -> Row:
+    return (
+        session.access_key_id,
+        session.wrapped_secret,
+        session.token_hash,
+        session.account_id,
+        session.kind,
+        session.principal_arn,
+        session.user_id,
+        encode_time(session.created_at),
+        encode_time(session.expires_at),
+        session.role_id,
+        session.session_name,
+        session.source_user_id,
+        session.session_policy,
+        _encode_json(list(session.session_policy_arns)),
+        _encode_json(session.tags),
+        _encode_json(list(session.transitive_tag_keys)),
+    )
+
+
+def _session_from_row(row: Row) -> SessionRecord:
+    return SessionRecord(
+        access_key_id=row[0],
+        wrapped_secret=bytes(row[1]),
+        token_hash=bytes(row[2]),
+        account_id=row[3],
+        kind=row[4],
+        principal_arn=row[5],
+        user_id=row[6],
+        created_at=decode_time(row[7]),
+        expires_at=decode_time(row[8]),
+        role_id=row[9],
+        session_name=row[10],
+        source_user_id=row[11],
+        session_policy=row[12],
+        session_policy_arns=tuple(json.loads(row[13])),
+        tags=json.loads(row[14]),
+        transitive_tag_keys=tuple(json.loads(row[15])),
     )
 
 
@@ -487,19 +757,15 @@ class SqliteStore:
         return [Account(account_id=row[0], created_at=decode_time(row[1])) for row in rows]
 
     def put_access_key(self, key: AccessKeyRecord) -> None:
+        """Insert, or replace every field of the key with the same id (the last-used fields too)."""
         self._write(
-            f"INSERT INTO access_keys ({_ACCESS_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?) "
+            f"INSERT INTO access_keys ({_ACCESS_KEY_COLUMNS}) VALUES ({', '.join('?' * 10)}) "
             "ON CONFLICT (access_key_id) DO UPDATE SET account_id = excluded.account_id, "
             "principal_arn = excluded.principal_arn, wrapped_secret = excluded.wrapped_secret, "
-            "status = excluded.status, created_at = excluded.created_at",
-            (
-                key.access_key_id,
-                key.account_id,
-                key.principal_arn,
-                key.wrapped_secret,
-                key.status,
-                encode_time(key.created_at),
-            ),
+            "status = excluded.status, created_at = excluded.created_at, user_id = excluded.user_id, "
+            "last_used_at = excluded.last_used_at, last_used_service = excluded.last_used_service, "
+            "last_used_region = excluded.last_used_region",
+            _access_key_to_row(key),
             f"access key `{key.access_key_id}`",
         )
 
@@ -669,3 +935,363 @@ class SqliteStore:
                 (account_id, region, key_id),
             )
         return [_alias_from_row(row) for row in rows]
+
+    # --- IAM: users, groups, roles ----------------------------------------------------------
+    # Names compare case-insensitively (the columns are COLLATE NOCASE, see migrations.py), so
+    # a lookup by name finds the entity whatever the spelling and lists sort as a person would.
+
+    def _update_stored(self, sql: str, parameters: Sequence[Any], what: str) -> None:
+        if self._write(sql, parameters, what) == 0:
+            raise StoreError(f"{what} cannot be updated: it is not stored")
+
+    def insert_user(self, user: IamUser) -> None:
+        self._write(
+            f"INSERT INTO iam_users ({_columns(_USER_COLUMNS)}) VALUES ({_placeholders(_USER_COLUMNS)})",
+            _user_to_row(user),
+            f"user `{user.user_name}` in account {user.account_id}",
+        )
+
+    def update_user(self, user: IamUser) -> None:
+        row = _user_to_row(user)
+        self._update_stored(
+            f"UPDATE iam_users SET {_assignments(_USER_COLUMNS)} WHERE user_id = ?",
+            (*row[1:], row[0]),
+            f"user `{user.user_name}` ({user.user_id}) in account {user.account_id}",
+        )
+
+    def get_user(self, account_id: str, user_name: str) -> IamUser | None:
+        row = self._fetchone(
+            f"SELECT {_columns(_USER_COLUMNS)} FROM iam_users WHERE account_id = ? AND user_name = ?",
+            (account_id, user_name),
+        )
+        return None if row is None else _user_from_row(row)
+
+    def get_user_by_id(self, user_id: str) -> IamUser | None:
+        row = self._fetchone(f"SELECT {_columns(_USER_COLUMNS)} FROM iam_users WHERE user_id = ?", (user_id,))
+        return None if row is None else _user_from_row(row)
+
+    def list_users(self, account_id: str, path_prefix: str = "/") -> list[IamUser]:
+        rows = self._fetchall(
+            f"SELECT {_columns(_USER_COLUMNS)} FROM iam_users WHERE account_id = ? AND {_PATH_PREFIX_MATCH} "
+            "ORDER BY user_name, user_id",
+            (account_id, path_prefix, path_prefix),
+        )
+        return [_user_from_row(row) for row in rows]
+
+    def delete_user(self, user_id: str) -> None:
+        """Remove the user with its memberships, attachments, inline policies and access keys; no-op when absent."""
+        self._write("DELETE FROM iam_users WHERE user_id = ?", (user_id,), f"user {user_id}")
+
+    def insert_group(self, group: IamGroup) -> None:
+        self._write(
+            f"INSERT INTO iam_groups ({_columns(_GROUP_COLUMNS)}) VALUES ({_placeholders(_GROUP_COLUMNS)})",
+            _group_to_row(group),
+            f"group `{group.group_name}` in account {group.account_id}",
+        )
+
+    def update_group(self, group: IamGroup) -> None:
+        row = _group_to_row(group)
+        self._update_stored(
+            f"UPDATE iam_groups SET {_assignments(_GROUP_COLUMNS)} WHERE group_id = ?",
+            (*row[1:], row[0]),
+            f"group `{group.group_name}` ({group.group_id}) in account {group.account_id}",
+        )
+
+    def get_group(self, account_id: str, group_name: str) -> IamGroup | None:
+        row = self._fetchone(
+            f"SELECT {_columns(_GROUP_COLUMNS)} FROM iam_groups WHERE account_id = ? AND group_name = ?",
+            (account_id, group_name),
+        )
+        return None if row is None else _group_from_row(row)
+
+    def get_group_by_id(self, group_id: str) -> IamGroup | None:
+        row = self._fetchone(f"SELECT {_columns(_GROUP_COLUMNS)} FROM iam_groups WHERE group_id = ?", (group_id,))
+        return None if row is None else _group_from_row(row)
+
+    def list_groups(self, account_id: str, path_prefix: str = "/") -> list[IamGroup]:
+        rows = self._fetchall(
+            f"SELECT {_columns(_GROUP_COLUMNS)} FROM iam_groups WHERE account_id = ? AND {_PATH_PREFIX_MATCH} "
+            "ORDER BY group_name, group_id",
+            (account_id, path_prefix, path_prefix),
+        )
+        return [_group_from_row(row) for row in rows]
+
+    def delete_group(self, group_id: str) -> None:
+        """Remove the group with its memberships, attachments and inline policies; no-op when absent."""
+        self._write("DELETE FROM iam_groups WHERE group_id = ?", (group_id,), f"group {group_id}")
+
+    def add_user_to_group(self, group_id: str, user_id: str) -> None:
+        """Idempotent; StoreError when the group or the user does not exist."""
+        self._write(
+            "INSERT INTO iam_group_members (group_id, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            (group_id, user_id),
+            f"membership of user {user_id} in group {group_id}",
+        )
+
+    def remove_user_from_group(self, group_id: str, user_id: str) -> None:
+        """No-op when the user is not a member."""
+        self._write(
+            "DELETE FROM iam_group_members WHERE group_id = ? AND user_id = ?",
+            (group_id, user_id),
+            f"membership of user {user_id} in group {group_id}",
+        )
+
+    def list_group_members(self, group_id: str) -> list[IamUser]:
+        """Ordered by user name."""
+        rows = self._fetchall(
+            f"SELECT {_columns(_USER_COLUMNS, 'u')} FROM iam_group_members m "
+            "JOIN iam_users u ON u.user_id = m.user_id WHERE m.group_id = ? ORDER BY u.user_name, u.user_id",
+            (group_id,),
+        )
+        return [_user_from_row(row) for row in rows]
+
+    def list_groups_for_user(self, user_id: str) -> list[IamGroup]:
+        """Ordered by group name."""
+        rows = self._fetchall(
+            f"SELECT {_columns(_GROUP_COLUMNS, 'g')} FROM iam_group_members m "
+            "JOIN iam_groups g ON g.group_id = m.group_id WHERE m.user_id = ? ORDER BY g.group_name, g.group_id",
+            (user_id,),
+        )
+        return [_group_from_row(row) for row in rows]
+
+    def insert_role(self, role: IamRole) -> None:
+        self._write(
+            f"INSERT INTO iam_roles ({_columns(_ROLE_COLUMNS)}) VALUES ({_placeholders(_ROLE_COLUMNS)})",
+            _role_to_row(role),
+            f"role `{role.role_name}` in account {role.account_id}",
+        )
+
+    def update_role(self, role: IamRole) -> None:
+        row = _role_to_row(role)
+        self._update_stored(
+            f"UPDATE iam_roles SET {_assignments(_ROLE_COLUMNS)} WHERE role_id = ?",
+            (*row[1:], row[0]),
+            f"role `{role.role_name}` ({role.role_id}) in account {role.account_id}",
+        )
+
+    def get_role(self, account_id: str, role_name: str) -> IamRole | None:
+        row = self._fetchone(
+            f"SELECT {_columns(_ROLE_COLUMNS)} FROM iam_roles WHERE account_id = ? AND role_name = ?",
+            (account_id, role_name),
+        )
+        return None if row is None else _role_from_row(row)
+
+    def get_role_by_id(self, role_id: str) -> IamRole | None:
+        row = self._fetchone(f"SELECT {_columns(_ROLE_COLUMNS)} FROM iam_roles WHERE role_id = ?", (role_id,))
+        return None if row is None else _role_from_row(row)
+
+    def list_roles(self, account_id: str, path_prefix: str = "/") -> list[IamRole]:
+        rows = self._fetchall(
+            f"SELECT {_columns(_ROLE_COLUMNS)} FROM iam_roles WHERE account_id = ? AND {_PATH_PREFIX_MATCH} "
+            "ORDER BY role_name, role_id",
+            (account_id, path_prefix, path_prefix),
+        )
+        return [_role_from_row(row) for row in rows]
+
+    def delete_role(self, role_id: str) -> None:
+        """Remove the role with its attachments and inline policies (not its sessions); no-op when absent."""
+        self._write("DELETE FROM iam_roles WHERE role_id = ?", (role_id,), f"role {role_id}")
+
+    # --- IAM: access keys of users -------------------------------------------------------------
+
+    def list_user_access_keys(self, user_id: str) -> list[AccessKeyRecord]:
+        rows = self._fetchall(
+            f"SELECT {_ACCESS_KEY_COLUMNS} FROM access_keys WHERE user_id = ? ORDER BY created_at, access_key_id",
+            (user_id,),
+        )
+        return [_access_key_from_row(row) for row in rows]
+
+    def delete_access_key(self, access_key_id: str) -> None:
+        """No-op when absent."""
+        self._write(
+            "DELETE FROM access_keys WHERE access_key_id = ?", (access_key_id,), f"access key `{access_key_id}`"
+        )
+
+    def record_access_key_use(self, access_key_id: str, when: datetime, service: str, region: str) -> None:
+        """Set the last-used fields unless a later use is already recorded; no-op for an unknown key.
+
+        Concurrent requests may finish out of order; keeping the latest time means
+        GetAccessKeyLastUsed never goes backwards.
+        """
+        stamp = encode_time(when)
+        self._write(
+            "UPDATE access_keys SET last_used_at = ?, last_used_service = ?, last_used_region = ? "
+            "WHERE access_key_id = ? AND (last_used_at IS NULL OR last_used_at <= ?)",
+            (stamp, service, region, access_key_id, stamp),
+            f"access key `{access_key_id}`",
+        )
+
+    # --- IAM: managed policies and their versions -----------------------------------------------
+    # Policies are addressed by ARN, compared exactly; the name is unique per owner
+    # ("aws" for AWS managed policies) whatever its case.
+
+    def insert_policy(self, policy: ManagedPolicy) -> None:
+        self._write(
+            f"INSERT INTO iam_policies ({_columns(_POLICY_COLUMNS)}) VALUES ({_placeholders(_POLICY_COLUMNS)})",
+            _policy_to_row(policy),
+            f"policy `{policy.policy_name}` in account {policy.account_id}",
+        )
+
+    def update_policy(self, policy: ManagedPolicy) -> None:
+        row = _policy_to_row(policy)
+        self._update_stored(
+            f"UPDATE iam_policies SET {_assignments(_POLICY_COLUMNS)} WHERE arn = ?",
+            (*row[1:], row[0]),
+            f"policy `{policy.arn}`",
+        )
+
+    def get_policy(self, policy_arn: str) -> ManagedPolicy | None:
+        row = self._fetchone(f"SELECT {_columns(_POLICY_COLUMNS)} FROM iam_policies WHERE arn = ?", (policy_arn,))
+        return None if row is None else _policy_from_row(row)
+
+    def list_policies(self, account_id: str | None, path_prefix: str = "/") -> list[ManagedPolicy]:
+        """Ordered by name, then ARN (an account's policy may share its name with an AWS managed one)."""
+        if account_id is None:
+            rows = self._fetchall(
+                f"SELECT {_columns(_POLICY_COLUMNS)} FROM iam_policies WHERE {_PATH_PREFIX_MATCH} "
+                "ORDER BY policy_name, arn",
+                (path_prefix, path_prefix),
+            )
+        else:
+            rows = self._fetchall(
+                f"SELECT {_columns(_POLICY_COLUMNS)} FROM iam_policies WHERE account_id = ? "
+                f"AND {_PATH_PREFIX_MATCH} ORDER BY policy_name, arn",
+                (account_id, path_prefix, path_prefix),
+            )
+        return [_policy_from_row(row) for row in rows]
+
+    def delete_policy(self, policy_arn: str) -> None:
+        """Remove the policy and its versions; StoreError while it is still attached; no-op when absent."""
+        with self.transaction():
+            attached = self._fetchone(
+                "SELECT count(*) FROM iam_policy_attachments WHERE policy_arn = ?", (policy_arn,)
+            )
+            if attached is not None and attached[0] > 0:
+                raise StoreError(
+                    f"policy `{policy_arn}` cannot be deleted: it is still attached to {attached[0]} entities"
+                )
+            self._write("DELETE FROM iam_policies WHERE arn = ?", (policy_arn,), f"policy `{policy_arn}`")
+
+    def add_policy_version(self, version: PolicyVersion) -> None:
+        self._write(
+            f"INSERT INTO iam_policy_versions ({_POLICY_VERSION_COLUMNS}) VALUES (?, ?, ?, ?)",
+            (version.policy_arn, version.version_id, version.document, encode_time(version.created_at)),
+            f"version {version.version_id} of policy `{version.policy_arn}`",
+        )
+
+    def get_policy_version(self, policy_arn: str, version_id: str) -> PolicyVersion | None:
+        row = self._fetchone(
+            f"SELECT {_POLICY_VERSION_COLUMNS} FROM iam_policy_versions WHERE policy_arn = ? AND version_id = ?",
+            (policy_arn, version_id),
+        )
+        return None if row is None else _policy_version_from_row(row)
+
+    def list_policy_versions(self, policy_arn: str) -> list[PolicyVersion]:
+        # Version ids are "v<n>" and n only grows, so n breaks ties between versions created at one instant.
+        rows = self._fetchall(
+            f"SELECT {_POLICY_VERSION_COLUMNS} FROM iam_policy_versions WHERE policy_arn = ? "
+            "ORDER BY created_at, length(version_id), version_id",
+            (policy_arn,),
+        )
+        return [_policy_version_from_row(row) for row in rows]
+
+    def delete_policy_version(self, policy_arn: str, version_id: str) -> None:
+        """No-op when absent."""
+        self._write(
+            "DELETE FROM iam_policy_versions WHERE policy_arn = ? AND version_id = ?",
+            (policy_arn, version_id),
+            f"version {version_id} of policy `{policy_arn}`",
+        )
+
+    # --- IAM: inline policies and attachments ------------------------------------------------------
+
+    def put_inline_policy(self, policy: InlinePolicy) -> None:
+        """Insert, or replace the document of the owner's policy of that name; StoreError for a missing owner."""
+        column = _owner_column(policy.owner_kind)
+        self._write(
+            f"INSERT INTO iam_inline_policies (account_id, {column}, policy_name, document) VALUES (?, ?, ?, ?) "
+            f"ON CONFLICT ({column}, policy_name) DO UPDATE SET document = excluded.document",
+            (policy.account_id, policy.owner_id, policy.policy_name, policy.document),
+            f"inline policy `{policy.policy_name}` of {policy.owner_kind} {policy.owner_id}",
+        )
+
+    def get_inline_policy(self, owner_kind: OwnerKind, owner_id: str, policy_name: str) -> InlinePolicy | None:
+        row = self._fetchone(
+            f"SELECT account_id, {_OWNER_SELECT}, policy_name, document FROM iam_inline_policies "
+            f"WHERE {_owner_column(owner_kind)} = ? AND policy_name = ?",
+            (owner_id, policy_name),
+        )
+        return None if row is None else _inline_policy_from_row(row)
+
+    def list_inline_policies(self, owner_kind: OwnerKind, owner_id: str) -> list[InlinePolicy]:
+        rows = self._fetchall(
+            f"SELECT account_id, {_OWNER_SELECT}, policy_name, document FROM iam_inline_policies "
+            f"WHERE {_owner_column(owner_kind)} = ? ORDER BY policy_name",
+            (owner_id,),
+        )
+        return [_inline_policy_from_row(row) for row in rows]
+
+    def delete_inline_policy(self, owner_kind: OwnerKind, owner_id: str, policy_name: str) -> None:
+        """No-op when absent."""
+        self._write(
+            f"DELETE FROM iam_inline_policies WHERE {_owner_column(owner_kind)} = ? AND policy_name = ?",
+            (owner_id, policy_name),
+            f"inline policy `{policy_name}` of {owner_kind} {owner_id}",
+        )
+
+    def attach_policy(self, attachment: PolicyAttachment) -> None:
+        """Idempotent; StoreError when the owner or the policy does not exist."""
+        column = _owner_column(attachment.owner_kind)
+        self._write(
+            f"INSERT INTO iam_policy_attachments (account_id, {column}, policy_arn) VALUES (?, ?, ?) "
+            f"ON CONFLICT ({column}, policy_arn) DO NOTHING",
+            (attachment.account_id, attachment.owner_id, attachment.policy_arn),
+            f"attachment of `{attachment.policy_arn}` to {attachment.owner_kind} {attachment.owner_id}",
+        )
+
+    def detach_policy(self, owner_kind: OwnerKind, owner_id: str, policy_arn: str) -> None:
+        """No-op when not attached."""
+        self._write(
+            f"DELETE FROM iam_policy_attachments WHERE {_owner_column(owner_kind)} = ? AND policy_arn = ?",
+            (owner_id, policy_arn),
+            f"attachment of `{policy_arn}` to {owner_kind} {owner_id}",
+        )
+
+    def list_attached_policies(self, owner_kind: OwnerKind, owner_id: str) -> list[str]:
+        rows = self._fetchall(
+            f"SELECT policy_arn FROM iam_policy_attachments WHERE {_owner_column(owner_kind)} = ? "
+            "ORDER BY policy_arn",
+            (owner_id,),
+        )
+        return [str(row[0]) for row in rows]
+
+    def list_policy_attachments(self, policy_arn: str, account_id: str | None = None) -> list[PolicyAttachment]:
+        """Ordered by owner kind (group, role, user), then owner id."""
+        select = f"SELECT account_id, {_OWNER_SELECT}, policy_arn FROM iam_policy_attachments WHERE policy_arn = ?"
+        if account_id is None:
+            rows = self._fetchall(f"{select} ORDER BY 2, 3", (policy_arn,))
+        else:
+            rows = self._fetchall(f"{select} AND account_id = ? ORDER BY 2, 3", (policy_arn, account_id))
+        return [_attachment_from_row(row) for row in rows]
+
+    # --- STS sessions ---------------------------------------------------------------------------------
+
+    def insert_session(self, session: SessionRecord) -> None:
+        self._write(
+            f"INSERT INTO sts_sessions ({_columns(_SESSION_COLUMNS)}) VALUES ({_placeholders(_SESSION_COLUMNS)})",
+            _session_to_row(session),
+            f"session `{session.access_key_id}`",
+        )
+
+    def get_session(self, access_key_id: str) -> SessionRecord | None:
+        """The session, expired or not: telling an expired token from an unknown one is the caller's job."""
+        row = self._fetchone(
+            f"SELECT {_columns(_SESSION_COLUMNS)} FROM sts_sessions WHERE access_key_id = ?", (access_key_id,)
+        )
+        return None if row is None else _session_from_row(row)
+
+    def delete_sessions_expired_before(self, when: datetime) -> int:
+        """Remove sessions whose expiry is strictly before ``when``; how many were removed."""
+        return self._write(
+            "DELETE FROM sts_sessions WHERE expires_at < ?", (encode_time(when),), "expired sessions"
+        )
