@@ -35,6 +35,7 @@ from kmsd.iam import (
     users,
 )
 from kmsd.iam.authorization import authorize_call
+from kmsd.iam.aws_managed import ensure_aws_managed_policies
 from kmsd.iam.condition_keys import ConditionKeyBuilder
 from kmsd.iam.context import IamContext
 from kmsd.iam.identity_policies import invalidate_identity_policies
@@ -199,6 +200,9 @@ class IamService:
     def __init__(self, store: Store, root_key: RootKey, clock: Clock, rng: RandomSource) -> None:
         self.context = IamContext(store=store, root_key=root_key, clock=clock, rng=rng)
         self._write_listeners: list[WriteListener] = []
+        # AWS managed policies exist in every account before anyone asks for them
+        # (a boundary or an attachment may name one on the very first call).
+        ensure_aws_managed_policies(self.context)
 
     def add_write_listener(self, listener: WriteListener) -> None:
         """Call ``listener`` after every IAM write that commits (caches of credentials and policies drop then)."""

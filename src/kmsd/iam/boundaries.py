@@ -1,0 +1,71 @@
+"""Permissions boundaries: Put/Delete{User,Role}PermissionsBoundary and the ``PermissionsBoundary`` member.
+
+A permissions boundary is a managed policy (the account's own or an AWS
+managed one) set on a user or role to cap what its identity policies can
+grant; the record keeps its ARN in ``permissions_boundary_arn``, and GetUser /
+GetRole show it through :func:`boundary_shape`.  Setting one replaces any
+previous boundary; the evaluation itself is the authorizer's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from kmsd.errors import AwsError
+from kmsd.iam.aws_managed import ensure_aws_managed_policies, is_service_role_policy
+from kmsd.iam.context import IamContext
+from kmsd.iam.lookup import boundary_policy, role_named, user_named
+from kmsd.iam.managed_policies import checked_policy_arn
+from kmsd.iam.principal import Caller
+from kmsd.store.models import ManagedPolicy
+
+# AttachedPermissionsBoundary.PermissionsBoundaryType: the one value of botocore's
+# PermissionsBoundaryAttachmentType enum.
+BOUNDARY_TYPE = "PermissionsBoundaryPolicy"
+
+
+def boundary_shape(arn: str | None) -> dict[str, str] | None:
+    """The ``PermissionsBoundary`` member of GetUser / GetRole for a boundary ARN; None when there is none."""
+    if not arn:
+        return None
+    return {"PermissionsBoundaryType": BOUNDARY_TYPE, "PermissionsBoundaryArn": arn}
+
+
+def _boundary(ctx: IamContext, caller: Caller, params: Mapping[str, Any], entity: str) -> ManagedPolicy:
+    arn = checked_policy_arn(str(params["PermissionsBoundary"]))
+    ensure_aws_managed_policies(ctx)
+    policy = boundary_policy(ctx, caller.principal.account_id, arn)
+    if is_service_role_policy(policy):
+        # Put*PermissionsBoundary, PolicyNotAttachable: "AWS service role policies can only be attached
+        # to the service-linked role for that service."
+        target = "Customer Role" if entity == "Role" else entity
+        raise AwsError("PolicyNotAttachable", f"Cannot attach a Service Role Policy to a {target}.", 400)
+    return policy
+
+
+def put_user_permissions_boundary(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
+    user = user_named(ctx, caller.principal.account_id, str(params["UserName"]))
+    policy = _boundary(ctx, caller, params, "User")
+    ctx.store.update_user(dataclasses.replace(user, permissions_boundary_arn=policy.arn))
+    return {}
+
+
+def delete_user_permissions_boundary(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
+    user = user_named(ctx, caller.principal.account_id, str(params["UserName"]))
+    ctx.store.update_user(dataclasses.replace(user, permissions_boundary_arn=None))
+    return {}
+
+
+def put_role_permissions_boundary(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
+    role = role_named(ctx, caller.principal.account_id, str(params["RoleName"]))
+    policy = _boundary(ctx, caller, params, "Role")
+    ctx.store.update_role(dataclasses.replace(role, permissions_boundary_arn=policy.arn))
+    return {}
+
+
+def delete_role_permissions_boundary(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
+    role = role_named(ctx, caller.principal.account_id, str(params["RoleName"]))
+    ctx.store.update_role(dataclasses.replace(role, permissions_boundary_arn=None))
+    return {}
