@@ -4,28 +4,48 @@ The API layer builds a :class:`Caller` from the verified SigV4 credentials and
 the connection; service packages receive it with every operation and never
 look at HTTP themselves.  The authorizer turns it into the policy engine's
 request context (``aws:PrincipalArn``, ``aws:userid``, ``aws:SourceIp``, ...).
+A principal that signed with temporary credentials from STS carries its
+:class:`Session`: what kind of session it is, when it was issued and expires,
+and the session policies and tags that narrow or describe it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal
 
 PrincipalKind = Literal["root", "user", "assumed-role"]
+SessionKind = Literal["assumed-role", "session-token"]
+
+
+@dataclass(frozen=True)
+class Session:
+    """Temporary credentials issued by STS: AssumeRole (``assumed-role``) or GetSessionToken (``session-token``)."""
+
+    kind: SessionKind
+    access_key_id: str  # ASIA...
+    issued_at: datetime
+    expires_at: datetime
+    name: str | None = None  # RoleSessionName, for assumed-role sessions
+    role_id: str | None = None  # AROA..., for assumed-role sessions
+    policy: str | None = None  # the inline session policy, as given to AssumeRole
+    policy_arns: tuple[str, ...] = ()  # the managed session policies given to AssumeRole
+    tags: dict[str, str] = field(default_factory=dict)  # session tags, inherited transitive tags included
+    transitive_tag_keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Principal:
-    arn: (
-        str  # arn:aws:iam::ACCOUNT:root | ...:user/PATH/NAME | arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION
-    )
+    arn: str  # arn:aws:iam::ACCOUNT:root | ...:user/PATH/NAME | arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION
     account_id: str
     kind: PrincipalKind
     user_id: str  # aws:userid: the account id for root, AIDA... for a user, AROA...:session for a session
     name: str | None = None  # aws:username, for IAM users only
     role_arn: str | None = None  # for assumed-role sessions: arn:aws:iam::ACCOUNT:role/PATH/NAME
-    tags: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)  # aws:PrincipalTag: the user's, or the role's and session's
     access_key_id: str = ""
+    session: Session | None = None  # set when the request was signed with temporary credentials
 
     @staticmethod
     def root(account_id: str, access_key_id: str = "") -> Principal:

@@ -1,0 +1,170 @@
+"""Authorizing IAM and STS calls with the caller's identity policies, and the request context every authorizer shares.
+
+IAM and STS actions are decided by the caller's identity-based policies
+(``iam:ListUsers`` on ``arn:aws:iam::ACCOUNT:user/``), except AssumeRole,
+which also needs the role's trust policy (:func:`authorize_assume_role`).
+The account's root user may do anything in its own account.  A refusal is
+``AccessDenied`` (HTTP 403) worded as AWS words it ("Troubleshoot access
+denied error messages", IAM User Guide)::
+
+    User: arn:aws:iam::111122223333:user/bob is not authorized to perform: iam:ListUsers
+    on resource: arn:aws:iam::111122223333:user/ because no identity-based policy allows
+    the iam:ListUsers action
+
+with the other reasons ``with an explicit deny in an identity-based policy``,
+``because no permissions boundary allows the X action`` and ``because no
+session policy allows the X action``.
+
+:func:`request_context_keys` builds the global condition keys ("AWS global
+condition context keys") of one call; the KMS authorizer reuses it and adds
+its ``kms:*`` keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC
+from typing import Protocol
+
+from kmsd.api.sigv4_errors import INVALID_TOKEN
+from kmsd.clock import Clock
+from kmsd.errors import AwsError
+from kmsd.iam.identity_policies import HasStore, StoredPolicyError, identity_policies_for
+from kmsd.iam.principal import Caller, Principal
+from kmsd.policy import Decision, Policy, PolicyKind, PrincipalInfo, RequestContext, evaluate
+
+ContextKeys = dict[str, str | list[str]]
+
+# "AWS global condition context keys", aws:PrincipalType.
+_PRINCIPAL_TYPE = {"root": "Account", "user": "User", "assumed-role": "AssumedRole"}
+
+
+class ServiceContext(HasStore, Protocol):
+    """What authorizing needs from a service context (IamContext, the KMS context): the store and the clock."""
+
+    @property
+    def clock(self) -> Clock: ...
+
+
+def principal_info(principal: Principal) -> PrincipalInfo:
+    """The caller as the policy engine sees it."""
+    return PrincipalInfo(principal.arn, principal.account_id, principal.kind, principal.role_arn)
+
+
+def request_context_keys(caller: Caller, clock: Clock) -> ContextKeys:
+    """The global ``aws:*`` condition keys of one call ("AWS global condition context keys", IAM User Guide).
+
+    ``aws:PrincipalArn`` is the role's ARN for a role session; ``aws:userid``
+    is the account id for root, ``AIDA...`` for a user and ``AROA...:session``
+    for a role session; ``aws:username`` exists for IAM users only.
+    ``aws:MultiFactorAuthPresent`` and ``aws:TokenIssueTime`` are present only
+    for temporary credentials ("the key is not present when ... access keys"
+    sign the request); kmsd has no MFA devices, so the first is ``false``.
+    """
+    principal = caller.principal
+    now = clock.now().astimezone(UTC)
+    keys: ContextKeys = {
+        "aws:PrincipalArn": principal.role_arn if principal.role_arn is not None else principal.arn,
+        "aws:PrincipalAccount": principal.account_id,
+        "aws:PrincipalType": _PRINCIPAL_TYPE[principal.kind],
+        "aws:userid": principal.user_id,
+        "aws:PrincipalIsAWSService": "false",
+        "aws:ViaAWSService": "false",
+        "aws:CurrentTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "aws:EpochTime": str(int(now.timestamp())),
+        "aws:SecureTransport": "true" if caller.secure_transport else "false",
+        "aws:RequestedRegion": caller.region,
+    }
+    if principal.kind == "user" and principal.name is not None:
+        keys["aws:username"] = principal.name
+    for tag_key, tag_value in principal.tags.items():
+        keys[f"aws:PrincipalTag/{tag_key}"] = tag_value
+    if caller.source_ip:
+        keys["aws:SourceIp"] = caller.source_ip
+    if caller.user_agent:
+        keys["aws:UserAgent"] = caller.user_agent
+    if principal.session is not None:
+        keys["aws:MultiFactorAuthPresent"] = "false"
+        keys["aws:TokenIssueTime"] = principal.session.issued_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return keys
+
+
+def access_denied(principal_arn: str, action: str, resource: str, reason: str = "") -> AwsError:
+    message = f"User: {principal_arn} is not authorized to perform: {action} on resource: {resource}"
+    return AwsError("AccessDenied", f"{message} {reason}" if reason else message, 403)
+
+
+def authorize_call(
+    ctx: ServiceContext,
+    caller: Caller,
+    action: str,
+    resource: str,
+    *,
+    extra_keys: Mapping[str, str | Sequence[str]] | None = None,
+) -> None:
+    """Allow ``action`` on ``resource`` for ``caller`` by its identity policies, or raise ``AccessDenied``.
+
+    ``extra_keys`` are the action's own condition keys (``aws:RequestTag/*``,
+    ``aws:TagKeys``, ``iam:PermissionsBoundary``, ...).
+    """
+    principal = caller.principal
+    session = principal.session
+    if session is not None and session.kind == "session-token" and action.lower().startswith("iam:"):
+        # "Permissions for GetSessionToken": its credentials cannot call IAM API operations
+        # unless MFA information was included (kmsd has no MFA), and IAM says the token is invalid.
+        raise AwsError("InvalidClientTokenId", INVALID_TOKEN, 403)
+    if principal.kind == "root" and _in_account(resource, principal.account_id):
+        return
+    keys: dict[str, str | Sequence[str]] = dict(request_context_keys(caller, ctx.clock))
+    if extra_keys:
+        keys.update(extra_keys)
+    context = RequestContext(action, resource, principal_info(principal), keys)
+    decision = evaluate(context, _policies_of(ctx, principal))
+    if not decision.allowed:
+        raise access_denied(principal.arn, action, resource, decision.denial_reason(action))
+
+
+def authorize_assume_role(
+    ctx: ServiceContext,
+    caller: Caller,
+    action: str,
+    role_arn: str,
+    trust_policy: Policy,
+    extra_keys: Mapping[str, str | Sequence[str]],
+) -> None:
+    """Allow ``action`` (``sts:AssumeRole``, ``sts:TagSession``) on a role, or raise AWS's ``AccessDenied``.
+
+    The trust policy is the role's resource-based policy.  IAM User Guide,
+    "Policy evaluation logic": role trust policies are an exception to the
+    rule that an identity policy alone suffices within an account — the trust
+    policy must allow.  When it names the caller itself, that is enough in
+    the same account; when it names only the caller's account (or the caller
+    is in another account), the caller's identity policies must allow too.
+    STS's refusal names no reason.
+    """
+    principal = caller.principal
+    keys: dict[str, str | Sequence[str]] = dict(request_context_keys(caller, ctx.clock))
+    keys.update(extra_keys)
+    context = RequestContext(action, role_arn, principal_info(principal), keys)
+    policies = (trust_policy, *_policies_of(ctx, principal))
+    decision: Decision = evaluate(context, policies)
+    if not (decision.allowed and decision.kinds[PolicyKind.RESOURCE].allowed):
+        raise access_denied(principal.arn, action, role_arn)
+
+
+def _policies_of(ctx: HasStore, principal: Principal) -> tuple[Policy, ...]:
+    try:
+        return identity_policies_for(ctx, principal).policies
+    except StoredPolicyError:
+        # Fail closed, and say nothing about the stored document to the caller.
+        raise AwsError("ServiceFailure", "Request processing has failed due to an internal error.", 500) from None
+
+
+def _in_account(resource: str, account_id: str) -> bool:
+    """Whether ``resource`` belongs to ``account_id`` (or to no account, or is AWS managed)."""
+    if resource == "*":
+        return True
+    parts = resource.split(":", 5)
+    if len(parts) < 6:
+        return False
+    return parts[4] in ("", "aws", account_id)
