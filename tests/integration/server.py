@@ -114,7 +114,7 @@ class KmsdServer:
             region_name=region,
             aws_access_key_id=access_key,
             aws_secret_access_key=secret_key,
-            config=Config(retries={"max_attempts": 1}),
+            config=Config(retries={"max_attempts": 1}, parameter_validation=False),
         )
 
     def root_client(self, service: str = "kms", *, region: str = "us-east-1") -> Any:

@@ -143,4 +143,4 @@ def test_encryption_sdk_round_trip(
     assert header.encryption_context["app"] == "tests"
     decrypted, decrypt_header = client.decrypt(source=ciphertext, key_provider=provider)
     assert decrypted == message
-    assert [k.key_info.decode() for k in decrypt_header.encrypted_data_keys] == [key_arn]
+    assert [k.key_provider.key_info.decode() for k in decrypt_header.encrypted_data_keys] == [key_arn]
