@@ -22,6 +22,8 @@ from kmsd.clock import Clock, SystemClock
 from kmsd.crypto import ROOT_KEY_ENV, FileRootKey, RandomSource, RootKey, SystemRandomSource
 from kmsd.iam.accounts import AccountDirectory, RootCredentials
 from kmsd.iam.credentials import CredentialResolver
+from kmsd.iam.service import IamService
+from kmsd.iam.sts import StsService
 from kmsd.kms.service import KmsService
 from kmsd.store.base import Store
 from kmsd.store.urls import open_store, sqlite_path
@@ -63,11 +65,17 @@ def open_parts(store_url: str, *, clock: Clock | None = None, rng: RandomSource 
 
 
 def build_runtime(parts: Parts, *, dev: bool = False) -> Runtime:
+    credentials = CredentialResolver(parts.store, parts.root_key, parts.accounts, dev=dev, clock=parts.clock)
+    iam = IamService(parts.store, parts.root_key, parts.clock, parts.rng)
+    # An inactive or deleted key, a deleted user, changed tags: the very next request must see it.
+    iam.add_write_listener(credentials.invalidate)
     return Runtime(
         store=parts.store,
         clock=parts.clock,
-        credentials=CredentialResolver(parts.store, parts.root_key, parts.accounts, dev=dev),
+        credentials=credentials,
         kms=KmsService(parts.store, parts.root_key, parts.clock, parts.rng),
+        iam=iam,
+        sts=StsService(parts.store, parts.root_key, parts.clock, parts.rng),
         schema_version=parts.store.schema_version(),
     )
 

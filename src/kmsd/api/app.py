@@ -1,11 +1,16 @@
 """The ASGI application: one endpoint for every API, plus ``/health``.
 
-A request walks the pipeline of DESIGN.md: read the body (bounded), parse
+A request walks the pipeline of DESIGN.md: read the body (bounded), tell the
+protocol from the request's shape (an ``X-Amz-Target`` header or a JSON
+content type is JSON 1.1; a form body or a GET is the query protocol), parse
 the SigV4 ``Authorization`` to learn the access key and the credential scope,
-resolve the caller, verify the signature, pick the service from the scope,
-decode the protocol, validate against the service model, call the service,
-encode.  A request that is not signed, or signed wrongly, never reaches a
-service.  Handlers are thin; every rule lives in the service packages.
+resolve the caller, verify the signature, pick the service from the scope
+(``kms``; ``iam`` and ``sts``, which share the query protocol), decode the
+protocol, validate against the service model, call the service, encode.  A
+request that is not signed, or signed wrongly, never reaches a service, and
+its error is written in the request's protocol (JSON ``__type`` or XML
+``ErrorResponse``).  Handlers are thin; every rule lives in the service
+packages.
 
 Service calls run inline on the event loop: the SQLite store answers in
 microseconds and the work is CPU-bound under the GIL anyway, so a thread hop
@@ -20,19 +25,25 @@ import contextlib
 import json
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
-from kmsd.api import json_protocol
+from kmsd.api import json_protocol, query_protocol
+from kmsd.api.query_protocol import FORM_CONTENT_TYPE, QueryCodec, read_fields
 from kmsd.api.shapes import ServiceModel
-from kmsd.api.sigv4 import SigV4Error, parse_request, to_aws_error, unknown_access_key, verify
+from kmsd.api.sigv4 import Protocol as WireProtocol
+from kmsd.api.sigv4 import SignedRequest, SigV4Error, parse_request, to_aws_error, unknown_access_key, verify
 from kmsd.clock import Clock
 from kmsd.errors import AwsError
 from kmsd.iam.credentials import CredentialResolver
+from kmsd.iam.ids import SESSION_KEY_ID_PREFIX
 from kmsd.iam.principal import Caller
+from kmsd.iam.service import IamService
+from kmsd.iam.sts import StsService
 from kmsd.kms.service import KmsService
-from kmsd.store.base import Store
+from kmsd.store.base import Store, StoreError
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -41,8 +52,26 @@ Send = Callable[[Message], Awaitable[None]]
 
 log = logging.getLogger("kmsd.api")
 
-# Large enough for any KMS request (a 32 KB key policy, escaped, is well under it).
+# Large enough for any KMS, IAM or STS request (a 32 KB key policy, escaped, is well under it).
 MAX_BODY_BYTES = 1024 * 1024
+
+# GetAccessKeyLastUsed reports when, where and for which service a long-term key was last used.  A store
+# write on every request would cost more than most calls, so each key's use is written at most this often.
+KEY_USE_RECORD_INTERVAL = timedelta(minutes=1)
+_KEY_USE_MEMORY = 10_000
+
+# The services one endpoint serves, by the service name in the SigV4 credential scope.
+KMS = "kms"
+QUERY_SERVICES = ("iam", "sts")
+
+
+class QueryService(Protocol):
+    """What the app needs of IAM and STS: the operations they implement and one entry point."""
+
+    @property
+    def operations(self) -> frozenset[str]: ...
+
+    def call(self, operation: str, params: Mapping[str, Any], caller: Caller) -> dict[str, Any]: ...
 
 
 @dataclass
@@ -53,7 +82,22 @@ class Runtime:
     clock: Clock
     credentials: CredentialResolver
     kms: KmsService
+    iam: IamService
+    sts: StsService
     schema_version: int
+
+
+@dataclass(frozen=True)
+class WireRequest:
+    """One request as read off the wire, nothing trusted yet: its protocol and the parts SigV4 covers."""
+
+    method: str
+    raw_path: str
+    query_string: str
+    headers: list[tuple[str, str]]
+    body: bytes
+    protocol: WireProtocol
+    fields: Mapping[str, str] = field(default_factory=dict)  # query-protocol parameters; empty for JSON
 
 
 class KmsdApp:
@@ -63,8 +107,11 @@ class KmsdApp:
         self.runtime = runtime
         self.max_body_bytes = max_body_bytes
         self.sweep_interval = sweep_interval
-        self.kms_model = ServiceModel.load("kms")
+        self.kms_model = ServiceModel.load(KMS)
         self._kms_target_prefix = str(self.kms_model.metadata["targetPrefix"])
+        self.query_codecs = {service: QueryCodec.load(service) for service in QUERY_SERVICES}
+        self._query_services: dict[str, QueryService] = {"iam": runtime.iam, "sts": runtime.sts}
+        self._key_use_recorded: dict[str, datetime] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -82,7 +129,8 @@ class KmsdApp:
     async def _aws_request(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = str(uuid.uuid4())
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
-        target = _header(headers, "x-amz-target")
+        method = scope["method"]
+        protocol = _protocol_of(method, headers)
         body = await _read_body(receive, self.max_body_bytes)
         if body is None:
             too_large = AwsError(
@@ -90,44 +138,52 @@ class KmsdApp:
                 f"Request body exceeds the maximum of {self.max_body_bytes} bytes.",
                 413,
             )
-            await self._send_json_error(send, too_large, request_id)
+            await self._send_error(send, too_large, protocol, self._codec_for({}), request_id)
             return
+        query_string = scope.get("query_string", b"").decode("utf-8", "surrogateescape")
+        fields: Mapping[str, str] = {}
+        if protocol == "query":
+            try:
+                fields = read_fields(query_string, body)
+            except AwsError as error:
+                await self._send_error(send, error, protocol, self._codec_for({}), request_id)
+                return
+        request = WireRequest(
+            method=method,
+            raw_path=scope.get("raw_path", b"/").decode("utf-8", "surrogateescape").split("?", 1)[0],
+            query_string=query_string,
+            headers=headers,
+            body=body,
+            protocol=protocol,
+            fields=fields,
+        )
         try:
-            caller, service = self._authenticate(scope, headers, body, request_id)
+            caller, service = self._authenticate(scope, request, request_id)
         except AwsError as error:
-            await self._send_json_error(send, error, request_id)
+            await self._send_error(send, error, protocol, self._codec_for(fields), request_id)
             return
-        if service == "kms":
-            await self._kms(send, caller, target, body, request_id)
+        if service == KMS:
+            await self._kms(send, caller, _header(headers, "x-amz-target"), body, request_id)
         else:
-            # IAM and STS (query protocol) are served once the IAM issue lands.
-            unserved = AwsError("UnknownOperationException", f"kmsd does not serve the {service} API yet.")
-            await self._send_json_error(send, unserved, request_id)
+            await self._query(send, service, caller, fields, request_id)
 
-    def _authenticate(
-        self, scope: Scope, headers: list[tuple[str, str]], body: bytes, request_id: str
-    ) -> tuple[Caller, str]:
+    def _authenticate(self, scope: Scope, request: WireRequest, request_id: str) -> tuple[Caller, str]:
         runtime = self.runtime
         # A commit from another process (a new account, a changed key) must be seen by the next request.
         if runtime.store.changed_since_last_check():
             runtime.credentials.invalidate()
         try:
-            signed = parse_request(
-                scope["method"],
-                scope.get("raw_path", b"/").decode("utf-8", "surrogateescape").split("?", 1)[0],
-                scope.get("query_string", b"").decode("utf-8", "surrogateescape"),
-                headers,
-            )
+            signed = parse_request(request.method, request.raw_path, request.query_string, request.headers)
+            self._check_scope_service(signed, request)
+            resolved = runtime.credentials.resolve(signed.access_key_id, signed.security_token)
+            if resolved is None:
+                raise unknown_access_key()
+            if resolved.secret_access_key is not None:
+                verify(signed, resolved.secret_access_key, request.body, runtime.clock)
         except SigV4Error as failure:
-            raise to_aws_error(failure, "json") from None
-        resolved = runtime.credentials.resolve(signed.access_key_id)
-        if resolved is None:
-            raise to_aws_error(unknown_access_key(), "json")
-        if resolved.secret_access_key is not None:
-            try:
-                verify(signed, resolved.secret_access_key, body, runtime.clock)
-            except SigV4Error as failure:
-                raise to_aws_error(failure, "json") from None
+            raise to_aws_error(failure, request.protocol) from None
+        if resolved.secret_access_key is not None and not signed.access_key_id.startswith(SESSION_KEY_ID_PREFIX):
+            self._record_key_use(signed.access_key_id, signed.service, signed.region)
         client = scope.get("client")
         caller = Caller(
             principal=resolved.principal,
@@ -135,9 +191,48 @@ class KmsdApp:
             request_id=request_id,
             source_ip=client[0] if client else "",
             secure_transport=scope.get("scheme") == "https",
-            user_agent=_header(headers, "user-agent") or "",
+            user_agent=_header(request.headers, "user-agent") or "",
         )
         return caller, signed.service
+
+    def _record_key_use(self, access_key_id: str, service: str, region: str) -> None:
+        now = self.runtime.clock.now()
+        last = self._key_use_recorded.get(access_key_id)
+        if last is not None and timedelta(0) <= now - last < KEY_USE_RECORD_INTERVAL:
+            return
+        if len(self._key_use_recorded) >= _KEY_USE_MEMORY:
+            self._key_use_recorded.clear()
+        self._key_use_recorded[access_key_id] = now
+        try:
+            self.runtime.store.record_access_key_use(access_key_id, now, service, region)
+        except StoreError:
+            # Bookkeeping only: the request itself must not fail because of it.
+            log.warning("could not record the use of access key %s", access_key_id, exc_info=True)
+
+    def _check_scope_service(self, signed: SignedRequest, request: WireRequest) -> None:
+        """The credential scope must name the service the request is for, as each AWS endpoint requires.
+
+        JSON 1.1 requests are KMS's; query requests are IAM's or STS's, whichever
+        the scope names.  Anything else gets the message AWS endpoints give, e.g.
+        "Credential should be scoped to correct service: 'kms'. " (a signature error).
+        """
+        if request.protocol == "json":
+            expected = KMS
+        elif signed.service in QUERY_SERVICES:
+            return
+        else:
+            expected = self._query_service_for(request.fields)
+        if signed.service != expected:
+            raise SigV4Error("signature", f"Credential should be scoped to correct service: '{expected}'. ")
+
+    def _query_service_for(self, fields: Mapping[str, str]) -> str:
+        """Which query service a request meant, from its Action alone (for errors before the scope is trusted)."""
+        if fields.get("Action") in self.query_codecs["sts"].model.operations:
+            return "sts"
+        return "iam"
+
+    def _codec_for(self, fields: Mapping[str, str]) -> QueryCodec:
+        return self.query_codecs[self._query_service_for(fields)]
 
     async def _kms(
         self, send: Send, caller: Caller, target: str | None, body: bytes, request_id: str
@@ -160,6 +255,44 @@ class KmsdApp:
             await self._send_json_error(send, AwsError("KMSInternalException", "", 500), request_id)
             return
         await _send(send, 200, json_protocol.CONTENT_TYPE, payload, request_id)
+
+    async def _query(
+        self, send: Send, service_name: str, caller: Caller, fields: Mapping[str, str], request_id: str
+    ) -> None:
+        codec = self.query_codecs[service_name]
+        service = self._query_services[service_name]
+        operation = fields.get("Action")
+        try:
+            operation = codec.operation(fields)
+            if operation not in service.operations:
+                raise AwsError("UnsupportedOperation", f"kmsd does not support {operation} yet.")
+            params = codec.decode(operation, fields)
+            result = service.call(operation, params, caller)
+            payload = codec.encode_result(operation, result, request_id)
+        except AwsError as error:
+            await self._send_error(send, error, "query", codec, request_id)
+            return
+        except Exception:
+            # The exception may carry secrets in its arguments: log the type and traceback location only.
+            log.exception("internal error in %s %s (request %s)", service_name, operation, request_id)
+            # IAM models its own 500 (ServiceFailure); STS answers the common InternalFailure.
+            failure = AwsError(
+                "ServiceFailure" if service_name == "iam" else "InternalFailure",
+                "The request processing has failed because of an unknown error, exception or failure.",
+                500,
+            )
+            await self._send_error(send, failure, "query", codec, request_id)
+            return
+        await _send(send, 200, query_protocol.CONTENT_TYPE, payload, request_id)
+
+    async def _send_error(
+        self, send: Send, error: AwsError, protocol: WireProtocol, codec: QueryCodec, request_id: str
+    ) -> None:
+        if protocol == "json":
+            await self._send_json_error(send, error, request_id)
+        else:
+            payload = codec.encode_error(error, request_id)
+            await _send(send, error.status, query_protocol.CONTENT_TYPE, payload, request_id)
 
     async def _send_json_error(self, send: Send, error: AwsError, request_id: str) -> None:
         await _send(
@@ -199,6 +332,16 @@ class KmsdApp:
                 self.runtime.kms.sweep()
             except Exception:
                 log.exception("periodic sweep failed; retrying in %s s", self.sweep_interval)
+
+
+def _protocol_of(method: str, headers: list[tuple[str, str]]) -> WireProtocol:
+    """JSON 1.1 when the request says so (target header, JSON content type); a form body or a GET is query."""
+    if _header(headers, "x-amz-target") is not None:
+        return "json"
+    content_type = (_header(headers, "content-type") or "").lower()
+    if content_type.startswith(FORM_CONTENT_TYPE) or (method == "GET" and not content_type):
+        return "query"
+    return "json"
 
 
 def _header(headers: list[tuple[str, str]], name: str) -> str | None:

@@ -6,7 +6,11 @@ members, lengths, numeric ranges, enums and patterns, all collected into one
 ``ValidationException`` in the "N validation errors detected: ..." form.  We
 read the same model botocore ships (``models/*.json``, documentation stripped;
 see ``models/README.md``) so the rules, limits and enum sets are AWS's own and
-stay in step when the model is refreshed.  Handlers therefore receive
+stay in step when the model is refreshed; its patterns are Java regular
+expressions and are compiled with Java's meaning (:mod:`kmsd.api.java_regex`).
+The query protocol (IAM, STS) rebuilds nested parameters from its flattened
+form and then validates them here too (:mod:`kmsd.api.query_protocol`), its
+error named ``ValidationError`` on the wire.  Handlers therefore receive
 parameters that already have the right Python types: ``bytes`` for blobs,
 ``datetime`` for timestamps.
 """
@@ -23,6 +27,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from kmsd.api.java_regex import compile_java_pattern
 from kmsd.errors import HIDDEN, AwsError, ValidationError, constraint_violation
 
 _JSON_TYPE_NAMES = {
@@ -176,6 +181,9 @@ class ServiceModel:
             self._check_length(shape, data, len(data), path, problems)
             return data
         if kind == "timestamp":
+            if isinstance(value, datetime):
+                # The query protocol sends ISO 8601 text, which its decoder has already parsed.
+                return value
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise _serialization_error(value, kind)
             return datetime.fromtimestamp(value, UTC)
@@ -237,8 +245,9 @@ class ServiceModel:
     def _pattern(self, pattern: str) -> re.Pattern[str]:
         compiled = self._patterns.get(pattern)
         if compiled is None:
-            # AWS's servers match model patterns against the whole value (Java's matches()).
-            compiled = re.compile(pattern)
+            # AWS's servers match model patterns against the whole value (Java's matches()), with Java's
+            # regex dialect: ASCII \w and \d, Unicode categories such as \p{L} in tag patterns.
+            compiled = compile_java_pattern(pattern)
             self._patterns[pattern] = compiled
         return compiled
 
