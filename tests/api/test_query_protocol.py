@@ -319,22 +319,22 @@ def test_nested_tag_path_and_unicode_category_pattern() -> None:
 def test_several_problems_ranges_and_enums() -> None:
     assert validation_message("iam", "ListPolicies", {"Scope": "Everything", "MaxItems": "0"}) == (
         "2 validation errors detected: "
-        "Value '0' at 'maxItems' failed to satisfy constraint: Member must have value greater than or equal to 1; "
         "Value 'Everything' at 'scope' failed to satisfy constraint: Member must satisfy enum value set: "
-        "[All, AWS, Local]"
+        "[All, AWS, Local]; "
+        "Value '0' at 'maxItems' failed to satisfy constraint: Member must have value greater than or equal to 1"
     )
     message = validation_message(
         "sts",
         "AssumeRole",
         {"RoleArn": "arn:aws:iam::111122223333:role/r", "RoleSessionName": "s", "DurationSeconds": "60"},
     )
-    # Problems are listed in the (vendored) model's member order.
+    # Problems are listed in the order AWS's model declares the members.
     assert message == (
         "2 validation errors detected: "
-        "Value '60' at 'durationSeconds' failed to satisfy constraint: "
-        "Member must have value greater than or equal to 900; "
         "Value 's' at 'roleSessionName' failed to satisfy constraint: "
-        "Member must have length greater than or equal to 2"
+        "Member must have length greater than or equal to 2; "
+        "Value '60' at 'durationSeconds' failed to satisfy constraint: "
+        "Member must have value greater than or equal to 900"
     )
 
 
@@ -374,9 +374,9 @@ def test_result_document_layout_and_namespaces() -> None:
     )
     assert body.decode() == (
         '<CreateUserResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><CreateUserResult><User>'
-        # Members in the vendored model's order (its keys are sorted); botocore reads them in any order.
-        "<Arn>arn:x</Arn><CreateDate>2024-05-01T12:00:00Z</CreateDate><Path>/</Path><UserId>AIDA1</UserId>"
-        "<UserName>bob</UserName></User></CreateUserResult>"
+        # Members in the order AWS's model declares them, as AWS writes them.
+        "<Path>/</Path><UserName>bob</UserName><UserId>AIDA1</UserId><Arn>arn:x</Arn>"
+        "<CreateDate>2024-05-01T12:00:00Z</CreateDate></User></CreateUserResult>"
         "<ResponseMetadata><RequestId>rid</RequestId></ResponseMetadata></CreateUserResponse>"
     )
     # An operation without output still answers with its response element and the request id.
@@ -391,7 +391,7 @@ def test_result_document_layout_and_namespaces() -> None:
 
 def test_empty_lists_and_unset_members(botocore_models: dict[str, botocore.model.ServiceModel]) -> None:
     body = codec("iam").encode_result("ListUsers", {"Users": [], "IsTruncated": False, "Marker": None}, "r")
-    assert b"<ListUsersResult><IsTruncated>false</IsTruncated><Users></Users></ListUsersResult>" in body
+    assert b"<ListUsersResult><Users></Users><IsTruncated>false</IsTruncated></ListUsersResult>" in body
     shape = botocore_models["iam"].operation_model("ListUsers").output_shape
     parsed = QueryParser().parse({"body": body, "headers": {}, "status_code": 200}, shape)
     assert parsed["Users"] == []
