@@ -51,6 +51,11 @@ class _HiddenValue:
 HIDDEN = _HiddenValue()
 
 
+# AWS's fixed wording for credentials that do not work; shared by the SigV4 layer and the IAM services.
+INVALID_SECURITY_TOKEN = "The security token included in the request is invalid."
+EXPIRED_SECURITY_TOKEN = "The security token included in the request is expired"
+
+
 def constraint_violation(value: object, path: str, constraint: str) -> str:
     """One problem in AWS's wording: ``Value 'v' at 'path' failed to satisfy constraint: Member must ...``.
 

@@ -34,10 +34,18 @@ from kmsd.api import json_protocol, query_protocol
 from kmsd.api.query_protocol import FORM_CONTENT_TYPE, QueryCodec, read_fields
 from kmsd.api.shapes import ServiceModel
 from kmsd.api.sigv4 import Protocol as WireProtocol
-from kmsd.api.sigv4 import SignedRequest, SigV4Error, parse_request, to_aws_error, unknown_access_key, verify
+from kmsd.api.sigv4 import (
+    SignedRequest,
+    SigV4Error,
+    expired_session_token,
+    parse_request,
+    to_aws_error,
+    unknown_access_key,
+    verify,
+)
 from kmsd.clock import Clock
 from kmsd.errors import AwsError
-from kmsd.iam.credentials import CredentialResolver
+from kmsd.iam.credentials import CredentialResolver, SessionExpired
 from kmsd.iam.ids import SESSION_KEY_ID_PREFIX
 from kmsd.iam.principal import Caller
 from kmsd.iam.service import IamService
@@ -101,9 +109,7 @@ class WireRequest:
 
 
 class KmsdApp:
-    def __init__(
-        self, runtime: Runtime, *, max_body_bytes: int = MAX_BODY_BYTES, sweep_interval: float = 5.0
-    ) -> None:
+    def __init__(self, runtime: Runtime, *, max_body_bytes: int = MAX_BODY_BYTES, sweep_interval: float = 5.0) -> None:
         self.runtime = runtime
         self.max_body_bytes = max_body_bytes
         self.sweep_interval = sweep_interval
@@ -182,6 +188,8 @@ class KmsdApp:
                 verify(signed, resolved.secret_access_key, request.body, runtime.clock)
         except SigV4Error as failure:
             raise to_aws_error(failure, request.protocol) from None
+        except SessionExpired:
+            raise to_aws_error(expired_session_token(), request.protocol) from None
         if resolved.secret_access_key is not None and not signed.access_key_id.startswith(SESSION_KEY_ID_PREFIX):
             self._record_key_use(signed.access_key_id, signed.service, signed.region)
         client = scope.get("client")
@@ -234,9 +242,7 @@ class KmsdApp:
     def _codec_for(self, fields: Mapping[str, str]) -> QueryCodec:
         return self.query_codecs[self._query_service_for(fields)]
 
-    async def _kms(
-        self, send: Send, caller: Caller, target: str | None, body: bytes, request_id: str
-    ) -> None:
+    async def _kms(self, send: Send, caller: Caller, target: str | None, body: bytes, request_id: str) -> None:
         try:
             operation = json_protocol.operation_from_target(target, self._kms_target_prefix)
             if operation not in self.kms_model.operations:
@@ -295,9 +301,7 @@ class KmsdApp:
             await _send(send, error.status, query_protocol.CONTENT_TYPE, payload, request_id)
 
     async def _send_json_error(self, send: Send, error: AwsError, request_id: str) -> None:
-        await _send(
-            send, error.status, json_protocol.CONTENT_TYPE, json_protocol.encode_error(error), request_id
-        )
+        await _send(send, error.status, json_protocol.CONTENT_TYPE, json_protocol.encode_error(error), request_id)
 
     # --- other routes -----------------------------------------------------------
     async def _health(self, send: Send) -> None:

@@ -162,9 +162,7 @@ class ServiceModel:
                 )
             if "max" in shape and number > shape["max"]:
                 problems.append(
-                    constraint_violation(
-                        number, path, f"Member must have value less than or equal to {shape['max']}"
-                    )
+                    constraint_violation(number, path, f"Member must have value less than or equal to {shape['max']}")
                 )
             return number
         if kind == "boolean":
@@ -189,9 +187,7 @@ class ServiceModel:
             return datetime.fromtimestamp(value, UTC)
         raise AwsError("SerializationException", f"unsupported shape type {kind}")
 
-    def _convert_structure(
-        self, shape_name: str, value: Any, path: str, problems: list[str]
-    ) -> dict[str, Any]:
+    def _convert_structure(self, shape_name: str, value: Any, path: str, problems: list[str]) -> dict[str, Any]:
         shape = self.shapes[shape_name]
         if not isinstance(value, dict):
             raise _serialization_error(value, "structure")
@@ -208,9 +204,7 @@ class ServiceModel:
         # Unknown members are ignored, as AWS's JSON protocol does.
         return result
 
-    def _check_length(
-        self, shape: Mapping[str, Any], value: Any, length: int, path: str, problems: list[str]
-    ) -> None:
+    def _check_length(self, shape: Mapping[str, Any], value: Any, length: int, path: str, problems: list[str]) -> None:
         if "min" in shape and length < shape["min"]:
             problems.append(
                 constraint_violation(

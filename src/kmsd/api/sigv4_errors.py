@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from kmsd.errors import AwsError
+from kmsd.errors import EXPIRED_SECURITY_TOKEN, INVALID_SECURITY_TOKEN, AwsError
 
 Kind = Literal[
     "missing",
@@ -47,8 +47,8 @@ SIGNATURE_MISMATCH = (
     "The request signature we calculated does not match the signature you provided. "
     "Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
 )
-INVALID_TOKEN = "The security token included in the request is invalid."
-EXPIRED_TOKEN = "The security token included in the request is expired"
+INVALID_TOKEN = INVALID_SECURITY_TOKEN
+EXPIRED_TOKEN = EXPIRED_SECURITY_TOKEN
 REQUEST_EXPIRED = "Request has expired."
 
 

@@ -26,9 +26,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC
 from typing import Protocol
 
-from kmsd.api.sigv4_errors import INVALID_TOKEN
 from kmsd.clock import Clock
-from kmsd.errors import AwsError
+from kmsd.errors import INVALID_SECURITY_TOKEN, AwsError
 from kmsd.iam.identity_policies import HasStore, StoredPolicyError, identity_policies_for
 from kmsd.iam.principal import Caller, Principal
 from kmsd.policy import Decision, Policy, PolicyKind, PrincipalInfo, RequestContext, evaluate
@@ -112,7 +111,7 @@ def authorize_call(
     if session is not None and session.kind == "session-token" and action.lower().startswith("iam:"):
         # "Permissions for GetSessionToken": its credentials cannot call IAM API operations
         # unless MFA information was included (kmsd has no MFA), and IAM says the token is invalid.
-        raise AwsError("InvalidClientTokenId", INVALID_TOKEN, 403)
+        raise AwsError("InvalidClientTokenId", INVALID_SECURITY_TOKEN, 403)
     if principal.kind == "root" and _in_account(resource, principal.account_id):
         return
     keys: dict[str, str | Sequence[str]] = dict(request_context_keys(caller, ctx.clock))

@@ -8,8 +8,8 @@ Three kinds of credentials resolve:
 - session credentials from STS (``ASIA...``): the request's
   ``X-Amz-Security-Token`` must match the stored token hash, else the key does
   not resolve (AWS: "The security token included in the request is
-  invalid."); past its expiry the session raises
-  :func:`kmsd.api.sigv4_errors.expired_session_token` (``ExpiredToken``);
+  invalid."); past its expiry the session raises :class:`SessionExpired`,
+  which the API answers with ``ExpiredToken`` / ``ExpiredTokenException``;
 - with ``--dev``, AWS's well-known development credentials: access key id
   ``test`` (any secret) is the root user of ``000000000000``, and a 12-digit
   access key id (any secret) is the root user of that account, created on
@@ -33,7 +33,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 # The expired-token refusal belongs to SigV4 authentication; its error module depends on nothing above it.
-from kmsd.api.sigv4_errors import expired_session_token
 from kmsd.clock import Clock, SystemClock
 from kmsd.crypto import CryptoError, RootKey
 from kmsd.iam.accounts import DEFAULT_ACCOUNT_ID, AccountDirectory, is_account_id, secret_purpose
@@ -46,6 +45,10 @@ from kmsd.store.models import AccessKeyRecord, SessionRecord
 
 DEV_ACCESS_KEY_ID = "test"
 _CACHE_LIMIT = 10_000
+
+
+class SessionExpired(Exception):
+    """Temporary credentials used after their expiry (the API layer words it as AWS does)."""
 
 
 @dataclass(frozen=True)
@@ -90,8 +93,7 @@ class CredentialResolver:
     def resolve(self, access_key_id: str, security_token: str | None = None) -> ResolvedCredentials | None:
         """The owner of ``access_key_id``, or None when no usable key has that id.
 
-        Raises the ``token-expired`` :class:`~kmsd.api.sigv4_errors.SigV4Error`
-        for session credentials past their expiry.
+        Raises :class:`SessionExpired` for session credentials past their expiry.
         """
         entry = self._cache.get(access_key_id)
         if entry is None:
@@ -117,7 +119,7 @@ class CredentialResolver:
         if not token_matches(entry.token_hash, security_token):
             return None
         if entry.expires_at is not None and self._clock.now() >= entry.expires_at:
-            raise expired_session_token()
+            raise SessionExpired()
         return entry.resolved
 
     def _lookup(self, access_key_id: str) -> _Entry | None:

@@ -1,0 +1,337 @@
+"""Compiled conditions: one operator applied to one context key, with AWS's edge cases.
+
+IAM User Guide, "Condition operators" and "Conditions with multiple context
+keys or values":
+
+- several policy values for one key are OR; for a negated operator
+  (``...Not...``, ``NotIpAddress``) they are NOR;
+- a key absent from the request makes a positive operator false and a negated
+  one true; ``...IfExists`` makes it true; ``Null`` tests presence itself;
+- ``ForAllValues`` is true when the key is absent or empty, ``ForAnyValue`` is
+  false;
+- an operator without a set prefix used on a multivalued key that holds
+  several values is false (it compares single values only);
+- a policy variable that cannot be resolved makes the condition false.
+
+Policy values are parsed once here, so a malformed number, date, range or
+base64 value is a validation error, never a surprise at evaluation time.
+"""
+
+from __future__ import annotations
+
+import operator as op
+from collections.abc import Callable
+from functools import lru_cache
+
+from kmsd.policy.arn import arn_matcher, split_arn
+from kmsd.policy.context import RequestContext
+from kmsd.policy.model import Condition
+from kmsd.policy.operators import Comparison, Family, Operator, SetOperator, parse_operator
+from kmsd.policy.values import (
+    IpNetwork,
+    parse_binary,
+    parse_date,
+    parse_network,
+    parse_null_flag,
+    parse_number,
+)
+from kmsd.policy.variables import Template, parse_template, variable_value
+from kmsd.policy.wildcard import STAR, Token, compile_tokens
+
+# An address or range as integers: (IP version, first address, prefix length).
+IntegerRange = tuple[int, int, int]
+
+
+@lru_cache(maxsize=1024)
+def request_range(value: str) -> IntegerRange | None:
+    """A request's address, parsed once per distinct value: callers repeat, and ipaddress is slow."""
+    network = parse_network(value)
+    if network is None:
+        return None
+    return network.version, int(network.network_address), network.prefixlen
+
+
+class ConditionError(ValueError):
+    """A condition the parser must reject; the message names the operator, key and value."""
+
+
+_COMPARE: dict[Comparison, Callable[[float, float], bool]] = {
+    Comparison.EQUAL: op.eq,
+    Comparison.LESS: op.lt,
+    Comparison.LESS_EQUAL: op.le,
+    Comparison.GREATER: op.gt,
+    Comparison.GREATER_EQUAL: op.ge,
+}
+
+
+Predicate = Callable[[str], bool]
+Builder = Callable[[tuple[tuple[Token, ...], ...]], Predicate]
+
+
+class ValueTest:
+    """Compares one request value against all of a condition's policy values (the positive sense)."""
+
+    variable_keys: tuple[str, ...] = ()
+
+    def for_request(self, context: RequestContext) -> Predicate | None:
+        """The comparison with policy variables resolved; ``None`` when one cannot be resolved."""
+        raise TypeError("ValueTest is abstract")
+
+
+class StaticTest(ValueTest):
+    """A test whose policy values hold no variables, so one predicate serves every request."""
+
+    def __init__(self, predicate: Predicate) -> None:
+        self.predicate = predicate
+
+    def for_request(self, context: RequestContext) -> Predicate | None:
+        return self.predicate
+
+
+class TemplateTest(ValueTest):
+    """A String, Bool or Arn test whose values hold policy variables, rebuilt per request."""
+
+    def __init__(self, templates: tuple[Template, ...], build: Builder) -> None:
+        self._templates = templates
+        self._build = build
+        self._keys = tuple(sorted({key for template in templates for key in template.variable_keys}))
+        self.variable_keys = self._keys
+        self._only_key = self._keys[0] if len(self._keys) == 1 else None
+        # Variable values repeat across requests (one user, one tag value), so predicates are kept per value.
+        self._by_values: dict[object, Predicate | None] = {}
+
+    def for_request(self, context: RequestContext) -> Predicate | None:
+        signature: object
+        if self._only_key is not None:
+            found = context.folded_keys.get(self._only_key)
+            signature = found if isinstance(found, str) else None
+        else:
+            signature = tuple(variable_value(context, key) for key in self._keys)
+        if signature in self._by_values:
+            return self._by_values[signature]
+        predicate = self._resolve(context)
+        if len(self._by_values) >= _PREDICATE_CACHE:
+            self._by_values.clear()
+        self._by_values[signature] = predicate
+        return predicate
+
+    def _resolve(self, context: RequestContext) -> Predicate | None:
+        resolved: list[tuple[Token, ...]] = []
+        for template in self._templates:
+            tokens = template.resolve(context)
+            if tokens is None:
+                return None
+            resolved.append(tokens)
+        return self._build(tuple(resolved))
+
+
+_PREDICATE_CACHE = 256
+
+
+def _text(tokens: tuple[Token, ...]) -> str:
+    return "".join(token if isinstance(token, str) else token.value for token in tokens)
+
+
+def _equals_builder(ignore_case: bool) -> Builder:
+    def build(resolved: tuple[tuple[Token, ...], ...]) -> Predicate:
+        if ignore_case:
+            folded = frozenset(_text(tokens).lower() for tokens in resolved)
+            return lambda value: value.lower() in folded
+        return frozenset(_text(tokens) for tokens in resolved).__contains__
+
+    return build
+
+
+def _like(resolved: tuple[tuple[Token, ...], ...]) -> Predicate:
+    matchers = tuple(compile_tokens(tokens) for tokens in resolved)
+    if len(matchers) == 1:
+        return matchers[0]
+    return lambda value: any(matcher(value) for matcher in matchers)
+
+
+def _arn_like(resolved: tuple[tuple[Token, ...], ...]) -> Predicate:
+    if any(tokens == (STAR,) for tokens in resolved):
+        return _anything
+    matchers = tuple(arn_matcher(tokens) for tokens in resolved)
+
+    def matches(value: str) -> bool:
+        parts = split_arn(value)
+        return any(matcher.matches(value, parts) for matcher in matchers)
+
+    return matches
+
+
+def _anything(value: str) -> bool:
+    return True
+
+
+def _template_test(templates: tuple[Template, ...], build: Builder) -> ValueTest:
+    if any(template.has_variables for template in templates):
+        return TemplateTest(templates, build)
+    return StaticTest(build(tuple(template.constant_tokens() for template in templates)))
+
+
+def _ordered_test(bounds: tuple[float, ...], comparison: Comparison, parse: Callable[[str], float | None]) -> ValueTest:
+    compare = _COMPARE[comparison]
+
+    def matches(value: str) -> bool:
+        parsed = parse(value)
+        return parsed is not None and any(compare(parsed, bound) for bound in bounds)
+
+    return StaticTest(matches)
+
+
+def _binary_test(blobs: frozenset[bytes]) -> ValueTest:
+    def matches(value: str) -> bool:
+        decoded = parse_binary(value)
+        return (decoded if decoded is not None else value.encode("utf-8", "surrogatepass")) in blobs
+
+    return StaticTest(matches)
+
+
+def _ip_test(networks: tuple[IpNetwork, ...]) -> ValueTest:
+    ranges = tuple(
+        (network.version, int(network.network_address), network.prefixlen, int(network.netmask)) for network in networks
+    )
+
+    def matches(value: str) -> bool:
+        address = request_range(value)
+        if address is None:
+            return False
+        version, first, length = address
+        for range_version, range_first, range_length, mask in ranges:
+            if version == range_version and length >= range_length and first & mask == range_first:
+                return True
+        return False
+
+    return StaticTest(matches)
+
+
+class CompiledCondition:
+    """One operator/key pair, ready to evaluate against request contexts."""
+
+    __slots__ = (
+        "_absent",
+        "_for_all",
+        "_negated",
+        "_plain",
+        "_static",
+        "folded_key",
+        "key",
+        "null_flags",
+        "operator",
+        "test",
+    )
+
+    def __init__(
+        self,
+        operator: Operator,
+        key: str,
+        test: ValueTest | None,
+        null_flags: frozenset[bool] = frozenset(),
+    ) -> None:
+        self.operator = operator
+        self.key = key
+        self.folded_key = key.lower()
+        self.test = test  # None for Null
+        self.null_flags = null_flags
+        self._for_all = operator.set_operator is SetOperator.FOR_ALL_VALUES
+        self._plain = operator.set_operator is None
+        self._negated = operator.base.negated
+        if test is None:
+            # "Null": true tests that the key is absent, false that it is present.
+            self._absent = True in null_flags
+        else:
+            # An absent key: IfExists and ForAllValues hold, ForAnyValue fails, otherwise only negations hold.
+            self._absent = operator.if_exists or self._for_all or (self._negated and self._plain)
+        self._static = test.predicate if isinstance(test, StaticTest) else None
+
+    @property
+    def context_keys(self) -> frozenset[str]:
+        """Every request key (lower-cased) whose value can change this condition's outcome."""
+        variable_keys = self.test.variable_keys if self.test is not None else ()
+        return frozenset((self.folded_key, *variable_keys))
+
+    @property
+    def reads_time(self) -> bool:
+        """Date operators read keys such as aws:CurrentTime that differ on every request."""
+        return self.operator.base.family is Family.DATE
+
+    def holds(self, context: RequestContext) -> bool:
+        found = context.folded_keys.get(self.folded_key)
+        if found is None or found == ():
+            return self._absent  # absent, or a multivalued key with no values (an empty string is a value)
+        test = self.test
+        if test is None:
+            return False in self.null_flags
+        values: tuple[str, ...] = (found,) if isinstance(found, str) else found
+        if self._plain and len(values) > 1:
+            return False
+        matches = self._static or test.for_request(context)
+        if matches is None:
+            return False
+        negated = self._negated
+        if self._plain:
+            return matches(values[0]) != negated
+        # Plain loops rather than all()/any() over generators: this is the evaluator's innermost loop.
+        if self._for_all:
+            for value in values:  # noqa: SIM110
+                if matches(value) == negated:
+                    return False
+            return True
+        for value in values:  # noqa: SIM110
+            if matches(value) != negated:
+                return True
+        return False
+
+
+def compile_condition(condition: Condition, *, variables: bool) -> CompiledCondition:
+    """Compile one condition; raises :class:`ConditionError` for an operator or value IAM rejects."""
+    parsed = parse_operator(condition.operator)
+    if parsed is None:
+        raise ConditionError(f"unknown condition operator `{condition.operator}`")
+    base = parsed.base
+    values = condition.values
+    family = base.family
+    if family is Family.NULL:
+        flags = [parse_null_flag(value) for value in values]
+        if any(flag is None for flag in flags):
+            raise ConditionError(_bad_value(condition, "`true` or `false`"))
+        return CompiledCondition(parsed, condition.key, None, frozenset(f for f in flags if f is not None))
+    use_variables = variables and base.accepts_variables
+    test: ValueTest
+    if family in (Family.STRING, Family.BOOL, Family.ARN):
+        templates = tuple(parse_template(value, variables=use_variables, wildcards=base.wildcards) for value in values)
+        if family is Family.ARN:
+            test = _template_test(templates, _arn_like)
+        elif base.wildcards:
+            test = _template_test(templates, _like)
+        else:
+            # Bool compares "true"/"false" without regard to case, like StringEqualsIgnoreCase.
+            test = _template_test(templates, _equals_builder(base.ignore_case or family is Family.BOOL))
+    elif family is Family.NUMERIC:
+        numbers = [parse_number(value) for value in values]
+        if any(number is None for number in numbers):
+            raise ConditionError(_bad_value(condition, "a number"))
+        test = _ordered_test(tuple(n for n in numbers if n is not None), base.comparison, parse_number)
+    elif family is Family.DATE:
+        moments = [parse_date(value) for value in values]
+        if any(moment is None for moment in moments):
+            raise ConditionError(_bad_value(condition, "an ISO-8601 date or epoch seconds"))
+        test = _ordered_test(tuple(m for m in moments if m is not None), base.comparison, parse_date)
+    elif family is Family.BINARY:
+        blobs = [parse_binary(value) for value in values]
+        if any(blob is None for blob in blobs):
+            raise ConditionError(_bad_value(condition, "base64"))
+        test = _binary_test(frozenset(b for b in blobs if b is not None))
+    else:
+        networks = [parse_network(value) for value in values]
+        if any(network is None for network in networks):
+            raise ConditionError(_bad_value(condition, "an IPv4 or IPv6 address or CIDR range"))
+        test = _ip_test(tuple(n for n in networks if n is not None))
+    return CompiledCondition(parsed, condition.key, test)
+
+
+def _bad_value(condition: Condition, expected: str) -> str:
+    shown = ", ".join(f"`{value}`" for value in condition.values)
+    return f"`{condition.operator}` on `{condition.key}` needs {expected}, got {shown}"
