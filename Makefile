@@ -38,7 +38,11 @@ unit: $(VENV)/.test-installed
 
 test: $(VENV)/.test-installed system-test-deps lint typecheck unit
 
-soak: $(VENV)/.test-installed
+$(VENV)/.soak-installed: pyproject.toml $(VENV)/.test-installed
+	$(BIN)/python -m pip install -q -e '.[test,soak]'
+	touch $@
+
+soak: $(VENV)/.soak-installed
 	$(BIN)/pytest -q -m soak
 
 bench: $(VENV)/.test-installed system-test-deps
