@@ -19,6 +19,7 @@ from kmsd.store.models import (
     AccessKeyRecord,
     Account,
     AliasRecord,
+    GrantRecord,
     IamGroup,
     IamRole,
     IamUser,
@@ -94,9 +95,7 @@ class Store(Protocol):
         """By UUID, whatever the account or region."""
         ...
 
-    def list_keys(
-        self, account_id: str, region: str, after_key_id: str | None, limit: int
-    ) -> list[KeyRecord]:
+    def list_keys(self, account_id: str, region: str, after_key_id: str | None, limit: int) -> list[KeyRecord]:
         """Keys of one account and region ordered by ``key_id``, strictly after ``after_key_id``."""
         ...
 
@@ -254,6 +253,21 @@ class Store(Protocol):
     def delete_sessions_expired_before(self, when: datetime) -> int:
         """Remove sessions that expired before ``when``; returns how many."""
         ...
+
+    # --- KMS grants -------------------------------------------------------------
+    def insert_grant(self, grant: GrantRecord) -> None: ...
+
+    def get_grant(self, grant_id: str) -> GrantRecord | None: ...
+
+    def list_grants(self, key_id: str) -> list[GrantRecord]:
+        """The grants on one key, oldest first."""
+        ...
+
+    def list_grants_retirable_by(self, retiring_principal: str) -> list[GrantRecord]:
+        """Grants whose retiring principal is exactly ``retiring_principal``, oldest first."""
+        ...
+
+    def delete_grant(self, grant_id: str) -> None: ...
 
 
 def iter_all_keys(store: Store, account_id: str, region: str, page: int = 500) -> Iterator[KeyRecord]:

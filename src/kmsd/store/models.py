@@ -208,3 +208,22 @@ class SessionRecord:
     session_policy_arns: tuple[str, ...] = ()
     tags: dict[str, str] = field(default_factory=dict)  # session tags (aws:PrincipalTag overrides)
     transitive_tag_keys: tuple[str, ...] = ()
+
+
+# --- KMS grants ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GrantRecord:
+    """One grant on a KMS key: who may do which operations, under which encryption-context constraints."""
+
+    grant_id: str  # 64 hex characters, as AWS's
+    key_id: str
+    grantee_principal: str  # an ARN (account root, user, role, assumed-role) or a service principal
+    operations: tuple[str, ...]  # e.g. ("Encrypt", "Decrypt")
+    issuing_account: str  # arn:aws:iam::ACCOUNT:root of the account that created the grant
+    created_at: datetime
+    name: str | None = None
+    retiring_principal: str | None = None
+    encryption_context_equals: dict[str, str] | None = None
+    encryption_context_subset: dict[str, str] | None = None
