@@ -1,0 +1,26 @@
+"""kmsd's ASGI app built for granian, so the benchmark can compare server stacks.
+
+granian imports an app instead of being started by ``kmsd serve``, so this
+module builds the same app from the same parts with ``kmsd.server``'s own
+functions; only the server that runs it differs.  ``bench/run.py`` starts it as
+``granian --interface asgi --factory granian_app:create_app`` with the store
+URL in ``KMSD_BENCH_STORE``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from kmsd.api.app import KmsdApp
+from kmsd.server import announce_default_account, build_runtime, open_parts
+
+STORE_ENV = "KMSD_BENCH_STORE"
+
+
+def create_app() -> KmsdApp:
+    store_url = os.environ[STORE_ENV]
+    parts = open_parts(store_url)
+    first_start = parts.accounts.initialise_default()
+    if first_start is not None:
+        announce_default_account(first_start)
+    return KmsdApp(build_runtime(parts))

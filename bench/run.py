@@ -1,0 +1,229 @@
+"""The HTTP benchmark (``make bench``): kmsd against moto_server and a bare ASGI ceiling, in one run.
+
+It starts every target on a loopback port (kmsd, kmsd's app on granian, the
+ceiling, moto_server), creates a fresh key on each, then for Encrypt, Decrypt
+and GenerateDataKey at 1 and 32 connections measures the targets one right
+after the other: sign the request once with botocore, check one answer, warm
+up for 1 s, measure for 5 s with ``wrk -t1 --latency`` replaying the signed
+request.  granian runs only Encrypt at 32 connections, to compare server
+stacks.  It prints the table, the ratios kmsd/moto and kmsd/ceiling and the
+goals (PASS/MISS, not enforced), writes ``bench/results/latest.json``, and
+stops every server it started, whatever happens.  See ``bench/README.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from types import FrameType
+
+from failures import BenchmarkFailure
+from kms_workload import OPERATIONS, check_answer, params_for
+from results_table import GOAL_CONNECTIONS, GOAL_OPERATION, Cell, as_json, render
+from signed_requests import send, sign_kms_request, write_lua
+from targets import KmsdStore, ReadyTarget, ceiling, kmsd_granian, kmsd_uvicorn, moto
+from wrk_load import run_wrk
+
+BENCH_DIR = Path(__file__).resolve().parent
+DEFAULT_OUTPUT = BENCH_DIR / "results" / "latest.json"
+TARGET_NAMES = ("kmsd", "kmsd-granian", "ceiling", "moto")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parse_args(argv)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    try:
+        return _run(args)
+    except BenchmarkFailure as failure:
+        print(f"\nbench: FAILED: {failure}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nbench: interrupted; every server started has been stopped", file=sys.stderr)
+        return 130
+
+
+def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--duration", type=int, default=5, help="seconds measured per cell (default: 5)")
+    parser.add_argument("--warmup", type=int, default=1, help="seconds of unmeasured load per cell (default: 1)")
+    parser.add_argument(
+        "--connections",
+        type=_int_list,
+        default=[1, GOAL_CONNECTIONS],
+        help="comma-separated connection counts (default: 1,32)",
+    )
+    parser.add_argument(
+        "--targets",
+        type=_target_list,
+        default=list(TARGET_NAMES),
+        help=f"comma-separated subset of {','.join(TARGET_NAMES)} (default: all)",
+    )
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="the JSON results file")
+    args = parser.parse_args(argv)
+    if args.duration < 1 or args.warmup < 0:
+        parser.error("--duration must be at least 1 and --warmup at least 0")
+    return args
+
+
+def _run(args: argparse.Namespace) -> int:
+    if shutil.which("wrk") is None:
+        raise BenchmarkFailure("wrk is not installed: run `make bench`, or `apt-get install -y wrk`")
+    started = time.monotonic()
+    context = _context(args)
+    print(_header(context), flush=True)
+    cells: list[Cell] = []
+    servers: dict[str, str] = {}
+    with tempfile.TemporaryDirectory(prefix="kmsd-bench-") as scratch, contextlib.ExitStack() as running:
+        work_dir = Path(scratch)
+        store = KmsdStore(work_dir / "store")
+        store.directory.mkdir()
+        starters: dict[str, Callable[[], contextlib.AbstractContextManager[ReadyTarget]]] = {
+            "kmsd": lambda: kmsd_uvicorn(store, work_dir),
+            "kmsd-granian": lambda: kmsd_granian(store, work_dir),
+            "ceiling": lambda: ceiling(work_dir),
+            "moto": lambda: moto(work_dir),
+        }
+        targets: list[ReadyTarget] = []
+        # Started one after another: the first kmsd server to open the store prints its credentials.
+        for name in TARGET_NAMES:
+            if name in args.targets:
+                print(f"starting {name}", flush=True)
+                targets.append(running.enter_context(starters[name]()))
+        servers = {target.name: target.server for target in targets}
+        for operation, connections in _cells(args.connections):
+            print(f"\n{operation} at {connections} connection(s):", flush=True)
+            for target in targets:
+                if _measured(target.name, operation, connections):
+                    cells.append(_measure(target, operation, connections, args, work_dir))
+    context["servers"] = servers
+    cells.sort(
+        key=lambda cell: (
+            TARGET_NAMES.index(cell.target),
+            OPERATIONS.index(cell.operation),
+            args.connections.index(cell.connections),
+        )
+    )
+    print("\n" + render(cells, OPERATIONS, args.connections))
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(as_json(cells, OPERATIONS, args.connections, context), indent=2) + "\n")
+    print(f"\nResults: {args.output} (run took {time.monotonic() - started:.0f} s)")
+    return 0
+
+
+def _cells(connections: Sequence[int]) -> Iterator[tuple[str, int]]:
+    for operation in OPERATIONS:
+        for count in connections:
+            yield operation, count
+
+
+def _measured(target: str, operation: str, connections: int) -> bool:
+    """Whether ``target`` runs this cell.
+
+    Every target runs every cell, one target right after the other, so that the
+    ratios compare numbers taken seconds apart even when the neighbours' load
+    on the machine changes.  granian runs only the goal's cell: enough to say
+    which server stack is faster without lengthening the run by a third.
+    """
+    if target == "kmsd-granian":
+        return (operation, connections) == (GOAL_OPERATION, GOAL_CONNECTIONS)
+    return True
+
+
+def _measure(target: ReadyTarget, operation: str, connections: int, args: argparse.Namespace, work_dir: Path) -> Cell:
+    label = f"{target.name} {operation} c={connections}"
+    # Signed per cell: a SigV4 signature expires 15 minutes after its X-Amz-Date.
+    request = sign_kms_request(target.endpoint, target.access_key, operation, params_for(operation, target.key))
+    status, body = send(request)
+    if target.checks_answers:
+        check_answer(target.name, operation, status, body)
+    elif status != 200:
+        raise BenchmarkFailure(f"{label}: HTTP {status}: {body[:300]!r}")
+    request_file = work_dir / f"{target.name}-{operation}-{connections}.lua"
+    write_lua(request, request_file)
+    if args.warmup:
+        run_wrk(target.endpoint, request_file, connections, args.warmup, f"{label} (warm-up)")
+    result = run_wrk(target.endpoint, request_file, connections, args.duration, label)
+    print(
+        f"  {target.name:<14} {result.requests_per_second:>9.0f} req/s  "
+        f"p50 {result.p50_ms:7.2f} ms  p99 {result.p99_ms:7.2f} ms",
+        flush=True,
+    )
+    return Cell(target.name, operation, connections, result)
+
+
+def _context(args: argparse.Namespace) -> dict[str, object]:
+    return {
+        "started_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "load_average_before": [round(load, 2) for load in os.getloadavg()],
+            "python": platform.python_version(),
+            "wrk": _wrk_version(),
+        },
+        "settings": {
+            "duration_s": args.duration,
+            "warmup_s": args.warmup,
+            "connections": args.connections,
+            "wrk_threads": 1,
+            "targets": args.targets,
+        },
+    }
+
+
+def _header(context: dict[str, object]) -> str:
+    machine = context["machine"]
+    settings = context["settings"]
+    assert isinstance(machine, dict) and isinstance(settings, dict)
+    return (
+        f"kmsd HTTP benchmark: {settings['duration_s']} s per cell after {settings['warmup_s']} s warm-up, "
+        f"wrk -t1, connections {settings['connections']}\n"
+        f"machine: {machine['cpus']} cpus, load average {machine['load_average_before']} before the run "
+        "(other load on the machine lowers every target alike; compare the ratios)"
+    )
+
+
+def _wrk_version() -> str:
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        # `wrk -v` prints its version and usage, and exits non-zero.
+        shown = subprocess.run(["wrk", "-v"], capture_output=True, text=True, timeout=10, check=False)
+        return (shown.stdout or shown.stderr).splitlines()[0].strip()
+    return "unknown"
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a comma-separated list of integers: {text!r}") from None
+    if not values or any(value < 1 for value in values):
+        raise argparse.ArgumentTypeError("connection counts must be positive")
+    return values
+
+
+def _target_list(text: str) -> list[str]:
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [name for name in names if name not in TARGET_NAMES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown targets {unknown}; choose from {', '.join(TARGET_NAMES)}")
+    return names
+
+
+def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    # SystemExit unwinds through the with-blocks, so the servers are stopped before the process ends.
+    raise SystemExit(128 + signum)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

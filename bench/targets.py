@@ -1,0 +1,222 @@
+"""The servers the benchmark measures, each started, given a fresh key, and stopped.
+
+- ``kmsd``: ``kmsd serve`` (uvicorn, uvloop, httptools) on a fresh SQLite store;
+  the credentials are the ones it prints on first start.
+- ``kmsd-granian``: the same app on the same store, built by ``granian_app.py``
+  and served by granian, to compare server stacks.
+- ``ceiling``: ``echo_app.py`` on kmsd's uvicorn options: the fastest any app
+  can be on that stack.
+- ``moto``: ``moto_server``, the usual emulator, as the peer.
+
+Each context manager yields a :class:`ReadyTarget` holding what the cells need:
+the endpoint, an access key, a key id and a ciphertext made by that server.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+import re
+import shutil
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from failures import BenchmarkFailure
+from kms_workload import PLAINTEXT, KeyFixture, check_answer, decode_json
+from server_processes import LOOPBACK, free_port, running_server
+from signed_requests import AccessKey, send, sign_kms_request
+
+BENCH_DIR = Path(__file__).resolve().parent
+GRANIAN_STORE_ENV = "KMSD_BENCH_STORE"
+ROOT_KEY_ENV = "KMSD_ROOT_KEY"
+
+# The ceiling never looks at these; they only give its requests a realistic size.
+ECHO_KEY = KeyFixture(
+    key_id="arn:aws:kms:us-east-1:000000000000:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+    ciphertext_blob=bytes(range(184)),
+)
+ECHO_ACCESS_KEY = AccessKey("AKIAECHOCEILING00000", "echo-ceiling-secret")
+MOTO_ACCESS_KEY = AccessKey("testing", "testing")
+
+
+@dataclass(frozen=True)
+class ReadyTarget:
+    name: str
+    server: str
+    endpoint: str
+    access_key: AccessKey
+    key: KeyFixture
+    checks_answers: bool
+
+
+@dataclass
+class KmsdStore:
+    """One fresh store shared by the kmsd targets; the credentials come from its first start."""
+
+    directory: Path
+    access_key: AccessKey | None = None
+
+    @property
+    def url(self) -> str:
+        return f"sqlite:///{self.directory / 'kmsd.db'}"
+
+
+@contextlib.contextmanager
+def kmsd_uvicorn(store: KmsdStore, log_dir: Path) -> Iterator[ReadyTarget]:
+    port = free_port()
+    command = [_tool("kmsd"), "serve", "--host", LOOPBACK, "--port", str(port), "--store", store.url]
+    with running_server(
+        "kmsd", command, port=port, ready_path="/health", log_dir=log_dir, environment=_kmsd_environment()
+    ) as server:
+        access_key = _kmsd_access_key(store, server.log_text(), "kmsd")
+        yield ReadyTarget(
+            name="kmsd",
+            server="kmsd serve: uvicorn + uvloop + httptools, 1 process",
+            endpoint=server.endpoint,
+            access_key=access_key,
+            key=_fresh_key("kmsd", server.endpoint, access_key),
+            checks_answers=True,
+        )
+
+
+@contextlib.contextmanager
+def kmsd_granian(store: KmsdStore, log_dir: Path) -> Iterator[ReadyTarget]:
+    port = free_port()
+    command = [
+        _tool("granian"),
+        "--interface",
+        "asgi",
+        "--http",
+        "1",
+        "--no-ws",
+        "--host",
+        LOOPBACK,
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--loop",
+        "uvloop",
+        "--log-level",
+        "warning",
+        "--no-access-log",
+        "--working-dir",
+        str(BENCH_DIR),
+        "--factory",
+        "granian_app:create_app",
+    ]
+    environment = {**_kmsd_environment(), GRANIAN_STORE_ENV: store.url}
+    with running_server(
+        "kmsd-granian", command, port=port, ready_path="/health", log_dir=log_dir, environment=environment
+    ) as server:
+        access_key = _kmsd_access_key(store, server.log_text(), "kmsd-granian")
+        yield ReadyTarget(
+            name="kmsd-granian",
+            server="kmsd's app on granian (asgi, HTTP/1, uvloop, 1 worker)",
+            endpoint=server.endpoint,
+            access_key=access_key,
+            key=_fresh_key("kmsd-granian", server.endpoint, access_key),
+            checks_answers=True,
+        )
+
+
+@contextlib.contextmanager
+def ceiling(log_dir: Path) -> Iterator[ReadyTarget]:
+    port = free_port()
+    # The same uvicorn options kmsd.server.serve passes to uvicorn.run.
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "echo_app:app",
+        "--app-dir",
+        str(BENCH_DIR),
+        "--host",
+        LOOPBACK,
+        "--port",
+        str(port),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--lifespan",
+        "on",
+        "--no-access-log",
+        "--no-server-header",
+        "--log-level",
+        "warning",
+    ]
+    with running_server("ceiling", command, port=port, ready_path="/", log_dir=log_dir) as server:
+        yield ReadyTarget(
+            name="ceiling",
+            server="bench/echo_app.py: uvicorn + uvloop + httptools, reads the body, fixed JSON answer",
+            endpoint=server.endpoint,
+            access_key=ECHO_ACCESS_KEY,
+            key=ECHO_KEY,
+            checks_answers=False,
+        )
+
+
+@contextlib.contextmanager
+def moto(log_dir: Path) -> Iterator[ReadyTarget]:
+    port = free_port()
+    command = [_tool("moto_server"), "-H", LOOPBACK, "-p", str(port)]
+    with running_server("moto", command, port=port, ready_path="/moto-api/", log_dir=log_dir) as server:
+        yield ReadyTarget(
+            name="moto",
+            server="moto_server (werkzeug, threaded)",
+            endpoint=server.endpoint,
+            access_key=MOTO_ACCESS_KEY,
+            key=_fresh_key("moto", server.endpoint, MOTO_ACCESS_KEY),
+            checks_answers=True,
+        )
+
+
+def _fresh_key(target: str, endpoint: str, access_key: AccessKey) -> KeyFixture:
+    """Create a symmetric key on the target and encrypt ``PLAINTEXT`` under it for the Decrypt cells."""
+    status, body = send(sign_kms_request(endpoint, access_key, "CreateKey", {"Description": "kmsd benchmark"}))
+    if status != 200:
+        raise BenchmarkFailure(f"{target} CreateKey: HTTP {status}: {body[:300]!r}")
+    metadata = decode_json(target, "CreateKey", body).get("KeyMetadata")
+    if not isinstance(metadata, dict) or not isinstance(metadata.get("KeyId"), str):
+        raise BenchmarkFailure(f"{target} CreateKey: the answer has no KeyMetadata.KeyId: {body[:300]!r}")
+    key_id: str = metadata["KeyId"]
+    encrypt = {"KeyId": key_id, "Plaintext": _b64(PLAINTEXT)}
+    status, body = send(sign_kms_request(endpoint, access_key, "Encrypt", encrypt))
+    check_answer(target, "Encrypt", status, body)
+    blob = decode_json(target, "Encrypt", body)["CiphertextBlob"]
+    return KeyFixture(key_id=key_id, ciphertext_blob=base64.b64decode(blob))
+
+
+def _kmsd_access_key(store: KmsdStore, log_text: str, target: str) -> AccessKey:
+    """The default account's root key, printed once by whichever kmsd server first opened the store."""
+    key_id = re.search(r"AWS_ACCESS_KEY_ID=(\S+)", log_text)
+    secret = re.search(r"AWS_SECRET_ACCESS_KEY=(\S+)", log_text)
+    if key_id and secret:
+        store.access_key = AccessKey(key_id.group(1), secret.group(1))
+    if store.access_key is None:
+        raise BenchmarkFailure(f"{target} did not print the default account's credentials on first start")
+    return store.access_key
+
+
+def _kmsd_environment() -> dict[str, str]:
+    # The fresh store gets a fresh root key file beside it; a root key from the caller's shell stays unused.
+    return {name: value for name, value in os.environ.items() if name != ROOT_KEY_ENV}
+
+
+def _tool(name: str) -> str:
+    """A console script from this interpreter's environment (the venv), else from PATH."""
+    beside = Path(sys.executable).parent / name
+    if beside.exists():
+        return str(beside)
+    found = shutil.which(name)
+    if found is None:
+        raise BenchmarkFailure(f"`{name}` is not installed: run `make bench` (it installs the test extras)")
+    return found
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
