@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kmsd.kms.paging import Page, decode_marker, encode_marker, paginate
+from kmsd.kms.paging import KMS_PAGING, decode_marker, encode_marker, paginate
+from kmsd.paging import Page
 
 from .aws_errors import aws_error
 
@@ -51,8 +52,8 @@ def test_items_added_between_pages_do_not_repeat_earlier_ones() -> None:
 
 
 def test_response_members() -> None:
-    assert Page(["a"], None).response_members() == {"Truncated": False}
-    assert Page(["a"], "m").response_members() == {"Truncated": True, "NextMarker": "m"}
+    assert Page(["a"], None, KMS_PAGING).response_members() == {"Truncated": False}
+    assert Page(["a"], "m", KMS_PAGING).response_members() == {"Truncated": True, "NextMarker": "m"}
 
 
 def test_limit_is_capped_at_the_operation_maximum() -> None:
