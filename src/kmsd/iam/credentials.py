@@ -38,7 +38,7 @@ from kmsd.crypto import CryptoError, RootKey
 from kmsd.iam.accounts import DEFAULT_ACCOUNT_ID, AccountDirectory, is_account_id, secret_purpose
 from kmsd.iam.identity_policies import invalidate_identity_policies
 from kmsd.iam.ids import SESSION_KEY_ID_PREFIX
-from kmsd.iam.principal import Principal
+from kmsd.iam.principal import Principal, Session
 from kmsd.iam.sessions import merged_tags, session_of, token_matches
 from kmsd.store.base import Store
 from kmsd.store.models import AccessKeyRecord, SessionRecord
@@ -159,7 +159,11 @@ class CredentialResolver:
             if record.principal_arn.endswith(":root"):
                 return Principal.root(record.account_id, record.access_key_id)
             return None
-        user = self._store.get_user_by_id(record.user_id)
+        return self._user_principal(record.user_id, record.access_key_id)
+
+    def _user_principal(self, user_id: str, access_key_id: str, session: Session | None = None) -> Principal | None:
+        """The IAM user ``user_id`` as a caller; None when the user no longer exists."""
+        user = self._store.get_user_by_id(user_id)
         if user is None:
             return None
         return Principal(
@@ -169,7 +173,8 @@ class CredentialResolver:
             user_id=user.user_id,
             name=user.user_name,
             tags=dict(user.tags),
-            access_key_id=record.access_key_id,
+            access_key_id=access_key_id,
+            session=session,
         )
 
     def _lookup_session(self, access_key_id: str) -> _Entry | None:
@@ -213,16 +218,4 @@ class CredentialResolver:
                 access_key_id=record.access_key_id,
                 session=session,
             )
-        user = self._store.get_user_by_id(record.source_user_id)
-        if user is None:
-            return None
-        return Principal(
-            arn=user.arn,
-            account_id=user.account_id,
-            kind="user",
-            user_id=user.user_id,
-            name=user.user_name,
-            tags=dict(user.tags),
-            access_key_id=record.access_key_id,
-            session=session,
-        )
+        return self._user_principal(record.source_user_id, record.access_key_id, session)
