@@ -867,7 +867,7 @@ def test_a_version_1_file_is_migrated_to_version_2_keeping_its_data(
     _version_1_file(db_path, monkeypatch)
     store = SqliteStore(db_path)
     try:
-        assert store.schema_version() == LATEST_VERSION == 2
+        assert store.schema_version() == LATEST_VERSION
         assert store.get_account(ACCOUNT) == Account(ACCOUNT, T0)
         key = store.get_key("00000001-0000-4000-8000-000000000000")
         assert key is not None and key.description == "from version 1"

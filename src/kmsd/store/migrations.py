@@ -33,6 +33,15 @@ kind, with a CHECK that exactly one is set, gives each kind a real foreign key.
 Attachments refer to the policy without a cascade: a policy must be detached
 before it is deleted.  IAM tables have no foreign key to ``accounts``: AWS
 managed policies belong to the pseudo-account ``aws``, which has no row.
+
+KMS grants.  A grant belongs to one key and goes with it: "KMS deletes the KMS
+key, its key material, and all KMS data associated with it" (KMS API
+Reference, ScheduleKeyDeletion), hence ``ON DELETE CASCADE``.  Its operations
+are a JSON array and each encryption-context constraint a JSON object (or
+NULL), read and written with the grant.  Two indexes serve the two ways grants
+are read: every grant on a key, for the authorizer and ListGrants, and every
+grant one principal may retire, for ListRetirableGrants.  Principals are
+stored as ARNs, compared exactly.
 """
 
 from __future__ import annotations
@@ -254,6 +263,29 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )
         """,
         "CREATE INDEX sts_sessions_by_expiry ON sts_sessions (expires_at)",
+    ),
+    # 3: KMS grants.
+    (
+        """
+        CREATE TABLE grants (
+            grant_id TEXT PRIMARY KEY,
+            key_id TEXT NOT NULL REFERENCES keys (key_id) ON DELETE CASCADE,
+            grantee_principal TEXT NOT NULL,
+            operations TEXT NOT NULL CHECK (json_valid(operations)),
+            issuing_account TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            name TEXT,
+            retiring_principal TEXT,
+            encryption_context_equals TEXT,
+            encryption_context_subset TEXT,
+            CHECK (encryption_context_equals IS NULL OR json_valid(encryption_context_equals)),
+            CHECK (encryption_context_subset IS NULL OR json_valid(encryption_context_subset))
+        )
+        """,
+        "CREATE INDEX grants_by_key ON grants (key_id, created_at, grant_id)",
+        # Most grants have no retiring principal; the partial index leaves them out.
+        "CREATE INDEX grants_by_retiring_principal ON grants (retiring_principal, created_at, grant_id) "
+        "WHERE retiring_principal IS NOT NULL",
     ),
 )
 

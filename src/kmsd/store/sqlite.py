@@ -48,6 +48,17 @@ Because every write of this store goes through the writer connection, asking
 the writer tells exactly "someone else committed": another process, or
 another ``SqliteStore`` on the same file.
 
+Key cache.  Every KMS call reads its key, so :meth:`SqliteStore.get_key`
+keeps the records it read (outside a transaction) in memory.  The end of
+every transaction of this store empties the cache, and a read that was under
+way meanwhile does not fill it (a generation counter), so this process never
+sees a key older than its own last commit.  Another process's commits empty
+it when :meth:`SqliteStore.changed_since_last_check` sees them, and
+``get_key`` itself asks ``data_version`` at least every
+``KEY_CACHE_CHECK_SECONDS``, so a foreign change to a key is seen within
+that bound even by a store nobody asks about changes.  A thread inside its
+own transaction always reads the database (its uncommitted writes count).
+
 Errors.  Every ``sqlite3`` error leaves as :class:`StoreError`; a uniqueness
 violation on insert (or an IAM rename onto a name already taken, in any case)
 leaves as :class:`Conflict`; a write naming a record that does not exist (a
@@ -62,6 +73,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -75,6 +87,7 @@ from kmsd.store.models import (
     AccessKeyRecord,
     Account,
     AliasRecord,
+    GrantRecord,
     IamGroup,
     IamRole,
     IamUser,
@@ -89,6 +102,9 @@ from kmsd.store.models import (
 )
 
 BUSY_TIMEOUT_MS = 10_000
+# How stale a cached key may be after another process changed it; DESIGN.md allows a second.
+KEY_CACHE_CHECK_SECONDS = 0.1
+_KEY_CACHE_LIMIT = 10_000
 
 _UNIQUE_VIOLATIONS = frozenset({"SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_CONSTRAINT_UNIQUE"})
 
@@ -150,6 +166,18 @@ _SESSION_COLUMNS = (
     "session_policy_arns",
     "tags",
     "transitive_tag_keys",
+)
+_GRANT_COLUMNS = (
+    "grant_id",
+    "key_id",
+    "grantee_principal",
+    "operations",
+    "issuing_account",
+    "created_at",
+    "name",
+    "retiring_principal",
+    "encryption_context_equals",
+    "encryption_context_subset",
 )
 # Inline policies and attachments have one owner column per kind (see migrations.py).
 _OWNER_COLUMNS: dict[OwnerKind, str] = {"user": "user_id", "group": "group_id", "role": "role_id"}
@@ -335,9 +363,7 @@ def _group_to_row(group: IamGroup) -> Row:
 
 
 def _group_from_row(row: Row) -> IamGroup:
-    return IamGroup(
-        group_id=row[0], account_id=row[1], group_name=row[2], path=row[3], created_at=decode_time(row[4])
-    )
+    return IamGroup(group_id=row[0], account_id=row[1], group_name=row[2], path=row[3], created_at=decode_time(row[4]))
 
 
 def _role_to_row(role: IamRole) -> Row:
@@ -456,12 +482,48 @@ def _session_from_row(row: Row) -> SessionRecord:
     )
 
 
+def _encode_optional_json(value: object | None) -> str | None:
+    return None if value is None else _encode_json(value)
+
+
+def _decode_optional_json(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def _grant_to_row(grant: GrantRecord) -> Row:
+    return (
+        grant.grant_id,
+        grant.key_id,
+        grant.grantee_principal,
+        _encode_json(list(grant.operations)),
+        grant.issuing_account,
+        encode_time(grant.created_at),
+        grant.name,
+        grant.retiring_principal,
+        _encode_optional_json(grant.encryption_context_equals),
+        _encode_optional_json(grant.encryption_context_subset),
+    )
+
+
+def _grant_from_row(row: Row) -> GrantRecord:
+    return GrantRecord(
+        grant_id=row[0],
+        key_id=row[1],
+        grantee_principal=row[2],
+        operations=tuple(json.loads(row[3])),
+        issuing_account=row[4],
+        created_at=decode_time(row[5]),
+        name=row[6],
+        retiring_principal=row[7],
+        encryption_context_equals=_decode_optional_json(row[8]),
+        encryption_context_subset=_decode_optional_json(row[9]),
+    )
+
+
 def _connect(path: str, *, query_only: bool) -> sqlite3.Connection:
     # isolation_level=None: the store issues BEGIN/COMMIT itself instead of the module's implicit ones.
     # check_same_thread=False: the writer is shared under a lock, and close() may run on any thread.
-    connection = sqlite3.connect(
-        path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
-    )
+    connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
     try:
         connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         connection.execute("PRAGMA foreign_keys = ON")
@@ -499,6 +561,11 @@ class SqliteStore:
         self._local = threading.local()
         self._readers: weakref.WeakSet[_ReaderSlot] = weakref.WeakSet()
         self._closed = False
+        self._key_cache: dict[str, KeyRecord] = {}
+        self._key_cache_lock = threading.Lock()  # orders filling the cache against emptying it
+        self._key_cache_generation = 0  # advanced whenever the cache is emptied
+        self._key_cache_data_version: int | None = None  # the writer's data_version the cache is valid for
+        self._key_cache_checked_at = time.monotonic()
         self._create_private_file()
         try:
             self._writer = _connect(str(self.path), query_only=False)
@@ -508,6 +575,7 @@ class SqliteStore:
             self._enable_wal()
             self._migrate()
             self._seen_data_version = self._data_version(self._writer)
+            self._key_cache_data_version = self._seen_data_version
         except BaseException:
             self.close()
             raise
@@ -553,8 +621,7 @@ class SqliteStore:
                     self._writer.execute(f"PRAGMA user_version = {version}")
                 except sqlite3.Error as error:
                     raise StoreError(
-                        f"migrating the SQLite store at {self.path} to schema version {version} "
-                        f"failed: {error}"
+                        f"migrating the SQLite store at {self.path} to schema version {version} failed: {error}"
                     ) from error
 
     # --- connections ---------------------------------------------------------
@@ -675,6 +742,8 @@ class SqliteStore:
                     self._rollback()
                     raise StoreError(f"commit failed: {error}") from error
             finally:
+                # Committed or not, a key read while the transaction was open may be outdated now.
+                self._forget_cached_keys()
                 self._owner = None
                 self._doomed = False
 
@@ -714,7 +783,35 @@ class SqliteStore:
             version = self._data_version(writer)
             changed = version != self._seen_data_version
             self._seen_data_version = version
+            self._note_data_version(version)
         return changed
+
+    # --- key cache -------------------------------------------------------------
+
+    def _forget_cached_keys(self) -> None:
+        with self._key_cache_lock:
+            self._key_cache_generation += 1
+            self._key_cache.clear()
+
+    def _note_data_version(self, version: int) -> None:
+        """Empty the key cache if someone else committed since it was last checked."""
+        self._key_cache_checked_at = time.monotonic()
+        if version != self._key_cache_data_version:
+            self._forget_cached_keys()
+            self._key_cache_data_version = version
+
+    def _key_cache_is_current(self) -> bool:
+        """Whether the cache may answer: checked against other processes' commits recently enough."""
+        if time.monotonic() - self._key_cache_checked_at < KEY_CACHE_CHECK_SECONDS:
+            return True
+        # Another thread writing holds the writer: rather than wait (on the event loop), read the database.
+        if not self._lock.acquire(blocking=False):
+            return False
+        try:
+            self._note_data_version(self._data_version(self._writer))
+        finally:
+            self._lock.release()
+        return True
 
     def close(self) -> None:
         with self._holding_writer() as writer:
@@ -731,8 +828,7 @@ class SqliteStore:
 
     def set_setting(self, name: str, value: str) -> None:
         self._write(
-            "INSERT INTO settings (name, value) VALUES (?, ?) "
-            "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            "INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
             (name, value),
             f"setting `{name}`",
         )
@@ -747,9 +843,7 @@ class SqliteStore:
         )
 
     def get_account(self, account_id: str) -> Account | None:
-        row = self._fetchone(
-            "SELECT account_id, created_at FROM accounts WHERE account_id = ?", (account_id,)
-        )
+        row = self._fetchone("SELECT account_id, created_at FROM accounts WHERE account_id = ?", (account_id,))
         return None if row is None else Account(account_id=row[0], created_at=decode_time(row[1]))
 
     def list_accounts(self) -> list[Account]:
@@ -770,15 +864,12 @@ class SqliteStore:
         )
 
     def get_access_key(self, access_key_id: str) -> AccessKeyRecord | None:
-        row = self._fetchone(
-            f"SELECT {_ACCESS_KEY_COLUMNS} FROM access_keys WHERE access_key_id = ?", (access_key_id,)
-        )
+        row = self._fetchone(f"SELECT {_ACCESS_KEY_COLUMNS} FROM access_keys WHERE access_key_id = ?", (access_key_id,))
         return None if row is None else _access_key_from_row(row)
 
     def list_access_keys(self, account_id: str) -> list[AccessKeyRecord]:
         rows = self._fetchall(
-            f"SELECT {_ACCESS_KEY_COLUMNS} FROM access_keys WHERE account_id = ? "
-            "ORDER BY created_at, access_key_id",
+            f"SELECT {_ACCESS_KEY_COLUMNS} FROM access_keys WHERE account_id = ? ORDER BY created_at, access_key_id",
             (account_id,),
         )
         return [_access_key_from_row(row) for row in rows]
@@ -801,12 +892,28 @@ class SqliteStore:
             raise StoreError(f"key `{key.key_id}` cannot be updated: it is not stored")
 
     def get_key(self, key_id: str) -> KeyRecord | None:
+        """The key, from the key cache when this thread is outside a transaction (see the module docstring)."""
+        if self._owner == threading.get_ident() or not self._key_cache_is_current():
+            return self._read_key(key_id)
+        cached = self._key_cache.get(key_id)
+        if cached is not None:
+            return cached
+        generation = self._key_cache_generation
+        key = self._read_key(key_id)
+        # Absent keys are not cached: a key created elsewhere must be found at once.
+        if key is not None:
+            with self._key_cache_lock:
+                if generation == self._key_cache_generation:
+                    if len(self._key_cache) >= _KEY_CACHE_LIMIT:
+                        self._key_cache.clear()
+                    self._key_cache[key_id] = key
+        return key
+
+    def _read_key(self, key_id: str) -> KeyRecord | None:
         row = self._fetchone(f"SELECT {_KEY_COLUMNS} FROM keys WHERE key_id = ?", (key_id,))
         return None if row is None else _key_from_row(row)
 
-    def list_keys(
-        self, account_id: str, region: str, after_key_id: str | None, limit: int
-    ) -> list[KeyRecord]:
+    def list_keys(self, account_id: str, region: str, after_key_id: str | None, limit: int) -> list[KeyRecord]:
         if limit < 0:
             raise StoreError(f"list_keys limit must not be negative, got {limit}")
         rows = self._fetchall(
@@ -817,7 +924,7 @@ class SqliteStore:
         return [_key_from_row(row) for row in rows]
 
     def delete_key(self, key_id: str) -> None:
-        """Remove the key, its material and its aliases (by foreign-key cascade); no-op when absent."""
+        """Remove the key, its material, aliases and grants (by foreign-key cascade); no-op when absent."""
         self._write("DELETE FROM keys WHERE key_id = ?", (key_id,), f"key `{key_id}`")
 
     def keys_pending_deletion_before(self, when: datetime) -> list[KeyRecord]:
@@ -924,8 +1031,7 @@ class SqliteStore:
     def list_aliases(self, account_id: str, region: str, key_id: str | None = None) -> list[AliasRecord]:
         if key_id is None:
             rows = self._fetchall(
-                f"SELECT {_ALIAS_COLUMNS} FROM aliases WHERE account_id = ? AND region = ? "
-                "ORDER BY alias_name",
+                f"SELECT {_ALIAS_COLUMNS} FROM aliases WHERE account_id = ? AND region = ? ORDER BY alias_name",
                 (account_id, region),
             )
         else:
@@ -1163,9 +1269,7 @@ class SqliteStore:
     def delete_policy(self, policy_arn: str) -> None:
         """Remove the policy and its versions; StoreError while it is still attached; no-op when absent."""
         with self.transaction():
-            attached = self._fetchone(
-                "SELECT count(*) FROM iam_policy_attachments WHERE policy_arn = ?", (policy_arn,)
-            )
+            attached = self._fetchone("SELECT count(*) FROM iam_policy_attachments WHERE policy_arn = ?", (policy_arn,))
             if attached is not None and attached[0] > 0:
                 raise StoreError(
                     f"policy `{policy_arn}` cannot be deleted: it is still attached to {attached[0]} entities"
@@ -1259,8 +1363,7 @@ class SqliteStore:
 
     def list_attached_policies(self, owner_kind: OwnerKind, owner_id: str) -> list[str]:
         rows = self._fetchall(
-            f"SELECT policy_arn FROM iam_policy_attachments WHERE {_owner_column(owner_kind)} = ? "
-            "ORDER BY policy_arn",
+            f"SELECT policy_arn FROM iam_policy_attachments WHERE {_owner_column(owner_kind)} = ? ORDER BY policy_arn",
             (owner_id,),
         )
         return [str(row[0]) for row in rows]
@@ -1292,6 +1395,39 @@ class SqliteStore:
 
     def delete_sessions_expired_before(self, when: datetime) -> int:
         """Remove sessions whose expiry is strictly before ``when``; how many were removed."""
-        return self._write(
-            "DELETE FROM sts_sessions WHERE expires_at < ?", (encode_time(when),), "expired sessions"
+        return self._write("DELETE FROM sts_sessions WHERE expires_at < ?", (encode_time(when),), "expired sessions")
+
+    # --- KMS grants -----------------------------------------------------------------------------------
+    # Lists are oldest first; the grant id breaks ties between grants created at one instant, so
+    # the order is total and ListGrants can page through it with a marker.
+
+    def insert_grant(self, grant: GrantRecord) -> None:
+        """Conflict for a grant id already stored; StoreError when the grant's key does not exist."""
+        self._write(
+            f"INSERT INTO grants ({_columns(_GRANT_COLUMNS)}) VALUES ({_placeholders(_GRANT_COLUMNS)})",
+            _grant_to_row(grant),
+            f"grant `{grant.grant_id}` on key `{grant.key_id}`",
         )
+
+    def get_grant(self, grant_id: str) -> GrantRecord | None:
+        row = self._fetchone(f"SELECT {_columns(_GRANT_COLUMNS)} FROM grants WHERE grant_id = ?", (grant_id,))
+        return None if row is None else _grant_from_row(row)
+
+    def list_grants(self, key_id: str) -> list[GrantRecord]:
+        rows = self._fetchall(
+            f"SELECT {_columns(_GRANT_COLUMNS)} FROM grants WHERE key_id = ? ORDER BY created_at, grant_id",
+            (key_id,),
+        )
+        return [_grant_from_row(row) for row in rows]
+
+    def list_grants_retirable_by(self, retiring_principal: str) -> list[GrantRecord]:
+        """Grants on keys of any account and Region: narrowing them down is the KMS service's job."""
+        rows = self._fetchall(
+            f"SELECT {_columns(_GRANT_COLUMNS)} FROM grants WHERE retiring_principal = ? ORDER BY created_at, grant_id",
+            (retiring_principal,),
+        )
+        return [_grant_from_row(row) for row in rows]
+
+    def delete_grant(self, grant_id: str) -> None:
+        """No-op when absent."""
+        self._write("DELETE FROM grants WHERE grant_id = ?", (grant_id,), f"grant `{grant_id}`")
