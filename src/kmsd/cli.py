@@ -1,4 +1,4 @@
-"""The ``kmsd`` command: ``serve``, ``accounts create|list`` and the offline ``policy`` tools.
+"""The ``kmsd`` command: ``serve``, ``accounts create|list``, the offline ``policy`` tools and ``authz explain``.
 
 Errors a user can cause (a bad account id, an unreachable store) print one
 line to stderr and exit non-zero; nothing here prints a traceback or a secret
@@ -40,6 +40,21 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also accept the development credentials: access key id 'test' or any 12-digit account id",
     )
+    serve.add_argument(
+        "--explain-denials",
+        action="store_true",
+        help="add the trace of each AccessDenied decision to its JSON body (member kmsdExplanation)",
+    )
+    serve.add_argument(
+        "--trusted-proxy-header",
+        metavar="HEADER",
+        help="take aws:SourceIp from the last address in this header (e.g. X-Forwarded-For) set by a trusted proxy",
+    )
+    serve.add_argument(
+        "--trusted-service-header",
+        metavar="HEADER",
+        help="take kms:ViaService (e.g. ec2.us-east-1.amazonaws.com) from this header set by a trusted front end",
+    )
     _add_store_option(serve)
 
     accounts = commands.add_parser("accounts", help="manage accounts")
@@ -52,6 +67,24 @@ def build_parser() -> argparse.ArgumentParser:
     _add_store_option(listing)
 
     register_policy(commands)
+
+    authz = commands.add_parser("authz", help="the KMS authorizer, offline")
+    authz_commands = authz.add_subparsers(dest="authz_command", required=True)
+    explain = authz_commands.add_parser(
+        "explain", help="can PRINCIPAL do ACTION on KEY (with CONTEXT) according to the store, and why"
+    )
+    explain.add_argument("--principal", required=True, help="an account id, or a root, user, role or session ARN")
+    explain.add_argument("--action", required=True, help="e.g. kms:Encrypt")
+    explain.add_argument("--key", help="the key ARN or alias ARN (leave out for actions on no key, e.g. kms:CreateKey)")
+    explain.add_argument(
+        "--context",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a condition key of the request, e.g. kms:EncryptionContext:app=payroll or aws:SourceIp=10.0.0.1",
+    )
+    explain.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_store_option(explain)
     return parser
 
 
@@ -60,12 +93,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "serve":
-            from kmsd.server import serve
+            from kmsd.server import RequestOptions, serve
 
-            serve(args.host, args.port, args.store, dev=args.dev)
+            options = RequestOptions(
+                explain_denials=args.explain_denials,
+                trusted_proxy_header=args.trusted_proxy_header,
+                trusted_service_header=args.trusted_service_header,
+            )
+            serve(args.host, args.port, args.store, dev=args.dev, options=options)
             return 0
         if args.command == "accounts":
             return _accounts(args)
+        if args.command == "authz":
+            return _authz_explain(args)
         handler = getattr(args, "handler", None)
         if handler is None:
             parser.error(f"unknown command {args.command}")
@@ -97,6 +137,24 @@ def _accounts(args: argparse.Namespace) -> int:
         return 0
     finally:
         parts.store.close()
+
+
+def _authz_explain(args: argparse.Namespace) -> int:
+    """Exit 0 with the answer (allowed or denied); 1 when the question cannot be asked."""
+    from kmsd.authz.explain import ExplainError, explain
+    from kmsd.clock import SystemClock
+    from kmsd.store.urls import open_store
+
+    store = open_store(args.store)
+    try:
+        answer = explain(store, SystemClock(), args.principal, args.action, args.key, args.context)
+    except ExplainError as error:
+        print(f"kmsd authz explain: {error}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    print(json.dumps(answer.to_json(), indent=2) if args.json else answer.render_text())
+    return 0
 
 
 if __name__ == "__main__":

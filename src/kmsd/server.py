@@ -90,14 +90,36 @@ def announce_default_account(credentials: RootCredentials) -> None:
     )
 
 
-def serve(host: str, port: int, store_url: str, *, dev: bool = False) -> None:
+@dataclass(frozen=True)
+class RequestOptions:
+    """How the server treats requests beyond the store and credentials (``kmsd serve`` options).
+
+    ``explain_denials`` puts the trace of each AccessDenied decision in its JSON body
+    (``kmsdExplanation``).  ``trusted_proxy_header`` names a header (``X-Forwarded-For``) whose last
+    address is the caller's ``aws:SourceIp``; ``trusted_service_header`` names a header whose value
+    (``ec2.us-east-1.amazonaws.com``) is ``kms:ViaService``.  Name a header only when a front end you
+    control sets it and strips it from client requests: a client that can set it chooses those keys.
+    """
+
+    explain_denials: bool = False
+    trusted_proxy_header: str | None = None
+    trusted_service_header: str | None = None
+
+
+def serve(host: str, port: int, store_url: str, *, dev: bool = False, options: RequestOptions | None = None) -> None:
     import uvicorn
 
     parts = open_parts(store_url)
     first_start = parts.accounts.initialise_default()
     if first_start is not None:
         announce_default_account(first_start)
-    app = KmsdApp(build_runtime(parts, dev=dev))
+    options = options or RequestOptions()
+    app = KmsdApp(
+        build_runtime(parts, dev=dev),
+        explain_denials=options.explain_denials,
+        trusted_proxy_header=options.trusted_proxy_header,
+        trusted_service_header=options.trusted_service_header,
+    )
     mode = " (--dev: development credentials accepted)" if dev else ""
     print(f"kmsd: serving KMS on http://{host}:{port} with store {store_url}{mode}", flush=True)
     sys.stdout.flush()
@@ -111,4 +133,7 @@ def serve(host: str, port: int, store_url: str, *, dev: bool = False) -> None:
         access_log=False,
         log_level="warning",
         server_header=False,
+        # uvicorn would otherwise take the client address from X-Forwarded-For when the peer is 127.0.0.1;
+        # aws:SourceIp must be the TCP peer unless the operator names a header (--trusted-proxy-header).
+        proxy_headers=False,
     )

@@ -1,5 +1,9 @@
 """Fixtures for the KMS service tests: a real SqliteStore in a temporary directory, a ManualClock,
-seeded randomness and a file root key, wired into a :class:`KmsService` the tests drive through ``call``."""
+seeded randomness and a file root key, wired into a :class:`KmsService` the tests drive through ``call``.
+
+The store holds the accounts :data:`ACCOUNT` and :data:`OTHER_ACCOUNT` (key policies may only name
+principals that exist), and the tests call as the root users of those accounts.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from kmsd.clock import ManualClock
 from kmsd.crypto import FileRootKey, SeededRandomSource
 from kmsd.iam.principal import Caller, Principal
 from kmsd.kms.service import KmsService
+from kmsd.store.models import Account
 from kmsd.store.sqlite import SqliteStore
 
 ACCOUNT = "111122223333"
@@ -30,8 +35,10 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
+def store(tmp_path: Path, clock: ManualClock) -> Iterator[SqliteStore]:
     opened = SqliteStore(tmp_path / "kmsd.db")
+    for account_id in (ACCOUNT, OTHER_ACCOUNT):
+        opened.create_account(Account(account_id, clock.now()))
     yield opened
     opened.close()
 

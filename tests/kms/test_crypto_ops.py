@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from kmsd.authz.default_policy import default_key_policy
 from kmsd.clock import ManualClock
 from kmsd.crypto import CiphertextBlob
 from kmsd.errors import AwsError
@@ -46,7 +47,7 @@ def insert_key(store: SqliteStore, clock: ManualClock, key_id: str, usage: str, 
         origin="AWS_KMS",
         key_state="Enabled",
         creation_date=clock.now(),
-        policy="{}",
+        policy=default_key_policy(ACCOUNT),
         current_material_version=1,
     )
     with store.transaction():

@@ -239,12 +239,31 @@ def test_a_key_lives_in_one_account_and_region(kms: Kms) -> None:
 
 
 def test_describe_key_across_accounts_with_a_full_arn(kms: Kms) -> None:
-    metadata = kms.create_key()
+    # DescribeKey is allowed across accounts when the key policy allows the other account.
+    shared = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": [f"arn:aws:iam::{ACCOUNT}:root", OTHER_ACCOUNT]},
+                "Action": "kms:*",
+                "Resource": "*",
+            }
+        ],
+    }
+    metadata = kms.create_key(Policy=json.dumps(shared))
     kms("CreateAlias", AliasName="alias/shared", TargetKeyId=metadata["KeyId"])
     other_account = kms.as_caller(caller_for(OTHER_ACCOUNT))
     assert other_account("DescribeKey", KeyId=metadata["Arn"])["KeyMetadata"]["KeyId"] == metadata["KeyId"]
     alias_arn = f"arn:aws:kms:{REGION}:{ACCOUNT}:alias/shared"
     assert other_account("DescribeKey", KeyId=alias_arn)["KeyMetadata"]["KeyId"] == metadata["KeyId"]
+    private = kms.create_key()
+    message = (
+        f"User: arn:aws:iam::{OTHER_ACCOUNT}:root is not authorized to perform: kms:DescribeKey on resource: "
+        f"{private['Arn']} because no resource-based policy allows the kms:DescribeKey action"
+    )
+    with aws_error("AccessDeniedException", message):
+        other_account("DescribeKey", KeyId=private["Arn"])
 
 
 def test_operations_that_are_not_cross_account_do_not_reach_other_accounts_keys(kms: Kms) -> None:

@@ -22,13 +22,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
+import itertools
 import json
 import logging
+import re
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from kmsd.api import json_protocol, query_protocol
 from kmsd.api.query_protocol import FORM_CONTENT_TYPE, QueryCodec, read_fields
@@ -38,11 +42,12 @@ from kmsd.api.sigv4 import (
     SignedRequest,
     SigV4Error,
     expired_session_token,
-    parse_request,
     to_aws_error,
     unknown_access_key,
     verify,
 )
+from kmsd.api.sigv4_parse import group_headers, parse_grouped_request
+from kmsd.authz.denial import EXPLANATION_MEMBER, AccessDeniedError
 from kmsd.clock import Clock
 from kmsd.errors import AwsError
 from kmsd.iam.credentials import CredentialResolver, SessionExpired
@@ -67,6 +72,11 @@ MAX_BODY_BYTES = 1024 * 1024
 # write on every request would cost more than most calls, so each key's use is written at most this often.
 KEY_USE_RECORD_INTERVAL = timedelta(minutes=1)
 _KEY_USE_MEMORY = 10_000
+
+# How often, at most, a request asks the store whether another process committed (and the credential
+# caches are dropped if so): asking costs a round on the store's write lock, and DESIGN.md lets a node's
+# caches follow another node's change within a second.  This process's own writes are seen at once.
+STORE_CHANGE_CHECK_SECONDS = 0.1
 
 # The services one endpoint serves, by the service name in the SigV4 credential scope.
 KMS = "kms"
@@ -95,24 +105,57 @@ class Runtime:
     schema_version: int
 
 
-@dataclass(frozen=True)
-class WireRequest:
+# A NamedTuple, not a frozen dataclass: one is built per request, at a third of a frozen dataclass's cost.
+class WireRequest(NamedTuple):
     """One request as read off the wire, nothing trusted yet: its protocol and the parts SigV4 covers."""
 
     method: str
     raw_path: str
     query_string: str
     headers: list[tuple[str, str]]
+    header_map: Mapping[str, list[str]]  # the same headers by lower-case name (group_headers), looked up per request
     body: bytes
     protocol: WireProtocol
-    fields: Mapping[str, str] = field(default_factory=dict)  # query-protocol parameters; empty for JSON
+    fields: Mapping[str, str]  # query-protocol parameters; empty for JSON
 
 
 class KmsdApp:
-    def __init__(self, runtime: Runtime, *, max_body_bytes: int = MAX_BODY_BYTES, sweep_interval: float = 5.0) -> None:
+    """The ASGI app over one :class:`Runtime`.
+
+    Commits by another process or node (a deactivated access key, a changed
+    key) are noticed within ``store_check_interval`` seconds (default
+    ``STORE_CHANGE_CHECK_SECONDS``, 0.1 s): at most that often does a request
+    ask the store whether someone else committed and drop the credential
+    caches if so.  This process's own writes are seen by the very next
+    request, and so is an access key or account created elsewhere, because an
+    access key the caches do not know is always looked up in the store.
+    """
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        max_body_bytes: int = MAX_BODY_BYTES,
+        sweep_interval: float = 5.0,
+        store_check_interval: float = STORE_CHANGE_CHECK_SECONDS,
+        explain_denials: bool = False,
+        trusted_proxy_header: str | None = None,
+        trusted_service_header: str | None = None,
+    ) -> None:
         self.runtime = runtime
+        # kmsd serve --explain-denials: AccessDeniedException bodies carry the decision's trace.
+        self.explain_denials = explain_denials
+        # Headers set by a trusted front end (see _forwarded_source_ip and _via_service); never trusted unless named.
+        self.trusted_proxy_header = trusted_proxy_header.lower() if trusted_proxy_header else None
+        self.trusted_service_header = trusted_service_header.lower() if trusted_service_header else None
         self.max_body_bytes = max_body_bytes
         self.sweep_interval = sweep_interval
+        self.store_check_interval = store_check_interval
+        self._next_store_check = 0.0  # time.monotonic() after which a request asks the store again
+        # Request ids are UUID-shaped like AWS's: a random v4 UUID per app whose last 48 bits count requests,
+        # unique without the entropy read and formatting of a fresh uuid4() per request.
+        self._request_id_prefix = str(uuid.uuid4())[:24]
+        self._request_numbers = itertools.count(int(uuid.uuid4().hex[:12], 16))
         self.kms_model = ServiceModel.load(KMS)
         self._kms_target_prefix = str(self.kms_model.metadata["targetPrefix"])
         self.query_codecs = {service: QueryCodec.load(service) for service in QUERY_SERVICES}
@@ -133,10 +176,11 @@ class KmsdApp:
 
     # --- AWS APIs ---------------------------------------------------------------
     async def _aws_request(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request_id = str(uuid.uuid4())
+        request_id = f"{self._request_id_prefix}{next(self._request_numbers) & 0xFFFFFFFFFFFF:012x}"
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        header_map = group_headers(headers)
         method = scope["method"]
-        protocol = _protocol_of(method, headers)
+        protocol = _protocol_of(method, header_map)
         body = await _read_body(receive, self.max_body_bytes)
         if body is None:
             too_large = AwsError(
@@ -159,6 +203,7 @@ class KmsdApp:
             raw_path=scope.get("raw_path", b"/").decode("utf-8", "surrogateescape").split("?", 1)[0],
             query_string=query_string,
             headers=headers,
+            header_map=header_map,
             body=body,
             protocol=protocol,
             fields=fields,
@@ -169,17 +214,24 @@ class KmsdApp:
             await self._send_error(send, error, protocol, self._codec_for(fields), request_id)
             return
         if service == KMS:
-            await self._kms(send, caller, _header(headers, "x-amz-target"), body, request_id)
+            via_service = _via_service(headers, self.trusted_service_header)
+            await self._kms(send, caller, _first_value(header_map, "x-amz-target"), body, request_id, via_service)
         else:
             await self._query(send, service, caller, fields, request_id)
 
     def _authenticate(self, scope: Scope, request: WireRequest, request_id: str) -> tuple[Caller, str]:
         runtime = self.runtime
-        # A commit from another process (a new account, a changed key) must be seen by the next request.
-        if runtime.store.changed_since_last_check():
-            runtime.credentials.invalidate()
+        # A commit from another process (a changed key, a deactivated access key) is seen within
+        # store_check_interval seconds: the check is throttled (see STORE_CHANGE_CHECK_SECONDS).  An access
+        # key created elsewhere works at once all the same, because an unknown key is always looked up.
+        now = time.monotonic()
+        if now >= self._next_store_check:
+            self._next_store_check = now + self.store_check_interval
+            if runtime.store.changed_since_last_check():
+                runtime.credentials.invalidate()
+                runtime.kms.invalidate_caches()
         try:
-            signed = parse_request(request.method, request.raw_path, request.query_string, request.headers)
+            signed = parse_grouped_request(request.method, request.raw_path, request.query_string, request.header_map)
             self._check_scope_service(signed, request)
             resolved = runtime.credentials.resolve(signed.access_key_id, signed.security_token)
             if resolved is None:
@@ -197,9 +249,9 @@ class KmsdApp:
             principal=resolved.principal,
             region=signed.region,
             request_id=request_id,
-            source_ip=client[0] if client else "",
+            source_ip=_forwarded_source_ip(request.headers, self.trusted_proxy_header) or (client[0] if client else ""),
             secure_transport=scope.get("scheme") == "https",
-            user_agent=_header(request.headers, "user-agent") or "",
+            user_agent=_first_value(request.header_map, "user-agent") or "",
         )
         return caller, signed.service
 
@@ -242,7 +294,15 @@ class KmsdApp:
     def _codec_for(self, fields: Mapping[str, str]) -> QueryCodec:
         return self.query_codecs[self._query_service_for(fields)]
 
-    async def _kms(self, send: Send, caller: Caller, target: str | None, body: bytes, request_id: str) -> None:
+    async def _kms(
+        self,
+        send: Send,
+        caller: Caller,
+        target: str | None,
+        body: bytes,
+        request_id: str,
+        via_service: str | None = None,
+    ) -> None:
         try:
             operation = json_protocol.operation_from_target(target, self._kms_target_prefix)
             if operation not in self.kms_model.operations:
@@ -250,7 +310,7 @@ class KmsdApp:
             if operation not in self.runtime.kms.operations:
                 raise AwsError("UnsupportedOperationException", f"kmsd does not support {operation} yet.")
             params = self.kms_model.parse_request(operation, json_protocol.decode_body(body))
-            result = self.runtime.kms.call(operation, params, caller)
+            result = self.runtime.kms.call(operation, params, caller, via_service=via_service)
             payload = json_protocol.encode_result(self.kms_model.serialize_response(operation, result))
         except AwsError as error:
             await self._send_json_error(send, error, request_id)
@@ -301,7 +361,10 @@ class KmsdApp:
             await _send(send, error.status, query_protocol.CONTENT_TYPE, payload, request_id)
 
     async def _send_json_error(self, send: Send, error: AwsError, request_id: str) -> None:
-        await _send(send, error.status, json_protocol.CONTENT_TYPE, json_protocol.encode_error(error), request_id)
+        payload = json_protocol.encode_error(error)
+        if self.explain_denials and isinstance(error, AccessDeniedError):
+            payload = _with_explanation(payload, error)
+        await _send(send, error.status, json_protocol.CONTENT_TYPE, payload, request_id)
 
     # --- other routes -----------------------------------------------------------
     async def _health(self, send: Send) -> None:
@@ -338,14 +401,65 @@ class KmsdApp:
                 log.exception("periodic sweep failed; retrying in %s s", self.sweep_interval)
 
 
-def _protocol_of(method: str, headers: list[tuple[str, str]]) -> WireProtocol:
+def _protocol_of(method: str, header_map: Mapping[str, list[str]]) -> WireProtocol:
     """JSON 1.1 when the request says so (target header, JSON content type); a form body or a GET is query."""
-    if _header(headers, "x-amz-target") is not None:
+    if "x-amz-target" in header_map:
         return "json"
-    content_type = (_header(headers, "content-type") or "").lower()
+    content_type = (_first_value(header_map, "content-type") or "").lower()
     if content_type.startswith(FORM_CONTENT_TYPE) or (method == "GET" and not content_type):
         return "query"
     return "json"
+
+
+def _forwarded_source_ip(headers: list[tuple[str, str]], trusted_header: str | None) -> str | None:
+    """``aws:SourceIp`` from the trusted proxy header (``kmsd serve --trusted-proxy-header``), if configured.
+
+    The header is read only when the operator named it, and its last address is taken: a proxy that
+    appends the peer it saw (X-Forwarded-For) puts the address it vouches for last, while anything
+    before it came from the client.  A value that is not an IP address is ignored.
+    """
+    if trusted_header is None:
+        return None
+    value = _header(headers, trusted_header)
+    if not value:
+        return None
+    candidate = value.rsplit(",", 1)[-1].strip()
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return None
+
+
+# An AWS service's KMS ViaService name ("conditions-kms", kms:ViaService): ec2.us-west-2.amazonaws.com.
+_VIA_SERVICE = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)*\.amazonaws\.com(\.cn)?")
+
+
+def _via_service(headers: list[tuple[str, str]], trusted_header: str | None) -> str | None:
+    """``kms:ViaService`` from the trusted service header (``kmsd serve --trusted-service-header``), if configured.
+
+    A front end acting as an AWS service integrated with KMS names itself here; without the
+    option the key is absent from every request, as for a direct call.
+    """
+    if trusted_header is None:
+        return None
+    value = (_header(headers, trusted_header) or "").strip()
+    return value if _VIA_SERVICE.fullmatch(value) else None
+
+
+def _with_explanation(payload: bytes, error: AccessDeniedError) -> bytes:
+    """The AccessDenied body with the decision's trace as one more member (AWS SDKs ignore unknown members)."""
+    explanation = error.explanation()
+    if explanation is None:
+        return payload
+    body = json.loads(payload)
+    body[EXPLANATION_MEMBER] = explanation
+    return json.dumps(body, separators=(",", ":")).encode("utf-8")
+
+
+def _first_value(header_map: Mapping[str, list[str]], name: str) -> str | None:
+    """The first value of the header ``name`` (lower case), as :func:`_header` finds it, in one lookup."""
+    values = header_map.get(name)
+    return values[0] if values else None
 
 
 def _header(headers: list[tuple[str, str]], name: str) -> str | None:

@@ -17,13 +17,14 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from kmsd.authz.permissions import Target
 from kmsd.errors import AwsError, ValidationError, already_exists, constraint_violation, not_found
 from kmsd.iam.principal import Caller
 from kmsd.kms.context import KmsContext
 from kmsd.kms.expiry import purge_expired_keys
 from kmsd.kms.key_states import require_state
 from kmsd.kms.paging import paginate
-from kmsd.kms.resolve import find_own_key, parse_key_reference
+from kmsd.kms.resolve import find_alias_key, find_own_key, parse_key_reference
 from kmsd.store.models import AliasRecord, KeyRecord
 
 ALIAS_PREFIX = "alias/"
@@ -69,7 +70,7 @@ def _target_key(ctx: KmsContext, caller: Caller, target_key_id: str, operation: 
     reference = parse_key_reference(caller, target_key_id)
     if reference.alias_name is not None:
         raise ValidationError("Aliases must refer to keys. Not aliases")
-    key = find_own_key(ctx, caller, target_key_id)
+    key = find_own_key(ctx, caller, target_key_id, Target.TARGET_KEY)
     require_state(operation, key)
     return key
 
@@ -99,7 +100,7 @@ def update_alias(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> 
     if alias is None:
         raise not_found(f"Alias {_alias_arn(caller, name)} is not found.")
     new_key = _target_key(ctx, caller, str(params["TargetKeyId"]), "UpdateAlias")
-    current = ctx.store.get_key(alias.target_key_id)
+    current = find_alias_key(ctx, alias)
     # UpdateAlias: "The current and new KMS key must be the same type ... and ... the same key usage."
     if current is not None and not _same_kind(current, new_key):
         raise ValidationError(
@@ -115,8 +116,11 @@ def delete_alias(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> 
     if name.startswith(RESERVED_PREFIX):
         raise AwsError("KMSInvalidStateException", f"The alias {name} is a AWS managed alias and cannot be deleted.")
     account_id, region = caller.principal.account_id, caller.region
-    if ctx.store.get_alias(account_id, region, name) is None:
+    alias = ctx.store.get_alias(account_id, region, name)
+    if alias is None:
         raise not_found(f"Alias {_alias_arn(caller, name)} is not found.")
+    # DeleteAlias needs kms:DeleteAlias on the key the alias points at, too ("Controlling access to aliases").
+    find_alias_key(ctx, alias)
     ctx.store.delete_alias(account_id, region, name)
     return {}
 

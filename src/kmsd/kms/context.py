@@ -1,4 +1,4 @@
-"""What every KMS operation handler works with: the store, the root key, time, randomness and key material.
+"""What every KMS operation handler works with: the store, the root key, time, randomness, key material, the authorizer.
 
 :class:`KmsContext` is built once by :class:`kmsd.kms.service.KmsService` and
 passed to each handler, so handlers take their dependencies as arguments
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from kmsd.authz.authorizer import KmsAuthorizer
     from kmsd.clock import Clock
     from kmsd.crypto import RandomSource, RootKey
     from kmsd.kms.materials import KeyMaterials
@@ -25,3 +26,4 @@ class KmsContext:
     clock: Clock
     rng: RandomSource
     materials: KeyMaterials
+    authorizer: KmsAuthorizer

@@ -25,13 +25,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from kmsd.authz.permissions import Target
 from kmsd.crypto import CiphertextBlob, CryptoError
 from kmsd.errors import AwsError, ValidationError, constraint_violation, internal, invalid_ciphertext
 from kmsd.iam.principal import Caller
 from kmsd.kms.context import KmsContext
-from kmsd.kms.expiry import deletion_window_ended, purge_key
 from kmsd.kms.materials import UnwrappedMaterial
-from kmsd.kms.resolve import find_key, require_enabled
+from kmsd.kms.resolve import find_key, find_key_for_ciphertext, require_enabled
 from kmsd.store.models import KeyRecord
 
 SYMMETRIC_DEFAULT = "SYMMETRIC_DEFAULT"
@@ -83,11 +83,17 @@ def decrypt(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[
 
 
 def re_encrypt(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
-    blob, source = _source(ctx, caller, params.get("CiphertextBlob"), params.get("SourceKeyId"), params, "sourceKeyId")
+    # The destination is looked up first, so that both keys are known -- and both permissions checked
+    # (kms:ReEncryptOnSameKey needs both) -- before anything about the source or the ciphertext is told.
+    destination = find_key(ctx, caller, params["DestinationKeyId"], Target.DESTINATION_KEY)
+    blob, source = _source(
+        ctx, caller, params.get("CiphertextBlob"), params.get("SourceKeyId"), params, "sourceKeyId", Target.SOURCE_KEY
+    )
     require_enabled(source)
     _require_encrypt_decrypt(source, "ReEncrypt")
     source_algorithm = _encryption_algorithm(source, params.get("SourceEncryptionAlgorithm"))
-    destination = _usable_key(ctx, caller, params["DestinationKeyId"], "ReEncrypt")
+    require_enabled(destination)
+    _require_encrypt_decrypt(destination, "ReEncrypt")
     destination_algorithm = _encryption_algorithm(destination, params.get("DestinationEncryptionAlgorithm"))
     if blob is None:
         _answer_dry_run(params)
@@ -132,8 +138,8 @@ def generate_random(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) 
 # --- keys and their checks -----------------------------------------------------------------------------
 
 
-def _usable_key(ctx: KmsContext, caller: Caller, key_id: str, operation: str) -> KeyRecord:
-    key = find_key(ctx, caller, key_id)
+def _usable_key(ctx: KmsContext, caller: Caller, key_id: str, operation: str, target: Target = Target.KEY) -> KeyRecord:
+    key = find_key(ctx, caller, key_id, target)
     require_enabled(key)
     _require_encrypt_decrypt(key, operation)
     return key
@@ -171,6 +177,7 @@ def _source(
     requested_key_id: str | None,
     params: Mapping[str, Any],
     key_id_member: str,
+    target: Target = Target.KEY,
 ) -> tuple[CiphertextBlob | None, KeyRecord]:
     """The blob to open and the key that opens it, for Decrypt (``KeyId``) and ReEncrypt (``SourceKeyId``).
 
@@ -182,8 +189,8 @@ def _source(
             raise ValidationError([constraint_violation(None, "ciphertextBlob", "Member must not be null")])
         if requested_key_id is None:
             raise ValidationError([constraint_violation(None, key_id_member, "Member must not be null")])
-        return None, find_key(ctx, caller, requested_key_id)
-    requested = find_key(ctx, caller, requested_key_id) if requested_key_id is not None else None
+        return None, find_key(ctx, caller, requested_key_id, target)
+    requested = find_key(ctx, caller, requested_key_id, target) if requested_key_id is not None else None
     try:
         blob = CiphertextBlob.decode(blob_bytes)
     except CryptoError:
@@ -197,17 +204,8 @@ def _source(
                 "The key ID in the request does not identify a CMK that can perform this operation.",
             )
         return blob, requested
-    return blob, _key_named_by(ctx, caller, blob)
-
-
-def _key_named_by(ctx: KmsContext, caller: Caller, blob: CiphertextBlob) -> KeyRecord:
-    key = ctx.store.get_key(blob.key_id)
-    if key is None or key.region != caller.region:
-        raise invalid_ciphertext()
-    if deletion_window_ended(key, ctx.clock.now()):
-        purge_key(ctx, key)
-        raise invalid_ciphertext()
-    return key
+    # Without a key id, the key is the one the ciphertext names, and that is the key authorized.
+    return blob, find_key_for_ciphertext(ctx, caller, blob.key_id, target)
 
 
 def _answer_dry_run(params: Mapping[str, Any]) -> None:

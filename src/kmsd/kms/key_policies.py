@@ -4,11 +4,13 @@ A key has exactly one key policy, named ``default`` ("Key policies in AWS
 KMS"; GetKeyPolicy: "The only valid name is default").  The document is
 stored exactly as the caller sent it, so GetKeyPolicy returns the same
 text.  Validation is the policy engine's (``kmsd.policy``, resource-policy
-rules): a malformed document is ``MalformedPolicyDocumentException`` with the
-engine's reason, a document over KMS's 32 KB key policy limit is
-``LimitExceededException`` ("Resource quotas: Key policy document size").
-``BypassPolicyLockoutSafetyCheck`` is accepted; the lockout check itself
-belongs to the authorizer.
+rules) plus KMS's own (:mod:`kmsd.authz.key_policy_rules`: every statement
+has a Resource, every principal exists): a malformed document is
+``MalformedPolicyDocumentException`` with the reason, a document over KMS's
+32 KB key policy limit is ``LimitExceededException`` ("Resource quotas: Key
+policy document size").  Unless ``BypassPolicyLockoutSafetyCheck`` is true,
+the new policy must pass the authorizer's lockout safety check (CreateKey
+shares it).
 """
 
 from __future__ import annotations
@@ -17,25 +19,30 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from kmsd.errors import AwsError, not_found
+from kmsd.authz import key_policy_rules
+from kmsd.authz.call_scope import current_call
+from kmsd.errors import not_found
 from kmsd.iam.principal import Caller
 from kmsd.kms.context import KmsContext
 from kmsd.kms.key_states import require_state
 from kmsd.kms.paging import paginate
 from kmsd.kms.resolve import find_own_key
-from kmsd.policy import PolicyKind, PolicySizeError, PolicyValidationError, parse_policy
+from kmsd.store.models import KeyRecord
 
 DEFAULT_POLICY_NAME = "default"
 
 
-def validate_key_policy(text: str) -> None:
-    """Raise AWS's error for a key policy document the policy engine rejects."""
-    try:
-        parse_policy(text, PolicyKind.RESOURCE)
-    except PolicySizeError as error:
-        raise AwsError("LimitExceededException", error.message) from None
-    except PolicyValidationError as error:
-        raise AwsError("MalformedPolicyDocumentException", error.message) from None
+def validate_key_policy(ctx: KmsContext, text: str) -> None:
+    """Raise AWS's error for a key policy document KMS refuses."""
+    key_policy_rules.validate_key_policy(ctx.store, text)
+
+
+def check_lockout(ctx: KmsContext, caller: Caller, key: KeyRecord, params: Mapping[str, Any]) -> None:
+    """The key policy lockout safety check for ``key`` carrying its new policy, unless the request bypasses it."""
+    if params.get("BypassPolicyLockoutSafetyCheck"):
+        return
+    scope = current_call()
+    ctx.authorizer.check_lockout(caller, key, scope.via_service if scope is not None else None)
 
 
 def _require_default_name(params: Mapping[str, Any]) -> None:
@@ -57,8 +64,10 @@ def put_key_policy(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -
     require_state("PutKeyPolicy", key)
     _require_default_name(params)
     text = str(params["Policy"])
-    validate_key_policy(text)
-    ctx.store.update_key(replace(key, policy=text))
+    validate_key_policy(ctx, text)
+    updated = replace(key, policy=text)
+    check_lockout(ctx, caller, updated, params)
+    ctx.store.update_key(updated)
     return {}
 
 

@@ -5,9 +5,10 @@ kmsd creates symmetric encryption keys (``SYMMETRIC_DEFAULT``, usage
 other kind of key is refused before anything is written, with AWS's error
 where AWS would refuse it too and ``UnsupportedOperationException`` where AWS
 would build something kmsd does not build yet (asymmetric and HMAC key specs,
-imported key material, multi-Region keys).  CreateKey writes the key and its
-first key material in the caller's transaction, so a failure part-way leaves
-no key behind.
+imported key material, multi-Region keys).  A key policy in the request must
+pass KMS's key policy rules and the lockout safety check.  CreateKey writes
+the key and its first key material in the caller's transaction, so a failure
+part-way leaves no key behind.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from kmsd.authz.call_scope import key_resolved
 from kmsd.authz.default_policy import default_key_policy
+from kmsd.authz.permissions import Target
 from kmsd.errors import AwsError, ValidationError
 from kmsd.iam.principal import Caller
 from kmsd.kms.context import KmsContext
 from kmsd.kms.expiry import purge_expired_keys
-from kmsd.kms.key_policies import validate_key_policy
+from kmsd.kms.key_policies import check_lockout, validate_key_policy
 from kmsd.kms.key_states import require_state
 from kmsd.kms.metadata import key_metadata
 from kmsd.kms.paging import decode_marker, encode_marker, limit_of
@@ -92,7 +95,7 @@ def create_key(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> di
         policy_text = default_key_policy(account_id)
     else:
         policy_text = str(policy)
-        validate_key_policy(policy_text)
+        validate_key_policy(ctx, policy_text)
     tags = validate_tags(params.get("Tags") or [])
     key = KeyRecord(
         key_id=new_key_id(ctx),
@@ -108,6 +111,10 @@ def create_key(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> di
         current_material_version=1,
         tags=tags,
     )
+    # The key is known now: kms:TagResource for the request's Tags is checked on it.
+    key_resolved(Target.NEW_KEY, key)
+    if policy is not None:
+        check_lockout(ctx, caller, key, params)
     ctx.store.insert_key(key)
     ctx.materials.create_first(key.key_id)
     return {"KeyMetadata": key_metadata(ctx, key)}

@@ -8,6 +8,15 @@ may use it) but must name the caller's region, because a KMS key lives in one
 region only.  A key whose deletion window has ended is deleted here, on first
 sight, before ``NotFoundException`` is raised, so no request can use it even
 if the periodic sweep has not run yet.
+
+Every key found here is reported to the authorization of the call in
+progress (:mod:`kmsd.authz.call_scope`) with the role it plays in the
+request (``target``: the key, ReEncrypt's source or destination, an alias's
+current or new key) and the alias name the request used for it, so the
+call's permissions on it are checked before the handler can use it.  A key
+of another account is only reachable by ARN, and only for the operations
+AWS allows across accounts ("Cross-account use: Yes"); the others report it
+as not existing in the caller's own account.
 """
 
 from __future__ import annotations
@@ -15,12 +24,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from kmsd.errors import invalid_arn, not_found
+from kmsd.authz.call_scope import key_resolved
+from kmsd.authz.permissions import Target
+from kmsd.errors import invalid_arn, invalid_ciphertext, not_found
 from kmsd.iam.principal import Caller
 from kmsd.kms.context import KmsContext
 from kmsd.kms.expiry import KeyDeleted, deletion_window_ended, purge_key
 from kmsd.kms.key_states import require_state
-from kmsd.store.models import KeyRecord
+from kmsd.store.models import AliasRecord, KeyRecord
 
 _KEY_ID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
@@ -83,36 +94,73 @@ def _parse_arn(caller: Caller, arn: str) -> KeyReference:
     return reference
 
 
-def find_key(ctx: KmsContext, caller: Caller, key_id: str) -> KeyRecord:
-    """The key ``key_id`` names, in any state; NotFoundException when there is none (or no longer)."""
-    reference = parse_key_reference(caller, key_id)
-    if reference.alias_name is not None:
-        alias = ctx.store.get_alias(reference.account_id, reference.region, reference.alias_name)
-        if alias is None:
-            raise not_found(f"Alias {reference.arn} is not found.")
-        target = KeyReference(reference.account_id, reference.region, key_id=alias.target_key_id)
-        key = ctx.store.get_key(alias.target_key_id)
-    else:
-        target = reference
-        key = ctx.store.get_key(str(reference.key_id))
-    if key is None or key.account_id != target.account_id or key.region != target.region:
-        raise not_found(f"Key '{target.arn}' does not exist")
-    if deletion_window_ended(key, ctx.clock.now()):
-        purge_key(ctx, key)
-        raise KeyDeleted(key)
+def find_key(ctx: KmsContext, caller: Caller, key_id: str, target: Target = Target.KEY) -> KeyRecord:
+    """The key ``key_id`` names, in any state; NotFoundException when there is none (or no longer).
+
+    The key is reported to the call's authorization as ``target``.
+    """
+    key, alias_name = _lookup(ctx, caller, key_id)
+    # kms:RequestAlias: "the value of the KeyId parameter in the request must be a matching alias name or
+    # alias ARN"; the condition value is the alias name either way.
+    key_resolved(target, key, alias_name)
     return key
 
 
-def find_own_key(ctx: KmsContext, caller: Caller, key_id: str) -> KeyRecord:
+def find_own_key(ctx: KmsContext, caller: Caller, key_id: str, target: Target = Target.KEY) -> KeyRecord:
     """Like :func:`find_key`, for operations AWS marks "Cross-account use: No".
 
     A key of another account is reported as not existing in the caller's
     account, so those operations neither act on nor reveal other accounts' keys.
     """
-    key = find_key(ctx, caller, key_id)
+    key, alias_name = _lookup(ctx, caller, key_id)
     if key.account_id != caller.principal.account_id:
         own = KeyReference(caller.principal.account_id, caller.region, key_id=key.key_id)
         raise not_found(f"Key '{own.arn}' does not exist")
+    key_resolved(target, key, alias_name)
+    return key
+
+
+def _lookup(ctx: KmsContext, caller: Caller, key_id: str) -> tuple[KeyRecord, str | None]:
+    """The key ``key_id`` names and the alias name it used, if any."""
+    reference = parse_key_reference(caller, key_id)
+    if reference.alias_name is not None:
+        alias = ctx.store.get_alias(reference.account_id, reference.region, reference.alias_name)
+        if alias is None:
+            raise not_found(f"Alias {reference.arn} is not found.")
+        target_reference = KeyReference(reference.account_id, reference.region, key_id=alias.target_key_id)
+        key = ctx.store.get_key(alias.target_key_id)
+    else:
+        target_reference = reference
+        key = ctx.store.get_key(str(reference.key_id))
+    if key is None or key.account_id != target_reference.account_id or key.region != target_reference.region:
+        raise not_found(f"Key '{target_reference.arn}' does not exist")
+    if deletion_window_ended(key, ctx.clock.now()):
+        purge_key(ctx, key)
+        raise KeyDeleted(key)
+    return key, reference.alias_name
+
+
+def find_key_for_ciphertext(ctx: KmsContext, caller: Caller, key_id: str, target: Target = Target.KEY) -> KeyRecord:
+    """The key a ciphertext blob names (Decrypt and ReEncrypt without a key id), in any account of the region.
+
+    A blob whose key is not here (never was, deleted, another region) cannot be decrypted, and the
+    answer does not say why: InvalidCiphertextException.
+    """
+    key = ctx.store.get_key(key_id)
+    if key is None or key.region != caller.region:
+        raise invalid_ciphertext()
+    if deletion_window_ended(key, ctx.clock.now()):
+        purge_key(ctx, key)
+        raise invalid_ciphertext()
+    key_resolved(target, key)
+    return key
+
+
+def find_alias_key(ctx: KmsContext, alias: AliasRecord) -> KeyRecord | None:
+    """The key an alias points at now (DeleteAlias, UpdateAlias), reported as the alias's key; None if gone."""
+    key = ctx.store.get_key(alias.target_key_id)
+    if key is not None:
+        key_resolved(Target.ALIAS_KEY, key)
     return key
 
 

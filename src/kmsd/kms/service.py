@@ -1,13 +1,20 @@
-"""The KMS service: one dispatch table from operation name to handler, plus the periodic sweep.
+"""The KMS service: one dispatch table from operation name to handler, the authorization of every call, the sweep.
 
 The API layer decodes a request into ``(operation, params, caller)`` and
 calls :meth:`KmsService.call`; the handler named in :data:`OPERATIONS` does the
-work.  Operations that write run inside one store transaction, so an
-operation that fails part-way leaves nothing written; read-only operations
-(the cryptographic ones above all) run without one, so they never queue behind
-writers.  :meth:`KmsService.sweep` is the clock-driven half of KMS: it deletes
-keys whose deletion window has ended and performs automatic rotations that
-have fallen due; the server calls it periodically.
+work.  Every call is authorized as AWS authorizes it (:mod:`kmsd.authz`): the
+service opens the call's authorization before the handler runs, checks at
+once the permissions that need no key (CreateKey, ListKeys, an alias, ...),
+lets ``kmsd.kms.resolve`` check the permissions on each key as the handler
+looks it up, and refuses to return (or commit) a call whose permissions were
+not all checked.  Operations that write run inside one store transaction, so
+an operation that fails part-way -- or is refused -- leaves nothing written;
+read-only operations (the cryptographic ones above all) run without one, so
+they never queue behind writers.  After every write the authorizer's cached
+grants and aliases are dropped, so a change is effective for the next request.
+:meth:`KmsService.sweep` is the clock-driven half of KMS: it deletes keys
+whose deletion window has ended and performs automatic rotations that have
+fallen due; the server calls it periodically.
 """
 
 from __future__ import annotations
@@ -16,11 +23,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from kmsd.authz.authorizer import KmsAuthorizer
+from kmsd.authz.call_scope import CallAuthorization, authorizing
 from kmsd.clock import Clock
 from kmsd.crypto import RandomSource, RootKey
 from kmsd.errors import AwsError
 from kmsd.iam.principal import Caller
-from kmsd.kms import aliases, crypto_ops, deletion, key_policies, keys, rotation, tags
+from kmsd.kms import aliases, crypto_ops, deletion, grants, key_policies, keys, rotation, tags
 from kmsd.kms.context import KmsContext
 from kmsd.kms.expiry import KeyDeleted, purge_expired_keys, purge_key
 from kmsd.kms.materials import KeyMaterials
@@ -64,6 +73,12 @@ OPERATIONS: dict[str, Operation] = {
     "GetKeyRotationStatus": Operation(rotation.get_key_rotation_status, writes=False),
     "RotateKeyOnDemand": Operation(rotation.rotate_key_on_demand, writes=True),
     "ListKeyRotations": Operation(rotation.list_key_rotations, writes=False),
+    # grants
+    "CreateGrant": Operation(grants.create_grant, writes=True),
+    "ListGrants": Operation(grants.list_grants, writes=False),
+    "ListRetirableGrants": Operation(grants.list_retirable_grants, writes=False),
+    "RetireGrant": Operation(grants.retire_grant, writes=True),
+    "RevokeGrant": Operation(grants.revoke_grant, writes=True),
     # cryptographic operations
     "Encrypt": Operation(crypto_ops.encrypt, writes=False),
     "Decrypt": Operation(crypto_ops.decrypt, writes=False),
@@ -79,22 +94,47 @@ class KmsService:
 
     def __init__(self, store: Store, root_key: RootKey, clock: Clock, rng: RandomSource) -> None:
         materials = KeyMaterials(store, root_key, rng, clock)
-        self.context = KmsContext(store=store, root_key=root_key, clock=clock, rng=rng, materials=materials)
+        self.authorizer = KmsAuthorizer(store, clock)
+        self.context = KmsContext(
+            store=store, root_key=root_key, clock=clock, rng=rng, materials=materials, authorizer=self.authorizer
+        )
 
-    def call(self, operation: str, params: Mapping[str, Any], caller: Caller) -> dict[str, Any]:
-        """Run one KMS operation; every refusal is an ``AwsError`` with AWS's code and message."""
+    def call(
+        self, operation: str, params: Mapping[str, Any], caller: Caller, *, via_service: str | None = None
+    ) -> dict[str, Any]:
+        """Run one KMS operation; every refusal is an ``AwsError`` with AWS's code and message.
+
+        ``via_service`` is the AWS service (``ec2.us-east-1.amazonaws.com``) a trusted front end says
+        made the request on the caller's behalf: the value of ``kms:ViaService``.
+        """
         entry = OPERATIONS.get(operation)
         if entry is None:
             raise AwsError("UnknownOperationException", f"Unknown operation {operation}")
-        if not entry.writes:
-            return entry.handler(self.context, caller, params)
-        try:
-            with self.context.store.transaction():
-                return entry.handler(self.context, caller, params)
-        except KeyDeleted as deleted:
-            # The purge done while resolving the key was rolled back with the failed operation.
-            purge_key(self.context, deleted.key)
-            raise
+        scope = CallAuthorization(self.authorizer, operation, caller, params, via_service)
+        with authorizing(scope):
+            if not entry.writes:
+                return self._run(entry, scope, params, caller)
+            try:
+                with self.context.store.transaction():
+                    return self._run(entry, scope, params, caller)
+            except KeyDeleted as deleted:
+                # The purge done while resolving the key was rolled back with the failed operation.
+                purge_key(self.context, deleted.key)
+                raise
+            finally:
+                self.authorizer.invalidate()
+
+    def _run(
+        self, entry: Operation, scope: CallAuthorization, params: Mapping[str, Any], caller: Caller
+    ) -> dict[str, Any]:
+        scope.authorize_keyless()
+        result = entry.handler(self.context, caller, params)
+        scope.verify_complete()
+        return result
+
+    def invalidate_caches(self) -> None:
+        """Another process or node committed: drop what the authorizer caches (grants, aliases)."""
+        self.authorizer.invalidate()
 
     def sweep(self) -> None:
         """Delete keys whose deletion window has ended, then perform the automatic rotations that are due."""

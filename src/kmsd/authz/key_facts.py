@@ -1,0 +1,69 @@
+"""The per-key facts every authorization reads besides the key itself: its grants and the aliases that name it.
+
+Reading them from the store on every Encrypt would cost two queries per
+call, so :class:`KeyFacts` keeps them per key id.  Any KMS write (a grant
+created, retired or revoked, an alias created, moved or deleted, a key
+deleted) drops everything it holds: the KMS service calls
+:meth:`KeyFacts.invalidate` after each write operation, and when the store
+reports a commit from another process or node.  Writes are rare next to
+cryptographic calls, so the coarse invalidation costs little and can never
+leave a stale grant in place.  The key record itself is not cached here: the
+operation reads it anyway, so a changed key policy is effective for the next
+request.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TypeVar
+
+from kmsd.store.base import Store
+from kmsd.store.models import GrantRecord
+
+_CACHE_LIMIT = 10_000
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class KeyFacts:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._grants: dict[str, tuple[GrantRecord, ...]] = {}
+        self._aliases: dict[tuple[str, str, str], tuple[str, ...]] = {}
+        self._generation = 0
+        self._lock = threading.Lock()
+
+    def grants(self, key_id: str) -> tuple[GrantRecord, ...]:
+        """The grants on ``key_id``, oldest first."""
+        found = self._grants.get(key_id)
+        if found is None:
+            generation = self._generation
+            found = tuple(self._store.list_grants(key_id))
+            self._keep(self._grants, key_id, found, generation)
+        return found
+
+    def aliases(self, account_id: str, region: str, key_id: str) -> tuple[str, ...]:
+        """The names of the aliases that point at ``key_id`` (the key's ``kms:ResourceAliases``)."""
+        cache_key = (account_id, region, key_id)
+        found = self._aliases.get(cache_key)
+        if found is None:
+            generation = self._generation
+            found = tuple(alias.alias_name for alias in self._store.list_aliases(account_id, region, key_id))
+            self._keep(self._aliases, cache_key, found, generation)
+        return found
+
+    def invalidate(self) -> None:
+        """Forget everything: a KMS write happened here, or another process committed."""
+        with self._lock:
+            self._grants.clear()
+            self._aliases.clear()
+            self._generation += 1
+
+    def _keep(self, cache: dict[K, V], key: K, value: V, generation: int) -> None:
+        with self._lock:
+            # A value read while an invalidation ran may predate the write: use it once, don't keep it.
+            if generation != self._generation:
+                return
+            if len(cache) >= _CACHE_LIMIT:
+                cache.clear()
+            cache[key] = value

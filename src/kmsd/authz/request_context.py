@@ -1,0 +1,341 @@
+"""The request context of one KMS permission check: the global ``aws:*`` keys plus the ``kms:*`` keys it supports.
+
+AWS KMS Developer Guide, "AWS KMS condition keys" and "AWS global condition
+context keys" (IAM User Guide).  The global keys come from
+:func:`kmsd.iam.authorization.request_context_keys` (``aws:SourceIp`` is the
+address the API layer trusted: the TCP peer, or the configured proxy
+header).  On top of them, each check carries only the keys its operation
+supports (the ``condition_keys`` of its row in
+:mod:`kmsd.authz.permissions`):
+
+- facts about the key used: ``kms:KeySpec``, ``kms:KeyUsage``,
+  ``kms:KeyOrigin``, ``kms:MultiRegion``, ``kms:ResourceAliases``,
+  ``aws:ResourceTag/*``; for CreateKey the same keys describe the key the
+  request would create, defaults included ("This type of condition works even
+  when the parameter doesn't appear in the request");
+- facts about the call: ``kms:CallerAccount``, ``kms:ViaService`` (absent
+  unless a trusted service header named the service), ``kms:RequestAlias``
+  (the alias name when ``KeyId`` was an alias name or alias ARN);
+- request members: the encryption context (``kms:EncryptionContext:<key>``
+  and ``kms:EncryptionContextKeys``; ReEncrypt's source context for
+  ``kms:ReEncryptFrom`` and destination context for ``kms:ReEncryptTo``), the
+  algorithm in the request or the one the operation uses, the grant's
+  operations, principals and constraint type, the tags of CreateKey and
+  TagResource (``aws:RequestTag/*``, ``aws:TagKeys``), and so on.
+
+Multivalued keys (``kms:EncryptionContextKeys``, ``kms:ResourceAliases``,
+``kms:GrantOperations``, ``aws:TagKeys``) are tuples and are left out when
+empty, so ``Null`` conditions see no encryption context as no key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from kmsd.authz.permissions import OperationPermissions, Permission, Target
+from kmsd.clock import Clock
+from kmsd.iam.authorization import principal_info, request_context_keys
+from kmsd.iam.principal import Caller, Principal
+from kmsd.policy import PrincipalInfo, RequestContext
+from kmsd.store.models import KeyRecord
+
+ContextValue = str | tuple[str, ...]
+
+SYMMETRIC_DEFAULT = "SYMMETRIC_DEFAULT"
+
+# Condition keys set straight from one request member, when the request has it.
+_FROM_MEMBER: tuple[tuple[str, str], ...] = (
+    ("kms:DataKeyPairSpec", "KeyPairSpec"),
+    ("kms:SigningAlgorithm", "SigningAlgorithm"),
+    ("kms:MacAlgorithm", "MacAlgorithm"),
+    ("kms:KeyAgreementAlgorithm", "KeyAgreementAlgorithm"),
+    ("kms:WrappingAlgorithm", "WrappingAlgorithm"),
+    ("kms:WrappingKeySpec", "WrappingKeySpec"),
+    ("kms:ExpirationModel", "ExpirationModel"),
+    ("kms:ReplicaRegion", "ReplicaRegion"),
+    ("kms:PrimaryRegion", "PrimaryRegion"),
+    ("kms:GranteePrincipal", "GranteePrincipal"),
+    ("kms:RetiringPrincipal", "RetiringPrincipal"),
+)
+
+# Condition keys whose request member has a documented default, used when the member is absent.
+_WITH_DEFAULT: tuple[tuple[str, str, str], ...] = (
+    # ScheduleKeyDeletion: "If you do not include a value, it defaults to 30."
+    ("kms:ScheduleKeyDeletionPendingWindowInDays", "PendingWindowInDays", "30"),
+    # EnableKeyRotation: RotationPeriodInDays "The default value is 365 days."
+    ("kms:RotationPeriodInDays", "RotationPeriodInDays", "365"),
+    # Sign/Verify: MessageType "The default value is RAW."
+    ("kms:MessageType", "MessageType", "RAW"),
+    # GetKeyPolicy/PutKeyPolicy: "If the request doesn't include PolicyName, the value of kms:PolicyName is default."
+    ("kms:PolicyName", "PolicyName", "default"),
+)
+
+
+class CheckFacts(NamedTuple):
+    """Everything one permission check reads, besides the permission itself.
+
+    ``key`` is the key the permission targets (None for ``*``, alias and
+    principal targets); ``aliases`` are the alias names that point at it;
+    ``request_alias`` the alias name the request used to name it.
+    """
+
+    caller: Caller
+    params: Mapping[str, Any]
+    resource: str
+    key: KeyRecord | None = None
+    aliases: tuple[str, ...] = ()
+    request_alias: str | None = None
+    via_service: str | None = None
+    same_key: bool | None = None  # ReEncrypt: whether the destination is the source key
+
+
+def build_request_context(
+    row: OperationPermissions,
+    permission: Permission,
+    facts: CheckFacts,
+    clock: Clock,
+    overrides: Mapping[str, str | Sequence[str]] | None = None,
+) -> RequestContext:
+    """The :class:`RequestContext` of ``permission`` (one check of the operation ``row``).
+
+    ``overrides`` replace or add condition keys (``kmsd authz explain --context``); key names
+    compare case-insensitively, as in policies.
+    """
+    keys: dict[str, str | Sequence[str]] = dict(_global_keys(facts.caller, clock))
+    if facts.via_service is not None:
+        # A service that calls KMS on a principal's behalf makes the request "via an AWS service".
+        keys["aws:ViaAWSService"] = "true"
+    supported = row.condition_keys
+    params = facts.params
+    if "kms:CallerAccount" in supported:
+        keys["kms:CallerAccount"] = facts.caller.principal.account_id
+    if "kms:ViaService" in supported and facts.via_service is not None:
+        keys["kms:ViaService"] = facts.via_service
+    if permission.target is Target.NEW_KEY or row.operation in ("CreateKey", "ReplicateKey"):
+        # A key being created has no tags or aliases to condition on yet: its request describes it.
+        keys.update(_created_key_keys(params, supported))
+    elif facts.key is not None and permission.target is not Target.ALIAS:
+        keys.update(key_fact_keys(facts.key, facts.aliases, supported))
+    if "kms:RequestAlias" in supported and facts.request_alias is not None:
+        keys["kms:RequestAlias"] = facts.request_alias
+    _add_member_keys(keys, row, permission, params)
+    if "kms:ReEncryptOnSameKey" in supported and facts.same_key is not None:
+        keys["kms:ReEncryptOnSameKey"] = "true" if facts.same_key else "false"
+    if "kms:GrantIsForAWSResource" in supported:
+        # True only when an AWS service integrated with KMS makes the grant call on the user's behalf.
+        keys["kms:GrantIsForAWSResource"] = "true" if facts.via_service is not None else "false"
+    if overrides:
+        replaced = {name.lower() for name in overrides}
+        keys = {name: value for name, value in keys.items() if name.lower() not in replaced}
+        keys.update(overrides)
+    return RequestContext(permission.action, facts.resource, _principal_info(facts.caller.principal), keys)
+
+
+@dataclass(frozen=True)
+class _FixedClock:
+    moment: datetime
+
+    def now(self) -> datetime:
+        return self.moment
+
+
+_GLOBAL_KEYS_LIMIT = 10_000
+_global_keys_cache: dict[tuple[object, ...], Mapping[str, str | list[str]]] = {}
+
+
+def _global_keys(caller: Caller, clock: Clock) -> Mapping[str, str | list[str]]:
+    """The global ``aws:*`` keys, computed once per caller and second (the finest unit of aws:CurrentTime)."""
+    now = clock.now()
+    principal = caller.principal
+    session = principal.session
+    cache_key = (
+        int(now.timestamp()),
+        principal.arn,
+        principal.user_id,
+        principal.name,
+        principal.role_arn,
+        tuple(principal.tags.items()),
+        session.issued_at if session is not None else None,
+        caller.source_ip,
+        caller.secure_transport,
+        caller.region,
+        caller.user_agent,
+    )
+    found = _global_keys_cache.get(cache_key)
+    if found is None:
+        second = now.replace(microsecond=0)
+        found = request_context_keys(caller, _FixedClock(second))
+        if len(_global_keys_cache) >= _GLOBAL_KEYS_LIMIT:
+            _global_keys_cache.clear()
+        _global_keys_cache[cache_key] = found
+    return found
+
+
+_principals: dict[tuple[str, str, str, str | None], PrincipalInfo] = {}
+
+
+def _principal_info(principal: Principal) -> PrincipalInfo:
+    """The caller as the policy engine sees it, built once per distinct principal."""
+    cache_key = (principal.arn, principal.account_id, principal.kind, principal.role_arn)
+    found = _principals.get(cache_key)
+    if found is None:
+        if len(_principals) >= 10_000:
+            _principals.clear()
+        found = _principals[cache_key] = principal_info(principal)
+    return found
+
+
+def key_fact_keys(key: KeyRecord, aliases: Sequence[str], supported: frozenset[str]) -> dict[str, ContextValue]:
+    """The keys that describe a key used by the operation ("Conditions for KMS keys used in API operations")."""
+    keys: dict[str, ContextValue] = {}
+    if "kms:KeySpec" not in supported:
+        return keys
+    keys["kms:KeySpec"] = key.key_spec
+    keys["kms:KeyUsage"] = key.key_usage
+    keys["kms:KeyOrigin"] = key.origin
+    keys["kms:MultiRegion"] = "true" if key.multi_region else "false"
+    # The deprecated names "work the same way. Only the names differ."
+    keys["kms:CustomerMasterKeySpec"] = key.key_spec
+    keys["kms:CustomerMasterKeyUsage"] = key.key_usage
+    if aliases:
+        keys["kms:ResourceAliases"] = tuple(aliases)
+    for tag_key, tag_value in key.tags.items():
+        keys[f"aws:ResourceTag/{tag_key}"] = tag_value
+    return keys
+
+
+def _created_key_keys(params: Mapping[str, Any], supported: frozenset[str]) -> dict[str, ContextValue]:
+    """CreateKey: the properties of the key the request would create, AWS's defaults included."""
+    keys: dict[str, ContextValue] = {}
+    spec = params.get("KeySpec") or params.get("CustomerMasterKeySpec") or SYMMETRIC_DEFAULT
+    if "kms:KeySpec" in supported:
+        keys["kms:KeySpec"] = keys["kms:CustomerMasterKeySpec"] = str(spec)
+        usage = str(params.get("KeyUsage") or "ENCRYPT_DECRYPT")
+        keys["kms:KeyUsage"] = keys["kms:CustomerMasterKeyUsage"] = usage
+        keys["kms:KeyOrigin"] = str(params.get("Origin") or "AWS_KMS")
+        keys["kms:MultiRegion"] = "true" if params.get("MultiRegion") else "false"
+        if params.get("MultiRegion"):
+            keys["kms:MultiRegionKeyType"] = "PRIMARY"
+    return keys
+
+
+@dataclass(frozen=True)
+class _MemberPlan:
+    """Which request-member keys one operation sets, worked out once per operation instead of per call."""
+
+    encryption_context: bool
+    encryption_algorithm: bool
+    from_member: tuple[tuple[str, str], ...]
+    with_default: tuple[tuple[str, str, str], ...]
+    valid_to: bool
+    bypass: bool
+    grant_operations: bool
+    grant_constraint_type: bool
+    request_tags: bool
+    tag_keys: bool
+
+
+_plans: dict[str, _MemberPlan] = {}
+
+
+def _plan_of(row: OperationPermissions) -> _MemberPlan:
+    found = _plans.get(row.operation)
+    if found is None:
+        supported = row.condition_keys
+        found = _MemberPlan(
+            encryption_context="kms:EncryptionContextKeys" in supported,
+            encryption_algorithm="kms:EncryptionAlgorithm" in supported,
+            from_member=tuple(entry for entry in _FROM_MEMBER if entry[0] in supported),
+            with_default=tuple(entry for entry in _WITH_DEFAULT if entry[0] in supported),
+            valid_to="kms:ValidTo" in supported,
+            bypass="kms:BypassPolicyLockoutSafetyCheck" in supported,
+            grant_operations="kms:GrantOperations" in supported,
+            grant_constraint_type="kms:GrantConstraintType" in supported,
+            request_tags="aws:RequestTag/*" in supported,
+            tag_keys="aws:TagKeys" in supported,
+        )
+        _plans[row.operation] = found
+    return found
+
+
+def _add_member_keys(
+    keys: dict[str, str | Sequence[str]], row: OperationPermissions, permission: Permission, params: Mapping[str, Any]
+) -> None:
+    """Add the keys the request's members set, straight into ``keys`` (this runs on every call)."""
+    plan = _plan_of(row)
+    if plan.encryption_context:
+        keys.update(_encryption_context_keys(encryption_context_of(row, permission, params)))
+    if plan.encryption_algorithm:
+        keys["kms:EncryptionAlgorithm"] = _encryption_algorithm(permission, params)
+    for condition_key, member in plan.from_member:
+        if params.get(member) is not None:
+            keys[condition_key] = str(params[member])
+    for condition_key, member, default in plan.with_default:
+        value = params.get(member)
+        keys[condition_key] = default if value is None else str(value)
+    if plan.valid_to and params.get("ValidTo") is not None:
+        keys["kms:ValidTo"] = _epoch_seconds(params["ValidTo"])
+    if plan.bypass and params.get("BypassPolicyLockoutSafetyCheck") is not None:
+        keys["kms:BypassPolicyLockoutSafetyCheck"] = "true" if params["BypassPolicyLockoutSafetyCheck"] else "false"
+    if plan.grant_operations and params.get("Operations"):
+        keys["kms:GrantOperations"] = tuple(str(name) for name in params["Operations"])
+    if plan.grant_constraint_type:
+        constraints = params.get("Constraints") or {}
+        for constraint_type in ("EncryptionContextEquals", "EncryptionContextSubset"):
+            if constraints.get(constraint_type):
+                keys["kms:GrantConstraintType"] = constraint_type
+    if plan.request_tags and params.get("Tags"):
+        tags = [(str(tag["TagKey"]), str(tag.get("TagValue", ""))) for tag in params["Tags"]]
+        keys.update({f"aws:RequestTag/{name}": value for name, value in tags})
+        keys["aws:TagKeys"] = tuple(name for name, _ in tags)
+    elif plan.tag_keys and params.get("TagKeys"):
+        keys["aws:TagKeys"] = tuple(str(name) for name in params["TagKeys"])
+
+
+def encryption_context_of(
+    row: OperationPermissions, permission: Permission, params: Mapping[str, Any]
+) -> Mapping[str, str] | None:
+    """The encryption context a permission is about (grant constraints are checked against it too)."""
+    if permission.target is Target.SOURCE_KEY:
+        found: Mapping[str, str] | None = params.get("SourceEncryptionContext")
+        return found
+    if permission.target is Target.DESTINATION_KEY:
+        found = params.get("DestinationEncryptionContext")
+        return found
+    if row.operation in ("CreateGrant", "RetireGrant"):
+        # CreateGrant: the encryption context of the grant constraint the request asks for.
+        constraints = params.get("Constraints") or {}
+        found = constraints.get("EncryptionContextEquals") or constraints.get("EncryptionContextSubset")
+        return found
+    found = params.get("EncryptionContext")
+    return found
+
+
+def _encryption_context_keys(context: Mapping[str, str] | None) -> dict[str, ContextValue]:
+    if not context:
+        return {}
+    keys: dict[str, ContextValue] = {f"kms:EncryptionContext:{name}": str(value) for name, value in context.items()}
+    keys["kms:EncryptionContextKeys"] = tuple(context)
+    return keys
+
+
+def _encryption_algorithm(permission: Permission, params: Mapping[str, Any]) -> str:
+    # "kms:EncryptionAlgorithm": the algorithm in the request, or the one the operation uses (the data key
+    # operations always use SYMMETRIC_DEFAULT).
+    if permission.target is Target.SOURCE_KEY:
+        member = "SourceEncryptionAlgorithm"
+    elif permission.target is Target.DESTINATION_KEY:
+        member = "DestinationEncryptionAlgorithm"
+    else:
+        member = "EncryptionAlgorithm"
+    return str(params.get(member) or SYMMETRIC_DEFAULT)
+
+
+def _epoch_seconds(value: Any) -> str:
+    timestamp = getattr(value, "timestamp", None)
+    if callable(timestamp):
+        return str(int(timestamp()))
+    return str(value)
