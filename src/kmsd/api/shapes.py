@@ -17,11 +17,10 @@ parameters that already have the right Python types: ``bytes`` for blobs,
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
@@ -64,14 +63,26 @@ def _lower_camel(name: str) -> str:
     return name[:1].lower() + name[1:]
 
 
+# A shape compiled into one function: the decoded JSON value, its path for messages, and the list of
+# constraint violations to append to; it returns the converted value or raises SerializationException.
+Converter = Callable[[Any, str, list[str]], Any]
+
+
 class ServiceModel:
-    """One AWS service's operations and shapes, as botocore describes them."""
+    """One AWS service's operations and shapes, as botocore describes them.
+
+    Each shape is compiled, on first use, into a :data:`Converter` closure that
+    holds its limits, enum set and compiled pattern, so a request walks
+    precomputed checks instead of reading the model's dictionaries each time.
+    """
 
     def __init__(self, document: Mapping[str, Any]) -> None:
         self.metadata: Mapping[str, Any] = document["metadata"]
         self.operations: Mapping[str, Any] = document["operations"]
         self.shapes: Mapping[str, Any] = document["shapes"]
         self._patterns: dict[str, re.Pattern[str]] = {}
+        self._converters: dict[str, Converter] = {}
+        self._request_converters: dict[str, Converter | None] = {}  # by operation; None: it takes no input
 
     @classmethod
     def load(cls, service: str) -> ServiceModel:
@@ -94,147 +105,134 @@ class ServiceModel:
         Raises ``SerializationException`` for wrong JSON types and one
         ``ValidationException`` listing every constraint violation.
         """
-        shape_name = self.input_shape(operation)
-        if shape_name is None:
+        try:
+            converter = self._request_converters[operation]
+        except KeyError:
+            shape_name = self.input_shape(operation)
+            converter = None if shape_name is None else self._converter(shape_name)
+            self._request_converters[operation] = converter
+        if converter is None:
             return {}
         if body is None:
             body = {}
         problems: list[str] = []
-        params = self._convert_structure(shape_name, body, "", problems)
+        params: dict[str, Any] = converter(body, "", problems)
         if problems:
             raise ValidationError(problems)
         return params
 
-    def _convert(self, shape_name: str, value: Any, path: str, problems: list[str]) -> Any:
+    def _converter(self, shape_name: str) -> Converter:
+        converter = self._converters.get(shape_name)
+        if converter is None:
+            # Registered before it is built, so a shape that contains itself finds its own converter.
+            built: list[Converter] = []
+            self._converters[shape_name] = lambda value, path, problems: built[0](value, path, problems)
+            converter = self._compile(shape_name)
+            built.append(converter)
+            self._converters[shape_name] = converter
+        return converter
+
+    def _compile(self, shape_name: str) -> Converter:
         shape = self.shapes[shape_name]
         kind = shape["type"]
         if kind == "structure":
-            return self._convert_structure(shape_name, value, path, problems)
+            return self._compile_structure(shape)
         if kind == "list":
+            return self._compile_list(shape)
+        if kind == "map":
+            return self._compile_map(shape)
+        if kind == "string":
+            return self._compile_string(shape)
+        if kind in ("integer", "long"):
+            return _compile_number(shape, kind)
+        if kind == "boolean":
+            return _convert_boolean
+        if kind == "blob":
+            return _compile_blob(shape)
+        if kind == "timestamp":
+            return _convert_timestamp
+        return _unsupported(kind)
+
+    def _compile_structure(self, shape: Mapping[str, Any]) -> Converter:
+        required = shape.get("required", ())
+        members = [
+            (name, _lower_camel(name), self._converter(member["shape"]), name in required)
+            for name, member in shape.get("members", {}).items()
+        ]
+
+        def convert(value: Any, path: str, problems: list[str]) -> dict[str, Any]:
+            if not isinstance(value, dict):
+                raise _serialization_error(value, "structure")
+            result: dict[str, Any] = {}
+            prefix = f"{path}." if path else ""
+            for name, camel, member_converter, is_required in members:
+                item = value.get(name)
+                if item is None:
+                    if is_required:
+                        problems.append(constraint_violation(None, prefix + camel, "Member must not be null"))
+                    continue
+                result[name] = member_converter(item, prefix + camel, problems)
+            # Unknown members are ignored, as AWS's JSON protocol does.
+            return result
+
+        return convert
+
+    def _compile_list(self, shape: Mapping[str, Any]) -> Converter:
+        member_converter = self._converter(shape["member"]["shape"])
+        check_length = _length_check(shape)
+
+        def convert(value: Any, path: str, problems: list[str]) -> list[Any]:
             if not isinstance(value, list):
                 raise _serialization_error(value, "list")
-            items = [
-                self._convert(shape["member"]["shape"], item, f"{path}.{i}.member", problems)
-                for i, item in enumerate(value, start=1)
-            ]
-            self._check_length(shape, items, len(items), path, problems)
+            items = [member_converter(item, f"{path}.{i}.member", problems) for i, item in enumerate(value, start=1)]
+            if check_length is not None:
+                check_length(items, len(items), path, problems)
             return items
-        if kind == "map":
+
+        return convert
+
+    def _compile_map(self, shape: Mapping[str, Any]) -> Converter:
+        key_converter = self._converter(shape["key"]["shape"])
+        value_converter = self._converter(shape["value"]["shape"])
+        check_length = _length_check(shape)
+
+        def convert(value: Any, path: str, problems: list[str]) -> dict[Any, Any]:
             if not isinstance(value, dict):
                 raise _serialization_error(value, "map")
             converted: dict[Any, Any] = {}
             for key, item in value.items():
-                converted[self._convert(shape["key"]["shape"], key, path, problems)] = self._convert(
-                    shape["value"]["shape"], item, path, problems
-                )
-            self._check_length(shape, converted, len(converted), path, problems)
+                converted[key_converter(key, path, problems)] = value_converter(item, path, problems)
+            if check_length is not None:
+                check_length(converted, len(converted), path, problems)
             return converted
-        if kind == "string":
+
+        return convert
+
+    def _compile_string(self, shape: Mapping[str, Any]) -> Converter:
+        check_length = _length_check(shape)
+        enum: frozenset[str] | None = None
+        enum_rule = ""
+        if "enum" in shape:
+            enum = frozenset(shape["enum"])
+            enum_rule = "Member must satisfy enum value set: [" + ", ".join(shape["enum"]) + "]"
+        pattern: re.Pattern[str] | None = None
+        pattern_rule = ""
+        if "pattern" in shape:
+            pattern = self._pattern(shape["pattern"])
+            pattern_rule = "Member must satisfy regular expression pattern: " + shape["pattern"]
+
+        def convert(value: Any, path: str, problems: list[str]) -> str:
             if not isinstance(value, str):
-                raise _serialization_error(value, kind)
-            self._check_length(shape, value, len(value), path, problems)
-            if "enum" in shape and value not in shape["enum"]:
-                problems.append(
-                    constraint_violation(
-                        self._shown(shape, value),
-                        path,
-                        "Member must satisfy enum value set: [" + ", ".join(shape["enum"]) + "]",
-                    )
-                )
-            elif "pattern" in shape and not self._pattern(shape["pattern"]).fullmatch(value):
-                problems.append(
-                    constraint_violation(
-                        self._shown(shape, value),
-                        path,
-                        "Member must satisfy regular expression pattern: " + shape["pattern"],
-                    )
-                )
+                raise _serialization_error(value, "string")
+            if check_length is not None:
+                check_length(value, len(value), path, problems)
+            if enum is not None and value not in enum:
+                problems.append(constraint_violation(_shown(shape, value), path, enum_rule))
+            elif pattern is not None and not pattern.fullmatch(value):
+                problems.append(constraint_violation(_shown(shape, value), path, pattern_rule))
             return value
-        if kind in ("integer", "long"):
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise _serialization_error(value, kind)
-            number = int(value)
-            if "min" in shape and number < shape["min"]:
-                problems.append(
-                    constraint_violation(
-                        number, path, f"Member must have value greater than or equal to {shape['min']}"
-                    )
-                )
-            if "max" in shape and number > shape["max"]:
-                problems.append(
-                    constraint_violation(number, path, f"Member must have value less than or equal to {shape['max']}")
-                )
-            return number
-        if kind == "boolean":
-            if not isinstance(value, bool):
-                raise _serialization_error(value, kind)
-            return value
-        if kind == "blob":
-            if not isinstance(value, str):
-                raise _serialization_error(value, kind)
-            try:
-                data = base64.b64decode(value, validate=True)
-            except (binascii.Error, ValueError):
-                raise AwsError("SerializationException", "Could not decode a Base64 encoded blob") from None
-            self._check_length(shape, data, len(data), path, problems)
-            return data
-        if kind == "timestamp":
-            if isinstance(value, datetime):
-                # The query protocol sends ISO 8601 text, which its decoder has already parsed.
-                return value
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise _serialization_error(value, kind)
-            return datetime.fromtimestamp(value, UTC)
-        raise AwsError("SerializationException", f"unsupported shape type {kind}")
 
-    def _convert_structure(self, shape_name: str, value: Any, path: str, problems: list[str]) -> dict[str, Any]:
-        shape = self.shapes[shape_name]
-        if not isinstance(value, dict):
-            raise _serialization_error(value, "structure")
-        members: Mapping[str, Any] = shape.get("members", {})
-        result: dict[str, Any] = {}
-        prefix = f"{path}." if path else ""
-        for name, member in members.items():
-            member_path = prefix + _lower_camel(name)
-            if name not in value or value[name] is None:
-                if name in shape.get("required", ()):
-                    problems.append(constraint_violation(None, member_path, "Member must not be null"))
-                continue
-            result[name] = self._convert(member["shape"], value[name], member_path, problems)
-        # Unknown members are ignored, as AWS's JSON protocol does.
-        return result
-
-    def _check_length(self, shape: Mapping[str, Any], value: Any, length: int, path: str, problems: list[str]) -> None:
-        if "min" in shape and length < shape["min"]:
-            problems.append(
-                constraint_violation(
-                    self._shown(shape, value),
-                    path,
-                    f"Member must have length greater than or equal to {shape['min']}",
-                )
-            )
-        if "max" in shape and length > shape["max"]:
-            problems.append(
-                constraint_violation(
-                    self._shown(shape, value),
-                    path,
-                    f"Member must have length less than or equal to {shape['max']}",
-                )
-            )
-
-    @staticmethod
-    def _shown(shape: Mapping[str, Any], value: Any) -> Any:
-        """How AWS prints a value in a validation message; sensitive values are never shown."""
-        if shape.get("sensitive"):
-            return HIDDEN
-        if isinstance(value, bytes):
-            # AWS shows the Java ByteBuffer, never the bytes.
-            return f"java.nio.HeapByteBuffer[pos=0 lim={len(value)} cap={len(value)}]"
-        if isinstance(value, list):
-            return "[" + ", ".join(str(v) for v in value) + "]"
-        if isinstance(value, dict):
-            return "{" + ", ".join(f"{k}={v}" for k, v in value.items()) + "}"
-        return value
+        return convert
 
     def _pattern(self, pattern: str) -> re.Pattern[str]:
         compiled = self._patterns.get(pattern)
@@ -251,9 +249,106 @@ class ServiceModel:
         return {k: _to_wire(v) for k, v in result.items() if v is not None}
 
 
-def _to_wire(value: Any) -> Any:
+LengthCheck = Callable[[Any, int, str, list[str]], None]
+
+
+def _length_check(shape: Mapping[str, Any]) -> LengthCheck | None:
+    """The shape's min/max length rule (of a string, blob, list or map), or None when it has none."""
+    low: int | None = shape.get("min")
+    high: int | None = shape.get("max")
+    if low is None and high is None:
+        return None
+    low_rule = f"Member must have length greater than or equal to {low}"
+    high_rule = f"Member must have length less than or equal to {high}"
+
+    def check(value: Any, length: int, path: str, problems: list[str]) -> None:
+        if low is not None and length < low:
+            problems.append(constraint_violation(_shown(shape, value), path, low_rule))
+        if high is not None and length > high:
+            problems.append(constraint_violation(_shown(shape, value), path, high_rule))
+
+    return check
+
+
+def _compile_number(shape: Mapping[str, Any], kind: str) -> Converter:
+    low: int | None = shape.get("min")
+    high: int | None = shape.get("max")
+    low_rule = f"Member must have value greater than or equal to {low}"
+    high_rule = f"Member must have value less than or equal to {high}"
+
+    def convert(value: Any, path: str, problems: list[str]) -> int:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _serialization_error(value, kind)
+        number = int(value)
+        if low is not None and number < low:
+            problems.append(constraint_violation(number, path, low_rule))
+        if high is not None and number > high:
+            problems.append(constraint_violation(number, path, high_rule))
+        return number
+
+    return convert
+
+
+def _convert_boolean(value: Any, path: str, problems: list[str]) -> bool:
+    if not isinstance(value, bool):
+        raise _serialization_error(value, "boolean")
+    return value
+
+
+def _compile_blob(shape: Mapping[str, Any]) -> Converter:
+    check_length = _length_check(shape)
+
+    def convert(value: Any, path: str, problems: list[str]) -> bytes:
+        if not isinstance(value, str):
+            raise _serialization_error(value, "blob")
+        try:
+            # base64.b64decode(value, validate=True), without its argument handling.
+            data = binascii.a2b_base64(value.encode("ascii"), strict_mode=True)
+        except (binascii.Error, ValueError):
+            raise AwsError("SerializationException", "Could not decode a Base64 encoded blob") from None
+        if check_length is not None:
+            check_length(data, len(data), path, problems)
+        return data
+
+    return convert
+
+
+def _convert_timestamp(value: Any, path: str, problems: list[str]) -> datetime:
+    if isinstance(value, datetime):
+        # The query protocol sends ISO 8601 text, which its decoder has already parsed.
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _serialization_error(value, "timestamp")
+    return datetime.fromtimestamp(value, UTC)
+
+
+def _unsupported(kind: str) -> Converter:
+    def convert(value: Any, path: str, problems: list[str]) -> Any:
+        raise AwsError("SerializationException", f"unsupported shape type {kind}")
+
+    return convert
+
+
+def _shown(shape: Mapping[str, Any], value: Any) -> Any:
+    """How AWS prints a value in a validation message; sensitive values are never shown."""
+    if shape.get("sensitive"):
+        return HIDDEN
     if isinstance(value, bytes):
-        return base64.b64encode(value).decode("ascii")
+        # AWS shows the Java ByteBuffer, never the bytes.
+        return f"java.nio.HeapByteBuffer[pos=0 lim={len(value)} cap={len(value)}]"
+    if isinstance(value, list):
+        return "[" + ", ".join(str(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}={v}" for k, v in value.items()) + "}"
+    return value
+
+
+def _to_wire(value: Any) -> Any:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        # base64.b64encode(value), without its argument handling.
+        return binascii.b2a_base64(value, newline=False).decode("ascii")
     if isinstance(value, datetime):
         # AWS JSON timestamps are epoch seconds with millisecond precision.
         return round(value.timestamp(), 3)

@@ -77,6 +77,36 @@ def signing_key(secret_access_key: str, date: str, region: str, service: str) ->
     return hmac.digest(key, TERMINATOR.encode(), "sha256")
 
 
+# HMAC-SHA256 (RFC 2104): H((K ^ opad) || H((K ^ ipad) || message)), with K zero-padded to the 64-byte block.
+_BLOCK_SIZE = 64
+_IPAD = bytes(byte ^ 0x36 for byte in range(256))
+_OPAD = bytes(byte ^ 0x5C for byte in range(256))
+
+
+@lru_cache(maxsize=4096)
+def _keyed_hashes(key: bytes) -> tuple[hashlib._Hash, hashlib._Hash]:
+    """The inner and outer SHA-256 states of HMAC under ``key``, each already fed its padded key block."""
+    if len(key) > _BLOCK_SIZE:
+        key = hashlib.sha256(key).digest()
+    block = key.ljust(_BLOCK_SIZE, b"\0")
+    return hashlib.sha256(block.translate(_IPAD)), hashlib.sha256(block.translate(_OPAD))
+
+
+def _hmac_sha256(key: bytes, message: bytes) -> bytes:
+    """``hmac.digest(key, message, "sha256")``, at half its cost for a key used again and again.
+
+    OpenSSL 3 looks the digest up again on every ``hmac.digest`` call, which
+    costs more than hashing a request's string to sign; continuing from the
+    cached keyed states (copies of two SHA-256 contexts) gives the same MAC.
+    """
+    inner_state, outer_state = _keyed_hashes(key)
+    inner = inner_state.copy()
+    inner.update(message)
+    outer = outer_state.copy()
+    outer.update(inner.digest())
+    return outer.digest()
+
+
 def payload_hash(request: SignedRequest, body: bytes) -> str:
     """The payload hash that enters the canonical request.
 
@@ -119,7 +149,7 @@ def verify(request: SignedRequest, secret_access_key: str, body: bytes, clock: C
     canonical = canonical_request(request, payload_hash(request, body))
     to_sign = string_to_sign(request, canonical)
     key = signing_key(secret_access_key, request.date, request.region, request.service)
-    expected = hmac.digest(key, to_sign.encode("utf-8", "surrogateescape"), "sha256").hex()
+    expected = _hmac_sha256(key, to_sign.encode("utf-8", "surrogateescape")).hex()
     given = request.signature.encode("utf-8", "surrogateescape")
     if not hmac.compare_digest(expected.encode(), given):
         raise SigV4Error("signature", SIGNATURE_MISMATCH, canonical_request=canonical, string_to_sign=to_sign)

@@ -116,7 +116,10 @@ def _check_escapes(raw: str) -> None:
 def canonical_header_value(values: Sequence[str]) -> str:
     """Trim each value, collapse runs of spaces inside it, and join repeated headers with commas in order."""
     if len(values) == 1:
-        return _trim_all(values[0])
+        value = values[0]
+        if "\t" not in value and "  " not in value:
+            return value.strip(" ")
+        return _trim_all(value)
     return ",".join([_trim_all(value) for value in values])
 
 
@@ -135,15 +138,8 @@ def parse_amz_date(value: str) -> datetime | None:
     if not (value[:8].isdigit() and value[9:15].isdigit()):
         return None
     try:
-        return datetime(
-            int(value[0:4]),
-            int(value[4:6]),
-            int(value[6:8]),
-            int(value[9:11]),
-            int(value[11:13]),
-            int(value[13:15]),
-            tzinfo=UTC,
-        )
+        # With the shape checked above, Python 3.11's parser reads exactly this basic format (as UTC).
+        return datetime.fromisoformat(value)
     except ValueError:
         return None
 
