@@ -319,7 +319,11 @@ def _convert_timestamp(value: Any, path: str, problems: list[str]) -> datetime:
         return value
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise _serialization_error(value, "timestamp")
-    return datetime.fromtimestamp(value, UTC)
+    try:
+        return datetime.fromtimestamp(value, UTC)
+    except (ValueError, OverflowError, OSError):
+        # A number no date can have (e.g. 2**40 seconds, NaN) is a wire-format error, as AWS answers it.
+        raise AwsError("SerializationException", f"{value} is not a valid timestamp") from None
 
 
 def _unsupported(kind: str) -> Converter:
