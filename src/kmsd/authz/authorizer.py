@@ -372,9 +372,6 @@ class KmsAuthorizer:
 _key_policies: dict[str, Policy] = {}
 _KEY_POLICY_CACHE_LIMIT = 4096
 # How directly an allowing key-policy statement names the caller; the most direct one counts.
-_VIA_RANK = {AllowVia.ACCOUNT: 1, AllowVia.ROLE: 2, AllowVia.PRINCIPAL: 3}
-
-
 def key_policy_of(key: KeyRecord) -> Policy:
     """The key's policy, compiled; a stored policy that no longer parses fails closed."""
     found = _key_policies.get(key.policy)
@@ -396,13 +393,12 @@ def evaluate_with_key(context: RequestContext, key: KeyRecord, identity: Identit
 
 
 def resource_allow_via(decision: Decision) -> AllowVia | None:
-    """How the key policy's allowing statements name the caller (the caller itself, its role, its account)."""
-    best: AllowVia | None = None
-    for match in decision.matches:
-        allowing = match.kind is PolicyKind.RESOURCE and not match.deny
-        if allowing and (best is None or _VIA_RANK[match.via] > _VIA_RANK[best]):
-            best = match.via
-    return best
+    """How the key policy's allowing statements name the caller (the caller itself, its role, its account).
+
+    The most direct wins; the engine answers without listing every match, which
+    keeps this off the full-evaluation path on every call.
+    """
+    return decision.resource_via
 
 
 def explanation(call: KmsCall, checked: Sequence[CheckResult]) -> dict[str, Any]:

@@ -47,22 +47,40 @@ def split_tokens(tokens: Sequence[Token]) -> tuple[tuple[Token, ...], ...]:
     return tuple(tuple(segment) for segment in segments)
 
 
-class ArnMatcher:
-    """A compiled ARN pattern: one matcher per component, or plain equality when nothing is wild."""
+def _text(segments: Sequence[tuple[Token, ...]]) -> str:
+    return ":".join("".join(str(token) for token in segment) for segment in segments)
 
-    __slots__ = ("_exact", "_matchers")
+
+class ArnMatcher:
+    """A compiled ARN pattern: plain equality when nothing is wild, else one matcher per component.
+
+    A pattern whose wildcards are all in its resource component
+    (``arn:aws:kms:us-east-1:111122223333:key/*``) tests its first five
+    components as one prefix: they hold no colon, so a subject starts with
+    them exactly when its own first five components equal them.
+    """
+
+    __slots__ = ("_exact", "_matchers", "_prefix", "_resource")
 
     def __init__(self, segments: tuple[tuple[Token, ...], ...]) -> None:
+        self._exact: str | None = None
+        self._prefix: str | None = None
+        self._matchers: tuple[Matcher, ...] = ()
         if not any(has_wildcard(segment) for segment in segments):
-            self._exact: str | None = ":".join("".join(str(token) for token in segment) for segment in segments)
-            self._matchers: tuple[Matcher, ...] = ()
-        else:
-            self._exact = None
-            self._matchers = tuple(compile_tokens(segment) for segment in segments)
+            self._exact = _text(segments)
+            return
+        self._matchers = tuple(compile_tokens(segment) for segment in segments)
+        self._resource = self._matchers[-1]
+        head = segments[: ARN_SEGMENTS - 1]
+        if head[0] == ("arn",) and not any(has_wildcard(segment) for segment in head):
+            self._prefix = _text(head) + ":"
 
     def matches(self, subject: str, parts: SubjectArn | None) -> bool:
         if self._exact is not None:
             return subject == self._exact
+        prefix = self._prefix
+        if prefix is not None:
+            return subject.startswith(prefix) and self._resource(subject[len(prefix) :])
         if parts is None:
             return False
         # A plain loop: this runs per statement per request, and all() over a generator costs more.

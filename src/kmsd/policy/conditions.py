@@ -20,7 +20,7 @@ base64 value is a validation error, never a surprise at evaluation time.
 from __future__ import annotations
 
 import operator as op
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 from kmsd.policy.arn import arn_matcher, split_arn
@@ -31,6 +31,7 @@ from kmsd.policy.values import (
     IpNetwork,
     parse_binary,
     parse_date,
+    parse_ipv4_address,
     parse_network,
     parse_null_flag,
     parse_number,
@@ -44,11 +45,15 @@ IntegerRange = tuple[int, int, int]
 
 @lru_cache(maxsize=1024)
 def request_range(value: str) -> IntegerRange | None:
-    """A request's address, parsed once per distinct value: callers repeat, and ipaddress is slow."""
+    """A request's address or range, parsed once per distinct value: callers repeat, and ipaddress is slow."""
     network = parse_network(value)
     if network is None:
         return None
     return network.version, int(network.network_address), network.prefixlen
+
+
+# aws:CurrentTime and aws:EpochTime change once a second, so many requests in a row send the same text.
+request_date = lru_cache(maxsize=1024)(parse_date)
 
 
 class ConditionError(ValueError):
@@ -70,8 +75,6 @@ Builder = Callable[[tuple[tuple[Token, ...], ...]], Predicate]
 
 class ValueTest:
     """Compares one request value against all of a condition's policy values (the positive sense)."""
-
-    variable_keys: tuple[str, ...] = ()
 
     def for_request(self, context: RequestContext) -> Predicate | None:
         """The comparison with policy variables resolved; ``None`` when one cannot be resolved."""
@@ -95,20 +98,26 @@ class TemplateTest(ValueTest):
         self._templates = templates
         self._build = build
         self._keys = tuple(sorted({key for template in templates for key in template.variable_keys}))
-        self.variable_keys = self._keys
         self._only_key = self._keys[0] if len(self._keys) == 1 else None
         # Variable values repeat across requests (one user, one tag value), so predicates are kept per value.
         self._by_values: dict[object, Predicate | None] = {}
 
     def for_request(self, context: RequestContext) -> Predicate | None:
         signature: object
-        if self._only_key is not None:
-            found = context.folded_keys.get(self._only_key)
-            signature = found if isinstance(found, str) else None
+        only_key = self._only_key
+        if only_key is not None:
+            # variable_value(), inlined: this runs for every request that reaches the condition.
+            name = context.spellings.get(only_key)
+            signature = None
+            if name is not None:
+                found = context.keys[name]
+                if isinstance(found, str):
+                    signature = found
         else:
             signature = tuple(variable_value(context, key) for key in self._keys)
-        if signature in self._by_values:
-            return self._by_values[signature]
+        cached = self._by_values.get(signature, _uncached)
+        if cached is not _uncached:
+            return cached
         predicate = self._resolve(context)
         if len(self._by_values) >= _PREDICATE_CACHE:
             self._by_values.clear()
@@ -126,6 +135,11 @@ class TemplateTest(ValueTest):
 
 
 _PREDICATE_CACHE = 256
+
+
+def _uncached(value: str) -> bool:
+    """Never stored in a predicate cache, so a lookup returning it found nothing (``None`` is a cached answer)."""
+    return False
 
 
 def _text(tokens: tuple[Token, ...]) -> str:
@@ -193,8 +207,16 @@ def _ip_test(networks: tuple[IpNetwork, ...]) -> ValueTest:
     ranges = tuple(
         (network.version, int(network.network_address), network.prefixlen, int(network.netmask)) for network in networks
     )
+    ipv4_ranges = tuple((first, mask) for version, first, _, mask in ranges if version == 4)
 
     def matches(value: str) -> bool:
+        single = parse_ipv4_address(value)
+        if single is not None:
+            # The usual aws:SourceIp, one IPv4 address: inside a range when its network bits match.
+            for first, mask in ipv4_ranges:  # noqa: SIM110 - a plain loop: this runs per request
+                if single & mask == first:
+                    return True
+            return False
         address = request_range(value)
         if address is None:
             return False
@@ -207,16 +229,59 @@ def _ip_test(networks: tuple[IpNetwork, ...]) -> ValueTest:
     return StaticTest(matches)
 
 
+# Relative cost of one test, so a statement's conditions run cheapest first and stop at the first that fails.
+_FAMILY_COST = {
+    Family.NULL: 0,
+    Family.BOOL: 1,
+    Family.STRING: 1,
+    Family.NUMERIC: 2,
+    Family.BINARY: 2,
+    Family.ARN: 3,
+    Family.IP: 3,
+    Family.DATE: 3,
+}
+
+
+ContextTest = Callable[[RequestContext], bool]
+
+
+def all_of(tests: Sequence[ContextTest]) -> ContextTest:
+    """One test that holds when every one of ``tests`` does, trying them in order and stopping at the first failure."""
+    if len(tests) == 1:
+        return tests[0]
+    if len(tests) == 2:
+        first, second = tests
+        return lambda context: first(context) and second(context)
+    chain = tuple(tests)
+
+    def all_hold(context: RequestContext) -> bool:
+        for test in chain:  # noqa: SIM110 - a plain loop: this is the evaluator's innermost loop
+            if not test(context):
+                return False
+        return True
+
+    return all_hold
+
+
 class CompiledCondition:
-    """One operator/key pair, ready to evaluate against request contexts."""
+    """One operator/key pair, ready to evaluate against request contexts.
+
+    ``holds(context)`` is a function chosen when the condition is compiled:
+    for the usual shape (a single-value operator without policy variables,
+    whose key the request sends as one string) a closure that does only that
+    comparison, and otherwise :meth:`evaluate`, which covers every case.
+    """
 
     __slots__ = (
         "_absent",
         "_for_all",
         "_negated",
+        "_null_present",
         "_plain",
         "_static",
+        "cost",
         "folded_key",
+        "holds",
         "key",
         "null_flags",
         "operator",
@@ -238,41 +303,83 @@ class CompiledCondition:
         self._for_all = operator.set_operator is SetOperator.FOR_ALL_VALUES
         self._plain = operator.set_operator is None
         self._negated = operator.base.negated
+        # "Null": true tests that the key is absent, false that it is present.
+        self._null_present = False in null_flags
         if test is None:
-            # "Null": true tests that the key is absent, false that it is present.
             self._absent = True in null_flags
         else:
             # An absent key: IfExists and ForAllValues hold, ForAnyValue fails, otherwise only negations hold.
             self._absent = operator.if_exists or self._for_all or (self._negated and self._plain)
         self._static = test.predicate if isinstance(test, StaticTest) else None
+        base = operator.base
+        self.cost = _FAMILY_COST[base.family] + base.wildcards + (not self._plain) + 2 * isinstance(test, TemplateTest)
+        # Bound method and closures refer back to this object: a cycle, collected with the compiled policy.
+        self.holds: ContextTest = self._single_value_test(test) if self._plain and test is not None else self.evaluate
 
-    @property
-    def context_keys(self) -> frozenset[str]:
-        """Every request key (lower-cased) whose value can change this condition's outcome."""
-        variable_keys = self.test.variable_keys if self.test is not None else ()
-        return frozenset((self.folded_key, *variable_keys))
-
-    @property
-    def reads_time(self) -> bool:
-        """Date operators read keys such as aws:CurrentTime that differ on every request."""
-        return self.operator.base.family is Family.DATE
-
-    def holds(self, context: RequestContext) -> bool:
-        found = context.folded_keys.get(self.folded_key)
-        if found is None or found == ():
-            return self._absent  # absent, or a multivalued key with no values (an empty string is a value)
-        test = self.test
-        if test is None:
-            return False in self.null_flags
-        values: tuple[str, ...] = (found,) if isinstance(found, str) else found
-        if self._plain and len(values) > 1:
-            return False
-        matches = self._static or test.for_request(context)
-        if matches is None:
-            return False
+    def _single_value_test(self, test: ValueTest) -> ContextTest:
+        """``holds`` for a single-value operator: one string compared at once, anything else left to evaluate."""
+        folded_key = self.folded_key
+        absent = self._absent
         negated = self._negated
-        if self._plain:
-            return matches(values[0]) != negated
+        evaluate = self.evaluate
+        static = self._static
+        if static is not None:
+
+            def holds_static(context: RequestContext) -> bool:
+                name = context.spellings.get(folded_key)
+                if name is None:
+                    return absent
+                found = context.keys[name]
+                if isinstance(found, str):
+                    return static(found) != negated
+                return evaluate(context)
+
+            return holds_static
+        for_request = test.for_request
+
+        def holds_resolved(context: RequestContext) -> bool:
+            name = context.spellings.get(folded_key)
+            if name is None:
+                return absent
+            found = context.keys[name]
+            if isinstance(found, str):
+                matches = for_request(context)
+                return matches is not None and matches(found) != negated
+            return evaluate(context)
+
+        return holds_resolved
+
+    def evaluate(self, context: RequestContext) -> bool:
+        """Whether the condition holds for ``context``, every operator, key shape and edge case included."""
+        name = context.spellings.get(self.folded_key)
+        if name is None:
+            return self._absent
+        found = context.keys[name]
+        test = self.test
+        values: Sequence[str]
+        if isinstance(found, str):
+            if test is None:
+                return self._null_present
+            matches = self._static or test.for_request(context)
+            if matches is None:
+                return False
+            if self._plain:
+                return matches(found) != self._negated
+            values = (found,)
+        else:
+            if not found:
+                return self._absent  # a multivalued key with no values is absent (an empty string is a value)
+            if test is None:
+                return self._null_present
+            if self._plain and len(found) > 1:
+                return False  # a single-value operator compares single values only
+            matches = self._static or test.for_request(context)
+            if matches is None:
+                return False
+            if self._plain:
+                return matches(found[0]) != self._negated
+            values = found
+        negated = self._negated
         # Plain loops rather than all()/any() over generators: this is the evaluator's innermost loop.
         if self._for_all:
             for value in values:  # noqa: SIM110
@@ -318,7 +425,7 @@ def compile_condition(condition: Condition, *, variables: bool) -> CompiledCondi
         moments = [parse_date(value) for value in values]
         if any(moment is None for moment in moments):
             raise ConditionError(_bad_value(condition, "an ISO-8601 date or epoch seconds"))
-        test = _ordered_test(tuple(m for m in moments if m is not None), base.comparison, parse_date)
+        test = _ordered_test(tuple(m for m in moments if m is not None), base.comparison, request_date)
     elif family is Family.BINARY:
         blobs = [parse_binary(value) for value in values]
         if any(blob is None for blob in blobs):

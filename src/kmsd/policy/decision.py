@@ -5,19 +5,21 @@ A :class:`Decision` carries enough to write AWS's AccessDenied messages
 authorizer to apply its own rule that the key policy is the gate (``kinds``:
 for each policy kind whether some statement allowed, explicitly denied, or
 nothing matched, and for resource policies whether the allow named the
-principal itself or only its account).  The per-statement trace is computed
-on first access only, so evaluations that nobody explains stay fast.
+principal itself or only its account; ``resource_via`` for the latter alone).
+Everything beyond the outcome is worked out on first access only, so an
+evaluation pays for the detail its caller reads and no more.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
-from kmsd.policy.model import PolicyKind
+from kmsd.policy.context import RequestContext
+from kmsd.policy.model import Policy, PolicyKind
 
 
 class Outcome(enum.Enum):
@@ -157,6 +159,20 @@ _KIND_PHRASE = {
 _VIA_RANK = {AllowVia.PRINCIPAL: 3, AllowVia.ROLE: 2, AllowVia.ACCOUNT: 1}
 
 
+class Evaluation(Protocol):
+    """What a decision asks of the compiled policy set that made it, when someone wants more than the outcome."""
+
+    @property
+    def policies(self) -> Sequence[Policy]: ...
+
+    @property
+    def has_boundary(self) -> bool: ...
+
+    def matches(self, context: RequestContext) -> tuple[StatementMatch, ...]: ...
+
+    def resource_via(self, context: RequestContext) -> AllowVia | None: ...
+
+
 class Decision:
     """The answer for one request.
 
@@ -164,47 +180,87 @@ class Decision:
     for ``Allow``, every matching deny for ``ExplicitDeny``, none for
     ``ImplicitDeny``.  ``denial_kind`` is the kind that denied explicitly, or
     the kind whose missing allow caused the implicit deny.  ``matches`` lists
-    every statement that applied; ``kinds`` and ``trace`` are derived on
-    first access.  A plain class rather than a dataclass: one is built per
-    request, and a frozen dataclass's constructor costs several times more.
+    every statement that applied.
+
+    The evaluator stops as soon as the outcome is settled, so only
+    ``outcome``, ``denial_kind`` and ``same_account`` are set when the
+    decision is made; ``statements``, ``matches``, ``resource_via``,
+    ``present``, ``kinds`` and ``trace`` are worked out from the request on
+    first access (conditions have no side effects, so they answer as an
+    evaluation of every statement would have).  A plain class rather than a
+    dataclass: one is built per request, and a frozen dataclass's
+    constructor costs several times more.
     """
 
     __slots__ = (
         "__dict__",
-        "_matched",
+        "_context",
+        "_evaluation",
+        "_matches",
+        "_resource_via",
+        "_resource_via_known",
         "denial_kind",
         "outcome",
-        "present",
         "same_account",
-        "statements",
-        "trace_source",
     )
 
     def __init__(
         self,
         outcome: Outcome,
-        statements: tuple[str, ...],
         denial_kind: PolicyKind | None,
         same_account: bool,
-        matched: Sequence[tuple[PolicyKind, str, bool, AllowVia]],
-        present: tuple[PolicyKind, ...],
-        trace_source: Callable[[], tuple[StatementTrace, ...]],
+        context: RequestContext,
+        evaluation: Evaluation,
+        resource_via: AllowVia | None = None,
+        resource_via_known: bool = False,
     ) -> None:
         self.outcome = outcome
-        self.statements = statements
         self.denial_kind = denial_kind
         self.same_account = same_account
-        self._matched = matched
-        self.present = present  # the kinds that took part
-        self.trace_source = trace_source
+        self._context = context
+        self._evaluation = evaluation
+        self._matches: tuple[StatementMatch, ...] | None = None
+        # The evaluator passes resource_via when reaching its outcome already settled it.
+        self._resource_via = resource_via
+        self._resource_via_known = resource_via_known
 
     def __repr__(self) -> str:
         return f"Decision({self.outcome.value}, statements={self.statements!r}, denial_kind={self.denial_kind})"
 
     @cached_property
+    def statements(self) -> tuple[str, ...]:
+        """The deciding statements, sorted."""
+        if self.outcome is Outcome.ALLOW:
+            return tuple(sorted(match.statement_id for match in self.matches))
+        if self.outcome is Outcome.EXPLICIT_DENY:
+            return tuple(sorted(match.statement_id for match in self.matches if match.deny))
+        return ()
+
+    @property
     def matches(self) -> tuple[StatementMatch, ...]:
         """Every statement that applied to the request, in evaluation order."""
-        return tuple(StatementMatch(*entry) for entry in self._matched)
+        found = self._matches
+        if found is None:
+            found = self._matches = self._evaluation.matches(self._context)
+        return found
+
+    @property
+    def resource_via(self) -> AllowVia | None:
+        """How the most direct applying Allow of a resource-based policy names the caller, or ``None``.
+
+        The same as ``kinds[PolicyKind.RESOURCE].allow_via``, but it stops at
+        the first statement that settles it instead of listing every match:
+        the KMS authorizer needs it on every call (the key policy is the gate).
+        """
+        if not self._resource_via_known:
+            self._resource_via = self._evaluation.resource_via(self._context)
+            self._resource_via_known = True
+        return self._resource_via
+
+    @cached_property
+    def present(self) -> tuple[PolicyKind, ...]:
+        """The kinds of policy that took part, in the order they first appear."""
+        return tuple(dict.fromkeys(policy.kind for policy in self._evaluation.policies))
 
     @cached_property
     def kinds(self) -> Mapping[PolicyKind, KindVerdict]:
@@ -229,7 +285,11 @@ class Decision:
     @cached_property
     def trace(self) -> tuple[StatementTrace, ...]:
         """Every statement of every policy, in evaluation order, with whether and why it (did not) apply."""
-        return self.trace_source()
+        # Imported here: explain builds on this module, and a trace is wanted only when someone explains.
+        from kmsd.policy.explain import trace_statements
+
+        evaluation = self._evaluation
+        return trace_statements(self._context, evaluation.policies, evaluation.has_boundary)
 
     @property
     def allowed(self) -> bool:

@@ -19,22 +19,20 @@ Callers without identity policies (services, federated and anonymous
 principals) are decided by resource-based policies alone.  The account root
 user gets no implicit allow here: a service that gives it one adds it itself
 (IAM does; KMS does not, its key policy must name the account).  The KMS
-authorizer adds KMS's own rule (the key policy is the gate) from the
-per-kind verdicts.
+authorizer adds KMS's own rule (the key policy is the gate) from
+``Decision.resource_via`` or the per-kind verdicts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from kmsd.policy.compiled import compiled_of
+from kmsd.policy.compiled import CompiledPolicy, compiled_of
 from kmsd.policy.context import RequestContext
-from kmsd.policy.decision import AllowVia, Decision, Outcome, StatementTrace
-from kmsd.policy.explain import trace_statements
+from kmsd.policy.decision import AllowVia, Decision, Outcome
 from kmsd.policy.model import Policy, PolicyKind
+from kmsd.policy.plans import PolicySetPlan, holds
 
-# The order AWS lists the policy types it searches for a Deny; the first that denies names the denial.
-_DENY_ORDER = (PolicyKind.RESOURCE, PolicyKind.IDENTITY, PolicyKind.PERMISSIONS_BOUNDARY, PolicyKind.SESSION)
 _WITHOUT_IDENTITY_POLICIES = frozenset({"service", "federated", "anonymous"})
 _RESOURCE = PolicyKind.RESOURCE
 _IDENTITY = PolicyKind.IDENTITY
@@ -42,84 +40,92 @@ _BOUNDARY = PolicyKind.PERMISSIONS_BOUNDARY
 _SESSION = PolicyKind.SESSION
 _PRINCIPAL = AllowVia.PRINCIPAL
 _ROLE = AllowVia.ROLE
+_ACCOUNT = AllowVia.ACCOUNT
+_ALLOW = Outcome.ALLOW
+_EXPLICIT_DENY = Outcome.EXPLICIT_DENY
+_IMPLICIT_DENY = Outcome.IMPLICIT_DENY
 
 
 def evaluate(context: RequestContext, policies: Sequence[Policy]) -> Decision:
-    """Decide ``context`` against ``policies`` (each tagged with its kind) as AWS would."""
-    folded_action = context.folded_action
-    present: list[PolicyKind] = []
-    for policy in policies:
-        if policy.kind not in present:
-            present.append(policy.kind)
-    has_boundary = _BOUNDARY in present
-    # Plain tuples (kind, statement id, deny, via): Decision turns them into StatementMatch when asked.
-    matches: list[tuple[PolicyKind, str, bool, AllowVia]] = []
-    for policy in policies:
-        compiled = compiled_of(policy)
-        applied = compiled.for_action(folded_action).applied(context, has_boundary)
-        if applied:
-            kind = policy.kind
-            statement_ids = compiled.statement_ids(policy.policy_id)
-            for position, deny, via in applied:
-                matches.append((kind, statement_ids[position], deny, via))
-    return _decide(context, policies, matches, tuple(present), has_boundary, _SESSION in present)
+    """Decide ``context`` against ``policies`` (each tagged with its kind) as AWS would.
 
-
-def _decide(
-    context: RequestContext,
-    policies: Sequence[Policy],
-    matches: list[tuple[PolicyKind, str, bool, AllowVia]],
-    present: tuple[PolicyKind, ...],
-    has_boundary: bool,
-    has_session: bool,
-) -> Decision:
-    same_account = context.same_account
-
-    def trace() -> tuple[StatementTrace, ...]:
-        return trace_statements(context, policies, has_boundary)
-
-    denied = [match for match in matches if match[2]]
-    if denied:
-        denying = [match[0] for match in denied]
-        kind = next(kind for kind in _DENY_ORDER if kind in denying)
-        deciding = tuple(sorted(match[1] for match in denied))
-        return Decision(Outcome.EXPLICIT_DENY, deciding, kind, same_account, matches, present, trace)
-
-    identity_allowed = boundary_allowed = session_allowed = False
-    resource_via: AllowVia | None = None
-    for kind, _, _, via in matches:
-        if kind is _IDENTITY:
-            identity_allowed = True
-        elif kind is _RESOURCE:
-            # The most direct naming wins: the caller itself, then its role, then its account.
-            if resource_via is None or via is _PRINCIPAL or (via is _ROLE and resource_via is not _PRINCIPAL):
-                resource_via = via
-        elif kind is _BOUNDARY:
-            boundary_allowed = True
-        else:
-            session_allowed = True
-    boundary_ok = boundary_allowed or not has_boundary
-    session_ok = session_allowed or not has_session
-    limiting_kind = _SESSION if boundary_ok else _BOUNDARY
-    identity_effective = identity_allowed and boundary_ok and session_ok
-
-    if context.principal.kind in _WITHOUT_IDENTITY_POLICIES:
-        allowed = resource_via is not None
-        denial_kind = _RESOURCE
-    elif same_account:
-        allowed = (
-            resource_via is _PRINCIPAL or (resource_via is _ROLE and boundary_ok and session_ok) or identity_effective
+    Only the questions the outcome needs are asked, in the order that settles
+    it soonest; the decision works out the rest if someone reads it.
+    """
+    principal = context.principal
+    if policies:
+        # The plan of this policy set for this subject, kept with the first policy's compiled document and
+        # keyed by the Policy objects themselves (their ids: a Policy's hash would hash its whole document);
+        # the plan holds them, so no other object can take one of those ids while it is kept.
+        first = policies[0]
+        compiled = first.compiled
+        if compiled.__class__ is not CompiledPolicy:
+            compiled = compiled_of(first)
+        key = (
+            context.folded_action,
+            context.resource,
+            principal.arn,
+            principal.account_id,
+            principal.kind,
+            principal.role_arn,
+            *map(id, policies),
         )
-        limited = identity_allowed or resource_via is _ROLE
-        denial_kind = limiting_kind if limited else _IDENTITY
-    elif resource_via is None:
-        allowed = False
-        denial_kind = _RESOURCE
+        plan = compiled.policy_sets.get(key)
+        if plan is None:
+            plan = compiled.keep_policy_set(key, PolicySetPlan(tuple(policies), context))
     else:
-        allowed = identity_effective
-        denial_kind = limiting_kind if identity_allowed else _IDENTITY
+        plan = PolicySetPlan((), context)
+    same_account = context.same_account
+    for kind, denying in plan.denies:
+        if denying(context):
+            return Decision(_EXPLICIT_DENY, kind, same_account, context, plan)
 
-    if allowed:
-        deciding = tuple(sorted(match[1] for match in matches))
-        return Decision(Outcome.ALLOW, deciding, None, same_account, matches, present, trace)
-    return Decision(Outcome.IMPLICIT_DENY, (), denial_kind, same_account, matches, present, trace)
+    # A group is None when no statement answers its question: tested inline, this runs for every request.
+    via: AllowVia | None = None
+    group = plan.resource_principal
+    if group is not None and group(context):
+        via = _PRINCIPAL
+    else:
+        group = plan.resource_role
+        if group is not None and group(context):
+            via = _ROLE
+    if same_account and principal.kind not in _WITHOUT_IDENTITY_POLICIES:
+        # A resource policy naming the caller itself is not limited by implicit denies elsewhere; naming
+        # its role is limited by the permissions boundary and session policy, as identity policies are;
+        # naming only the account grants nothing by itself (so whether it does is left until asked).
+        if via is _PRINCIPAL:
+            return Decision(_ALLOW, None, same_account, context, plan, via, True)
+        if via is _ROLE or holds(plan.identity, context):
+            limit = _limit(plan, context)
+            if limit is None:
+                return Decision(_ALLOW, None, same_account, context, plan, via, via is not None)
+            return Decision(_IMPLICIT_DENY, limit, same_account, context, plan, via, via is not None)
+        return Decision(_IMPLICIT_DENY, _IDENTITY, same_account, context, plan, via, via is not None)
+
+    if via is None and holds(plan.resource_account, context):
+        via = _ACCOUNT
+    if via is None:
+        # Callers without identity policies, and callers from another account, need the resource policy.
+        return Decision(_IMPLICIT_DENY, _RESOURCE, same_account, context, plan, via, True)
+    if principal.kind in _WITHOUT_IDENTITY_POLICIES:
+        return Decision(_ALLOW, None, same_account, context, plan, via, True)
+    # Cross account, the caller's own account must allow it too.
+    if holds(plan.identity, context):
+        limit = _limit(plan, context)
+        if limit is None:
+            return Decision(_ALLOW, None, same_account, context, plan, via, True)
+        return Decision(_IMPLICIT_DENY, limit, same_account, context, plan, via, True)
+    return Decision(_IMPLICIT_DENY, _IDENTITY, same_account, context, plan, via, True)
+
+
+def _limit(plan: PolicySetPlan, context: RequestContext) -> PolicyKind | None:
+    """What keeps an identity-based allow from counting: a boundary, then a session policy, that does not allow.
+
+    "The resulting permissions are the intersection" of identity-based
+    policies with every permissions boundary and session policy present.
+    """
+    if plan.has_boundary and not holds(plan.boundary, context):
+        return _BOUNDARY
+    if plan.has_session and not holds(plan.session, context):
+        return _SESSION
+    return None

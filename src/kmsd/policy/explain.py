@@ -1,10 +1,11 @@
 """Per-statement traces: for every statement, whether it applied to the request and, if not, why.
 
-The evaluator's fast path stops at the first element that fails and keeps no
-record; a trace re-runs each statement element by element (action, resource,
-principal, every condition) and says which one failed and how, in terms of
-the policy text.  :func:`render_text` turns a decision and its trace into the
-report ``kmsd policy explain`` prints.
+The evaluator's fast path stops as soon as the outcome is settled and keeps
+no record; a trace re-runs each statement element by element (action,
+resource, principal, every condition) without the evaluator's indexes and
+shortcuts, and says which one failed and how, in terms of the policy text.
+:func:`render_text` turns a decision and its trace into the report
+``kmsd policy explain`` prints.
 """
 
 from __future__ import annotations
@@ -57,8 +58,9 @@ def _trace_one(
         else:
             detail = f"`{context.principal.arn}` is exempted by NotPrincipal {_principal_text(statement)}"
         return miss(Mismatch.PRINCIPAL, detail)
+    # The general evaluate(), not the shortcut the evaluator runs: a trace is also a check on that shortcut.
     conditions = tuple(
-        ConditionTrace(condition.operator.name, condition.key, condition.holds(context))
+        ConditionTrace(condition.operator.name, condition.key, condition.evaluate(context))
         for condition in compiled.conditions
     )
     failed = [condition for condition in conditions if not condition.held]

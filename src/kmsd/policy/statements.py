@@ -11,15 +11,13 @@ from __future__ import annotations
 
 from kmsd.policy.actions import any_action_matches, compile_actions
 from kmsd.policy.arn import ArnMatcher, SubjectArn, arn_matcher, split_arn
-from kmsd.policy.conditions import CompiledCondition, ConditionError, compile_condition
+from kmsd.policy.conditions import CompiledCondition, ConditionError, ContextTest, all_of, compile_condition
 from kmsd.policy.context import PrincipalInfo, RequestContext
 from kmsd.policy.decision import AllowVia
 from kmsd.policy.model import Effect, Statement
 from kmsd.policy.principals import CompiledPrincipals, compile_principals
 from kmsd.policy.variables import Template, parse_template
 from kmsd.policy.wildcard import Token, tokens_from_text
-
-_CACHE_LIMIT = 1024
 
 
 class ResourcePattern:
@@ -59,10 +57,6 @@ class ResourcePattern:
     def has_variables(self) -> bool:
         return self._resource is not None
 
-    @property
-    def variable_keys(self) -> frozenset[str]:
-        return self._resource.variable_keys if self._resource is not None else frozenset()
-
     def matches(self, context: RequestContext, parts: SubjectArn | None) -> bool | None:
         """Whether the request's resource matches; ``None`` when a variable cannot be resolved."""
         if self._everything:
@@ -90,15 +84,16 @@ class CompiledStatement:
     """One statement as matchers; ``applies_*`` methods answer one element each."""
 
     __slots__ = (
-        "_resource_cache",
         "actions",
         "actions_negated",
         "any_resource",
         "conditions",
+        "conditions_by_cost",
         "deny",
         "index",
         "principals",
         "principals_negated",
+        "request_test",
         "resources",
         "resources_dynamic",
         "resources_negated",
@@ -121,7 +116,6 @@ class CompiledStatement:
         self.any_resource = (resource_patterns == ("*",) and not self.resources_negated) or (
             statement.resource is None and statement.not_resource is None
         )
-        self._resource_cache: dict[str, bool] = {}
         principal_element = statement.principal if statement.principal is not None else statement.not_principal
         self.principals: CompiledPrincipals | None = (
             compile_principals(principal_element) if principal_element is not None else None
@@ -133,26 +127,29 @@ class CompiledStatement:
             )
         except ConditionError as error:
             raise ConditionError(f"{error} in statement {statement.label}") from None
+        # Conditions are ANDed and free of side effects, so the evaluator may try the cheapest first and stop
+        # at the first that fails; explain reports them in the document's order.
+        self.conditions_by_cost = tuple(sorted(self.conditions, key=lambda condition: condition.cost))
+        # What is left to check per request once action, principal and (without variables) resource match:
+        # the resource with its variables resolved, then the conditions; None when nothing is.
+        tests: list[ContextTest] = []
+        if self.resources_dynamic and not self.any_resource:
+            tests.append(self.applies_to_resource)
+        tests.extend(condition.holds for condition in self.conditions_by_cost)
+        self.request_test: ContextTest | None = all_of(tests) if tests else None
 
     def applies_to_action(self, folded_action: str) -> bool:
         return any_action_matches(self.actions, folded_action) != self.actions_negated
 
     def applies_to_resource(self, context: RequestContext) -> bool:
-        if self.any_resource:
-            return True
-        if not self.resources_dynamic:
-            cached = self._resource_cache.get(context.resource)
-            if cached is None:
-                cached = self._match_resources(context) is True
-                if len(self._resource_cache) >= _CACHE_LIMIT:
-                    self._resource_cache.clear()
-                self._resource_cache[context.resource] = cached
-            return cached
-        return self._match_resources(context) is True
+        return self.any_resource or self._match_resources(context, split_arn(context.resource)) is True
 
-    def _match_resources(self, context: RequestContext) -> bool | None:
+    def covers_resource(self, context: RequestContext, parts: SubjectArn | None) -> bool:
+        """:meth:`applies_to_resource`, given the request's resource already split by :func:`split_arn`."""
+        return self.any_resource or self._match_resources(context, parts) is True
+
+    def _match_resources(self, context: RequestContext, parts: SubjectArn | None) -> bool | None:
         """``None`` when a variable in NotResource cannot be resolved: the statement then does not apply."""
-        parts = split_arn(context.resource)
         unresolved = False
         for pattern in self.resources:
             matched = pattern.matches(context, parts)

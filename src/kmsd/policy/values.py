@@ -14,6 +14,8 @@ import base64
 import binascii
 import ipaddress
 import re
+import socket
+import struct
 from datetime import UTC, datetime, timedelta, timezone
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -79,6 +81,27 @@ def parse_network(text: str) -> IpNetwork | None:
         return ipaddress.ip_network(text.strip(), strict=False)
     except ValueError:
         return None
+
+
+_IPV4_INTEGER = struct.Struct("!I").unpack
+
+
+def parse_ipv4_address(text: str) -> int | None:
+    """A bare dotted-quad IPv4 address as an integer; ``None`` for anything else (ranges, IPv6, malformed text).
+
+    The C library's ``inet_pton`` accepts exactly the text :func:`parse_network`
+    reads as a single IPv4 address (four decimal octets of at most 255, no
+    leading zeros, nothing around them) and is several times faster than
+    :mod:`ipaddress`, which matters for ``aws:SourceIp``, new on many requests.
+    """
+    if ":" in text:
+        return None  # IPv6: the only address form with colons, and never IPv4
+    try:
+        packed = socket.inet_pton(socket.AF_INET, text)
+    except (OSError, ValueError):  # not IPv4 (OSError), or a NUL character (ValueError)
+        return None
+    address: int = _IPV4_INTEGER(packed)[0]
+    return address
 
 
 def parse_binary(text: str) -> bytes | None:

@@ -99,5 +99,8 @@ def _literal_parts(text: str, wildcards: bool) -> tuple[Token, ...]:
 
 def variable_value(context: RequestContext, key: str) -> str | None:
     """The value a variable on ``key`` (lower-cased) takes, or ``None``: absent, or multivalued."""
-    found = context.folded_keys.get(key)
+    name = context.spellings.get(key)
+    if name is None:
+        return None
+    found = context.keys[name]
     return found if isinstance(found, str) else None

@@ -1,0 +1,145 @@
+"""A set of policies compiled against one subject: the statements that can apply, grouped by the question they answer.
+
+AWS's evaluation logic asks a few questions of every request: does a
+``Deny`` apply, and in which kind of policy; does a resource-based policy
+name the caller itself, its role or only its account; does an identity-based
+policy, the permissions boundary, the session policy allow.  A
+:class:`PolicySetPlan` holds, for one ordered set of policies and one
+*subject* (action, resource, caller: what repeats from request to request),
+the statements that survive the action, resource and principal filters,
+sorted into one :data:`Group` per question.  The evaluator then answers only
+the questions its decision needs, in the order that settles it soonest, and
+stops each group at the first statement whose conditions hold.  The full
+list of applying statements is worked out only when a decision is asked for
+it (:meth:`PolicySetPlan.matches`).
+"""
+
+from __future__ import annotations
+
+from kmsd.policy.compiled import SubjectKey, compiled_of
+from kmsd.policy.conditions import ContextTest
+from kmsd.policy.context import RequestContext
+from kmsd.policy.decision import AllowVia, StatementMatch
+from kmsd.policy.model import Policy, PolicyKind
+
+# The statements that answer one question, as one test: whether one of them applies to a request.  None when
+# there are none; otherwise their per-request tests (conditions, resources with variables) tried in turn,
+# stopping at the first that holds, or a test that always holds when one of them has nothing left to check.
+Group = ContextTest | None
+
+# The order AWS lists the policy types it searches for a Deny; the first that denies names the denial.
+DENY_ORDER = (PolicyKind.RESOURCE, PolicyKind.IDENTITY, PolicyKind.PERMISSIONS_BOUNDARY, PolicyKind.SESSION)
+
+
+def holds(group: Group, context: RequestContext) -> bool:
+    """Whether some statement of ``group`` applies to ``context``."""
+    return group is not None and group(context)
+
+
+def _always(context: RequestContext) -> bool:
+    return True
+
+
+def _group(tests: list[ContextTest | None]) -> Group:
+    if not tests:
+        return None
+    if any(test is None for test in tests):
+        return _always
+    chain = tuple(test for test in tests if test is not None)
+    if len(chain) == 1:
+        return chain[0]
+
+    def any_holds(context: RequestContext) -> bool:
+        for test in chain:  # noqa: SIM110 - a plain loop: this runs for every request
+            if test(context):
+                return True
+        return False
+
+    return any_holds
+
+
+class PolicySetPlan:
+    """One ordered set of policies against one subject.
+
+    ``denies`` pairs each kind that has applicable Deny statements with their
+    group, in :data:`DENY_ORDER`; ``resource_principal``, ``resource_role``
+    and ``resource_account`` are the resource-policy Allows by how they name
+    the caller (see :class:`AllowVia`); ``identity``, ``boundary`` and
+    ``session`` the Allows of the other kinds.  ``entries`` lists every
+    surviving statement in evaluation order with the match it makes and the
+    test left to make it.
+    """
+
+    __slots__ = (
+        "boundary",
+        "denies",
+        "entries",
+        "has_boundary",
+        "has_session",
+        "identity",
+        "policies",
+        "resource_account",
+        "resource_principal",
+        "resource_role",
+        "session",
+    )
+
+    def __init__(self, policies: tuple[Policy, ...], context: RequestContext) -> None:
+        self.policies = policies
+        self.has_boundary = any(policy.kind is PolicyKind.PERMISSIONS_BOUNDARY for policy in policies)
+        self.has_session = any(policy.kind is PolicyKind.SESSION for policy in policies)
+        principal = context.principal
+        subject: SubjectKey = (
+            context.folded_action,
+            context.resource,
+            principal.arn,
+            principal.account_id,
+            principal.kind,
+            principal.role_arn,
+            self.has_boundary,
+        )
+        entries: list[tuple[StatementMatch, ContextTest | None]] = []
+        # The tests of each kind's Deny and Allow statements, by the kind's place in DENY_ORDER: lists rather
+        # than dictionaries keyed by kind, as hashing an enum member is a Python call.  Resource-policy Allows
+        # go by how they name the caller instead: PRINCIPAL, ROLE, ACCOUNT.
+        denies: list[list[ContextTest | None]] = [[] for _ in DENY_ORDER]
+        allows: list[list[ContextTest | None]] = [[] for _ in DENY_ORDER]
+        by_via: tuple[list[ContextTest | None], ...] = ([], [], [])
+        for policy in policies:
+            compiled = compiled_of(policy)
+            statement_ids = compiled.statement_ids(policy.policy_id)
+            kind = policy.kind
+            position = DENY_ORDER.index(kind)
+            for statement, via in compiled.checks(subject, context):
+                test = statement.request_test
+                entries.append((StatementMatch(kind, statement_ids[statement.index], statement.deny, via), test))
+                if statement.deny:
+                    denies[position].append(test)
+                elif kind is PolicyKind.RESOURCE:
+                    by_via[0 if via is AllowVia.PRINCIPAL else 1 if via is AllowVia.ROLE else 2].append(test)
+                else:
+                    allows[position].append(test)
+        self.entries = tuple(entries)
+        self.denies: tuple[tuple[PolicyKind, ContextTest], ...] = tuple(
+            (kind, group)
+            for kind, tests in zip(DENY_ORDER, denies, strict=True)
+            if (group := _group(tests)) is not None
+        )
+        self.resource_principal, self.resource_role, self.resource_account = (_group(tests) for tests in by_via)
+        self.identity = _group(allows[DENY_ORDER.index(PolicyKind.IDENTITY)])
+        self.boundary = _group(allows[DENY_ORDER.index(PolicyKind.PERMISSIONS_BOUNDARY)])
+        self.session = _group(allows[DENY_ORDER.index(PolicyKind.SESSION)])
+
+    def matches(self, context: RequestContext) -> tuple[StatementMatch, ...]:
+        """Every statement of every policy that applies to ``context``, policy by policy, in document order."""
+        return tuple([match for match, test in self.entries if test is None or test(context)])
+
+    def resource_via(self, context: RequestContext) -> AllowVia | None:
+        """How the most direct resource-policy Allow that applies names the caller, or ``None``."""
+        if holds(self.resource_principal, context):
+            return AllowVia.PRINCIPAL
+        if holds(self.resource_role, context):
+            return AllowVia.ROLE
+        if holds(self.resource_account, context):
+            return AllowVia.ACCOUNT
+        return None
