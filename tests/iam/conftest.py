@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,7 +22,7 @@ from kmsd.errors import AwsError
 from kmsd.iam.ids import new_unique_id
 from kmsd.iam.principal import Caller, Principal, Session
 from kmsd.iam.service import IamService
-from kmsd.store.models import Account, InlinePolicy, ManagedPolicy, PolicyAttachment, PolicyVersion
+from kmsd.store.models import InlinePolicy, ManagedPolicy, PolicyAttachment, PolicyVersion
 from kmsd.store.sqlite import SqliteStore
 
 ACCOUNT = "111122223333"
@@ -163,25 +162,6 @@ def attach(store: SqliteStore, owner_kind: str, owner_id: str, policy_arn: str, 
 
 def put_inline(store: SqliteStore, owner_kind: str, owner_id: str, name: str, account_id: str = ACCOUNT) -> None:
     store.put_inline_policy(InlinePolicy(account_id, owner_kind, owner_id, name, ALLOW_ALL))
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
-def store(tmp_path: Path, clock: ManualClock) -> Iterator[SqliteStore]:
-    opened = SqliteStore(tmp_path / "kmsd.db")
-    for account_id in (ACCOUNT, OTHER_ACCOUNT):
-        opened.create_account(Account(account_id, clock.now()))
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
-def root_key(tmp_path: Path) -> FileRootKey:
-    return FileRootKey.load_or_create(tmp_path / "root.key")
 
 
 @pytest.fixture

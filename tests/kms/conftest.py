@@ -7,8 +7,6 @@ principals that exist), and the tests call as the root users of those accounts.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +15,6 @@ from kmsd.clock import ManualClock
 from kmsd.crypto import FileRootKey, SeededRandomSource
 from kmsd.iam.principal import Caller, Principal
 from kmsd.kms.service import KmsService
-from kmsd.store.models import Account
 from kmsd.store.sqlite import SqliteStore
 
 ACCOUNT = "111122223333"
@@ -27,25 +24,6 @@ REGION = "us-east-1"
 
 def caller_for(account_id: str = ACCOUNT, region: str = REGION) -> Caller:
     return Caller(principal=Principal.root(account_id), region=region, request_id="test-request")
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
-def store(tmp_path: Path, clock: ManualClock) -> Iterator[SqliteStore]:
-    opened = SqliteStore(tmp_path / "kmsd.db")
-    for account_id in (ACCOUNT, OTHER_ACCOUNT):
-        opened.create_account(Account(account_id, clock.now()))
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
-def root_key(tmp_path: Path) -> FileRootKey:
-    return FileRootKey.load_or_create(tmp_path / "root.key")
 
 
 @pytest.fixture

@@ -1,0 +1,40 @@
+"""Fixtures shared by the service-level suites (kms, iam, authz): real parts, controlled time.
+
+``store`` is a real :class:`SqliteStore` in the test's temporary directory
+holding the accounts 111122223333 and 444455556666 (key policies may only
+name principals that exist), ``clock`` a :class:`ManualClock` the test moves,
+``root_key`` a file root key beside the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kmsd.clock import ManualClock
+from kmsd.crypto import FileRootKey
+from kmsd.store.models import Account
+from kmsd.store.sqlite import SqliteStore
+
+STORE_ACCOUNTS = ("111122223333", "444455556666")
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def store(tmp_path: Path, clock: ManualClock) -> Iterator[SqliteStore]:
+    opened = SqliteStore(tmp_path / "kmsd.db")
+    for account_id in STORE_ACCOUNTS:
+        opened.create_account(Account(account_id, clock.now()))
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def root_key(tmp_path: Path) -> FileRootKey:
+    return FileRootKey.load_or_create(tmp_path / "root.key")
