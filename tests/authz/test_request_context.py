@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kmsd.authz.permissions import Target, permissions_for
-from kmsd.authz.request_context import CheckFacts, build_request_context
+from kmsd.authz.request_context import IAM_ONLY_KEYS, CheckFacts, build_request_context
 from kmsd.clock import ManualClock
 from kmsd.iam.principal import Caller, Principal
 from kmsd.store.models import KeyRecord
@@ -151,3 +151,20 @@ def test_overrides_replace_keys_whatever_their_case() -> None:
     context = build_request_context(row, row.permissions[0], check, CLOCK, {"AWS:SourceIp": "10.0.0.1"})
     assert context.value("aws:sourceip") == "10.0.0.1"
     assert list(context.keys).count("aws:SourceIp") == 0
+
+
+def test_resource_tags_and_aliases_reach_iam_policies_only() -> None:
+    # "the aws:ResourceTag/tag-key condition key is supported only in IAM policies. It isn't supported in key
+    # policies"; kms:ResourceAliases: "You can use this condition key only in IAM policies."  kms:RequestAlias
+    # works in key policies too.
+    row = permissions_for("Encrypt")
+    check = CheckFacts(CALLER, {}, KEY.arn, key=KEY, aliases=("alias/a",), request_alias="alias/a")
+    context = build_request_context(row, row.permissions[0], check, CLOCK)
+    assert context.iam_only_keys == IAM_ONLY_KEYS
+    assert context.value("aws:resourcetag/team") == "blue"
+    assert context.value("kms:resourcealiases") == ("alias/a",)
+    key_policy_view = context.for_resource_policies()
+    assert key_policy_view.value("aws:resourcetag/team") is None
+    assert key_policy_view.value("kms:resourcealiases") is None
+    assert key_policy_view.value("kms:requestalias") == "alias/a"
+    assert key_policy_view.value("kms:keyspec") == "SYMMETRIC_DEFAULT"

@@ -105,9 +105,7 @@ class KmsdServer:
         data = json.loads(out.stdout)
         return data["AccessKeyId"], data["SecretAccessKey"]
 
-    def client(
-        self, service: str = "kms", *, access_key: str, secret_key: str, region: str = "us-east-1"
-    ) -> Any:
+    def client(self, service: str = "kms", *, access_key: str, secret_key: str, region: str = "us-east-1") -> Any:
         return boto3.client(
             service,
             endpoint_url=self.endpoint,

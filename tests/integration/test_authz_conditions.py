@@ -352,6 +352,38 @@ def test_resource_tag_deny_in_an_iam_policy(world: World) -> None:
         assert refused(encrypt, user, key) == denied(user.arn, "kms:Encrypt", key.arn, DENY_IN_IDENTITY_POLICY)
 
 
+def test_resource_tag_decides_in_an_iam_policy_but_not_in_a_key_policy(world: World) -> None:
+    # "Use tags to control access to KMS keys": "In AWS KMS, the aws:ResourceTag/tag-key condition key is
+    # supported only in IAM policies. It isn't supported in key policies": the key policy sees no tag.
+    alpha = {"StringEquals": {"aws:ResourceTag/Project": "Alpha"}}
+    user = world.a.user()
+    admin = world.a.user()
+    key = world.a.key(
+        allow("kms:*", principal=admin.arn, sid="Administrator"),
+        allow("kms:Encrypt", principal=user.arn, condition=alpha, sid="TaggedUse"),
+        tags={"Project": "Alpha"},
+        bypass=True,
+    )
+    assert refused(encrypt, user, key) == denied(user.arn, "kms:Encrypt", key.arn, NO_RESOURCE_POLICY)
+    # The same condition in an IAM policy, with the default key policy, sees the key's tag.
+    default_key = world.a.key(tags={"Project": "Alpha"})
+    iam_user = world.a.user(allow("kms:Encrypt", f"arn:aws:kms:*:{ACCOUNT_A}:key/*", condition=alpha))
+    assert encrypt(iam_user, default_key)
+    beta_key = world.a.key(tags={"Project": "Beta"})
+    assert refused(encrypt, iam_user, beta_key) == denied(iam_user.arn, "kms:Encrypt", beta_key.arn, NO_IDENTITY_POLICY)
+
+
+def test_resource_tag_deny_in_a_key_policy_sees_no_tag(world: World) -> None:
+    # The key policy's Deny on aws:ResourceTag never applies; the same Deny in an IAM policy does.
+    reserved = {"StringEquals": {"aws:ResourceTag/Type": "Reserved"}}
+    key = world.a.key(KMS_ROOT, deny("kms:Encrypt", principal="*", condition=reserved), tags={"Type": "Reserved"})
+    assert encrypt(world.a.user(allow("kms:*")), key)
+    denied_by_iam = world.a.user(allow("kms:*"), deny("kms:Encrypt", condition=reserved))
+    assert refused(encrypt, denied_by_iam, key) == denied(
+        denied_by_iam.arn, "kms:Encrypt", key.arn, DENY_IN_IDENTITY_POLICY
+    )
+
+
 def test_tag_keys_limit_tags_on_create_key_and_tag_resource(world: World) -> None:
     # The last example of "Controlling access to tags".
     user = world.a.user(
@@ -433,6 +465,34 @@ def test_resource_aliases_follow_the_key_however_it_is_named(world: World) -> No
     assert refused(user.kms().generate_data_key, KeyId=plain.key_id, KeySpec="AES_256") == denied(
         user.arn, "kms:GenerateDataKey", plain.arn, NO_IDENTITY_POLICY
     )
+
+
+def test_resource_aliases_in_a_key_policy_see_no_aliases(world: World) -> None:
+    # kms:ResourceAliases: "You can use this condition key only in IAM policies" ("AWS KMS condition keys").
+    finance = unique("alias/finance")
+    user = world.a.user()
+    key = world.a.key(
+        KMS_ROOT,
+        allow(
+            "kms:GenerateDataKey",
+            principal=user.arn,
+            condition={"ForAnyValue:StringEquals": {"kms:ResourceAliases": finance}},
+        ),
+    )
+    world.a.kms().create_alias(AliasName=finance, TargetKeyId=key.key_id)
+    # Only the delegation to the account applies, and the user has no IAM policy.
+    assert refused(user.kms().generate_data_key, KeyId=key.key_id, KeySpec="AES_256") == denied(
+        user.arn, "kms:GenerateDataKey", key.arn, NO_IDENTITY_POLICY
+    )
+    # The same condition in the user's IAM policy sees the alias.
+    iam_user = world.a.user(
+        allow(
+            "kms:GenerateDataKey",
+            f"arn:aws:kms:*:{ACCOUNT_A}:key/*",
+            condition={"ForAnyValue:StringEquals": {"kms:ResourceAliases": finance}},
+        )
+    )
+    assert iam_user.kms().generate_data_key(KeyId=key.key_id, KeySpec="AES_256")["KeyId"] == key.arn
 
 
 # --- aws:SecureTransport -----------------------------------------------------------------------------------------

@@ -46,9 +46,7 @@ def aws(server: KmsdServer, credentials: tuple[str, str], *args: str) -> str:
 def test_aws_cli_encrypt_decrypt(
     server: KmsdServer, root_credentials: tuple[str, str], kms: Any, tmp_path: Path
 ) -> None:
-    key_id = aws(
-        server, root_credentials, "kms", "create-key", "--description", "cli", "--query", "KeyMetadata.KeyId"
-    )
+    key_id = aws(server, root_credentials, "kms", "create-key", "--description", "cli", "--query", "KeyMetadata.KeyId")
     aws(
         server,
         root_credentials,
@@ -91,9 +89,9 @@ def test_aws_cli_encrypt_decrypt(
     )
     assert base64.b64decode(out_b64) == b"attack at dawn"
     # The boto3 client agrees with what the CLI wrote.
-    assert kms.decrypt(CiphertextBlob=ciphertext.read_bytes(), EncryptionContext={"stage": "test"})[
-        "Plaintext"
-    ] == (b"attack at dawn")
+    assert kms.decrypt(CiphertextBlob=ciphertext.read_bytes(), EncryptionContext={"stage": "test"})["Plaintext"] == (
+        b"attack at dawn"
+    )
 
 
 def test_aws_cli_reports_aws_errors(server: KmsdServer, root_credentials: tuple[str, str]) -> None:
@@ -129,16 +127,12 @@ def test_encryption_sdk_round_trip(
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", root_credentials[1])
     monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-    client = aws_encryption_sdk.EncryptionSDKClient(
-        commitment_policy=CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT
-    )
+    client = aws_encryption_sdk.EncryptionSDKClient(commitment_policy=CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT)
     provider = aws_encryption_sdk.StrictAwsKmsMasterKeyProvider(
         key_ids=[key_arn], botocore_session=botocore.session.Session()
     )
     message = b"envelope-encrypted with a kmsd data key " * 100
-    ciphertext, header = client.encrypt(
-        source=message, key_provider=provider, encryption_context={"app": "tests"}
-    )
+    ciphertext, header = client.encrypt(source=message, key_provider=provider, encryption_context={"app": "tests"})
     assert ciphertext != message
     assert header.encryption_context["app"] == "tests"
     decrypted, decrypt_header = client.decrypt(source=ciphertext, key_provider=provider)

@@ -67,9 +67,7 @@ def test_plaintext_limit(kms: Any, key: dict[str, Any]) -> None:
 
 def test_reencrypt(kms: Any, key: dict[str, Any]) -> None:
     destination = kms.create_key()["KeyMetadata"]
-    blob = kms.encrypt(KeyId=key["KeyId"], Plaintext=b"move me", EncryptionContext={"a": "1"})[
-        "CiphertextBlob"
-    ]
+    blob = kms.encrypt(KeyId=key["KeyId"], Plaintext=b"move me", EncryptionContext={"a": "1"})["CiphertextBlob"]
     moved = kms.re_encrypt(
         CiphertextBlob=blob,
         SourceEncryptionContext={"a": "1"},

@@ -30,8 +30,7 @@ def test_create_describe_list(kms: Any) -> None:
     assert meta["Arn"] == f"arn:aws:kms:us-east-1:000000000000:key/{meta['KeyId']}"
     assert kms.describe_key(KeyId=meta["Arn"])["KeyMetadata"]["Description"] == "orders"
     listed = {
-        k["KeyId"]
-        for k in kms.get_paginator("list_keys").paginate(PaginationConfig={"PageSize": 1}).search("Keys")
+        k["KeyId"] for k in kms.get_paginator("list_keys").paginate(PaginationConfig={"PageSize": 1}).search("Keys")
     }
     assert meta["KeyId"] in listed
     assert kms.list_resource_tags(KeyId=meta["KeyId"])["Tags"] == [{"TagKey": "team", "TagValue": "payments"}]
@@ -85,10 +84,7 @@ def test_aliases(kms: Any) -> None:
     second = kms.create_key()["KeyMetadata"]["KeyId"]
     kms.create_alias(AliasName="alias/orders", TargetKeyId=first)
     assert kms.describe_key(KeyId="alias/orders")["KeyMetadata"]["KeyId"] == first
-    assert (
-        kms.describe_key(KeyId="arn:aws:kms:us-east-1:000000000000:alias/orders")["KeyMetadata"]["KeyId"]
-        == first
-    )
+    assert kms.describe_key(KeyId="arn:aws:kms:us-east-1:000000000000:alias/orders")["KeyMetadata"]["KeyId"] == first
     with pytest.raises(ClientError) as excinfo:
         kms.create_alias(AliasName="alias/orders", TargetKeyId=second)
     assert error_of(excinfo)[0] == "AlreadyExistsException"

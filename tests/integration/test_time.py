@@ -34,9 +34,7 @@ def clocked(tmp_path: Path) -> Iterator[tuple[Any, ManualClock]]:
     parts = open_parts(f"sqlite:///{tmp_path / 'kmsd.db'}", clock=clock)
     app = KmsdApp(build_runtime(parts, dev=True), sweep_interval=0.05)
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

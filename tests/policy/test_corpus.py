@@ -38,7 +38,7 @@ MINIMUM_CASES = 250
 _NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _CASE_FIELDS = {"name", "source", "note", "policies", "request", "expect"}
 _POLICY_FIELDS = {"id", "kind", "document", "document_text"}
-_REQUEST_FIELDS = {"action", "resource", "principal", "keys", "resource_account"}
+_REQUEST_FIELDS = {"action", "resource", "principal", "keys", "resource_account", "iam_only_keys"}
 _PRINCIPAL_FIELDS = {"arn", "account_id", "kind", "role_arn"}
 _DECISION_FIELDS = {"decision", "statements", "denial_kind"}
 _ERROR_FIELDS = {"error", "error_type"}
@@ -157,6 +157,9 @@ def _request_problems(request: Any) -> list[str]:
             multi = isinstance(value, list) and all(isinstance(item, str) for item in value)
             if not (single or multi):
                 problems.append(f"request.keys[{key}] must be a string or a list of strings")
+    iam_only = request.get("iam_only_keys", [])
+    if not (isinstance(iam_only, list) and all(isinstance(item, str) for item in iam_only)):
+        problems.append("request.iam_only_keys must be a list of key names")
     return problems
 
 
@@ -181,6 +184,7 @@ def build_context(request: Mapping[str, Any]) -> RequestContext:
         ),
         keys=keys,
         resource_account=request.get("resource_account"),
+        iam_only_keys=frozenset(str(name) for name in request.get("iam_only_keys", [])),
     )
 
 

@@ -252,9 +252,7 @@ def test_list_keys_pages_by_key_id_within_one_account_and_region(store: SqliteSt
     assert store.list_keys(ACCOUNT, REGION, None, 0) == []
     assert [k.key_id for k in store.list_keys(OTHER_ACCOUNT, REGION, None, 10)] == [key_id(10)]
     assert [k.key_id for k in store.list_keys(ACCOUNT, "eu-west-1", None, 10)] == [key_id(11)]
-    assert [k.key_id for k in iter_all_keys(store, ACCOUNT, REGION, page=2)] == [
-        key_id(n) for n in range(1, 6)
-    ]
+    assert [k.key_id for k in iter_all_keys(store, ACCOUNT, REGION, page=2)] == [key_id(n) for n in range(1, 6)]
 
 
 def test_list_keys_refuses_a_negative_limit(store: SqliteStore) -> None:
@@ -566,9 +564,7 @@ def test_reader_connections_of_finished_threads_are_closed(db_path: Path, store:
     assert _open_descriptors_on(db_path) <= before + 1
 
 
-def test_two_stores_on_one_file_see_each_others_commits(
-    store: SqliteStore, second_store: SqliteStore
-) -> None:
+def test_two_stores_on_one_file_see_each_others_commits(store: SqliteStore, second_store: SqliteStore) -> None:
     assert store.changed_since_last_check() is False
     assert second_store.changed_since_last_check() is False
 
@@ -594,9 +590,7 @@ def test_own_commits_from_another_thread_are_not_reported_as_changes(store: Sqli
     assert store.changed_since_last_check() is False
 
 
-def test_a_rolled_back_transaction_elsewhere_is_not_a_change(
-    store: SqliteStore, second_store: SqliteStore
-) -> None:
+def test_a_rolled_back_transaction_elsewhere_is_not_a_change(store: SqliteStore, second_store: SqliteStore) -> None:
     with pytest.raises(ValueError), second_store.transaction():
         second_store.insert_key(make_key(1))
         raise ValueError

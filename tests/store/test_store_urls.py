@@ -24,9 +24,7 @@ def test_three_slashes_name_a_path_relative_to_the_working_directory(
     assert (tmp_path / "data" / "nested" / "kmsd.db").is_file()
 
 
-def test_the_default_url_creates_the_dot_kmsd_directory(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_default_url_creates_the_dot_kmsd_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     store = open_store("sqlite:///./.kmsd/kmsd.db")
     store.set_setting("probe", "1")

@@ -371,6 +371,8 @@ class KmsAuthorizer:
 # Compiled key policies by document text: a dictionary hit costs less than the parser's hash of the text.
 _key_policies: dict[str, Policy] = {}
 _KEY_POLICY_CACHE_LIMIT = 4096
+
+
 # How directly an allowing key-policy statement names the caller; the most direct one counts.
 def key_policy_of(key: KeyRecord) -> Policy:
     """The key's policy, compiled; a stored policy that no longer parses fails closed."""

@@ -23,6 +23,12 @@ supports (the ``condition_keys`` of its row in
   operations, principals and constraint type, the tags of CreateKey and
   TagResource (``aws:RequestTag/*``, ``aws:TagKeys``), and so on.
 
+``aws:ResourceTag/*`` and ``kms:ResourceAliases`` are IAM-only
+(:data:`IAM_ONLY_KEYS`): KMS supplies them to identity-based policies,
+permissions boundaries and session policies, never to the key policy, where a
+condition on one sees no key.  ``kms:RequestAlias`` is not: it works in key
+policies too.
+
 Multivalued keys (``kms:EncryptionContextKeys``, ``kms:ResourceAliases``,
 ``kms:GrantOperations``, ``aws:TagKeys``) are tuples and are left out when
 empty, so ``Null`` conditions see no encryption context as no key.
@@ -43,6 +49,12 @@ from kmsd.policy import PrincipalInfo, RequestContext
 from kmsd.store.models import KeyRecord
 
 ContextValue = str | tuple[str, ...]
+
+# Keys KMS evaluates only in IAM policies, not in key policies.  KMS Developer Guide, "Use tags to control
+# access to KMS keys": "the aws:ResourceTag/tag-key condition key is supported only in IAM policies. It isn't
+# supported in key policies"; "Condition keys for AWS KMS", kms:ResourceAliases: "You can use this condition
+# key only in IAM policies."
+IAM_ONLY_KEYS = frozenset({"aws:ResourceTag/*", "kms:ResourceAliases"})
 
 SYMMETRIC_DEFAULT = "SYMMETRIC_DEFAULT"
 
@@ -131,7 +143,8 @@ def build_request_context(
         replaced = {name.lower() for name in overrides}
         keys = {name: value for name, value in keys.items() if name.lower() not in replaced}
         keys.update(overrides)
-    return RequestContext(permission.action, facts.resource, _principal_info(facts.caller.principal), keys)
+    principal = _principal_info(facts.caller.principal)
+    return RequestContext(permission.action, facts.resource, principal, keys, iam_only_keys=IAM_ONLY_KEYS)
 
 
 @dataclass(frozen=True)

@@ -74,7 +74,12 @@ Builder = Callable[[tuple[tuple[Token, ...], ...]], Predicate]
 
 
 class ValueTest:
-    """Compares one request value against all of a condition's policy values (the positive sense)."""
+    """Compares one request value against all of a condition's policy values (the positive sense).
+
+    ``variable_keys`` are the lower-cased keys its policy variables read.
+    """
+
+    variable_keys: frozenset[str] = frozenset()
 
     def for_request(self, context: RequestContext) -> Predicate | None:
         """The comparison with policy variables resolved; ``None`` when one cannot be resolved."""
@@ -99,6 +104,7 @@ class TemplateTest(ValueTest):
         self._build = build
         self._keys = tuple(sorted({key for template in templates for key in template.variable_keys}))
         self._only_key = self._keys[0] if len(self._keys) == 1 else None
+        self.variable_keys = frozenset(self._keys)
         # Variable values repeat across requests (one user, one tag value), so predicates are kept per value.
         self._by_values: dict[object, Predicate | None] = {}
 
@@ -279,6 +285,7 @@ class CompiledCondition:
         "_null_present",
         "_plain",
         "_static",
+        "context_keys",
         "cost",
         "folded_key",
         "holds",
@@ -299,6 +306,8 @@ class CompiledCondition:
         self.key = key
         self.folded_key = key.lower()
         self.test = test  # None for Null
+        # Every key the condition reads (lower-cased): its own and its policy variables'.
+        self.context_keys = frozenset({self.folded_key}) | (test.variable_keys if test is not None else frozenset())
         self.null_flags = null_flags
         self._for_all = operator.set_operator is SetOperator.FOR_ALL_VALUES
         self._plain = operator.set_operator is None

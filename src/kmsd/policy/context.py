@@ -9,11 +9,27 @@ of key names, not once per request, since an authorizer sends the same names
 call after call, and a lookup goes from the lower-cased name to the caller's
 spelling.  A key given as a ``str`` is single-valued; one given as a list or
 tuple is multivalued, even with one element.
+
+Some keys exist only for IAM policies.  AWS KMS supplies ``kms:ResourceAliases``
+("You can use this condition key only in IAM policies", KMS Developer Guide,
+"Condition keys for AWS KMS") and ``aws:ResourceTag/*`` ("supported only in
+IAM policies. It isn't supported in key policies", "Use tags to control access
+to KMS keys") when it evaluates identity-based policies, permissions
+boundaries and session policies, not the key policy.  A context names such
+keys in ``iam_only_keys`` (a name, or a prefix ending in ``*``:
+``aws:ResourceTag/*``), and :meth:`RequestContext.for_resource_policies` is the
+context a resource-based policy sees: the same request with those keys absent,
+so a positive operator on one is false, a negated one true, ``...IfExists``
+true, ``Null: true`` holds, and a policy variable ``${...}`` that reads one is
+unresolved.  The engine reads keys only through ``spellings`` (never
+``keys`` directly), so that view is built by leaving the hidden names out of
+``spellings`` (``resource_spellings``), worked out once per distinct set of key
+names.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -57,6 +73,33 @@ _NO_KEYS: Mapping[str, str | Sequence[str]] = MappingProxyType({})
 _SPELLINGS_LIMIT = 1024
 # Threads share it without a lock: each dictionary operation is atomic, and a lost entry is only recomputed.
 _spellings: dict[tuple[str, ...], dict[str, str]] = {}
+
+
+# Per (key names, IAM-only keys): the spellings every policy sees, and those a resource-based policy sees (the
+# same mapping when no IAM-only key is present).  One lookup serves both.  Emptied when full.
+_spelling_pairs: dict[tuple[tuple[str, ...], frozenset[str]], tuple[dict[str, str], dict[str, str]]] = {}
+_NONE_HIDDEN: frozenset[str] = frozenset()
+
+
+def hidden_names(folded_names: Iterable[str], hidden: frozenset[str]) -> frozenset[str]:
+    """Those of ``folded_names`` (lower-cased) that ``hidden`` names, exactly or by a prefix ending in ``*``."""
+    exact = frozenset(entry.lower() for entry in hidden if not entry.endswith("*"))
+    prefixes = tuple(entry[:-1].lower() for entry in hidden if entry.endswith("*"))
+    return frozenset(name for name in folded_names if name in exact or name.startswith(prefixes))
+
+
+def _fold_pair(names: tuple[str, ...], hidden: frozenset[str]) -> tuple[dict[str, str], dict[str, str]]:
+    spellings = _spellings.get(names)
+    if spellings is None:
+        spellings = _fold_names(names)
+    left_out = hidden_names(spellings, hidden)
+    visible = {folded: name for folded, name in spellings.items() if folded not in left_out}
+    # Nothing hidden is present: the same mapping, so that identity tells the view is the context itself.
+    pair = (spellings, spellings if len(visible) == len(spellings) else visible)
+    if len(_spelling_pairs) >= _SPELLINGS_LIMIT:
+        _spelling_pairs.clear()
+    _spelling_pairs[(names, hidden)] = pair
+    return pair
 
 
 def _fold_names(names: tuple[str, ...]) -> dict[str, str]:
@@ -103,8 +146,11 @@ class RequestContext:
     ``*`` resource (CreateKey, ListKeys, ...) or one without an account
     belongs to the caller's account.  ``folded_action``, ``same_account`` and
     ``spellings`` (each key's lower-cased name -> its name in ``keys``) are
-    derived when the context is built.  ``keys`` is read, not copied: do not
-    change the mapping once the context is built.
+    derived when the context is built, and so is ``resource_spellings``, the
+    same without ``iam_only_keys``.  ``keys`` is read, not copied: do not
+    change the mapping once the context is built.  ``iam_only_keys`` names the
+    keys resource-based policies do not see (see the module docstring and
+    :meth:`for_resource_policies`); matching ignores case.
     """
 
     action: str
@@ -112,9 +158,11 @@ class RequestContext:
     principal: PrincipalInfo
     keys: Mapping[str, str | Sequence[str]] = field(default_factory=dict)
     resource_account: str | None = None
+    iam_only_keys: frozenset[str] = frozenset()
     folded_action: str = field(init=False, repr=False, compare=False)
     same_account: bool = field(init=False, repr=False, compare=False)
     spellings: Mapping[str, str] = field(init=False, repr=False, compare=False)
+    resource_spellings: Mapping[str, str] = field(init=False, repr=False, compare=False)
 
     def __init__(
         self,
@@ -123,6 +171,7 @@ class RequestContext:
         principal: PrincipalInfo,
         keys: Mapping[str, str | Sequence[str]] = _NO_KEYS,
         resource_account: str | None = None,
+        iam_only_keys: frozenset[str] = frozenset(),
     ) -> None:
         if resource_account is None:
             account = _resource_accounts.get(resource)
@@ -135,9 +184,14 @@ class RequestContext:
         if folded_action is None:
             folded_action = _fold_action(action)
         names = tuple(keys)
-        spellings = _spellings.get(names)
-        if spellings is None:
-            spellings = _fold_names(names)
+        if iam_only_keys:
+            pair = _spelling_pairs.get((names, iam_only_keys))
+            if pair is None:
+                pair = _fold_pair(names, iam_only_keys)
+            spellings, resource_spellings = pair
+        else:
+            folded = _spellings.get(names)
+            spellings = resource_spellings = folded if folded is not None else _fold_names(names)
         # Direct stores into the instance dictionary, as in PrincipalInfo: a context is built per request.
         attributes = self.__dict__
         attributes["action"] = action
@@ -148,6 +202,31 @@ class RequestContext:
         attributes["folded_action"] = folded_action
         attributes["same_account"] = same_account
         attributes["spellings"] = spellings
+        attributes["resource_spellings"] = resource_spellings
+        attributes["iam_only_keys"] = iam_only_keys
+
+    def for_resource_policies(self) -> RequestContext:
+        """The request as a resource-based policy sees it: ``iam_only_keys`` absent; ``self`` when none is present.
+
+        Built on first use and kept with the context.  The view shares
+        ``keys`` and differs only in ``spellings`` (it is this context's
+        ``resource_spellings``), which every lookup goes through; its own
+        ``iam_only_keys`` is empty.
+        """
+        attributes = self.__dict__
+        found: RequestContext | None = attributes.get("_resource_view")
+        if found is not None:
+            return found
+        visible = self.resource_spellings
+        if visible is self.spellings:
+            return self
+        found = object.__new__(RequestContext)
+        view = found.__dict__
+        view.update(attributes)
+        view["spellings"] = visible
+        view["iam_only_keys"] = _NONE_HIDDEN
+        attributes["_resource_view"] = found
+        return found
 
     def value(self, folded_name: str) -> KeyValue | None:
         """The value of the key whose lower-cased name is ``folded_name``, or ``None`` when the request lacks it."""

@@ -21,6 +21,11 @@ user gets no implicit allow here: a service that gives it one adds it itself
 (IAM does; KMS does not, its key policy must name the account).  The KMS
 authorizer adds KMS's own rule (the key policy is the gate) from
 ``Decision.resource_via`` or the per-kind verdicts.
+
+Resource-based policies are evaluated against
+:meth:`PolicySetPlan.resource_context`, which leaves out the keys the
+request names as IAM-only (``aws:ResourceTag/*`` and ``kms:ResourceAliases``
+for KMS); every other kind sees the whole request.
 """
 
 from __future__ import annotations
@@ -76,18 +81,20 @@ def evaluate(context: RequestContext, policies: Sequence[Policy]) -> Decision:
     else:
         plan = PolicySetPlan((), context)
     same_account = context.same_account
+    # What resource-based policies see: the request without its IAM-only keys (usually the context itself).
+    seen = plan.resource_context(context) if context.iam_only_keys else context
     for kind, denying in plan.denies:
-        if denying(context):
+        if denying(seen if kind is _RESOURCE else context):
             return Decision(_EXPLICIT_DENY, kind, same_account, context, plan)
 
     # A group is None when no statement answers its question: tested inline, this runs for every request.
     via: AllowVia | None = None
     group = plan.resource_principal
-    if group is not None and group(context):
+    if group is not None and group(seen):
         via = _PRINCIPAL
     else:
         group = plan.resource_role
-        if group is not None and group(context):
+        if group is not None and group(seen):
             via = _ROLE
     if same_account and principal.kind not in _WITHOUT_IDENTITY_POLICIES:
         # A resource policy naming the caller itself is not limited by implicit denies elsewhere; naming
@@ -102,7 +109,7 @@ def evaluate(context: RequestContext, policies: Sequence[Policy]) -> Decision:
             return Decision(_IMPLICIT_DENY, limit, same_account, context, plan, via, via is not None)
         return Decision(_IMPLICIT_DENY, _IDENTITY, same_account, context, plan, via, via is not None)
 
-    if via is None and holds(plan.resource_account, context):
+    if via is None and holds(plan.resource_account, seen):
         via = _ACCOUNT
     if via is None:
         # Callers without identity policies, and callers from another account, need the resource policy.

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from kmsd.policy.compiled import compiled_of
 from kmsd.policy.context import RequestContext
 from kmsd.policy.decision import ConditionTrace, Decision, Mismatch, Outcome, StatementTrace
-from kmsd.policy.model import Policy, Statement
+from kmsd.policy.model import Policy, PolicyKind, Statement
 from kmsd.policy.statements import CompiledStatement
 
 
@@ -23,9 +23,12 @@ def trace_statements(
     context: RequestContext, policies: Sequence[Policy], boundary_present: bool
 ) -> tuple[StatementTrace, ...]:
     traces: list[StatementTrace] = []
+    # Resource-based policies do not see the request's IAM-only keys, in a trace as in the evaluation.
+    seen = context.for_resource_policies()
     for policy in policies:
+        policy_context = seen if policy.kind is PolicyKind.RESOURCE else context
         for statement in compiled_of(policy).statements:
-            traces.append(_trace_one(policy, statement, context, boundary_present))
+            traces.append(_trace_one(policy, statement, policy_context, boundary_present))
     return tuple(traces)
 
 

@@ -11,14 +11,17 @@ sorted into one :data:`Group` per question.  The evaluator then answers only
 the questions its decision needs, in the order that settles it soonest, and
 stops each group at the first statement whose conditions hold.  The full
 list of applying statements is worked out only when a decision is asked for
-it (:meth:`PolicySetPlan.matches`).
+it (:meth:`PolicySetPlan.matches`).  The groups of resource-based policies
+are meant for :meth:`PolicySetPlan.resource_context` (the request without
+its IAM-only keys), the others for the whole context; the plan's own methods
+pass each the right one.
 """
 
 from __future__ import annotations
 
 from kmsd.policy.compiled import SubjectKey, compiled_of
 from kmsd.policy.conditions import ContextTest
-from kmsd.policy.context import RequestContext
+from kmsd.policy.context import RequestContext, hidden_names
 from kmsd.policy.decision import AllowVia, StatementMatch
 from kmsd.policy.model import Policy, PolicyKind
 
@@ -29,6 +32,10 @@ Group = ContextTest | None
 
 # The order AWS lists the policy types it searches for a Deny; the first that denies names the denial.
 DENY_ORDER = (PolicyKind.RESOURCE, PolicyKind.IDENTITY, PolicyKind.PERMISSIONS_BOUNDARY, PolicyKind.SESSION)
+
+
+# Distinct sets of IAM-only keys remembered per plan; a service sends one set, so this bounds only misuse.
+_HIDDEN_SETS_LIMIT = 64
 
 
 def holds(group: Group, context: RequestContext) -> bool:
@@ -78,7 +85,9 @@ class PolicySetPlan:
         "has_session",
         "identity",
         "policies",
+        "reads_hidden",
         "resource_account",
+        "resource_keys",
         "resource_principal",
         "resource_role",
         "session",
@@ -105,6 +114,7 @@ class PolicySetPlan:
         denies: list[list[ContextTest | None]] = [[] for _ in DENY_ORDER]
         allows: list[list[ContextTest | None]] = [[] for _ in DENY_ORDER]
         by_via: tuple[list[ContextTest | None], ...] = ([], [], [])
+        resource_keys: set[str] = set()
         for policy in policies:
             compiled = compiled_of(policy)
             statement_ids = compiled.statement_ids(policy.policy_id)
@@ -113,6 +123,8 @@ class PolicySetPlan:
             for statement, via in compiled.checks(subject, context):
                 test = statement.request_test
                 entries.append((StatementMatch(kind, statement_ids[statement.index], statement.deny, via), test))
+                if kind is PolicyKind.RESOURCE:
+                    resource_keys |= statement.context_keys
                 if statement.deny:
                     denies[position].append(test)
                 elif kind is PolicyKind.RESOURCE:
@@ -120,6 +132,10 @@ class PolicySetPlan:
                 else:
                     allows[position].append(test)
         self.entries = tuple(entries)
+        # The request keys the resource-policy statements read, and per set of IAM-only keys whether they read
+        # one of them: when not, those statements see the same whether the keys are hidden or not.
+        self.resource_keys = frozenset(resource_keys)
+        self.reads_hidden: dict[frozenset[str], bool] = {}
         self.denies: tuple[tuple[PolicyKind, ContextTest], ...] = tuple(
             (kind, group)
             for kind, tests in zip(DENY_ORDER, denies, strict=True)
@@ -130,16 +146,46 @@ class PolicySetPlan:
         self.boundary = _group(allows[DENY_ORDER.index(PolicyKind.PERMISSIONS_BOUNDARY)])
         self.session = _group(allows[DENY_ORDER.index(PolicyKind.SESSION)])
 
+    def resource_context(self, context: RequestContext) -> RequestContext:
+        """The context for this plan's resource-policy statements: without ``context.iam_only_keys``.
+
+        That is ``context`` itself, at no cost, when none of those statements
+        reads an IAM-only key (the default key policy reads none).
+        """
+        hidden = context.iam_only_keys
+        if not hidden:
+            return context
+        reads = self.reads_hidden.get(hidden)
+        if reads is None:
+            reads = bool(hidden_names(self.resource_keys, hidden))
+            if len(self.reads_hidden) >= _HIDDEN_SETS_LIMIT:
+                self.reads_hidden.clear()
+            self.reads_hidden[hidden] = reads
+        return context.for_resource_policies() if reads else context
+
     def matches(self, context: RequestContext) -> tuple[StatementMatch, ...]:
-        """Every statement of every policy that applies to ``context``, policy by policy, in document order."""
-        return tuple([match for match, test in self.entries if test is None or test(context)])
+        """Every statement of every policy that applies to ``context``, policy by policy, in document order.
+
+        Resource-based policy statements see :meth:`resource_context`.
+        """
+        seen = self.resource_context(context)
+        if seen is context:
+            return tuple([match for match, test in self.entries if test is None or test(context)])
+        return tuple(
+            [
+                match
+                for match, test in self.entries
+                if test is None or test(seen if match.kind is PolicyKind.RESOURCE else context)
+            ]
+        )
 
     def resource_via(self, context: RequestContext) -> AllowVia | None:
         """How the most direct resource-policy Allow that applies names the caller, or ``None``."""
-        if holds(self.resource_principal, context):
+        seen = self.resource_context(context)
+        if holds(self.resource_principal, seen):
             return AllowVia.PRINCIPAL
-        if holds(self.resource_role, context):
+        if holds(self.resource_role, seen):
             return AllowVia.ROLE
-        if holds(self.resource_account, context):
+        if holds(self.resource_account, seen):
             return AllowVia.ACCOUNT
         return None

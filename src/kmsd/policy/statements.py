@@ -57,6 +57,11 @@ class ResourcePattern:
     def has_variables(self) -> bool:
         return self._resource is not None
 
+    @property
+    def variable_keys(self) -> frozenset[str]:
+        """The lower-cased keys its policy variables read."""
+        return self._resource.variable_keys if self._resource is not None else frozenset()
+
     def matches(self, context: RequestContext, parts: SubjectArn | None) -> bool | None:
         """Whether the request's resource matches; ``None`` when a variable cannot be resolved."""
         if self._everything:
@@ -89,6 +94,7 @@ class CompiledStatement:
         "any_resource",
         "conditions",
         "conditions_by_cost",
+        "context_keys",
         "deny",
         "index",
         "principals",
@@ -130,6 +136,11 @@ class CompiledStatement:
         # Conditions are ANDed and free of side effects, so the evaluator may try the cheapest first and stop
         # at the first that fails; explain reports them in the document's order.
         self.conditions_by_cost = tuple(sorted(self.conditions, key=lambda condition: condition.cost))
+        # Every request key the statement reads (lower-cased), in its conditions and its Resource variables.
+        self.context_keys: frozenset[str] = frozenset().union(
+            *(condition.context_keys for condition in self.conditions),
+            *(pattern.variable_keys for pattern in self.resources),
+        )
         # What is left to check per request once action, principal and (without variables) resource match:
         # the resource with its variables resolved, then the conditions; None when nothing is.
         tests: list[ContextTest] = []

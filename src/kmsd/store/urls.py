@@ -25,9 +25,7 @@ def sqlite_path(url: str) -> Path:
     rest = url[len(_SQLITE_PREFIX) :]
     if not rest.startswith("/"):
         # sqlite://host/... : a host makes no sense for a local file, and it is usually a missing slash.
-        raise StoreError(
-            f"invalid store URL `{url}`: use sqlite:///relative/path.db or sqlite:////abs/path.db"
-        )
+        raise StoreError(f"invalid store URL `{url}`: use sqlite:///relative/path.db or sqlite:////abs/path.db")
     if "?" in rest or "#" in rest:
         raise StoreError(f"invalid store URL `{url}`: SQLite store URLs take no query or fragment")
     path = unquote(rest[1:])
@@ -48,6 +46,4 @@ def open_store(url: str) -> Store:
     if url.startswith(_POSTGRES_SCHEMES):
         raise StoreError("PostgreSQL stores arrive with the multi-node issue")
     scheme = url.split(":", 1)[0] if ":" in url else url
-    raise StoreError(
-        f"unsupported store URL scheme `{scheme}`: use sqlite:///path/to/kmsd.db (PostgreSQL comes later)"
-    )
+    raise StoreError(f"unsupported store URL scheme `{scheme}`: use sqlite:///path/to/kmsd.db (PostgreSQL comes later)")
