@@ -29,6 +29,7 @@ system-test-deps:
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 
 typecheck: $(VENV)/.test-installed
 	$(BIN)/mypy

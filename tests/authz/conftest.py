@@ -12,7 +12,6 @@ import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,7 +22,6 @@ from kmsd.errors import AwsError
 from kmsd.iam.principal import Caller, Principal, Session
 from kmsd.iam.service import IamService
 from kmsd.kms.service import KmsService
-from kmsd.store.models import Account
 from kmsd.store.sqlite import SqliteStore
 
 A = "111122223333"
@@ -219,19 +217,6 @@ class World:
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
-def store(tmp_path: Path, clock: ManualClock) -> Iterator[SqliteStore]:
-    opened = SqliteStore(tmp_path / "kmsd.db")
-    for account in (A, B):
-        opened.create_account(Account(account, clock.now()))
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
-def world(store: SqliteStore, tmp_path: Path, clock: ManualClock) -> World:
-    return World(store, FileRootKey.load_or_create(tmp_path / "root.key"), clock)
+def world(store: SqliteStore, root_key: FileRootKey, clock: ManualClock) -> World:
+    """Accounts :data:`A` and :data:`B` exist in the shared ``store`` fixture (tests/conftest.py)."""
+    return World(store, root_key, clock)

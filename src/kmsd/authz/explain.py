@@ -26,6 +26,7 @@ from kmsd.authz.authorizer import CheckResult, KmsAuthorizer, KmsCall, NamedKey
 from kmsd.authz.permissions import PERMISSIONS, OperationPermissions, Permission, Target
 from kmsd.clock import Clock
 from kmsd.iam.principal import Caller, Principal, Session
+from kmsd.policy.explain import statement_lines
 from kmsd.store.base import Store
 from kmsd.store.models import KeyRecord
 
@@ -82,17 +83,7 @@ class Explanation:
                 if verdict.present:
                     via = f" (via {verdict.allow_via.value})" if verdict.allow_via is not None else ""
                     lines.append(f"{kind.value} policies: {verdict.match.value}{via}")
-            lines.append("statements:")
-            for entry in decision.trace:
-                if entry.matched:
-                    via = f" via {entry.via.value}" if entry.via is not None else ""
-                    lines.append(f"  {entry.statement_id} [{entry.kind.value}] {entry.effect}: matched{via}")
-                else:
-                    assert entry.mismatch is not None
-                    lines.append(
-                        f"  {entry.statement_id} [{entry.kind.value}] {entry.effect}: "
-                        f"no match ({entry.mismatch.value}): {entry.detail}"
-                    )
+            lines.extend(statement_lines(decision))
         if result.grants_considered:
             lines.append("grants:")
             for grant in result.grants_considered:

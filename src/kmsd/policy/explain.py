@@ -100,7 +100,13 @@ def render_text(decision: Decision, context: RequestContext) -> str:
         if verdict.present:
             via = f" (via {verdict.allow_via.value})" if verdict.allow_via is not None else ""
             lines.append(f"{kind.value}: {verdict.match.value}{via}")
-    lines.append("statements:")
+    lines.extend(statement_lines(decision))
+    return "\n".join(lines)
+
+
+def statement_lines(decision: Decision) -> list[str]:
+    """The per-statement trace as text: each statement, matched (and how it named the caller) or why not."""
+    lines = ["statements:"]
     for entry in decision.trace:
         if entry.matched:
             via = f" via {entry.via.value}" if entry.via is not None else ""
@@ -111,4 +117,4 @@ def render_text(decision: Decision, context: RequestContext) -> str:
                 f"  {entry.statement_id} [{entry.kind.value}] {entry.effect}: "
                 f"no match ({entry.mismatch.value}): {entry.detail}"
             )
-    return "\n".join(lines)
+    return lines
