@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import ipaddress
 import itertools
 import json
@@ -29,7 +30,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, Protocol
@@ -44,15 +45,15 @@ from kmsd.api.sigv4 import (
     expired_session_token,
     to_aws_error,
     unknown_access_key,
-    verify,
+    verify_at,
 )
-from kmsd.api.sigv4_parse import group_headers, parse_grouped_request
+from kmsd.api.sigv4_parse import parse_grouped_request
 from kmsd.authz.denial import EXPLANATION_MEMBER, AccessDeniedError
 from kmsd.clock import Clock
 from kmsd.errors import AwsError
 from kmsd.iam.credentials import CredentialResolver, SessionExpired
 from kmsd.iam.ids import SESSION_KEY_ID_PREFIX
-from kmsd.iam.principal import Caller
+from kmsd.iam.principal import Caller, Principal
 from kmsd.iam.service import IamService
 from kmsd.iam.sts import StsService
 from kmsd.kms.service import KmsService
@@ -112,8 +113,7 @@ class WireRequest(NamedTuple):
     method: str
     raw_path: str
     query_string: str
-    headers: list[tuple[str, str]]
-    header_map: Mapping[str, list[str]]  # the same headers by lower-case name (group_headers), looked up per request
+    header_map: Mapping[str, list[str]]  # header values by lower-case name, in arrival order (group_headers)
     body: bytes
     protocol: WireProtocol
     fields: Mapping[str, str]  # query-protocol parameters; empty for JSON
@@ -177,8 +177,7 @@ class KmsdApp:
     # --- AWS APIs ---------------------------------------------------------------
     async def _aws_request(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = f"{self._request_id_prefix}{next(self._request_numbers) & 0xFFFFFFFFFFFF:012x}"
-        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
-        header_map = group_headers(headers)
+        header_map = _group_raw_headers(scope["headers"])
         method = scope["method"]
         protocol = _protocol_of(method, header_map)
         body = await _read_body(receive, self.max_body_bytes)
@@ -202,7 +201,6 @@ class KmsdApp:
             method=method,
             raw_path=scope.get("raw_path", b"/").decode("utf-8", "surrogateescape").split("?", 1)[0],
             query_string=query_string,
-            headers=headers,
             header_map=header_map,
             body=body,
             protocol=protocol,
@@ -214,7 +212,7 @@ class KmsdApp:
             await self._send_error(send, error, protocol, self._codec_for(fields), request_id)
             return
         if service == KMS:
-            via_service = _via_service(headers, self.trusted_service_header)
+            via_service = _via_service(header_map, self.trusted_service_header)
             await self._kms(send, caller, _first_value(header_map, "x-amz-target"), body, request_id, via_service)
         else:
             await self._query(send, service, caller, fields, request_id)
@@ -236,27 +234,28 @@ class KmsdApp:
             resolved = runtime.credentials.resolve(signed.access_key_id, signed.security_token)
             if resolved is None:
                 raise unknown_access_key()
+            verified_at = None
             if resolved.secret_access_key is not None:
-                verify(signed, resolved.secret_access_key, request.body, runtime.clock)
+                verified_at = runtime.clock.now()
+                verify_at(signed, resolved.secret_access_key, request.body, verified_at)
         except SigV4Error as failure:
             raise to_aws_error(failure, request.protocol) from None
         except SessionExpired:
             raise to_aws_error(expired_session_token(), request.protocol) from None
-        if resolved.secret_access_key is not None and not signed.access_key_id.startswith(SESSION_KEY_ID_PREFIX):
-            self._record_key_use(signed.access_key_id, signed.service, signed.region)
+        if verified_at is not None and not signed.access_key_id.startswith(SESSION_KEY_ID_PREFIX):
+            self._record_key_use(signed.access_key_id, signed.service, signed.region, verified_at)
         client = scope.get("client")
-        caller = Caller(
-            principal=resolved.principal,
-            region=signed.region,
-            request_id=request_id,
-            source_ip=_forwarded_source_ip(request.headers, self.trusted_proxy_header) or (client[0] if client else ""),
-            secure_transport=scope.get("scheme") == "https",
-            user_agent=_first_value(request.header_map, "user-agent") or "",
+        caller = _caller(
+            resolved.principal,
+            signed.region,
+            request_id,
+            _forwarded_source_ip(request.header_map, self.trusted_proxy_header) or (client[0] if client else ""),
+            scope.get("scheme") == "https",
+            _first_value(request.header_map, "user-agent") or "",
         )
         return caller, signed.service
 
-    def _record_key_use(self, access_key_id: str, service: str, region: str) -> None:
-        now = self.runtime.clock.now()
+    def _record_key_use(self, access_key_id: str, service: str, region: str, now: datetime) -> None:
         last = self._key_use_recorded.get(access_key_id)
         if last is not None and timedelta(0) <= now - last < KEY_USE_RECORD_INTERVAL:
             return
@@ -411,7 +410,7 @@ def _protocol_of(method: str, header_map: Mapping[str, list[str]]) -> WireProtoc
     return "json"
 
 
-def _forwarded_source_ip(headers: list[tuple[str, str]], trusted_header: str | None) -> str | None:
+def _forwarded_source_ip(header_map: Mapping[str, list[str]], trusted_header: str | None) -> str | None:
     """``aws:SourceIp`` from the trusted proxy header (``kmsd serve --trusted-proxy-header``), if configured.
 
     The header is read only when the operator named it, and its last address is taken: a proxy that
@@ -420,7 +419,7 @@ def _forwarded_source_ip(headers: list[tuple[str, str]], trusted_header: str | N
     """
     if trusted_header is None:
         return None
-    value = _header(headers, trusted_header)
+    value = _first_value(header_map, trusted_header)
     if not value:
         return None
     candidate = value.rsplit(",", 1)[-1].strip()
@@ -434,7 +433,7 @@ def _forwarded_source_ip(headers: list[tuple[str, str]], trusted_header: str | N
 _VIA_SERVICE = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)*\.amazonaws\.com(\.cn)?")
 
 
-def _via_service(headers: list[tuple[str, str]], trusted_header: str | None) -> str | None:
+def _via_service(header_map: Mapping[str, list[str]], trusted_header: str | None) -> str | None:
     """``kms:ViaService`` from the trusted service header (``kmsd serve --trusted-service-header``), if configured.
 
     A front end acting as an AWS service integrated with KMS names itself here; without the
@@ -442,7 +441,7 @@ def _via_service(headers: list[tuple[str, str]], trusted_header: str | None) -> 
     """
     if trusted_header is None:
         return None
-    value = (_header(headers, trusted_header) or "").strip()
+    value = (_first_value(header_map, trusted_header) or "").strip()
     return value if _VIA_SERVICE.fullmatch(value) else None
 
 
@@ -456,17 +455,52 @@ def _with_explanation(payload: bytes, error: AccessDeniedError) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode("utf-8")
 
 
+# _caller stores exactly these fields: a field added to Caller must be added there too.
+_CALLER_FIELDS = ("principal", "region", "request_id", "source_ip", "secure_transport", "user_agent")
+if tuple(field.name for field in dataclasses.fields(Caller)) != _CALLER_FIELDS:
+    raise ImportError("kmsd.api.app._caller does not set every field of Caller")
+
+
+def _caller(
+    principal: Principal, region: str, request_id: str, source_ip: str, secure_transport: bool, user_agent: str
+) -> Caller:
+    """``Caller(...)`` with every field given, stored straight into the instance dictionary.
+
+    A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``; one Caller is
+    built per request, so its fields are stored directly, as :class:`~kmsd.policy.PrincipalInfo` does.
+    """
+    caller = object.__new__(Caller)
+    fields = caller.__dict__
+    fields["principal"] = principal
+    fields["region"] = region
+    fields["request_id"] = request_id
+    fields["source_ip"] = source_ip
+    fields["secure_transport"] = secure_transport
+    fields["user_agent"] = user_agent
+    return caller
+
+
 def _first_value(header_map: Mapping[str, list[str]], name: str) -> str | None:
-    """The first value of the header ``name`` (lower case), as :func:`_header` finds it, in one lookup."""
+    """The first value of the header ``name`` (lower case) in arrival order, in one lookup."""
     values = header_map.get(name)
     return values[0] if values else None
 
 
-def _header(headers: list[tuple[str, str]], name: str) -> str | None:
-    for key, value in headers:
-        if key.lower() == name:
-            return value
-    return None
+def _group_raw_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, list[str]]:
+    """:func:`~kmsd.api.sigv4_parse.group_headers` of the ASGI scope's byte pairs, decoded in the same pass.
+
+    HTTP/1.1 header bytes are ISO-8859-1 (RFC 9110, "Field Values"); one loop instead of a decoded
+    copy of the list followed by the grouping saves a list and a pass on every request.
+    """
+    grouped: dict[str, list[str]] = {}
+    for raw_name, raw_value in raw:
+        name = raw_name.decode("latin-1").lower()
+        values = grouped.get(name)
+        if values is None:
+            grouped[name] = [raw_value.decode("latin-1")]
+        else:
+            values.append(raw_value.decode("latin-1"))
+    return grouped
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:

@@ -140,7 +140,11 @@ def string_to_sign(request: SignedRequest, canonical: str) -> str:
 
 def verify(request: SignedRequest, secret_access_key: str, body: bytes, clock: Clock) -> None:
     """Accept the request or raise :class:`SigV4Error` saying why AWS would reject it."""
-    now = clock.now()
+    verify_at(request, secret_access_key, body, clock.now())
+
+
+def verify_at(request: SignedRequest, secret_access_key: str, body: bytes, now: datetime) -> None:
+    """:func:`verify` at the time ``now`` (a clock reading the caller also uses for the request)."""
     if request.expires is not None and now > request.timestamp + timedelta(seconds=request.expires):
         raise SigV4Error("expired", REQUEST_EXPIRED)
     _check_skew(request, now)

@@ -209,7 +209,14 @@ class KmsAuthorizer:
         """Decide one permission of ``call``."""
         if permission.source is PolicySource.GRANT:
             return self._retire_check(call, row, permission)
-        resource, named = self._resource(call, permission)
+        if permission.on_key:
+            named = call.keys.get(permission.target)
+            if named is None:
+                # The service resolves every key an operation names before asking; fail closed if it did not.
+                raise AwsError("KMSInternalException", "", 500)
+            resource = named.key.arn
+        else:
+            resource, named = self._resource(call, permission)
         principal = call.caller.principal
         identity = self._identity(principal)
         if (
@@ -219,22 +226,28 @@ class KmsAuthorizer:
         ):
             # IAM: the root user may do anything in its own account; no policy of a resource applies.
             return CheckResult(permission, resource, True, basis=Basis.ROOT)
-        key = named.key if named is not None else None
+        if named is not None:
+            key: KeyRecord | None = named.key
+            aliases = self.key_facts.aliases(named.key.account_id, named.key.region, named.key.key_id)
+            request_alias = named.request_alias
+        else:
+            key, aliases, request_alias = None, (), None
+        # Positional, in field order: a NamedTuple binds keywords at several times the cost, on every check.
         facts = CheckFacts(
-            caller=call.caller,
-            params=call.params,
-            resource=resource,
-            key=key,
-            aliases=self.key_facts.aliases(key.account_id, key.region, key.key_id) if key is not None else (),
-            request_alias=named.request_alias if named is not None else None,
-            via_service=call.via_service,
-            same_key=_same_key(call) if "kms:ReEncryptOnSameKey" in row.condition_keys else None,
+            call.caller,
+            call.params,
+            resource,
+            key,
+            aliases,
+            request_alias,
+            call.via_service,
+            _same_key(call) if "kms:ReEncryptOnSameKey" in row.condition_keys else None,
         )
         context = build_request_context(row, permission, facts, self.clock, call.overrides)
         if permission.source is PolicySource.IAM_POLICY:
             decision = evaluate(context, identity.policies)
             if decision.allowed:
-                return CheckResult(permission, resource, True, basis=Basis.IAM_POLICY, decision=decision)
+                return CheckResult(permission, resource, True, "", Basis.IAM_POLICY, decision)
             return CheckResult(permission, resource, False, decision.denial_reason(permission.action), None, decision)
         if key is None:
             raise AwsError("KMSInternalException", "", 500)
@@ -254,20 +267,19 @@ class KmsAuthorizer:
     ) -> CheckResult:
         principal = call.caller.principal
         action = permission.action
-        no_resource_policy = f"because no resource-based policy allows the {action} action"
         if not row.cross_account and key.account_id != principal.account_id:
             # Permissions reference, "Cross-account use": "If you give a principal in a different account a
             # permission that cannot be used cross-account, the permission is not effective."
-            return CheckResult(permission, resource, False, no_resource_policy, None, decision)
+            return CheckResult(permission, resource, False, _no_resource_policy(action), None, decision)
         if decision.outcome is Outcome.EXPLICIT_DENY:
             return CheckResult(permission, resource, False, decision.denial_reason(action), None, decision)
         if identity.is_root and decision.allowed:
             # The root user has no identity policies: only the key policy can have allowed it.
-            return CheckResult(permission, resource, True, basis=Basis.KEY_POLICY, decision=decision)
+            return CheckResult(permission, resource, True, "", Basis.KEY_POLICY, decision)
         via = resource_allow_via(decision)
         if via is not None and (identity.is_root or decision.allowed):
             basis = Basis.DELEGATION if via is AllowVia.ACCOUNT and not identity.is_root else Basis.KEY_POLICY
-            return CheckResult(permission, resource, True, basis=basis, decision=decision)
+            return CheckResult(permission, resource, True, "", basis, decision)
         considered: tuple[GrantRecord, ...] = ()
         if permission.grant_operation is not None:
             considered = self._grants(call, key)
@@ -276,7 +288,7 @@ class KmsAuthorizer:
             if matched and self._grant_may_create(permission, matched, call.params):
                 ids = tuple(grant.grant_id for grant in matched)
                 return CheckResult(permission, resource, True, "", Basis.GRANT, decision, considered, ids)
-        reason = decision.denial_reason(action) if via is not None else no_resource_policy
+        reason = decision.denial_reason(action) if via is not None else _no_resource_policy(action)
         return CheckResult(permission, resource, False, reason, None, decision, considered)
 
     def _retire_check(self, call: KmsCall, row: OperationPermissions, permission: Permission) -> CheckResult:
@@ -389,9 +401,25 @@ def key_policy_of(key: KeyRecord) -> Policy:
     return policy
 
 
+# id of a request context -> (that context, the key policy, the identity policies, the decision).  Contexts are
+# shared by requests that would build equal ones (kmsd.authz.request_context), and a decision depends on
+# nothing but the context and the policies, so an equal request under the same policies reuses it; the
+# entry holds what it names by id, and a hit is checked by identity.
+_decisions: dict[int, tuple[RequestContext, Policy, IdentityPolicySet, Decision]] = {}
+_DECISION_CACHE_LIMIT = 10_000
+
+
 def evaluate_with_key(context: RequestContext, key: KeyRecord, identity: IdentityPolicySet) -> Decision:
     """Evaluate the key policy together with the caller's identity, boundary and session policies."""
-    return evaluate(context, (key_policy_of(key), *identity.policies))
+    policy = key_policy_of(key)
+    found = _decisions.get(id(context))
+    if found is not None and found[0] is context and found[1] is policy and found[2] is identity:
+        return found[3]
+    decision = evaluate(context, (policy, *identity.policies))
+    if len(_decisions) >= _DECISION_CACHE_LIMIT:
+        _decisions.clear()
+    _decisions[id(context)] = (context, policy, identity, decision)
+    return decision
 
 
 def resource_allow_via(decision: Decision) -> AllowVia | None:
@@ -412,6 +440,10 @@ def explanation(call: KmsCall, checked: Sequence[CheckResult]) -> dict[str, Any]
         "decision": "Allow" if denied is None else "Deny",
         "checks": [result.to_json() for result in checked],
     }
+
+
+def _no_resource_policy(action: str) -> str:
+    return f"because no resource-based policy allows the {action} action"
 
 
 def _same_key(call: KmsCall) -> bool | None:

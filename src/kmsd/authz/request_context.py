@@ -37,7 +37,7 @@ empty, so ``Null`` conditions see no encryption context as no key.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -116,35 +116,130 @@ def build_request_context(
     ``overrides`` replace or add condition keys (``kmsd authz explain --context``); key names
     compare case-insensitively, as in policies.
     """
-    keys: dict[str, str | Sequence[str]] = dict(_global_keys(facts.caller, clock))
-    if facts.via_service is not None:
-        # A service that calls KMS on a principal's behalf makes the request "via an AWS service".
-        keys["aws:ViaAWSService"] = "true"
+    caller = facts.caller
+    global_keys = _global_keys(caller, clock)
     supported = row.condition_keys
     params = facts.params
-    if "kms:CallerAccount" in supported:
-        keys["kms:CallerAccount"] = facts.caller.principal.account_id
-    if "kms:ViaService" in supported and facts.via_service is not None:
-        keys["kms:ViaService"] = facts.via_service
-    if permission.target is Target.NEW_KEY or row.operation in ("CreateKey", "ReplicateKey"):
-        # A key being created has no tags or aliases to condition on yet: its request describes it.
-        keys.update(_created_key_keys(params, supported))
-    elif facts.key is not None and permission.target is not Target.ALIAS:
-        keys.update(key_fact_keys(facts.key, facts.aliases, supported))
-    if "kms:RequestAlias" in supported and facts.request_alias is not None:
-        keys["kms:RequestAlias"] = facts.request_alias
-    _add_member_keys(keys, row, permission, params)
+    principal = _principal_info(caller.principal)
+    # The keys set from request members and call facts, after the caller's and the key's: they never share a
+    # name with those, so adding them to a copy of the base equals setting them on it one by one.
+    request_keys: dict[str, str | Sequence[str]] = {}
+    _add_member_keys(request_keys, row, permission, params)
     if "kms:ReEncryptOnSameKey" in supported and facts.same_key is not None:
-        keys["kms:ReEncryptOnSameKey"] = "true" if facts.same_key else "false"
+        request_keys["kms:ReEncryptOnSameKey"] = "true" if facts.same_key else "false"
     if "kms:GrantIsForAWSResource" in supported:
         # True only when an AWS service integrated with KMS makes the grant call on the user's behalf.
-        keys["kms:GrantIsForAWSResource"] = "true" if facts.via_service is not None else "false"
+        request_keys["kms:GrantIsForAWSResource"] = "true" if facts.via_service is not None else "false"
+    if permission.target is Target.NEW_KEY or row.operation in _CREATING:
+        # A key being created has no tags or aliases to condition on yet: its request describes it.
+        keys = _call_keys(global_keys, supported, facts, _created_key_keys(params, supported))
+    else:
+        key = facts.key if permission.target is not Target.ALIAS else None
+        base = _base_keys(global_keys, row, facts, key)
+        if not overrides:
+            return _context_over(base, request_keys, permission.action, facts.resource, principal)
+        keys = dict(base)
+    keys.update(request_keys)
     if overrides:
         replaced = {name.lower() for name in overrides}
         keys = {name: value for name, value in keys.items() if name.lower() not in replaced}
         keys.update(overrides)
-    principal = _principal_info(facts.caller.principal)
     return RequestContext(permission.action, facts.resource, principal, keys, iam_only_keys=IAM_ONLY_KEYS)
+
+
+_CONTEXT_LIMIT = 10_000
+# (id of the base keys, id of the principal, action, resource, the request's own keys) -> (that base, that
+# principal, the context).  A request context is immutable, so requests that would build equal ones (the
+# same caller within a second, the same key, the same members) share one; the entry holds the objects it
+# names by id, and a hit is checked by identity.
+_contexts: dict[tuple[object, ...], tuple[Mapping[str, str | Sequence[str]], PrincipalInfo, RequestContext]] = {}
+
+
+def _context_over(
+    base: Mapping[str, str | Sequence[str]],
+    request_keys: dict[str, str | Sequence[str]],
+    action: str,
+    resource: str,
+    principal: PrincipalInfo,
+) -> RequestContext:
+    """The context of ``base`` plus ``request_keys``, shared by the checks that would build equal ones."""
+    cache_key = (id(base), id(principal), action, resource, *request_keys.items())
+    try:
+        found = _contexts.get(cache_key)
+        hashable = True
+    except TypeError:
+        # A member value that cannot be hashed (not one the model produces): build the context uncached.
+        found, hashable = None, False
+    if found is not None and found[0] is base and found[1] is principal:
+        return found[2]
+    keys = dict(base)
+    keys.update(request_keys)
+    context = RequestContext(action, resource, principal, keys, iam_only_keys=IAM_ONLY_KEYS)
+    if hashable:
+        if len(_contexts) >= _CONTEXT_LIMIT:
+            _contexts.clear()
+        _contexts[cache_key] = (base, principal, context)
+    return context
+
+
+_CREATING = frozenset({"CreateKey", "ReplicateKey"})
+
+
+def _call_keys(
+    global_keys: Mapping[str, str | list[str]],
+    supported: frozenset[str],
+    facts: CheckFacts,
+    described: Mapping[str, ContextValue],
+) -> dict[str, str | Sequence[str]]:
+    """The keys that depend on the caller, the call's origin and the key (``described``), on no request member."""
+    keys: dict[str, str | Sequence[str]] = dict(global_keys)
+    if facts.via_service is not None:
+        # A service that calls KMS on a principal's behalf makes the request "via an AWS service".
+        keys["aws:ViaAWSService"] = "true"
+    if "kms:CallerAccount" in supported:
+        keys["kms:CallerAccount"] = facts.caller.principal.account_id
+    if "kms:ViaService" in supported and facts.via_service is not None:
+        keys["kms:ViaService"] = facts.via_service
+    keys.update(described)
+    if "kms:RequestAlias" in supported and facts.request_alias is not None:
+        keys["kms:RequestAlias"] = facts.request_alias
+    return keys
+
+
+_BASE_LIMIT = 10_000
+# (id of the global keys, id of the key, operation, account, aliases, request alias, via service) ->
+# (those global keys, that key, the keys built from them).  The entry holds the two objects it names by
+# id, so their ids cannot be reused while it lives, and a hit is checked by identity: the same (frozen)
+# caller keys and key record give the same condition keys.
+_bases: dict[
+    tuple[object, ...],
+    tuple[Mapping[str, str | list[str]], KeyRecord | None, dict[str, str | Sequence[str]]],
+] = {}
+
+
+def _base_keys(
+    global_keys: Mapping[str, str | list[str]], row: OperationPermissions, facts: CheckFacts, key: KeyRecord | None
+) -> dict[str, str | Sequence[str]]:
+    """:func:`_call_keys`, built once per caller keys (per second), operation and key object, then reused."""
+    cache_key = (
+        id(global_keys),
+        id(key),
+        row.operation,
+        facts.caller.principal.account_id,
+        facts.aliases,
+        facts.request_alias,
+        facts.via_service,
+    )
+    found = _bases.get(cache_key)
+    if found is not None and found[0] is global_keys and found[1] is key:
+        return found[2]
+    supported = row.condition_keys
+    described = key_fact_keys(key, facts.aliases, supported) if key is not None else {}
+    keys = _call_keys(global_keys, supported, facts, described)
+    if len(_bases) >= _BASE_LIMIT:
+        _bases.clear()
+    _bases[cache_key] = (global_keys, key, keys)
+    return keys
 
 
 @dataclass(frozen=True)
@@ -162,10 +257,11 @@ _global_keys_cache: dict[tuple[object, ...], Mapping[str, str | list[str]]] = {}
 def _global_keys(caller: Caller, clock: Clock) -> Mapping[str, str | list[str]]:
     """The global ``aws:*`` keys, computed once per caller and second (the finest unit of aws:CurrentTime)."""
     now = clock.now()
+    second = int(now.timestamp())
     principal = caller.principal
     session = principal.session
     cache_key = (
-        int(now.timestamp()),
+        second,
         principal.arn,
         principal.user_id,
         principal.name,
@@ -179,8 +275,7 @@ def _global_keys(caller: Caller, clock: Clock) -> Mapping[str, str | list[str]]:
     )
     found = _global_keys_cache.get(cache_key)
     if found is None:
-        second = now.replace(microsecond=0)
-        found = request_context_keys(caller, _FixedClock(second))
+        found = request_context_keys(caller, _FixedClock(now.replace(microsecond=0)))
         if len(_global_keys_cache) >= _GLOBAL_KEYS_LIMIT:
             _global_keys_cache.clear()
         _global_keys_cache[cache_key] = found
@@ -249,6 +344,13 @@ class _MemberPlan:
     grant_constraint_type: bool
     request_tags: bool
     tag_keys: bool
+    # Whether any key after the encryption context and algorithm can be set (most operations: none); derived.
+    others: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        others = self.from_member or self.with_default or self.valid_to or self.bypass or self.grant_operations
+        others = others or self.grant_constraint_type or self.request_tags or self.tag_keys
+        object.__setattr__(self, "others", bool(others))
 
 
 _plans: dict[str, _MemberPlan] = {}
@@ -283,6 +385,8 @@ def _add_member_keys(
         keys.update(_encryption_context_keys(encryption_context_of(row, permission, params)))
     if plan.encryption_algorithm:
         keys["kms:EncryptionAlgorithm"] = _encryption_algorithm(permission, params)
+    if not plan.others:
+        return
     for condition_key, member in plan.from_member:
         if params.get(member) is not None:
             keys[condition_key] = str(params[member])

@@ -122,6 +122,15 @@ def find_own_key(ctx: KmsContext, caller: Caller, key_id: str, target: Target = 
 
 def _lookup(ctx: KmsContext, caller: Caller, key_id: str) -> tuple[KeyRecord, str | None]:
     """The key ``key_id`` names and the alias name it used, if any."""
+    if _KEY_ID.match(key_id) is not None:
+        # A bare key id (what SDKs send most): the caller's own account and region, no alias, so the
+        # KeyReference objects of the general path are not needed to say so.
+        key = ctx.store.get_key(key_id.lower())
+        if key is None or key.account_id != caller.principal.account_id or key.region != caller.region:
+            own = f"arn:aws:kms:{caller.region}:{caller.principal.account_id}:key/{key_id.lower()}"
+            raise not_found(f"Key '{own}' does not exist")
+        _purge_if_deletion_ended(ctx, key)
+        return key, None
     reference = parse_key_reference(caller, key_id)
     if reference.alias_name is not None:
         alias = ctx.store.get_alias(reference.account_id, reference.region, reference.alias_name)
@@ -134,10 +143,16 @@ def _lookup(ctx: KmsContext, caller: Caller, key_id: str) -> tuple[KeyRecord, st
         key = ctx.store.get_key(str(reference.key_id))
     if key is None or key.account_id != target_reference.account_id or key.region != target_reference.region:
         raise not_found(f"Key '{target_reference.arn}' does not exist")
-    if deletion_window_ended(key, ctx.clock.now()):
+    _purge_if_deletion_ended(ctx, key)
+    return key, reference.alias_name
+
+
+def _purge_if_deletion_ended(ctx: KmsContext, key: KeyRecord) -> None:
+    """Delete a key whose deletion window has ended, on first sight, and say so with :class:`KeyDeleted`."""
+    # Only a key pending deletion has a window to end: the others need not read the clock.
+    if key.key_state == "PendingDeletion" and deletion_window_ended(key, ctx.clock.now()):
         purge_key(ctx, key)
         raise KeyDeleted(key)
-    return key, reference.alias_name
 
 
 def find_key_for_ciphertext(ctx: KmsContext, caller: Caller, key_id: str, target: Target = Target.KEY) -> KeyRecord:
@@ -149,7 +164,7 @@ def find_key_for_ciphertext(ctx: KmsContext, caller: Caller, key_id: str, target
     key = ctx.store.get_key(key_id)
     if key is None or key.region != caller.region:
         raise invalid_ciphertext()
-    if deletion_window_ended(key, ctx.clock.now()):
+    if key.key_state == "PendingDeletion" and deletion_window_ended(key, ctx.clock.now()):
         purge_key(ctx, key)
         raise invalid_ciphertext()
     key_resolved(target, key)
