@@ -121,7 +121,7 @@ def serve(host: str, port: int, store_url: str, *, dev: bool = False, options: R
         trusted_service_header=options.trusted_service_header,
     )
     mode = " (--dev: development credentials accepted)" if dev else ""
-    print(f"kmsd: serving KMS on http://{host}:{port} with store {store_url}{mode}", flush=True)
+    print(f"kmsd: serving KMS, IAM and STS on http://{host}:{port} with store {store_url}{mode}", flush=True)
     sys.stdout.flush()
     uvicorn.run(
         app,
