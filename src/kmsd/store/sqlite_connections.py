@@ -1,0 +1,250 @@
+"""The connection machinery of :class:`~kmsd.store.sqlite.SqliteStore`: one writer connection behind a lock
+with ``BEGIN IMMEDIATE`` transactions, a ``query_only`` reader per thread, the translation of ``sqlite3``
+errors into :class:`~kmsd.store.base.StoreError` and :class:`~kmsd.store.base.Conflict`, and the key cache
+that every commit and every foreign commit (seen through ``PRAGMA data_version``) empties.  Why it is built
+this way is told in the docstring of :mod:`kmsd.store.sqlite`."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+import weakref
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+from kmsd.store.base import Conflict, StoreError
+from kmsd.store.models import KeyRecord
+from kmsd.store.sqlite_rows import Row
+
+BUSY_TIMEOUT_MS = 10_000
+# How stale a cached key may be after another process changed it; DESIGN.md allows a second.
+KEY_CACHE_CHECK_SECONDS = 0.1
+_KEY_CACHE_LIMIT = 10_000
+
+_UNIQUE_VIOLATIONS = frozenset({"SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_CONSTRAINT_UNIQUE"})
+
+
+def _connect(path: str, *, query_only: bool) -> sqlite3.Connection:
+    # isolation_level=None: the store issues BEGIN/COMMIT itself instead of the module's implicit ones.
+    # check_same_thread=False: the writer is shared under a lock, and close() may run on any thread.
+    connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
+    try:
+        connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        connection.execute("PRAGMA foreign_keys = ON")
+        connection.execute("PRAGMA synchronous = NORMAL")
+        if query_only:
+            # A reader that wrote would make its commits invisible to the writer's data_version.
+            connection.execute("PRAGMA query_only = ON")
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+class _ReaderSlot:
+    """One thread's reader connection, closed when the thread ends (its thread-local slot is collected)."""
+
+    __slots__ = ("__weakref__", "connection")
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.connection = connection
+        weakref.finalize(self, connection.close)
+
+
+class SqliteConnections:
+    """Connections, transactions and the key cache, shared by the query classes that make up SqliteStore."""
+
+    # Set by SqliteStore.__init__, which also opens and migrates the file.
+    path: Path
+    _lock: threading.Lock
+    _owner: int | None
+    _doomed: bool
+    _local: threading.local
+    _readers: weakref.WeakSet[_ReaderSlot]
+    _closed: bool
+    _key_cache: dict[str, KeyRecord]
+    _key_cache_lock: threading.Lock
+    _key_cache_generation: int
+    _key_cache_data_version: int | None
+    _key_cache_checked_at: float
+    _writer: sqlite3.Connection
+    _seen_data_version: int
+
+    # --- connections ---------------------------------------------------------
+
+    def _read_connection(self) -> sqlite3.Connection:
+        if self._owner == threading.get_ident():
+            return self._writer
+        try:
+            slot: _ReaderSlot = self._local.slot
+        except AttributeError:
+            return self._open_reader()
+        return slot.connection
+
+    def _open_reader(self) -> sqlite3.Connection:
+        if self._closed:
+            raise StoreError("the store is closed")
+        slot = _ReaderSlot(_connect(str(self.path), query_only=True))
+        self._local.slot = slot
+        self._readers.add(slot)
+        return slot.connection
+
+    def _fetchone(self, sql: str, parameters: Sequence[Any] = ()) -> Row | None:
+        try:
+            cursor = self._read_connection().execute(sql, parameters)
+            try:
+                row: Row | None = cursor.fetchone()
+            finally:
+                # A statement left unfinished keeps the reader's WAL snapshot open, and every
+                # later read on this thread would miss newer commits.
+                cursor.close()
+        except sqlite3.Error as error:
+            raise StoreError(str(error)) from error
+        return row
+
+    def _fetchall(self, sql: str, parameters: Sequence[Any] = ()) -> list[Row]:
+        try:
+            rows: list[Row] = self._read_connection().execute(sql, parameters).fetchall()
+        except sqlite3.Error as error:
+            raise StoreError(str(error)) from error
+        return rows
+
+    def _write(self, sql: str, parameters: Sequence[Any], what: str) -> int:
+        """Run one statement in the caller's transaction, or in one of its own; the number of rows changed.
+
+        A constraint violation aborts just its statement, so a Conflict raised here leaves
+        the caller's transaction usable: ``except Conflict`` may carry on.  Other errors (disk
+        full, I/O) may make SQLite roll the whole transaction back by itself; the transaction
+        is then doomed, so that later statements cannot commit one by one in autocommit mode.
+        """
+        if self._owner != threading.get_ident():
+            with self.transaction():
+                return self._execute_write(sql, parameters, what)
+        if self._doomed or not self._writer.in_transaction:
+            self._doomed = True
+            raise StoreError(f"{what}: the transaction was already rolled back after an error")
+        return self._execute_write(sql, parameters, what)
+
+    def _execute_write(self, sql: str, parameters: Sequence[Any], what: str) -> int:
+        try:
+            return self._writer.execute(sql, parameters).rowcount
+        except sqlite3.IntegrityError as error:
+            if error.sqlite_errorname in _UNIQUE_VIOLATIONS:
+                raise Conflict(f"{what} already exists") from error
+            if error.sqlite_errorname == "SQLITE_CONSTRAINT_FOREIGNKEY":
+                raise StoreError(f"{what} refers to a record that does not exist") from error
+            raise StoreError(f"{what}: {error}") from error
+        except sqlite3.Error as error:
+            self._doomed = True
+            raise StoreError(f"{what}: {error}") from error
+
+    @contextmanager
+    def _holding_writer(self) -> Iterator[sqlite3.Connection]:
+        """The writer connection, for this thread alone, without opening a transaction."""
+        if self._owner == threading.get_ident():
+            yield self._writer
+            return
+        with self._lock:
+            yield self._writer
+
+    # --- transactions ---------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Commit everything in the block together, or nothing.
+
+        Nested blocks join the outermost one.  Any exception rolls the whole
+        transaction back, even one that an outer block catches: the outermost
+        block then raises StoreError instead of committing half of the work.
+        The transaction belongs to the calling thread, so a block must not
+        ``await``: another coroutine on the event loop would join it.
+        """
+        me = threading.get_ident()
+        if self._owner == me:
+            try:
+                yield
+            except BaseException:
+                self._doomed = True
+                raise
+            return
+        with self._lock:
+            self._execute_control("BEGIN IMMEDIATE")
+            self._owner = me
+            self._doomed = False
+            try:
+                try:
+                    yield
+                except BaseException:
+                    self._rollback()
+                    raise
+                if self._doomed:
+                    self._rollback()
+                    raise StoreError(
+                        "rolled back: an error inside the transaction was caught before the outermost block"
+                    )
+                try:
+                    self._writer.execute("COMMIT")
+                except sqlite3.Error as error:
+                    self._rollback()
+                    raise StoreError(f"commit failed: {error}") from error
+            finally:
+                # Committed or not, a key read while the transaction was open may be outdated now.
+                self._forget_cached_keys()
+                self._owner = None
+                self._doomed = False
+
+    def _execute_control(self, sql: str) -> None:
+        try:
+            self._writer.execute(sql)
+        except sqlite3.Error as error:
+            raise StoreError(f"{sql} failed on {self.path}: {error}") from error
+
+    def _rollback(self) -> None:
+        # The rollback must not hide the exception that caused it; a failed one (no
+        # transaction left open, or a closed connection) has nothing more to undo.
+        with suppress(sqlite3.Error):
+            if self._writer.in_transaction:
+                self._writer.execute("ROLLBACK")
+
+    @staticmethod
+    def _data_version(writer: sqlite3.Connection) -> int:
+        try:
+            return int(writer.execute("PRAGMA data_version").fetchone()[0])
+        except sqlite3.Error as error:
+            raise StoreError(str(error)) from error
+
+    # --- key cache -------------------------------------------------------------
+
+    def _forget_cached_keys(self) -> None:
+        with self._key_cache_lock:
+            self._key_cache_generation += 1
+            self._key_cache.clear()
+
+    def _note_data_version(self, version: int) -> None:
+        """Empty the key cache if someone else committed since it was last checked."""
+        self._key_cache_checked_at = time.monotonic()
+        if version != self._key_cache_data_version:
+            self._forget_cached_keys()
+            self._key_cache_data_version = version
+
+    def _key_cache_is_current(self) -> bool:
+        """Whether the cache may answer: checked against other processes' commits recently enough."""
+        if time.monotonic() - self._key_cache_checked_at < KEY_CACHE_CHECK_SECONDS:
+            return True
+        # Another thread writing holds the writer: rather than wait (on the event loop), read the database.
+        if not self._lock.acquire(blocking=False):
+            return False
+        try:
+            self._note_data_version(self._data_version(self._writer))
+        finally:
+            self._lock.release()
+        return True
+
+    # --- writes that must find their row ---------------------------------------
+
+    def _update_stored(self, sql: str, parameters: Sequence[Any], what: str) -> None:
+        if self._write(sql, parameters, what) == 0:
+            raise StoreError(f"{what} cannot be updated: it is not stored")

@@ -1,0 +1,179 @@
+"""IAM users, groups (with their members) and roles in the SQLite store, whose names compare case-insensitively as
+IAM's do.
+"""
+
+from __future__ import annotations
+
+from kmsd.store.models import IamGroup, IamRole, IamUser
+from kmsd.store.sqlite_connections import SqliteConnections
+from kmsd.store.sqlite_rows import (
+    _GROUP_COLUMNS,
+    _PATH_PREFIX_MATCH,
+    _ROLE_COLUMNS,
+    _USER_COLUMNS,
+    _assignments,
+    _columns,
+    _group_from_row,
+    _group_to_row,
+    _placeholders,
+    _role_from_row,
+    _role_to_row,
+    _user_from_row,
+    _user_to_row,
+)
+
+
+class IamEntityQueries(SqliteConnections):
+    """The iam_users, iam_groups, iam_group_members and iam_roles tables."""
+
+    # --- IAM: users, groups, roles ----------------------------------------------------------
+    # Names compare case-insensitively (the columns are COLLATE NOCASE, see migrations.py), so
+    # a lookup by name finds the entity whatever the spelling and lists sort as a person would.
+
+    def insert_user(self, user: IamUser) -> None:
+        self._write(
+            f"INSERT INTO iam_users ({_columns(_USER_COLUMNS)}) VALUES ({_placeholders(_USER_COLUMNS)})",
+            _user_to_row(user),
+            f"user `{user.user_name}` in account {user.account_id}",
+        )
+
+    def update_user(self, user: IamUser) -> None:
+        row = _user_to_row(user)
+        self._update_stored(
+            f"UPDATE iam_users SET {_assignments(_USER_COLUMNS)} WHERE user_id = ?",
+            (*row[1:], row[0]),
+            f"user `{user.user_name}` ({user.user_id}) in account {user.account_id}",
+        )
+
+    def get_user(self, account_id: str, user_name: str) -> IamUser | None:
+        row = self._fetchone(
+            f"SELECT {_columns(_USER_COLUMNS)} FROM iam_users WHERE account_id = ? AND user_name = ?",
+            (account_id, user_name),
+        )
+        return None if row is None else _user_from_row(row)
+
+    def get_user_by_id(self, user_id: str) -> IamUser | None:
+        row = self._fetchone(f"SELECT {_columns(_USER_COLUMNS)} FROM iam_users WHERE user_id = ?", (user_id,))
+        return None if row is None else _user_from_row(row)
+
+    def list_users(self, account_id: str, path_prefix: str = "/") -> list[IamUser]:
+        rows = self._fetchall(
+            f"SELECT {_columns(_USER_COLUMNS)} FROM iam_users WHERE account_id = ? AND {_PATH_PREFIX_MATCH} "
+            "ORDER BY user_name, user_id",
+            (account_id, path_prefix, path_prefix),
+        )
+        return [_user_from_row(row) for row in rows]
+
+    def delete_user(self, user_id: str) -> None:
+        """Remove the user with its memberships, attachments, inline policies and access keys; no-op when absent."""
+        self._write("DELETE FROM iam_users WHERE user_id = ?", (user_id,), f"user {user_id}")
+
+    def insert_group(self, group: IamGroup) -> None:
+        self._write(
+            f"INSERT INTO iam_groups ({_columns(_GROUP_COLUMNS)}) VALUES ({_placeholders(_GROUP_COLUMNS)})",
+            _group_to_row(group),
+            f"group `{group.group_name}` in account {group.account_id}",
+        )
+
+    def update_group(self, group: IamGroup) -> None:
+        row = _group_to_row(group)
+        self._update_stored(
+            f"UPDATE iam_groups SET {_assignments(_GROUP_COLUMNS)} WHERE group_id = ?",
+            (*row[1:], row[0]),
+            f"group `{group.group_name}` ({group.group_id}) in account {group.account_id}",
+        )
+
+    def get_group(self, account_id: str, group_name: str) -> IamGroup | None:
+        row = self._fetchone(
+            f"SELECT {_columns(_GROUP_COLUMNS)} FROM iam_groups WHERE account_id = ? AND group_name = ?",
+            (account_id, group_name),
+        )
+        return None if row is None else _group_from_row(row)
+
+    def get_group_by_id(self, group_id: str) -> IamGroup | None:
+        row = self._fetchone(f"SELECT {_columns(_GROUP_COLUMNS)} FROM iam_groups WHERE group_id = ?", (group_id,))
+        return None if row is None else _group_from_row(row)
+
+    def list_groups(self, account_id: str, path_prefix: str = "/") -> list[IamGroup]:
+        rows = self._fetchall(
+            f"SELECT {_columns(_GROUP_COLUMNS)} FROM iam_groups WHERE account_id = ? AND {_PATH_PREFIX_MATCH} "
+            "ORDER BY group_name, group_id",
+            (account_id, path_prefix, path_prefix),
+        )
+        return [_group_from_row(row) for row in rows]
+
+    def delete_group(self, group_id: str) -> None:
+        """Remove the group with its memberships, attachments and inline policies; no-op when absent."""
+        self._write("DELETE FROM iam_groups WHERE group_id = ?", (group_id,), f"group {group_id}")
+
+    def add_user_to_group(self, group_id: str, user_id: str) -> None:
+        """Idempotent; StoreError when the group or the user does not exist."""
+        self._write(
+            "INSERT INTO iam_group_members (group_id, user_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            (group_id, user_id),
+            f"membership of user {user_id} in group {group_id}",
+        )
+
+    def remove_user_from_group(self, group_id: str, user_id: str) -> None:
+        """No-op when the user is not a member."""
+        self._write(
+            "DELETE FROM iam_group_members WHERE group_id = ? AND user_id = ?",
+            (group_id, user_id),
+            f"membership of user {user_id} in group {group_id}",
+        )
+
+    def list_group_members(self, group_id: str) -> list[IamUser]:
+        """Ordered by user name."""
+        rows = self._fetchall(
+            f"SELECT {_columns(_USER_COLUMNS, 'u')} FROM iam_group_members m "
+            "JOIN iam_users u ON u.user_id = m.user_id WHERE m.group_id = ? ORDER BY u.user_name, u.user_id",
+            (group_id,),
+        )
+        return [_user_from_row(row) for row in rows]
+
+    def list_groups_for_user(self, user_id: str) -> list[IamGroup]:
+        """Ordered by group name."""
+        rows = self._fetchall(
+            f"SELECT {_columns(_GROUP_COLUMNS, 'g')} FROM iam_group_members m "
+            "JOIN iam_groups g ON g.group_id = m.group_id WHERE m.user_id = ? ORDER BY g.group_name, g.group_id",
+            (user_id,),
+        )
+        return [_group_from_row(row) for row in rows]
+
+    def insert_role(self, role: IamRole) -> None:
+        self._write(
+            f"INSERT INTO iam_roles ({_columns(_ROLE_COLUMNS)}) VALUES ({_placeholders(_ROLE_COLUMNS)})",
+            _role_to_row(role),
+            f"role `{role.role_name}` in account {role.account_id}",
+        )
+
+    def update_role(self, role: IamRole) -> None:
+        row = _role_to_row(role)
+        self._update_stored(
+            f"UPDATE iam_roles SET {_assignments(_ROLE_COLUMNS)} WHERE role_id = ?",
+            (*row[1:], row[0]),
+            f"role `{role.role_name}` ({role.role_id}) in account {role.account_id}",
+        )
+
+    def get_role(self, account_id: str, role_name: str) -> IamRole | None:
+        row = self._fetchone(
+            f"SELECT {_columns(_ROLE_COLUMNS)} FROM iam_roles WHERE account_id = ? AND role_name = ?",
+            (account_id, role_name),
+        )
+        return None if row is None else _role_from_row(row)
+
+    def get_role_by_id(self, role_id: str) -> IamRole | None:
+        row = self._fetchone(f"SELECT {_columns(_ROLE_COLUMNS)} FROM iam_roles WHERE role_id = ?", (role_id,))
+        return None if row is None else _role_from_row(row)
+
+    def list_roles(self, account_id: str, path_prefix: str = "/") -> list[IamRole]:
+        rows = self._fetchall(
+            f"SELECT {_columns(_ROLE_COLUMNS)} FROM iam_roles WHERE account_id = ? AND {_PATH_PREFIX_MATCH} "
+            "ORDER BY role_name, role_id",
+            (account_id, path_prefix, path_prefix),
+        )
+        return [_role_from_row(row) for row in rows]
+
+    def delete_role(self, role_id: str) -> None:
+        """Remove the role with its attachments and inline policies (not its sessions); no-op when absent."""
+        self._write("DELETE FROM iam_roles WHERE role_id = ?", (role_id,), f"role {role_id}")
