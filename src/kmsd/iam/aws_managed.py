@@ -141,10 +141,9 @@ def _data_digest() -> str:
 def ensure_aws_managed_policies(ctx: IamContext) -> None:
     """Make the store hold every vendored AWS managed policy and version; one setting read when it does.
 
-    Called when the IAM service starts and again by every handler that looks a
-    policy up.  The check is not remembered in memory: seeding done inside a
-    request's transaction is undone with it when the request fails, and the
-    next call then seeds again.  Idempotent across processes sharing a store:
+    Called once when the IAM service starts, in a transaction of its own, so
+    every handler (and every other process on the store, which seeds at its
+    own start) finds the policies already there.  Idempotent across processes sharing a store:
     a policy another process inserted first is left as it is (``Conflict``),
     and a store seeded from older data gains the versions and default version
     this data has.

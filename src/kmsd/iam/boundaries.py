@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kmsd.errors import AwsError
-from kmsd.iam.aws_managed import ensure_aws_managed_policies, is_service_role_policy
+from kmsd.iam.aws_managed import is_service_role_policy
 from kmsd.iam.context import IamContext
 from kmsd.iam.lookup import boundary_policy, role_named, user_named
 from kmsd.iam.managed_policies import checked_policy_arn
@@ -35,7 +35,6 @@ def boundary_shape(arn: str | None) -> dict[str, str] | None:
 
 def _boundary(ctx: IamContext, caller: Caller, params: Mapping[str, Any], entity: str) -> ManagedPolicy:
     arn = checked_policy_arn(str(params["PermissionsBoundary"]))
-    ensure_aws_managed_policies(ctx)
     policy = boundary_policy(ctx, caller.principal.account_id, arn)
     if is_service_role_policy(policy):
         # Put*PermissionsBoundary, PolicyNotAttachable: "AWS service role policies can only be attached

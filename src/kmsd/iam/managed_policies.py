@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kmsd.errors import AwsError
-from kmsd.iam.aws_managed import AWS_ACCOUNT, ensure_aws_managed_policies, is_aws_managed, is_service_role_policy
+from kmsd.iam.aws_managed import AWS_ACCOUNT, is_aws_managed, is_service_role_policy
 from kmsd.iam.context import IamContext
 from kmsd.iam.documents import url_encoded
 from kmsd.iam.iam_tags import check_tag_quota, requested_tags, tag_list
@@ -76,7 +76,6 @@ def checked_policy_arn(arn: str) -> str:
 def _visible_policy(ctx: IamContext, caller: Caller, arn: str) -> ManagedPolicy | None:
     """The policy ``arn`` names when the caller's account may use it: its own, or an AWS managed one."""
     checked_policy_arn(arn)
-    ensure_aws_managed_policies(ctx)
     policy = ctx.store.get_policy(arn)
     if policy is None or policy.account_id not in (caller.principal.account_id, AWS_ACCOUNT):
         return None
@@ -251,7 +250,6 @@ def list_policies(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) ->
     ``PolicyUsageFilter`` keeps the policies used that way in the account: ``PermissionsPolicy``
     those attached to an entity, ``PermissionsBoundary`` those set as a permissions boundary.
     """
-    ensure_aws_managed_policies(ctx)
     account_id = caller.principal.account_id
     scope = str(params.get("Scope") or "All")
     prefix = str(params.get("PathPrefix") or "/")
