@@ -46,7 +46,11 @@ $(VENV)/.soak-installed: pyproject.toml $(VENV)/.test-installed
 soak: $(VENV)/.soak-installed
 	$(BIN)/pytest -q -m soak
 
-bench: $(VENV)/.test-installed system-test-deps
+$(VENV)/.bench-installed: pyproject.toml $(VENV)/.test-installed
+	$(BIN)/python -m pip install -q -e '.[test,bench]'
+	touch $@
+
+bench: $(VENV)/.bench-installed system-test-deps
 	$(BIN)/python bench/run.py
 
 clean:

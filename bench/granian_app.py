@@ -10,17 +10,24 @@ URL in ``KMSD_BENCH_STORE``.
 from __future__ import annotations
 
 import os
+from typing import TypeVar
 
 from kmsd.api.app import KmsdApp
 from kmsd.server import announce_default_account, build_runtime, open_parts
 
 STORE_ENV = "KMSD_BENCH_STORE"
 
+App = TypeVar("App", bound=KmsdApp)
+
 
 def create_app() -> KmsdApp:
-    store_url = os.environ[STORE_ENV]
-    parts = open_parts(store_url)
+    return build_app(KmsdApp)
+
+
+def build_app(app_class: type[App]) -> App:
+    """``app_class`` (KmsdApp or a benchmark's cut of it) over the store named by ``KMSD_BENCH_STORE``."""
+    parts = open_parts(os.environ[STORE_ENV])
     first_start = parts.accounts.initialise_default()
     if first_start is not None:
         announce_default_account(first_start)
-    return KmsdApp(build_runtime(parts))
+    return app_class(build_runtime(parts))

@@ -9,6 +9,7 @@ capacity is left after kmsd's work.
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -19,6 +20,8 @@ GOAL_OPERATION = "Encrypt"
 GOAL_CONNECTIONS = 32
 GOAL_TIMES_MOTO = 15.0
 GOAL_SHARE_OF_CEILING = 0.35
+# The (over, under) targets of each goal, in the order goals() lists them.
+GOAL_PAIRS = (("kmsd", "moto"), ("kmsd", "ceiling"))
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,7 @@ class Cell:
     operation: str
     connections: int
     result: LoadResult
+    server_cpu_us: float  # CPU time of the server's processes per completed request, in µs
 
 
 @dataclass(frozen=True)
@@ -43,19 +47,33 @@ class Goal:
         return "PASS" if self.value >= self.threshold else "MISS"
 
 
+def measured(cells: Iterable[Cell], target: str, operation: str, connections: int) -> list[Cell]:
+    """The cells of ``target`` for one operation and connection count, in the order they were measured."""
+    wanted = (target, operation, connections)
+    return [cell for cell in cells if (cell.target, cell.operation, cell.connections) == wanted]
+
+
 def rate(cells: Iterable[Cell], target: str, operation: str, connections: int) -> float | None:
-    for cell in cells:
-        if (cell.target, cell.operation, cell.connections) == (target, operation, connections):
-            return cell.result.requests_per_second
-    return None
+    """Requests/s, the median over the rounds."""
+    found = measured(cells, target, operation, connections)
+    return statistics.median(cell.result.requests_per_second for cell in found) if found else None
+
+
+def round_ratios(cells: Sequence[Cell], over: str, under: str, operation: str, connections: int) -> list[float]:
+    """``over``/``under`` requests/s in each round: the two were measured seconds apart in the same round."""
+    # Targets that run only some cells (granian, the SigV4 cut) may have fewer rounds: pair what both have.
+    pairs = zip(
+        measured(cells, over, operation, connections), measured(cells, under, operation, connections), strict=False
+    )
+    return [
+        a.result.requests_per_second / b.result.requests_per_second for a, b in pairs if b.result.requests_per_second
+    ]
 
 
 def ratio(cells: Sequence[Cell], over: str, under: str, operation: str, connections: int) -> float | None:
-    numerator = rate(cells, over, operation, connections)
-    denominator = rate(cells, under, operation, connections)
-    if numerator is None or denominator is None or denominator == 0:
-        return None
-    return numerator / denominator
+    """The median of the per-round ratios (steadier than a ratio of medians when the machine's load moves)."""
+    ratios = round_ratios(cells, over, under, operation, connections)
+    return statistics.median(ratios) if ratios else None
 
 
 def goals(cells: Sequence[Cell]) -> list[Goal]:
@@ -76,13 +94,23 @@ def goals(cells: Sequence[Cell]) -> list[Goal]:
     ]
 
 
+def cpu(cells: Iterable[Cell], target: str, operation: str, connections: int) -> float | None:
+    """Server CPU µs per request, the median over the rounds."""
+    found = measured(cells, target, operation, connections)
+    return statistics.median(cell.server_cpu_us for cell in found) if found else None
+
+
 def render(cells: Sequence[Cell], operations: Sequence[str], connections: Sequence[int]) -> str:
     lines = [_render_cells(cells), "", _render_ratios(cells, operations, connections)]
-    stack = _render_stack(cells)
-    if stack:
-        lines += ["", stack]
+    for section in (_render_cost(cells), _render_stack(cells)):
+        if section:
+            lines += ["", section]
     lines += ["", "Goals (reported, not enforced):"]
-    lines += [f"  {goal.verdict:<5} {goal.description}: {_show(goal.value, goal.shown_as)}" for goal in goals(cells)]
+    for goal, (over, under) in zip(goals(cells), GOAL_PAIRS, strict=True):
+        rounds = round_ratios(cells, over, under, GOAL_OPERATION, GOAL_CONNECTIONS)
+        shown = ", ".join(_show(value, goal.shown_as) for value in rounds)
+        per_round = f" (median of {len(rounds)} rounds: {shown})" if len(rounds) > 1 else ""
+        lines.append(f"  {goal.verdict:<5} {goal.description}: {_show(goal.value, goal.shown_as)}{per_round}")
     return "\n".join(lines)
 
 
@@ -110,6 +138,7 @@ def as_json(
                 "operation": cell.operation,
                 "connections": cell.connections,
                 **asdict(cell.result),
+                "server_cpu_us_per_request": cell.server_cpu_us,
             }
             for cell in cells
         ],
@@ -128,11 +157,14 @@ def as_json(
 
 
 def _render_cells(cells: Sequence[Cell]) -> str:
-    header = f"{'target':<14} {'operation':<16} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'requests':>9}"
+    header = (
+        f"{'target':<14} {'operation':<16} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'requests':>9} "
+        f"{'CPU µs/req':>10}"
+    )
     rows = [
         f"{cell.target:<14} {cell.operation:<16} {cell.connections:>5} "
         f"{cell.result.requests_per_second:>9.0f} {cell.result.p50_ms:>8.2f} {cell.result.p99_ms:>8.2f} "
-        f"{cell.result.requests:>9}"
+        f"{cell.result.requests:>9} {cell.server_cpu_us:>10.1f}"
         for cell in cells
     ]
     return "\n".join([header, "-" * len(header), *rows])
@@ -152,6 +184,23 @@ def _render_ratios(cells: Sequence[Cell], operations: Sequence[str], connections
                 f"{_show(ratio(cells, 'kmsd', 'ceiling', operation, count), 'share'):>13}"
             )
     return "\n".join(["Ratios of requests/s, same run:", header, "-" * len(header), *rows])
+
+
+def _render_cost(cells: Sequence[Cell]) -> str:
+    """Where kmsd's server CPU per request goes, from the ceiling, the SigV4-only cut and kmsd itself."""
+    where = (GOAL_OPERATION, GOAL_CONNECTIONS)
+    stack, sigv4, kmsd = (cpu(cells, target, *where) for target in ("ceiling", "kmsd-sigv4", "kmsd"))
+    if stack is None or kmsd is None:
+        return ""
+    parts = [("server stack (the ceiling)", stack)]
+    if sigv4 is not None:
+        parts += [("+ reading, routing, SigV4 (kmsd-sigv4 - ceiling)", sigv4 - stack)]
+        parts += [("+ the KMS call and its answer (kmsd - kmsd-sigv4)", kmsd - sigv4)]
+    lines = [f"Server CPU per request, {GOAL_OPERATION} at {GOAL_CONNECTIONS} connections (µs; share of kmsd's):"]
+    lines += [f"  {label:<50} {value:7.1f}  {value / kmsd:4.0%}" for label, value in parts]
+    lines.append(f"  {'= kmsd':<50} {kmsd:7.1f}")
+    lines.append(f"  ceiling/kmsd by CPU time: {stack / kmsd:.0%} (the req/s share, without the machine's other load)")
+    return "\n".join(lines)
 
 
 def _render_stack(cells: Sequence[Cell]) -> str:

@@ -45,6 +45,15 @@ class ServerProcess:
     def log_tail(self, lines: int = 30) -> str:
         return "\n".join(self.log_text().splitlines()[-lines:])
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) used so far by every live process of the server's process group.
+
+        The server leads its own session, so the group is it and its workers (granian's included).
+        Per request, this is what the server costs whatever else the machine's neighbours take: a
+        steadier number than requests/s on a shared machine, and one that leaves wrk's share out.
+        """
+        return group_cpu_seconds(self.process.pid)
+
 
 @contextlib.contextmanager
 def running_server(
@@ -74,6 +83,23 @@ def running_server(
         yield server
     finally:
         _stop(process)
+
+
+def group_cpu_seconds(group: int) -> float:
+    """User + system CPU seconds of the live processes whose process group is ``group`` (Linux /proc)."""
+    ticks = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            # Fields after the command name, which is in parentheses and may hold spaces: state is [0],
+            # pgrp [2], utime [11], stime [12] (proc(5)).
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended while the directory was read
+        if int(fields[2]) == group:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _wait_until_ready(server: ServerProcess, port: int, path: str, timeout_s: float) -> None:

@@ -6,10 +6,13 @@
   and served by granian, to compare server stacks.
 - ``ceiling``: ``echo_app.py`` on kmsd's uvicorn options: the fastest any app
   can be on that stack.
+- ``kmsd-sigv4``: kmsd's app cut short after SigV4 verification
+  (``stage_app.py``) on the same options and store: where kmsd's time goes.
 - ``moto``: ``moto_server``, the usual emulator, as the peer.
 
 Each context manager yields a :class:`ReadyTarget` holding what the cells need:
-the endpoint, an access key, a key id and a ciphertext made by that server.
+the endpoint, an access key, a key id and a ciphertext made by that server,
+and how to read the server's CPU time.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import os
 import re
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +33,7 @@ from server_processes import LOOPBACK, free_port, running_server
 from signed_requests import AccessKey, send, sign_kms_request
 
 BENCH_DIR = Path(__file__).resolve().parent
-GRANIAN_STORE_ENV = "KMSD_BENCH_STORE"
+BENCH_STORE_ENV = "KMSD_BENCH_STORE"  # read by granian_app.py and stage_app.py
 ROOT_KEY_ENV = "KMSD_ROOT_KEY"
 
 # The ceiling never looks at these; they only give its requests a realistic size.
@@ -50,6 +53,7 @@ class ReadyTarget:
     access_key: AccessKey
     key: KeyFixture
     checks_answers: bool
+    cpu_seconds: Callable[[], float]  # the server's CPU time so far (ServerProcess.cpu_seconds)
 
 
 @dataclass
@@ -79,6 +83,7 @@ def kmsd_uvicorn(store: KmsdStore, log_dir: Path) -> Iterator[ReadyTarget]:
             access_key=access_key,
             key=_fresh_key("kmsd", server.endpoint, access_key),
             checks_answers=True,
+            cpu_seconds=server.cpu_seconds,
         )
 
 
@@ -108,7 +113,7 @@ def kmsd_granian(store: KmsdStore, log_dir: Path) -> Iterator[ReadyTarget]:
         "--factory",
         "granian_app:create_app",
     ]
-    environment = {**_kmsd_environment(), GRANIAN_STORE_ENV: store.url}
+    environment = {**_kmsd_environment(), BENCH_STORE_ENV: store.url}
     with running_server(
         "kmsd-granian", command, port=port, ready_path="/health", log_dir=log_dir, environment=environment
     ) as server:
@@ -120,18 +125,50 @@ def kmsd_granian(store: KmsdStore, log_dir: Path) -> Iterator[ReadyTarget]:
             access_key=access_key,
             key=_fresh_key("kmsd-granian", server.endpoint, access_key),
             checks_answers=True,
+            cpu_seconds=server.cpu_seconds,
         )
 
 
 @contextlib.contextmanager
 def ceiling(log_dir: Path) -> Iterator[ReadyTarget]:
     port = free_port()
-    # The same uvicorn options kmsd.server.serve passes to uvicorn.run.
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "echo_app:app",
+    command = [sys.executable, "-m", "uvicorn", "echo_app:app", *_uvicorn_options(port)]
+    with running_server("ceiling", command, port=port, ready_path="/", log_dir=log_dir) as server:
+        yield ReadyTarget(
+            name="ceiling",
+            server="bench/echo_app.py: uvicorn + uvloop + httptools, reads the body, fixed JSON answer",
+            endpoint=server.endpoint,
+            access_key=ECHO_ACCESS_KEY,
+            key=ECHO_KEY,
+            checks_answers=False,
+            cpu_seconds=server.cpu_seconds,
+        )
+
+
+@contextlib.contextmanager
+def kmsd_sigv4_only(store: KmsdStore, log_dir: Path) -> Iterator[ReadyTarget]:
+    port = free_port()
+    command = [sys.executable, "-m", "uvicorn", "--factory", "stage_app:create_app", *_uvicorn_options(port)]
+    environment = {**_kmsd_environment(), BENCH_STORE_ENV: store.url}
+    with running_server(
+        "kmsd-sigv4", command, port=port, ready_path="/health", log_dir=log_dir, environment=environment
+    ) as server:
+        access_key = _kmsd_access_key(store, server.log_text(), "kmsd-sigv4")
+        yield ReadyTarget(
+            name="kmsd-sigv4",
+            server="bench/stage_app.py: kmsd's app up to SigV4 verification, then the ceiling's answer; uvicorn",
+            endpoint=server.endpoint,
+            access_key=access_key,
+            # It answers every KMS call with the ceiling's body: any key id gives a realistic request.
+            key=ECHO_KEY,
+            checks_answers=False,
+            cpu_seconds=server.cpu_seconds,
+        )
+
+
+def _uvicorn_options(port: int) -> list[str]:
+    """The options kmsd.server.serve passes to uvicorn.run, as uvicorn's command line."""
+    return [
         "--app-dir",
         str(BENCH_DIR),
         "--host",
@@ -146,18 +183,10 @@ def ceiling(log_dir: Path) -> Iterator[ReadyTarget]:
         "on",
         "--no-access-log",
         "--no-server-header",
+        "--no-proxy-headers",
         "--log-level",
         "warning",
     ]
-    with running_server("ceiling", command, port=port, ready_path="/", log_dir=log_dir) as server:
-        yield ReadyTarget(
-            name="ceiling",
-            server="bench/echo_app.py: uvicorn + uvloop + httptools, reads the body, fixed JSON answer",
-            endpoint=server.endpoint,
-            access_key=ECHO_ACCESS_KEY,
-            key=ECHO_KEY,
-            checks_answers=False,
-        )
 
 
 @contextlib.contextmanager
@@ -172,6 +201,7 @@ def moto(log_dir: Path) -> Iterator[ReadyTarget]:
             access_key=MOTO_ACCESS_KEY,
             key=_fresh_key("moto", server.endpoint, MOTO_ACCESS_KEY),
             checks_answers=True,
+            cpu_seconds=server.cpu_seconds,
         )
 
 
