@@ -72,19 +72,9 @@ class KmsdStore:
 def kmsd_uvicorn(store: KmsdStore, log_dir: Path) -> Iterator[ReadyTarget]:
     port = free_port()
     command = [_tool("kmsd"), "serve", "--host", LOOPBACK, "--port", str(port), "--store", store.url]
-    with running_server(
-        "kmsd", command, port=port, ready_path="/health", log_dir=log_dir, environment=_kmsd_environment()
-    ) as server:
-        access_key = _kmsd_access_key(store, server.log_text(), "kmsd")
-        yield ReadyTarget(
-            name="kmsd",
-            server="kmsd serve: uvicorn + uvloop + httptools, 1 process",
-            endpoint=server.endpoint,
-            access_key=access_key,
-            key=_fresh_key("kmsd", server.endpoint, access_key),
-            checks_answers=True,
-            cpu_seconds=server.cpu_seconds,
-        )
+    description = "kmsd serve: uvicorn + uvloop + httptools, 1 process"
+    with _kmsd_target("kmsd", description, command, port, store, log_dir, _kmsd_environment()) as target:
+        yield target
 
 
 @contextlib.contextmanager
@@ -113,18 +103,46 @@ def kmsd_granian(store: KmsdStore, log_dir: Path) -> Iterator[ReadyTarget]:
         "--factory",
         "granian_app:create_app",
     ]
+    description = "kmsd's app on granian (asgi, HTTP/1, uvloop, 1 worker)"
     environment = {**_kmsd_environment(), BENCH_STORE_ENV: store.url}
+    with _kmsd_target("kmsd-granian", description, command, port, store, log_dir, environment) as target:
+        yield target
+
+
+@contextlib.contextmanager
+def kmsd_sigv4_only(store: KmsdStore, log_dir: Path) -> Iterator[ReadyTarget]:
+    port = free_port()
+    command = [sys.executable, "-m", "uvicorn", "--factory", "stage_app:create_app", *_uvicorn_options(port)]
+    description = "bench/stage_app.py: kmsd's app up to SigV4 verification, then the ceiling's answer; uvicorn"
+    environment = {**_kmsd_environment(), BENCH_STORE_ENV: store.url}
+    # It answers every KMS call with the ceiling's body: the ceiling's key id gives a request of the same shape.
+    with _kmsd_target("kmsd-sigv4", description, command, port, store, log_dir, environment, ECHO_KEY) as target:
+        yield target
+
+
+@contextlib.contextmanager
+def _kmsd_target(
+    name: str,
+    description: str,
+    command: list[str],
+    port: int,
+    store: KmsdStore,
+    log_dir: Path,
+    environment: dict[str, str],
+    fixed_key: KeyFixture | None = None,
+) -> Iterator[ReadyTarget]:
+    """A server of kmsd's app on ``store``: its answers are checked unless it answers ``fixed_key``'s requests."""
     with running_server(
-        "kmsd-granian", command, port=port, ready_path="/health", log_dir=log_dir, environment=environment
+        name, command, port=port, ready_path="/health", log_dir=log_dir, environment=environment
     ) as server:
-        access_key = _kmsd_access_key(store, server.log_text(), "kmsd-granian")
+        access_key = _kmsd_access_key(store, server.log_text(), name)
         yield ReadyTarget(
-            name="kmsd-granian",
-            server="kmsd's app on granian (asgi, HTTP/1, uvloop, 1 worker)",
+            name=name,
+            server=description,
             endpoint=server.endpoint,
             access_key=access_key,
-            key=_fresh_key("kmsd-granian", server.endpoint, access_key),
-            checks_answers=True,
+            key=fixed_key or _fresh_key(name, server.endpoint, access_key),
+            checks_answers=fixed_key is None,
             cpu_seconds=server.cpu_seconds,
         )
 
@@ -139,27 +157,6 @@ def ceiling(log_dir: Path) -> Iterator[ReadyTarget]:
             server="bench/echo_app.py: uvicorn + uvloop + httptools, reads the body, fixed JSON answer",
             endpoint=server.endpoint,
             access_key=ECHO_ACCESS_KEY,
-            key=ECHO_KEY,
-            checks_answers=False,
-            cpu_seconds=server.cpu_seconds,
-        )
-
-
-@contextlib.contextmanager
-def kmsd_sigv4_only(store: KmsdStore, log_dir: Path) -> Iterator[ReadyTarget]:
-    port = free_port()
-    command = [sys.executable, "-m", "uvicorn", "--factory", "stage_app:create_app", *_uvicorn_options(port)]
-    environment = {**_kmsd_environment(), BENCH_STORE_ENV: store.url}
-    with running_server(
-        "kmsd-sigv4", command, port=port, ready_path="/health", log_dir=log_dir, environment=environment
-    ) as server:
-        access_key = _kmsd_access_key(store, server.log_text(), "kmsd-sigv4")
-        yield ReadyTarget(
-            name="kmsd-sigv4",
-            server="bench/stage_app.py: kmsd's app up to SigV4 verification, then the ceiling's answer; uvicorn",
-            endpoint=server.endpoint,
-            access_key=access_key,
-            # It answers every KMS call with the ceiling's body: any key id gives a realistic request.
             key=ECHO_KEY,
             checks_answers=False,
             cpu_seconds=server.cpu_seconds,
