@@ -4,7 +4,8 @@ granian imports an app instead of being started by ``kmsd serve``, so this
 module builds the same app from the same parts with ``kmsd.server``'s own
 functions; only the server that runs it differs.  ``bench/run.py`` starts it as
 ``granian --interface asgi --factory granian_app:create_app`` with the store
-URL in ``KMSD_BENCH_STORE``.
+URL in ``KMSD_BENCH_STORE``.  :func:`build_app` also builds ``stage_app.py``'s
+cut of the app the same way.
 """
 
 from __future__ import annotations

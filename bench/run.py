@@ -114,7 +114,7 @@ def _run(args: argparse.Namespace) -> int:
                 targets.append(running.enter_context(starters[name]()))
         servers = {target.name: target.server for target in targets}
         for operation, connections in _cells(args.connections):
-            rounds = args.rounds if (operation, connections) == (GOAL_OPERATION, GOAL_CONNECTIONS) else 1
+            rounds = args.rounds if _is_goal_cell(operation, connections) else 1
             for number in range(1, rounds + 1):
                 shown_round = f", round {number} of {rounds}" if rounds > 1 else ""
                 print(f"\n{operation} at {connections} connection(s){shown_round}:", flush=True)
@@ -153,8 +153,12 @@ def _measured(target: str, operation: str, connections: int) -> bool:
     kmsd's time goes without lengthening the run by two thirds.
     """
     if target in GOAL_CELL_ONLY:
-        return (operation, connections) == (GOAL_OPERATION, GOAL_CONNECTIONS)
+        return _is_goal_cell(operation, connections)
     return True
+
+
+def _is_goal_cell(operation: str, connections: int) -> bool:
+    return (operation, connections) == (GOAL_OPERATION, GOAL_CONNECTIONS)
 
 
 def _measure(target: ReadyTarget, operation: str, connections: int, args: argparse.Namespace, work_dir: Path) -> Cell:

@@ -49,8 +49,8 @@ class ServerProcess:
         """CPU time (user + system) used so far by every live process of the server's process group.
 
         The server leads its own session, so the group is it and its workers (granian's included).
-        Per request, this is what the server costs whatever else the machine's neighbours take: a
-        steadier number than requests/s on a shared machine, and one that leaves wrk's share out.
+        Per request, it leaves out wrk's share of the machine and any time the server sat waiting;
+        the neighbours' load still inflates it (cache pressure, steal), so compare it within a run.
         """
         return group_cpu_seconds(self.process.pid)
 
