@@ -141,11 +141,12 @@ def test_keys_without_rotation_never_rotate(
 
 
 def test_rotate_on_demand_keeps_the_automatic_schedule(kms: Kms, clock: ManualClock, store: SqliteStore) -> None:
-    key_id = kms.create_key()["KeyId"]
+    created = kms.create_key()
+    key_id = created["KeyId"]
     kms("EnableKeyRotation", KeyId=key_id)
     scheduled = kms("GetKeyRotationStatus", KeyId=key_id)["NextRotationDate"]
     clock.advance(timedelta(days=1))
-    assert kms("RotateKeyOnDemand", KeyId=key_id) == {"KeyId": key_id}
+    assert kms("RotateKeyOnDemand", KeyId=key_id) == {"KeyId": created["Arn"]}
     assert [(m.version, m.rotation_type) for m in store.list_key_materials(key_id)] == [
         (1, None),
         (2, "ON_DEMAND"),

@@ -109,7 +109,8 @@ def rotate_key_on_demand(ctx: KmsContext, caller: Caller, params: Mapping[str, A
             f"The quota of {MAX_ON_DEMAND_ROTATIONS} on-demand rotations for {key.arn} has been reached.",
         )
     _rotate(ctx, key, ON_DEMAND)
-    return {"KeyId": key.key_id}
+    # The response's KeyId is the key ARN (RotateKeyOnDemand API reference, like ScheduleKeyDeletion's).
+    return {"KeyId": key.arn}
 
 
 def _rotate(ctx: KmsContext, key: KeyRecord, rotation_type: str) -> KeyRecord:
