@@ -12,24 +12,10 @@ from __future__ import annotations
 
 import base64
 import os
-import sqlite3
 import subprocess
-import threading
-import time
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
-import pytest
-import uvicorn
-from botocore.config import Config
-from botocore.exceptions import ClientError
-
-from kmsd.api.app import KmsdApp
-from kmsd.clock import ManualClock
-from kmsd.server import build_runtime, open_parts
 from tests.integration.server import KMSD, KmsdServer, free_port
 
 # --- item 16: RotateKeyOnDemand answers with the key ARN ---------------------------------------------------
@@ -40,3 +26,90 @@ def test_rotate_key_on_demand_returns_the_key_arn(kms: Any) -> None:
     # By key id and by ARN alike, the response names the key by its ARN, as AWS's does.
     assert kms.rotate_key_on_demand(KeyId=metadata["KeyId"])["KeyId"] == metadata["Arn"]
     assert kms.rotate_key_on_demand(KeyId=metadata["Arn"])["KeyId"] == metadata["Arn"]
+
+
+# --- item 9: the root key is bound to the store ---------------------------------------------------------------
+
+OTHER_ROOT_KEY = base64.b64encode(bytes(range(32))).decode()
+
+
+def _environment(root_key: str | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "KMSD_ROOT_KEY"}
+    if root_key is not None:
+        env["KMSD_ROOT_KEY"] = root_key
+    return env
+
+
+def _kmsd(args: list[str], root_key: str | None, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run the kmsd command to its end (a refused ``serve`` exits at once; a served one would time out)."""
+    return subprocess.run(
+        [KMSD, *args], env=_environment(root_key), cwd=cwd, capture_output=True, text=True, timeout=20
+    )
+
+
+def _assert_refused(result: subprocess.CompletedProcess[str]) -> None:
+    assert result.returncode != 0, result
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("kmsd: "), result.stderr
+    assert "Traceback" not in result.stderr
+    assert "root key" in lines[0]
+
+
+def _root_key_files(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.rglob("*") if "root" in p.name)
+
+
+def test_a_store_refuses_a_missing_or_wrong_root_key(fresh_server: KmsdServer, tmp_path: Path) -> None:
+    server = fresh_server.start()
+    kms = server.root_client()
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    blob = kms.encrypt(KeyId=key_id, Plaintext=b"bound to one root")["CiphertextBlob"]
+    server.stop()
+    data_dir = server.data_dir
+    root_file = data_dir / "root.key"
+    original = root_file.read_bytes()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    serve = ["serve", "--port", str(free_port()), "--store", server.store_url]
+
+    # (a) The root-key file is gone: never silently regenerated, neither by serve nor by a CLI command.
+    root_file.rename(tmp_path / "saved.key")
+    _assert_refused(_kmsd(serve, None, elsewhere))
+    _assert_refused(_kmsd(["accounts", "create", "111122223333", "--store", server.store_url], None, elsewhere))
+    _assert_refused(_kmsd(["accounts", "list", "--store", server.store_url], None, elsewhere))
+    assert _root_key_files(data_dir) == [] and _root_key_files(elsewhere) == []
+    (tmp_path / "saved.key").rename(root_file)
+
+    # (b) Another KMSD_ROOT_KEY is refused, even with the right file in place.
+    _assert_refused(_kmsd(serve, OTHER_ROOT_KEY, elsewhere))
+    # (c) So is `kmsd accounts create` with another root key: nothing is written with it.
+    _assert_refused(
+        _kmsd(["accounts", "create", "111122223333", "--store", server.store_url], OTHER_ROOT_KEY, elsewhere)
+    )
+    assert _root_key_files(data_dir) == ["root.key"] and root_file.read_bytes() == original
+    assert _root_key_files(elsewhere) == []
+
+    # The store's own root key still works, and nothing was changed by the refused commands.
+    created = _kmsd(["accounts", "create", "111122223333", "--json", "--store", server.store_url], None, elsewhere)
+    assert created.returncode == 0, created.stderr
+    server.start()
+    assert server.root_client().decrypt(CiphertextBlob=blob)["Plaintext"] == b"bound to one root"
+    listed = _kmsd(["accounts", "list", "--store", server.store_url], None, elsewhere)
+    assert "111122223333" in listed.stdout
+
+
+def test_a_cli_command_without_the_servers_root_key_writes_no_second_one(tmp_path: Path) -> None:
+    """The server runs on KMSD_ROOT_KEY; a CLI command run without it must not create a root-key file."""
+    data_dir = tmp_path / "kmsd"
+    data_dir.mkdir()
+    store_url = f"sqlite:///{data_dir / 'kmsd.db'}"
+    server_key = base64.b64encode(bytes(range(100, 132))).decode()
+    created = _kmsd(["accounts", "create", "222233334444", "--json", "--store", store_url], server_key, tmp_path)
+    assert created.returncode == 0, created.stderr
+
+    _assert_refused(_kmsd(["accounts", "create", "333344445555", "--store", store_url], None, tmp_path))
+    _assert_refused(_kmsd(["serve", "--port", str(free_port()), "--store", store_url], None, tmp_path))
+    assert _root_key_files(data_dir) == [] and _root_key_files(tmp_path / "kmsd") == []
+
+    again = _kmsd(["accounts", "create", "333344445555", "--json", "--store", store_url], server_key, tmp_path)
+    assert again.returncode == 0, again.stderr

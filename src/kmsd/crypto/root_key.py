@@ -21,17 +21,30 @@ The key itself is 32 random bytes, base64 on one line, either in the
 keys, kmsd *refuses* (``RootKeyError``) a root-key file that the group or
 others may read or write, because a readable root key unwraps everything
 in the store; fix it with ``chmod 600``.
+
+A root key also has a *check value* (:meth:`FileRootKey.check_value`) that
+the store keeps, so that a wrong or regenerated root key is refused at start
+instead of splitting the store between two roots (see
+:mod:`kmsd.root_binding`).  It is an HMAC-SHA256 of a fixed label under a
+key derived from the root key with HKDF-SHA256: it reveals nothing about the
+root key, and the derived key is used for nothing else, so the check value
+cannot help forge or open a wrapped value.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 import os
 import stat
 import tempfile
 from pathlib import Path
 from typing import Protocol
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.hmac import HMAC
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from kmsd.crypto.aead import KEY_BYTES, NONCE_BYTES, TAG_BYTES, Aes256Gcm
 from kmsd.crypto.errors import CryptoError
@@ -41,6 +54,10 @@ ROOT_KEY_ENV = "KMSD_ROOT_KEY"
 ROOT_KEY_BYTES = KEY_BYTES
 WRAP_FORMAT_VERSION = 1
 _VERSION_PREFIX = bytes([WRAP_FORMAT_VERSION])
+# The check value's format, its HKDF info and the label it authenticates; changing any of them is a new version.
+CHECK_VALUE_PREFIX = "kcv1:"
+_CHECK_KEY_INFO = b"kmsd/root-key-check/v1"
+_CHECK_LABEL = b"kmsd root key check value"
 
 
 class RootKey(Protocol):
@@ -65,6 +82,8 @@ class FileRootKey:
             raise RootKeyError(f"a root key is {ROOT_KEY_BYTES} bytes, not {len(key)}")
         self._aead = Aes256Gcm(key)
         self._rng: RandomSource = rng if rng is not None else SystemRandomSource()
+        # Computed once: the key bytes are not kept beyond the AEAD context that needs them.
+        self._check_value = _check_value(key)
 
     @classmethod
     def from_env(cls, value: str, rng: RandomSource | None = None) -> FileRootKey:
@@ -82,6 +101,26 @@ class FileRootKey:
         except OSError as error:
             raise RootKeyError(f"cannot use root key {path}: {error.strerror or error}") from None
 
+    @classmethod
+    def load(cls, path: Path, rng: RandomSource | None = None) -> FileRootKey:
+        """Load the key at ``path``; RootKeyError if it is missing (never creates one)."""
+        try:
+            return cls(_read(path), rng)
+        except FileNotFoundError:
+            raise RootKeyError(f"root key {path} does not exist") from None
+        except OSError as error:
+            raise RootKeyError(f"cannot use root key {path}: {error.strerror or error}") from None
+
+    def check_value(self) -> str:
+        """The value a store keeps to recognise this root key later (see the module docstring)."""
+        return self._check_value
+
+    def matches(self, check_value: str) -> bool:
+        """Whether ``check_value`` (as stored) is this root key's; RootKeyError for an unknown format."""
+        if not check_value.startswith(CHECK_VALUE_PREFIX):
+            raise RootKeyError("the store's root key check value has a format this kmsd does not know: upgrade kmsd")
+        return hmac.compare_digest(check_value.encode("ascii", "replace"), self._check_value.encode("ascii"))
+
     def wrap(self, plaintext: bytes, purpose: bytes) -> bytes:
         nonce = self._rng.bytes(NONCE_BYTES)
         sealed = self._aead.seal(nonce, plaintext, _VERSION_PREFIX + purpose)
@@ -92,6 +131,14 @@ class FileRootKey:
             raise CryptoError()
         nonce = wrapped[1 : 1 + NONCE_BYTES]
         return self._aead.open(nonce, wrapped[1 + NONCE_BYTES :], _VERSION_PREFIX + purpose)
+
+
+def _check_value(key: bytes) -> str:
+    # HKDF gives the check its own key, so the root key itself never touches the fixed label.
+    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_CHECK_KEY_INFO).derive(key)
+    mac = HMAC(derived, hashes.SHA256())
+    mac.update(_CHECK_LABEL)
+    return CHECK_VALUE_PREFIX + base64.b64encode(mac.finalize()).decode("ascii")
 
 
 def _decode(text: str | bytes, where: str) -> bytes:
