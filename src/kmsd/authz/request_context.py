@@ -268,6 +268,8 @@ def _global_keys(caller: Caller, clock: Clock) -> Mapping[str, str | list[str]]:
         principal.role_arn,
         tuple(principal.tags.items()),
         session.issued_at if session is not None else None,
+        # aws:SourceIdentity comes from the session: two sessions may share a name and an issue second.
+        session.source_identity if session is not None else None,
         caller.source_ip,
         caller.secure_transport,
         caller.region,

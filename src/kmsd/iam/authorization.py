@@ -85,6 +85,10 @@ def request_context_keys(caller: Caller, clock: Clock) -> ContextKeys:
     if principal.session is not None:
         keys["aws:MultiFactorAuthPresent"] = "false"
         keys["aws:TokenIssueTime"] = principal.session.issued_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        if principal.session.source_identity is not None:
+            # "Monitor and control actions taken with assumed roles": once set, the source identity is
+            # present in every request of the session (and of the sessions chained from it).
+            keys["aws:SourceIdentity"] = principal.session.source_identity
     return keys
 
 

@@ -155,7 +155,9 @@ def _role_session_set(store: Store, principal: Principal) -> IdentityPolicySet:
     if session.policy is not None:
         session_policies.append(_parse(session.policy, PolicyKind.SESSION, f"{principal.arn}#session-policy"))
     for arn in session.policy_arns:
-        document = _managed_document(store, arn)
+        # AssumeRole refuses another account's policy; a session stored before that rule gets nothing from one.
+        owner = arn.split(":", 5)[4] if arn.count(":") >= 5 else ""
+        document = _managed_document(store, arn) if owner in (role.account_id, "aws") else None
         session_policies.append(_parse(document or _ALLOWS_NOTHING, PolicyKind.SESSION, arn))
     return IdentityPolicySet(identity=identity, boundary=boundary, session=tuple(session_policies))
 

@@ -33,6 +33,7 @@ class Session:
     policy_arns: tuple[str, ...] = ()  # the managed session policies given to AssumeRole
     tags: dict[str, str] = field(default_factory=dict)  # session tags, inherited transitive tags included
     transitive_tag_keys: tuple[str, ...] = ()
+    source_identity: str | None = None  # aws:SourceIdentity: set once by AssumeRole, kept through role chaining
 
 
 @dataclass(frozen=True)

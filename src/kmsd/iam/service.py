@@ -5,7 +5,8 @@ caller)`` and calls :meth:`IamService.call`.  Each entry of
 :data:`OPERATIONS` says which handler does the work, whether it writes, which
 IAM action it needs and how to build the resource ARN that action is
 authorized against (AWS's "Actions, resources, and condition keys for AWS
-Identity and Access Management" page).  Every call is authorized first by
+Identity and Access Management" page); the condition keys of each action are
+the table in :mod:`kmsd.iam.action_keys`.  Every call is authorized first by
 :func:`kmsd.iam.authorization.authorize_call`; writing operations then run
 inside one store transaction, so one that fails part-way leaves nothing
 written, and on success the service drops the store's cached identity-policy
@@ -25,7 +26,6 @@ from kmsd.errors import AwsError
 from kmsd.iam import (
     access_keys,
     boundaries,
-    condition_keys,
     groups,
     iam_tags,
     inline_policies,
@@ -34,13 +34,13 @@ from kmsd.iam import (
     roles,
     users,
 )
+from kmsd.iam.action_keys import condition_keys_for
 from kmsd.iam.authorization import authorize_call
 from kmsd.iam.aws_managed import ensure_aws_managed_policies
-from kmsd.iam.condition_keys import ConditionKeyBuilder
 from kmsd.iam.context import IamContext
 from kmsd.iam.identity_policies import invalidate_identity_policies
 from kmsd.iam.principal import Caller
-from kmsd.iam.resources import ResourceBuilder
+from kmsd.iam.resources import ExtraResourceBuilder, ResourceBuilder
 from kmsd.store.base import Store
 
 Handler = Callable[[IamContext, Caller, Mapping[str, Any]], dict[str, Any]]
@@ -52,7 +52,7 @@ class Operation:
     writes: bool
     action: str  # the IAM action authorized, e.g. "iam:CreateUser"
     resource: ResourceBuilder
-    condition_keys: ConditionKeyBuilder = condition_keys.no_keys
+    also: ExtraResourceBuilder | None = None  # a second resource the action needs (a rename's new name)
 
 
 def _read(handler: Handler, action: str, resource: ResourceBuilder) -> Operation:
@@ -60,35 +60,32 @@ def _read(handler: Handler, action: str, resource: ResourceBuilder) -> Operation
 
 
 def _write(
-    handler: Handler,
-    action: str,
-    resource: ResourceBuilder,
-    keys: ConditionKeyBuilder = condition_keys.no_keys,
+    handler: Handler, action: str, resource: ResourceBuilder, also: ExtraResourceBuilder | None = None
 ) -> Operation:
-    return Operation(handler, True, action, resource, keys)
+    return Operation(handler, True, action, resource, also)
 
 
 OPERATIONS: dict[str, Operation] = {
     # users
-    "CreateUser": _write(users.create_user, "iam:CreateUser", resources.new_user, condition_keys.tags_and_boundary),
+    "CreateUser": _write(users.create_user, "iam:CreateUser", resources.new_user),
     "GetUser": _read(users.get_user, "iam:GetUser", resources.named_user),
     "ListUsers": _read(users.list_users, "iam:ListUsers", resources.user_path_prefix),
-    "UpdateUser": _write(users.update_user, "iam:UpdateUser", resources.named_user),
+    "UpdateUser": _write(users.update_user, "iam:UpdateUser", resources.named_user, resources.renamed_user),
     "DeleteUser": _write(users.delete_user, "iam:DeleteUser", resources.named_user),
-    "TagUser": _write(iam_tags.tag_user, "iam:TagUser", resources.named_user, condition_keys.request_tags),
-    "UntagUser": _write(iam_tags.untag_user, "iam:UntagUser", resources.named_user, condition_keys.removed_tag_keys),
+    "TagUser": _write(iam_tags.tag_user, "iam:TagUser", resources.named_user),
+    "UntagUser": _write(iam_tags.untag_user, "iam:UntagUser", resources.named_user),
     "ListUserTags": _read(iam_tags.list_user_tags, "iam:ListUserTags", resources.named_user),
     # groups
     "CreateGroup": _write(groups.create_group, "iam:CreateGroup", resources.new_group),
     "GetGroup": _read(groups.get_group, "iam:GetGroup", resources.named_group),
     "ListGroups": _read(groups.list_groups, "iam:ListGroups", resources.group_path_prefix),
-    "UpdateGroup": _write(groups.update_group, "iam:UpdateGroup", resources.named_group),
+    "UpdateGroup": _write(groups.update_group, "iam:UpdateGroup", resources.named_group, resources.renamed_group),
     "DeleteGroup": _write(groups.delete_group, "iam:DeleteGroup", resources.named_group),
     "AddUserToGroup": _write(groups.add_user_to_group, "iam:AddUserToGroup", resources.named_group),
     "RemoveUserFromGroup": _write(groups.remove_user_from_group, "iam:RemoveUserFromGroup", resources.named_group),
     "ListGroupsForUser": _read(groups.list_groups_for_user, "iam:ListGroupsForUser", resources.named_user),
     # roles
-    "CreateRole": _write(roles.create_role, "iam:CreateRole", resources.new_role, condition_keys.tags_and_boundary),
+    "CreateRole": _write(roles.create_role, "iam:CreateRole", resources.new_role),
     "GetRole": _read(roles.get_role, "iam:GetRole", resources.named_role),
     "ListRoles": _read(roles.list_roles, "iam:ListRoles", resources.role_path_prefix),
     "UpdateRole": _write(roles.update_role, "iam:UpdateRole", resources.named_role),
@@ -97,8 +94,8 @@ OPERATIONS: dict[str, Operation] = {
         roles.update_assume_role_policy, "iam:UpdateAssumeRolePolicy", resources.named_role
     ),
     "DeleteRole": _write(roles.delete_role, "iam:DeleteRole", resources.named_role),
-    "TagRole": _write(iam_tags.tag_role, "iam:TagRole", resources.named_role, condition_keys.request_tags),
-    "UntagRole": _write(iam_tags.untag_role, "iam:UntagRole", resources.named_role, condition_keys.removed_tag_keys),
+    "TagRole": _write(iam_tags.tag_role, "iam:TagRole", resources.named_role),
+    "UntagRole": _write(iam_tags.untag_role, "iam:UntagRole", resources.named_role),
     "ListRoleTags": _read(iam_tags.list_role_tags, "iam:ListRoleTags", resources.named_role),
     # access keys
     "CreateAccessKey": _write(access_keys.create_access_key, "iam:CreateAccessKey", resources.named_user),
@@ -130,24 +127,12 @@ OPERATIONS: dict[str, Operation] = {
         managed_policies.list_entities_for_policy, "iam:ListEntitiesForPolicy", resources.named_policy
     ),
     # attachments: authorized on the entity the policy is attached to
-    "AttachUserPolicy": _write(
-        managed_policies.attach_user_policy, "iam:AttachUserPolicy", resources.named_user, condition_keys.policy_arn
-    ),
-    "DetachUserPolicy": _write(
-        managed_policies.detach_user_policy, "iam:DetachUserPolicy", resources.named_user, condition_keys.policy_arn
-    ),
-    "AttachGroupPolicy": _write(
-        managed_policies.attach_group_policy, "iam:AttachGroupPolicy", resources.named_group, condition_keys.policy_arn
-    ),
-    "DetachGroupPolicy": _write(
-        managed_policies.detach_group_policy, "iam:DetachGroupPolicy", resources.named_group, condition_keys.policy_arn
-    ),
-    "AttachRolePolicy": _write(
-        managed_policies.attach_role_policy, "iam:AttachRolePolicy", resources.named_role, condition_keys.policy_arn
-    ),
-    "DetachRolePolicy": _write(
-        managed_policies.detach_role_policy, "iam:DetachRolePolicy", resources.named_role, condition_keys.policy_arn
-    ),
+    "AttachUserPolicy": _write(managed_policies.attach_user_policy, "iam:AttachUserPolicy", resources.named_user),
+    "DetachUserPolicy": _write(managed_policies.detach_user_policy, "iam:DetachUserPolicy", resources.named_user),
+    "AttachGroupPolicy": _write(managed_policies.attach_group_policy, "iam:AttachGroupPolicy", resources.named_group),
+    "DetachGroupPolicy": _write(managed_policies.detach_group_policy, "iam:DetachGroupPolicy", resources.named_group),
+    "AttachRolePolicy": _write(managed_policies.attach_role_policy, "iam:AttachRolePolicy", resources.named_role),
+    "DetachRolePolicy": _write(managed_policies.detach_role_policy, "iam:DetachRolePolicy", resources.named_role),
     "ListAttachedUserPolicies": _read(
         managed_policies.list_attached_user_policies, "iam:ListAttachedUserPolicies", resources.named_user
     ),
@@ -175,7 +160,6 @@ OPERATIONS: dict[str, Operation] = {
         boundaries.put_user_permissions_boundary,
         "iam:PutUserPermissionsBoundary",
         resources.named_user,
-        condition_keys.permissions_boundary,
     ),
     "DeleteUserPermissionsBoundary": _write(
         boundaries.delete_user_permissions_boundary, "iam:DeleteUserPermissionsBoundary", resources.named_user
@@ -184,7 +168,6 @@ OPERATIONS: dict[str, Operation] = {
         boundaries.put_role_permissions_boundary,
         "iam:PutRolePermissionsBoundary",
         resources.named_role,
-        condition_keys.permissions_boundary,
     ),
     "DeleteRolePermissionsBoundary": _write(
         boundaries.delete_role_permissions_boundary, "iam:DeleteRolePermissionsBoundary", resources.named_role
@@ -213,13 +196,13 @@ class IamService:
         entry = OPERATIONS.get(operation)
         if entry is None:
             raise AwsError("InvalidAction", f"Could not find operation {operation} for version 2010-05-08", 400)
+        keys = condition_keys_for(entry.action, self.context, caller, params)
         authorize_call(
-            self.context,
-            caller,
-            entry.action,
-            entry.resource(self.context, caller, params),
-            extra_keys=entry.condition_keys(self.context, caller, params),
+            self.context, caller, entry.action, entry.resource(self.context, caller, params), extra_keys=keys
         )
+        also = entry.also(self.context, caller, params) if entry.also is not None else None
+        if also is not None:
+            authorize_call(self.context, caller, entry.action, also, extra_keys=keys)
         if not entry.writes:
             return entry.handler(self.context, caller, params)
         with self.context.store.transaction():

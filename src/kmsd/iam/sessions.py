@@ -47,6 +47,7 @@ class SessionSpec:
     session_policy_arns: tuple[str, ...] = ()
     tags: dict[str, str] = field(default_factory=dict)
     transitive_tag_keys: tuple[str, ...] = ()
+    source_identity: str | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,7 @@ def issue_session(ctx: IamContext, spec: SessionSpec) -> IssuedCredentials:
             session_policy_arns=spec.session_policy_arns,
             tags=dict(spec.tags),
             transitive_tag_keys=spec.transitive_tag_keys,
+            source_identity=spec.source_identity,
         )
     )
     return IssuedCredentials(access_key_id, secret, token, expires_at)
@@ -124,6 +126,7 @@ def session_of(record: SessionRecord) -> Session:
         policy_arns=tuple(record.session_policy_arns),
         tags=dict(record.tags),
         transitive_tag_keys=tuple(record.transitive_tag_keys),
+        source_identity=record.source_identity,
     )
 
 

@@ -16,6 +16,15 @@ quotas", "Pass session tags in AWS STS"):
   refused exactly like one the caller may not assume, so existence is not
   disclosed; DurationSeconds may not exceed the role's MaxSessionDuration,
   nor one hour when a session assumes a role (role chaining);
+- a source identity ("Monitor and control actions taken with assumed
+  roles") needs ``sts:SetSourceIdentity`` in the trust policy as well; once a
+  session has one, every session chained from it keeps it, a different value
+  is refused, and the next role's trust policy must allow
+  ``sts:SetSourceIdentity`` too;
+- managed session policies (``PolicyArns``) must exist in the role's account
+  or be AWS managed ("The policies must exist in the same account as the
+  role"), so one account's private policy never shapes, nor reveals itself
+  through, another account's session;
 - GetSessionToken needs no permission, is refused to session credentials,
   and gives the root user at most one hour.
 
@@ -37,6 +46,7 @@ from kmsd.errors import AwsError
 from kmsd.iam.authorization import access_denied, authorize_assume_role
 from kmsd.iam.context import IamContext
 from kmsd.iam.principal import Caller, Principal
+from kmsd.iam.session_policy_arns import check_session_policy_arns
 from kmsd.iam.sessions import IssuedCredentials, SessionSpec, issue_session
 from kmsd.policy import Policy, PolicyKind, PolicyValidationError, parse_policy
 from kmsd.store.base import Store
@@ -89,11 +99,18 @@ def assume_role(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> d
     trust = _trust_policy(role)
     if role is None or trust is None:
         raise access_denied(principal.arn, "sts:AssumeRole", role_arn)
-    keys = _trust_keys(params, session_name, tags)
+    source_identity = _source_identity(principal, params.get("SourceIdentity"), role.arn)
+    keys = _trust_keys(params, session_name, tags, role, source_identity)
     authorize_assume_role(ctx, caller, "sts:AssumeRole", role.arn, trust, keys)
     if params.get("Tags"):
         # "Permissions required to add session tags": the trust policy must also allow sts:TagSession.
         authorize_assume_role(ctx, caller, "sts:TagSession", role.arn, trust, keys)
+    if source_identity is not None:
+        # "Permissions required to set source identity": the trust policy must allow
+        # sts:SetSourceIdentity, also when the value is inherited from the calling session.
+        authorize_assume_role(ctx, caller, "sts:SetSourceIdentity", role.arn, trust, keys)
+    # Only once the caller may assume the role: the answer must not tell strangers which policies exist.
+    check_session_policy_arns(ctx.store, role.account_id, policy_arns)
     duration = _role_session_duration(principal, role, params.get("DurationSeconds"))
 
     assumed_role_id = f"{role.role_id}:{session_name}"
@@ -110,6 +127,7 @@ def assume_role(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> d
         session_policy_arns=policy_arns,
         tags=tags,
         transitive_tag_keys=transitive_keys,
+        source_identity=source_identity,
     )
     with ctx.store.transaction():
         issued = issue_session(ctx, spec)
@@ -119,6 +137,8 @@ def assume_role(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> d
     }
     if packed_size is not None:
         result["PackedPolicySize"] = packed_size
+    if source_identity is not None:
+        result["SourceIdentity"] = source_identity
     return result
 
 
@@ -274,12 +294,44 @@ def _trust_policy(role: IamRole | None) -> Policy | None:
         return None
 
 
-def _trust_keys(params: Mapping[str, Any], session_name: str, tags: dict[str, str]) -> dict[str, str | list[str]]:
-    """The condition keys AssumeRole adds to the request context the trust policy sees."""
+def _source_identity(principal: Principal, requested: object, role_arn: str) -> str | None:
+    """The new session's source identity: the calling session's, which cannot change, or the requested one.
+
+    "Monitor and control actions taken with assumed roles": "The value that is
+    set cannot be changed during the role session" and it persists through
+    role chaining; asking for another value is refused.
+    """
+    inherited = principal.session.source_identity if principal.session is not None else None
+    if inherited is None:
+        return None if requested is None else str(requested)
+    if requested is not None and str(requested) != inherited:
+        raise access_denied(principal.arn, "sts:SetSourceIdentity", role_arn)
+    return inherited
+
+
+def _trust_keys(
+    params: Mapping[str, Any],
+    session_name: str,
+    tags: dict[str, str],
+    role: IamRole,
+    source_identity: str | None,
+) -> dict[str, str | list[str]]:
+    """The condition keys of sts:AssumeRole, sts:TagSession and sts:SetSourceIdentity on ``role``.
+
+    Service Authorization Reference, "Actions, resources, and condition keys
+    for AWS Security Token Service": AssumeRole carries ``aws:RequestTag/*``,
+    ``aws:TagKeys``, ``sts:ExternalId``, ``sts:RoleSessionName``,
+    ``sts:SourceIdentity`` and ``sts:TransitiveTagKeys``; its resource, the
+    role, carries ``aws:ResourceTag/*`` (the role's own tags).
+    """
     keys: dict[str, str | list[str]] = {"sts:RoleSessionName": session_name}
+    for tag_key, tag_value in role.tags.items():
+        keys[f"aws:ResourceTag/{tag_key}"] = tag_value
     external_id = params.get("ExternalId")
     if external_id is not None:
         keys["sts:ExternalId"] = str(external_id)
+    if source_identity is not None:
+        keys["sts:SourceIdentity"] = source_identity
     requested = [str(tag["Key"]) for tag in params.get("Tags") or ()]
     if requested:
         for key in requested:

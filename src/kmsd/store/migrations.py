@@ -287,6 +287,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX grants_by_retiring_principal ON grants (retiring_principal, created_at, grant_id) "
         "WHERE retiring_principal IS NOT NULL",
     ),
+    # 4: the source identity of an STS session (AssumeRole SourceIdentity, kept through role chaining).
+    ("ALTER TABLE sts_sessions ADD COLUMN source_identity TEXT",),
 )
 
 LATEST_VERSION = len(MIGRATIONS)

@@ -208,6 +208,7 @@ class SessionRecord:
     session_policy_arns: tuple[str, ...] = ()
     tags: dict[str, str] = field(default_factory=dict)  # session tags (aws:PrincipalTag overrides)
     transitive_tag_keys: tuple[str, ...] = ()
+    source_identity: str | None = None  # AssumeRole SourceIdentity (aws:SourceIdentity), fixed for a role chain
 
 
 # --- KMS grants ----------------------------------------------------------------

@@ -85,6 +85,7 @@ _SESSION_COLUMNS = (
     "session_policy_arns",
     "tags",
     "transitive_tag_keys",
+    "source_identity",
 )
 _GRANT_COLUMNS = (
     "grant_id",
@@ -377,6 +378,7 @@ def _session_to_row(session: SessionRecord) -> Row:
         _encode_json(list(session.session_policy_arns)),
         _encode_json(session.tags),
         _encode_json(list(session.transitive_tag_keys)),
+        session.source_identity,
     )
 
 
@@ -398,6 +400,7 @@ def _session_from_row(row: Row) -> SessionRecord:
         session_policy_arns=tuple(json.loads(row[13])),
         tags=json.loads(row[14]),
         transitive_tag_keys=tuple(json.loads(row[15])),
+        source_identity=row[16],
     )
 
 
