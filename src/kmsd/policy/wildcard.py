@@ -6,14 +6,26 @@ IAM's wildcards are only ``*`` (any run of characters, possibly empty) and
 sequence of literal text and :data:`STAR`/:data:`QUESTION` tokens, so a
 literal ``*`` produced by the ``${*}`` escape or by a policy variable's value
 never acts as a wildcard.  Compilation picks the cheapest test (equality,
-prefix, suffix, always-true) and falls back to one regular expression built
-once per pattern.
+prefix, suffix, substring, always-true) and otherwise builds a glob matcher.
+
+The glob matcher never backtracks past a star, so its work is linear in the
+pattern times the value, whatever either holds: policies and request values
+both come from callers, and a backtracking regular expression lets one
+pattern like ``*a*a*a*a*a*a*a*b`` burn seconds of the server's time (issue
+9, item 2).  The pattern between its stars is a list of *chunks* (literal
+text and ``?``, each of a fixed length).  The first chunk must sit at the
+start of the value and the last at its end; each chunk in between is placed
+at its leftmost occurrence after the one before.  Leftmost placement is
+always safe: any match that puts a chunk further right can move it left
+without disturbing the chunks after it, so if leftmost placement fails no
+placement succeeds.  Each search starts where the previous chunk ended, so
+the value is scanned once per chunk at most: O(pattern × value) in the worst
+case, and one ``str.find`` per chunk in the usual one.
 """
 
 from __future__ import annotations
 
 import enum
-import re
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from operator import methodcaller
@@ -76,9 +88,194 @@ def _compile(tokens: tuple[Token, ...], ignore_case: bool) -> Matcher:
         return methodcaller("startswith", merged[0])
     if len(merged) == 2 and merged[0] is STAR and isinstance(merged[1], str):
         return methodcaller("endswith", merged[1])
-    regex = "".join(".*" if token is STAR else "." if token is QUESTION else re.escape(str(token)) for token in merged)
-    fullmatch = re.compile(regex, re.DOTALL).fullmatch
-    return lambda subject: fullmatch(subject) is not None
+    if len(merged) == 3 and merged[0] is STAR and merged[2] is STAR and isinstance(merged[1], str):
+        return _contains(merged[1])
+    return _glob(merged)
+
+
+def _contains(literal: str) -> Matcher:
+    def contains(subject: str) -> bool:
+        return literal in subject
+
+    return contains
+
+
+class Chunk:
+    """A run of literal text and ``?`` between two stars: a fixed ``length`` and its literal ``pieces``.
+
+    ``pieces`` are ``(offset, text)`` pairs: the chunk matches at ``index``
+    when each text appears at ``index + offset`` (the ``?`` between them
+    match any one character).
+    """
+
+    __slots__ = ("_anchor", "_letters", "_rest", "length", "pieces")
+
+    def __init__(self, tokens: Sequence[Token]) -> None:
+        pieces: list[tuple[int, str]] = []
+        offset = 0
+        for token in tokens:
+            if isinstance(token, str):
+                pieces.append((offset, token))
+                offset += len(token)
+            else:
+                offset += 1
+        self.length = offset
+        self.pieces = tuple(pieces)
+        # Candidates come from the longest piece: the rarer it is in a value, the fewer positions to check.
+        self._anchor = max(pieces, key=lambda piece: len(piece[1])) if pieces else (0, "")
+        self._rest = tuple(piece for piece in pieces if piece is not self._anchor)
+        # Every literal character with its offset, for the bit-parallel search.
+        self._letters = tuple((offset + index, char) for offset, text in pieces for index, char in enumerate(text))
+
+    def at(self, subject: str, index: int) -> bool:
+        """Whether the chunk matches at ``index`` (the caller has checked that it fits)."""
+        for offset, text in self.pieces:  # noqa: SIM110 - a plain loop: this is the matcher's inner loop
+            if not subject.startswith(text, index + offset):
+                return False
+        return True
+
+    def find(self, subject: str, start: int, end: int) -> int:
+        """The leftmost index in ``[start, end - length]`` where the chunk matches, or -1."""
+        last = end - self.length
+        if last < start:
+            return -1
+        if not self._rest:
+            if not self.pieces:
+                return start  # only `?`: any position that leaves room fits
+            offset, text = self._anchor
+            found = subject.find(text, start + offset, last + offset + len(text))
+            return found - offset if found >= 0 else -1
+        if (last - start) * len(self._rest) > _SCAN_LIMIT:
+            return _parallel_find(self._letters, subject, start, last)
+        return self._scan(subject, start, last)
+
+    def _scan(self, subject: str, start: int, last: int) -> int:
+        """Candidates from a ``str.find`` of the anchor piece, each checked piece by piece (short ranges)."""
+        offset, text = self._anchor
+        stop = last + offset + len(text)
+        position = subject.find(text, start + offset, stop)
+        while position >= 0:
+            index = position - offset
+            for other_offset, other_text in self._rest:
+                if not subject.startswith(other_text, index + other_offset):
+                    break
+            else:
+                return index
+            position = subject.find(text, position + 1, stop)
+        return -1
+
+
+# Above this many piece checks, a chunk holding `?` is searched bit-parallel: Python-level checks per candidate
+# would cost (positions x pieces) interpreter steps, the bitmasks (letters x positions / word size) machine steps.
+_SCAN_LIMIT = 4096
+
+
+def _parallel_find(letters: tuple[tuple[int, str], ...], subject: str, start: int, last: int) -> int:
+    """The leftmost index in ``[start, last]`` where every ``(offset, char)`` of ``letters`` holds, or -1.
+
+    Bit ``i`` of a character's mask says that the window holds that
+    character at ``i``; the chunk matches at ``i`` when, for every letter,
+    bit ``i + offset`` of its character's mask is set.  So the candidates
+    are the AND of each letter's mask shifted right by its offset: one
+    big-integer operation per letter, over a whole window at once.  Windows
+    are tried left to right, each twice as wide as the one before, so a
+    chunk found early costs a small window, not the rest of the value, and
+    the windows of one search add up to at most twice what it scans.
+    """
+    reach = max(offset for offset, _ in letters) + 1
+    width = max(_FIRST_WINDOW, 4 * reach)
+    while start <= last:
+        stop = min(last, start + width - 1)
+        width *= 2
+        masks = _CharMasks(subject[start : stop + reach])
+        candidates = (1 << (stop - start + 1)) - 1
+        for offset, char in letters:
+            candidates &= masks.of(char) >> offset
+            if not candidates:
+                break
+        if candidates:
+            return start + (candidates & -candidates).bit_length() - 1
+        start = stop + 1
+    return -1
+
+
+# Start positions in the first window of a bit-parallel search.
+_FIRST_WINDOW = 1024
+
+
+class _CharMasks:
+    """Per character, the positions in ``text`` that hold it, as the bits of an integer (built on demand)."""
+
+    __slots__ = ("_masks", "_text", "_zeros")
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._zeros: dict[int, str] | None = None
+        self._masks: dict[str, int] = {}
+
+    def of(self, char: str) -> int:
+        found = self._masks.get(char)
+        if found is not None:
+            return found
+        if char not in self._text:
+            found = 0
+        else:
+            if self._zeros is None:
+                # A translation table sending every character of the text to "0"; the wanted one goes to "1".
+                self._zeros = dict.fromkeys(map(ord, set(self._text)), "0")
+            table = dict(self._zeros)
+            table[ord(char)] = "1"
+            # Reversed, so that bit i of the integer is position i of the text.
+            found = int(self._text.translate(table)[::-1], 2)
+        self._masks[char] = found
+        return found
+
+
+def split_chunks(tokens: Sequence[Token]) -> tuple[Chunk, ...]:
+    """The chunks between a pattern's stars, empty chunks included (a leading or trailing star leaves one)."""
+    chunks: list[Chunk] = []
+    current: list[Token] = []
+    for token in tokens:
+        if token is STAR:
+            chunks.append(Chunk(current))
+            current = []
+        else:
+            current.append(token)
+    chunks.append(Chunk(current))
+    return tuple(chunks)
+
+
+def _glob(tokens: tuple[Token, ...]) -> Matcher:
+    chunks = split_chunks(tokens)
+    if len(chunks) == 1:
+        # No star: literal text and `?` only, so the value has the chunk's length and the chunk sits at 0.
+        (only,) = chunks
+
+        def fixed(subject: str) -> bool:
+            return len(subject) == only.length and only.at(subject, 0)
+
+        return fixed
+    head = chunks[0]
+    tail = chunks[-1]
+    middle = chunks[1:-1]
+    minimum = sum(chunk.length for chunk in chunks)
+
+    def glob(subject: str) -> bool:
+        size = len(subject)
+        if size < minimum:
+            return False
+        end = size - tail.length
+        if not head.at(subject, 0) or not tail.at(subject, end):
+            return False
+        position = head.length
+        for chunk in middle:
+            found = chunk.find(subject, position, end)
+            if found < 0:
+                return False
+            position = found + chunk.length
+        return True
+
+    return glob
 
 
 def _merge_literals(tokens: tuple[Token, ...]) -> tuple[Token, ...]:
