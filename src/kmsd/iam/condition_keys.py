@@ -1,13 +1,13 @@
-"""The condition keys an IAM operation adds to its own authorization, beyond the global ``aws:*`` keys.
+"""The condition keys an IAM request carries from its own members, beyond the global ``aws:*`` keys.
 
 AWS's "Actions, resources, and condition keys for AWS Identity and Access
-Management" page lists them per action: ``aws:RequestTag/${TagKey}`` and
+Management" page lists them per action (the table is
+:mod:`kmsd.iam.action_keys`): ``aws:RequestTag/${TagKey}`` and
 ``aws:TagKeys`` for the operations that take tags (CreateUser, TagUser,
-CreateRole, TagRole; UntagUser and UntagRole carry ``aws:TagKeys`` only),
-``iam:PermissionsBoundary`` for the operations that set a boundary, and
-``iam:PolicyARN`` for attaching and detaching managed policies.  A policy can
-therefore say "may create users only with this boundary" or "may attach only
-these policies".
+CreateRole, TagRole, CreatePolicy; UntagUser and UntagRole carry
+``aws:TagKeys`` only) and ``iam:PermissionsBoundary`` for the operations
+that set a boundary.  A policy can therefore say "may create users only with
+this boundary" or "may tag only with these keys".
 """
 
 from __future__ import annotations
@@ -20,10 +20,6 @@ from kmsd.iam.principal import Caller
 
 ConditionKeys = dict[str, str | Sequence[str]]
 ConditionKeyBuilder = Callable[[IamContext, Caller, Mapping[str, Any]], ConditionKeys]
-
-
-def no_keys(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> ConditionKeys:
-    return {}
 
 
 def request_tags(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> ConditionKeys:
@@ -42,11 +38,3 @@ def removed_tag_keys(ctx: IamContext, caller: Caller, params: Mapping[str, Any])
 def permissions_boundary(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> ConditionKeys:
     boundary = params.get("PermissionsBoundary")
     return {} if boundary is None else {"iam:PermissionsBoundary": str(boundary)}
-
-
-def tags_and_boundary(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> ConditionKeys:
-    return {**request_tags(ctx, caller, params), **permissions_boundary(ctx, caller, params)}
-
-
-def policy_arn(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> ConditionKeys:
-    return {"iam:PolicyARN": str(params["PolicyArn"])}
