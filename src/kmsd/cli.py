@@ -43,17 +43,35 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--explain-denials",
         action="store_true",
-        help="add the trace of each AccessDenied decision to its JSON body (member kmsdExplanation)",
+        help="add the trace of each AccessDenied decision to its JSON body (member kmsdExplanation), "
+        "for callers in the account that owns the key; other accounts get AWS's plain message",
     )
     serve.add_argument(
         "--trusted-proxy-header",
         metavar="HEADER",
-        help="take aws:SourceIp from the last address in this header (e.g. X-Forwarded-For) set by a trusted proxy",
+        help="take aws:SourceIp from this header (e.g. X-Forwarded-For) set by trusted proxies: all its lines are "
+        "joined in order and the address is read from the right, past --trusted-proxy-hops",
+    )
+    serve.add_argument(
+        "--trusted-proxy-hops",
+        metavar="N",
+        type=_positive_int,
+        default=1,
+        help="how many trusted proxies append to --trusted-proxy-header; aws:SourceIp is the N-th address "
+        "from the right (default: %(default)s, the address the nearest proxy appended)",
     )
     serve.add_argument(
         "--trusted-service-header",
         metavar="HEADER",
-        help="take kms:ViaService (e.g. ec2.us-east-1.amazonaws.com) from this header set by a trusted front end",
+        help="take kms:ViaService (e.g. ec2.us-east-1.amazonaws.com) from this header set by a trusted front end; "
+        "a request with the header repeated or listing several values is refused (ValidationException)",
+    )
+    serve.add_argument(
+        "--regions",
+        metavar="REGION,...",
+        type=_region_list,
+        help="accept requests signed only for these regions (e.g. us-east-1,eu-west-1); "
+        "default: any AWS region name (AWS's partition patterns)",
     )
     _add_store_option(serve)
 
@@ -88,6 +106,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _region_list(text: str) -> list[str]:
+    from kmsd.api.regions import parse_region_list
+
+    try:
+        return parse_region_list(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -99,6 +136,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 explain_denials=args.explain_denials,
                 trusted_proxy_header=args.trusted_proxy_header,
                 trusted_service_header=args.trusted_service_header,
+                trusted_proxy_hops=args.trusted_proxy_hops,
+                regions=tuple(args.regions) if args.regions is not None else None,
             )
             serve(args.host, args.port, args.store, dev=args.dev, options=options)
             return 0

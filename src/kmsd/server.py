@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kmsd.api.app import KmsdApp, Runtime
+from kmsd.api.regions import RegionPolicy
 from kmsd.clock import Clock, SystemClock
 from kmsd.crypto import ROOT_KEY_ENV, FileRootKey, RandomSource, RootKey, SystemRandomSource
 from kmsd.iam.accounts import AccountDirectory, RootCredentials
@@ -95,8 +96,9 @@ class RequestOptions:
     """How the server treats requests beyond the store and credentials (``kmsd serve`` options).
 
     ``explain_denials`` puts the trace of each AccessDenied decision in its JSON body
-    (``kmsdExplanation``).  ``trusted_proxy_header`` names a header (``X-Forwarded-For``) whose last
-    address is the caller's ``aws:SourceIp``; ``trusted_service_header`` names a header whose value
+    (``kmsdExplanation``), for callers in the key's own account.  ``trusted_proxy_header`` names a
+    header (``X-Forwarded-For``) whose ``trusted_proxy_hops``-th address from the right is the
+    caller's ``aws:SourceIp``; ``trusted_service_header`` names a header whose value
     (``ec2.us-east-1.amazonaws.com``) is ``kms:ViaService``.  Name a header only when a front end you
     control sets it and strips it from client requests: a client that can set it chooses those keys.
     """
@@ -104,6 +106,10 @@ class RequestOptions:
     explain_denials: bool = False
     trusted_proxy_header: str | None = None
     trusted_service_header: str | None = None
+    # How many proxies in front of kmsd append to trusted_proxy_header: the address is the hops-th from the right.
+    trusted_proxy_hops: int = 1
+    # The regions a request may be signed for; None: any AWS region name (kmsd.api.regions).
+    regions: tuple[str, ...] | None = None
 
 
 def serve(host: str, port: int, store_url: str, *, dev: bool = False, options: RequestOptions | None = None) -> None:
@@ -119,6 +125,8 @@ def serve(host: str, port: int, store_url: str, *, dev: bool = False, options: R
         explain_denials=options.explain_denials,
         trusted_proxy_header=options.trusted_proxy_header,
         trusted_service_header=options.trusted_service_header,
+        trusted_proxy_hops=options.trusted_proxy_hops,
+        regions=RegionPolicy(options.regions) if options.regions is not None else None,
     )
     mode = " (--dev: development credentials accepted)" if dev else ""
     print(f"kmsd: serving KMS, IAM and STS on http://{host}:{port} with store {store_url}{mode}", flush=True)

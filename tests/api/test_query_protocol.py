@@ -206,11 +206,13 @@ def test_scalars_are_typed() -> None:
     assert assumed["TransitiveTagKeys"] == ["team"]
 
 
-def test_get_and_post_parameters_merge_with_the_body_winning() -> None:
-    assert read_fields("Action=ListUsers&Version=2010-05-08&MaxItems=5", b"MaxItems=7") == {
+def test_get_and_post_parameters_merge_with_the_query_winning() -> None:
+    # Body parameters never override the query string's, which a presigned URL's signature covers.
+    assert read_fields("Action=ListUsers&Version=2010-05-08&MaxItems=5", b"MaxItems=7&Marker=m") == {
         "Action": "ListUsers",
         "Version": "2010-05-08",
-        "MaxItems": "7",
+        "MaxItems": "5",
+        "Marker": "m",
     }
     assert read_fields("Action=GetUser&Version=2010-05-08", b"") == {"Action": "GetUser", "Version": "2010-05-08"}
 

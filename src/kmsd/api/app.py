@@ -23,20 +23,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import ipaddress
-import itertools
 import json
 import logging
-import re
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple, Protocol
 
 from kmsd.api import json_protocol, query_protocol
+from kmsd.api.forwarded import forwarded_source_ip, via_service
 from kmsd.api.query_protocol import FORM_CONTENT_TYPE, QueryCodec, read_fields
+from kmsd.api.regions import RegionPolicy
+from kmsd.api.request_ids import new_request_id
 from kmsd.api.shapes import ServiceModel
 from kmsd.api.sigv4 import Protocol as WireProtocol
 from kmsd.api.sigv4 import (
@@ -141,21 +140,25 @@ class KmsdApp:
         explain_denials: bool = False,
         trusted_proxy_header: str | None = None,
         trusted_service_header: str | None = None,
+        trusted_proxy_hops: int = 1,
+        regions: RegionPolicy | None = None,
     ) -> None:
         self.runtime = runtime
-        # kmsd serve --explain-denials: AccessDeniedException bodies carry the decision's trace.
+        # kmsd serve --explain-denials: AccessDeniedException bodies carry the decision's trace (for callers
+        # in the key's own account only, see _send_json_error).
         self.explain_denials = explain_denials
-        # Headers set by a trusted front end (see _forwarded_source_ip and _via_service); never trusted unless named.
+        # Headers set by a trusted front end (kmsd.api.forwarded); never trusted unless named.
         self.trusted_proxy_header = trusted_proxy_header.lower() if trusted_proxy_header else None
         self.trusted_service_header = trusted_service_header.lower() if trusted_service_header else None
+        if trusted_proxy_hops < 1:
+            raise ValueError("trusted_proxy_hops must be at least 1")
+        self.trusted_proxy_hops = trusted_proxy_hops
+        # kmsd serve --regions: the credential scope's region must be one of these, else any AWS region name.
+        self.regions = regions if regions is not None else RegionPolicy()
         self.max_body_bytes = max_body_bytes
         self.sweep_interval = sweep_interval
         self.store_check_interval = store_check_interval
         self._next_store_check = 0.0  # time.monotonic() after which a request asks the store again
-        # Request ids are UUID-shaped like AWS's: a random v4 UUID per app whose last 48 bits count requests,
-        # unique without the entropy read and formatting of a fresh uuid4() per request.
-        self._request_id_prefix = str(uuid.uuid4())[:24]
-        self._request_numbers = itertools.count(int(uuid.uuid4().hex[:12], 16))
         self.kms_model = ServiceModel.load(KMS)
         self._kms_target_prefix = str(self.kms_model.metadata["targetPrefix"])
         self.query_codecs = {service: QueryCodec.load(service) for service in QUERY_SERVICES}
@@ -176,7 +179,8 @@ class KmsdApp:
 
     # --- AWS APIs ---------------------------------------------------------------
     async def _aws_request(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request_id = f"{self._request_id_prefix}{next(self._request_numbers) & 0xFFFFFFFFFFFF:012x}"
+        # A random UUID per request, as AWS's: a counter would reveal the server's request volume.
+        request_id = new_request_id()
         header_map = _group_raw_headers(scope["headers"])
         method = scope["method"]
         protocol = _protocol_of(method, header_map)
@@ -212,8 +216,12 @@ class KmsdApp:
             await self._send_error(send, error, protocol, self._codec_for(fields), request_id)
             return
         if service == KMS:
-            via_service = _via_service(header_map, self.trusted_service_header)
-            await self._kms(send, caller, _first_value(header_map, "x-amz-target"), body, request_id, via_service)
+            try:
+                via = via_service(header_map, self.trusted_service_header)
+            except AwsError as error:
+                await self._send_json_error(send, error, request_id)
+                return
+            await self._kms(send, caller, _first_value(header_map, "x-amz-target"), body, request_id, via)
         else:
             await self._query(send, service, caller, fields, request_id)
 
@@ -231,13 +239,16 @@ class KmsdApp:
         try:
             signed = parse_grouped_request(request.method, request.raw_path, request.query_string, request.header_map)
             self._check_scope_service(signed, request)
+            # The region enters every ARN kmsd builds: only a region name may (issue 9, item 6).
+            self.regions.check(signed.region)
             resolved = runtime.credentials.resolve(signed.access_key_id, signed.security_token)
             if resolved is None:
                 raise unknown_access_key()
             verified_at = None
             if resolved.secret_access_key is not None:
                 verified_at = runtime.clock.now()
-                verify_at(signed, resolved.secret_access_key, request.body, verified_at)
+                # The derived signing keys live with the credential, and go when the resolver forgets it.
+                verify_at(signed, resolved.secret_access_key, request.body, verified_at, resolved.signing_keys)
         except SigV4Error as failure:
             raise to_aws_error(failure, request.protocol) from None
         except SessionExpired:
@@ -249,7 +260,8 @@ class KmsdApp:
             resolved.principal,
             signed.region,
             request_id,
-            _forwarded_source_ip(request.header_map, self.trusted_proxy_header) or (client[0] if client else ""),
+            forwarded_source_ip(request.header_map, self.trusted_proxy_header, self.trusted_proxy_hops)
+            or (client[0] if client else ""),
             scope.get("scheme") == "https",
             _first_value(request.header_map, "user-agent") or "",
         )
@@ -312,7 +324,7 @@ class KmsdApp:
             result = self.runtime.kms.call(operation, params, caller, via_service=via_service)
             payload = json_protocol.encode_result(self.kms_model.serialize_response(operation, result))
         except AwsError as error:
-            await self._send_json_error(send, error, request_id)
+            await self._send_json_error(send, error, request_id, caller.principal.account_id)
             return
         except Exception:
             # The exception may carry secrets in its arguments: log the type and traceback location only.
@@ -359,10 +371,13 @@ class KmsdApp:
             payload = codec.encode_error(error, request_id)
             await _send(send, error.status, query_protocol.CONTENT_TYPE, payload, request_id)
 
-    async def _send_json_error(self, send: Send, error: AwsError, request_id: str) -> None:
+    async def _send_json_error(
+        self, send: Send, error: AwsError, request_id: str, caller_account: str | None = None
+    ) -> None:
         payload = json_protocol.encode_error(error)
-        if self.explain_denials and isinstance(error, AccessDeniedError):
-            payload = _with_explanation(payload, error)
+        if self.explain_denials and caller_account is not None and isinstance(error, AccessDeniedError):
+            # Only a caller in the account that owns the key sees its policies and grants (issue 9, item 14).
+            payload = _with_explanation(payload, error, caller_account)
         await _send(send, error.status, json_protocol.CONTENT_TYPE, payload, request_id)
 
     # --- other routes -----------------------------------------------------------
@@ -410,44 +425,12 @@ def _protocol_of(method: str, header_map: Mapping[str, list[str]]) -> WireProtoc
     return "json"
 
 
-def _forwarded_source_ip(header_map: Mapping[str, list[str]], trusted_header: str | None) -> str | None:
-    """``aws:SourceIp`` from the trusted proxy header (``kmsd serve --trusted-proxy-header``), if configured.
+def _with_explanation(payload: bytes, error: AccessDeniedError, caller_account: str) -> bytes:
+    """The AccessDenied body with the decision's trace as one more member (AWS SDKs ignore unknown members).
 
-    The header is read only when the operator named it, and its last address is taken: a proxy that
-    appends the peer it saw (X-Forwarded-For) puts the address it vouches for last, while anything
-    before it came from the client.  A value that is not an IP address is ignored.
+    Unchanged, AWS's plain error, when the trace covers a resource of another account than the caller's.
     """
-    if trusted_header is None:
-        return None
-    value = _first_value(header_map, trusted_header)
-    if not value:
-        return None
-    candidate = value.rsplit(",", 1)[-1].strip()
-    try:
-        return str(ipaddress.ip_address(candidate))
-    except ValueError:
-        return None
-
-
-# An AWS service's KMS ViaService name ("conditions-kms", kms:ViaService): ec2.us-west-2.amazonaws.com.
-_VIA_SERVICE = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)*\.amazonaws\.com(\.cn)?")
-
-
-def _via_service(header_map: Mapping[str, list[str]], trusted_header: str | None) -> str | None:
-    """``kms:ViaService`` from the trusted service header (``kmsd serve --trusted-service-header``), if configured.
-
-    A front end acting as an AWS service integrated with KMS names itself here; without the
-    option the key is absent from every request, as for a direct call.
-    """
-    if trusted_header is None:
-        return None
-    value = (_first_value(header_map, trusted_header) or "").strip()
-    return value if _VIA_SERVICE.fullmatch(value) else None
-
-
-def _with_explanation(payload: bytes, error: AccessDeniedError) -> bytes:
-    """The AccessDenied body with the decision's trace as one more member (AWS SDKs ignore unknown members)."""
-    explanation = error.explanation()
+    explanation = error.explanation_for(caller_account)
     if explanation is None:
         return payload
     body = json.loads(payload)

@@ -4,6 +4,12 @@ A request is ``POST /`` with ``X-Amz-Target: TrentService.<Operation>`` and a
 JSON object body; a success is HTTP 200 with the output members; an error is
 the error's HTTP status with ``{"__type": code, "message": text}``, which is
 what botocore reads into ``ClientError.response["Error"]``.
+
+A body that is not a JSON object is ``SerializationException`` (400), and so
+is one that Python's parser refuses for its size rather than its syntax:
+nesting deeper than the interpreter's recursion limit (``RecursionError``) or
+an integer of more digits than ``sys.get_int_max_str_digits()`` allows
+(``ValueError``), and ``NaN`` / ``Infinity``, which are not JSON.  Neither may become a 500 with a logged traceback.
 """
 
 from __future__ import annotations
@@ -16,7 +22,13 @@ from kmsd.errors import AwsError
 
 CONTENT_TYPE = b"application/x-amz-json-1.1"
 
-_DECODER = json.JSONDecoder()
+
+def _reject_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON (RFC 8259 §6) and would overflow the integer members they reach.
+    raise ValueError(f"{name} is not a JSON value")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 _ENCODER = json.JSONEncoder(separators=(",", ":"))
 
 
@@ -52,7 +64,9 @@ def decode_body(body: bytes) -> Any:
     """The request's JSON document; an empty body is an empty object, as AWS treats it."""
     try:
         document = _parse(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    # ValueError covers JSONDecodeError, UnicodeDecodeError and an integer past the digit limit;
+    # RecursionError is nesting past the interpreter's limit (about 1,000 levels).
+    except (ValueError, RecursionError):
         # Only a failed parse can be an empty body: checking it first would copy every body.
         if not body.strip():
             return {}
@@ -77,12 +91,12 @@ def _parse(body: bytes) -> Any:
         try:
             text = body.decode("utf-8", "surrogatepass")
             document, end = _DECODER.raw_decode(text)
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        except (ValueError, RecursionError):
             pass
         else:
             if end == len(text):
                 return document
-    return json.loads(body)
+    return json.loads(body, parse_constant=_reject_constant)
 
 
 def encode_result(result: dict[str, Any]) -> bytes:

@@ -2,14 +2,16 @@
 
 A request is ``POST /`` with an ``application/x-www-form-urlencoded`` body
 ``Action=CreateUser&Version=2010-05-08&UserName=bob`` or the same parameters
-in a GET query string (AWS accepts both; body parameters win over query
-ones).  Nested members arrive flattened, as botocore's ``QuerySerializer``
-writes them: ``Tags.member.1.Key``, ``Map.entry.1.key`` / ``.value``, an
-empty list as ``Tags=``; scalars are text (``true``/``false``, decimal
-integers, ISO 8601 timestamps, base64 blobs).  :class:`QueryCodec` rebuilds
-the nested parameters from the operation's input shape, validates them with
-the same rules as the JSON protocol (:meth:`ServiceModel.parse_request`), and
-writes results and errors with :class:`kmsd.api.xml_writer.XmlWriter`.
+in a GET query string (AWS accepts both).  A parameter in both keeps the
+query string's value: on a presigned URL the query is what the signature
+covers, and a body must never change what it names (issue 9, item 1).
+Nested members arrive flattened, as botocore's ``QuerySerializer`` writes
+them: ``Tags.member.1.Key``, ``Map.entry.1.key`` / ``.value``, an empty list
+as ``Tags=``; scalars are text (``true``/``false``, decimal integers, ISO 8601
+timestamps, base64 blobs).  :class:`QueryCodec` rebuilds the nested
+parameters from the operation's input shape, validates them with the same
+rules as the JSON protocol (:meth:`ServiceModel.parse_request`), and writes
+results and errors with :class:`kmsd.api.xml_writer.XmlWriter`.
 
 Errors of the protocol itself: an ``Action`` the service does not have, or a
 ``Version`` other than the model's ``apiVersion`` → ``InvalidAction`` "Could not
@@ -41,24 +43,26 @@ CONTENT_TYPE = b"text/xml"
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 
 _INTEGER = re.compile(r"[+-]?[0-9]+")
+# More digits than any 64-bit integer has; longer text is refused before int() sees it, which would raise
+# ValueError past sys.get_int_max_str_digits() (a 500 with a traceback) and costs quadratic time before.
+_MAX_INTEGER_TEXT = 21
 _RANGES = {"integer": (-(2**31), 2**31 - 1), "long": (-(2**63), 2**63 - 1)}
 _INDEX = re.compile(r"[1-9][0-9]{0,8}")
 
 
 def read_fields(query_string: str, body: bytes) -> dict[str, str]:
-    """The request's parameters: the query string's, then the form body's on top.
+    """The request's parameters: the query string's, then those of the form body that the query lacks.
 
     Keys and values are percent-decoded as UTF-8; bytes that are not UTF-8 are
     AWS's ``MalformedQueryString`` (404), the common error for a query string
-    that does not parse.  A repeated key keeps its first value.
+    that does not parse.  A repeated key keeps its first value, and a key in
+    both keeps the query string's: body parameters never override it.
     """
     fields: dict[str, str] = {}
     try:
         for text in (query_string, body.decode("utf-8")):
-            parsed: dict[str, str] = {}
             for key, value in parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict"):
-                parsed.setdefault(key, value)
-            fields.update(parsed)
+                fields.setdefault(key, value)
     except UnicodeDecodeError:
         raise AwsError("MalformedQueryString", "The query string is not valid UTF-8.", 404) from None
     return fields
@@ -174,7 +178,7 @@ class QueryCodec:
     def _scalar(kind: str, text: str, path: str) -> Any:
         if kind in _RANGES:
             low, high = _RANGES[kind]
-            if not _INTEGER.fullmatch(text) or not low <= int(text) <= high:
+            if len(text) > _MAX_INTEGER_TEXT or not _INTEGER.fullmatch(text) or not low <= int(text) <= high:
                 raise _malformed(f"Value '{text}' for parameter {path} is not a valid {kind}.")
             return int(text)
         if kind == "boolean":
@@ -204,6 +208,9 @@ class QueryCodec:
 
 def _timestamp(text: str, path: str) -> datetime:
     """ISO 8601 (botocore's query serializer) or epoch seconds."""
+    if len(text) > 64:
+        # No timestamp is this long; float() of thousands of digits is only wasted work.
+        raise _malformed(f"Value for parameter {path} is not a valid timestamp.")
     try:
         if _INTEGER.fullmatch(text) or re.fullmatch(r"[0-9]+\.[0-9]+", text):
             return datetime.fromtimestamp(float(text), UTC)

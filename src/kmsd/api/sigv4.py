@@ -9,19 +9,28 @@ in between::
 
 :func:`verify` checks, in AWS's order, presigned expiry, the 15-minute clock
 skew, the credential scope (terminator, date) and finally the HMAC-SHA256
-signature over the canonical request, compared in constant time.  Derived
-signing keys are cached per (secret, date, region, service), so a busy server
-derives each key once a day instead of four HMACs per request.  Failures are
-:class:`SigV4Error`; :func:`to_aws_error` turns one into the AWS error of the
-JSON or query protocol.
+signature over the canonical request, compared in constant time.  The payload
+is always covered: its hash is the body's own, a claimed
+``x-amz-content-sha256`` must equal it (``UNSIGNED-PAYLOAD``, an S3
+convention, never does), and a presigned URL carries no body at all.
+
+Derived signing keys are cached per (date, region, service) in a mapping the
+caller keeps *with the credential* (:class:`SigningKeyCache`, held by the
+credential resolver's entry for the access key), so a busy server derives each
+key once a day instead of four HMACs per request, and the keys of a deleted or
+deactivated secret go when the resolver forgets it: nothing here is a global
+cache keyed by a secret.  Failures are :class:`SigV4Error`;
+:func:`to_aws_error` turns one into the AWS error of the JSON or query
+protocol.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import MutableMapping
 from datetime import datetime, timedelta
-from functools import lru_cache
+from typing import Any
 
 from kmsd.api.sigv4_canonical import format_amz_date
 from kmsd.api.sigv4_errors import (
@@ -49,6 +58,7 @@ __all__ = [
     "Protocol",
     "SigV4Error",
     "SignedRequest",
+    "SigningKeyCache",
     "canonical_request",
     "expired_session_token",
     "parse_request",
@@ -67,8 +77,15 @@ MAX_SKEW = timedelta(minutes=15)
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 _CONTENT_HASH_MISMATCH = "The provided 'x-amz-content-sha256' header does not match what was computed."
 
+# The derived keys of one secret, by (date, region, service), as the keyed HMAC states of
+# :func:`_keyed_hashes`.  The values are opaque to the holder (typed Any so that the IAM package, which
+# keeps the mapping with the credential, need not import this one).
+SigningKeyCache = MutableMapping[tuple[str, str, str], Any]
+# One credential signs for a few regions and services a day; a client cycling through many scopes
+# only costs derivations, never memory.
+_KEYS_PER_CREDENTIAL = 64
 
-@lru_cache(maxsize=4096)
+
 def signing_key(secret_access_key: str, date: str, region: str, service: str) -> bytes:
     """kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service), "aws4_request")."""
     key = hmac.digest(f"AWS4{secret_access_key}".encode(), date.encode(), "sha256")
@@ -83,7 +100,6 @@ _IPAD = bytes(byte ^ 0x36 for byte in range(256))
 _OPAD = bytes(byte ^ 0x5C for byte in range(256))
 
 
-@lru_cache(maxsize=4096)
 def _keyed_hashes(key: bytes) -> tuple[hashlib._Hash, hashlib._Hash]:
     """The inner and outer SHA-256 states of HMAC under ``key``, each already fed its padded key block."""
     if len(key) > _BLOCK_SIZE:
@@ -92,14 +108,31 @@ def _keyed_hashes(key: bytes) -> tuple[hashlib._Hash, hashlib._Hash]:
     return hashlib.sha256(block.translate(_IPAD)), hashlib.sha256(block.translate(_OPAD))
 
 
-def _hmac_sha256(key: bytes, message: bytes) -> bytes:
-    """``hmac.digest(key, message, "sha256")``, at half its cost for a key used again and again.
+def _signing_states(
+    secret_access_key: str, request: SignedRequest, cache: SigningKeyCache | None
+) -> tuple[hashlib._Hash, hashlib._Hash]:
+    """The keyed HMAC states of the request's signing key, from ``cache`` when it holds them."""
+    scope = (request.date, request.region, request.service)
+    if cache is not None:
+        states: tuple[hashlib._Hash, hashlib._Hash] | None = cache.get(scope)
+        if states is not None:
+            return states
+    states = _keyed_hashes(signing_key(secret_access_key, *scope))
+    if cache is not None:
+        if len(cache) >= _KEYS_PER_CREDENTIAL:
+            cache.clear()
+        cache[scope] = states
+    return states
+
+
+def _hmac_sha256(states: tuple[hashlib._Hash, hashlib._Hash], message: bytes) -> bytes:
+    """``hmac.digest(key, message, "sha256")`` from the key's keyed states, at half its cost.
 
     OpenSSL 3 looks the digest up again on every ``hmac.digest`` call, which
     costs more than hashing a request's string to sign; continuing from the
     cached keyed states (copies of two SHA-256 contexts) gives the same MAC.
     """
-    inner_state, outer_state = _keyed_hashes(key)
+    inner_state, outer_state = states
     inner = inner_state.copy()
     inner.update(message)
     outer = outer_state.copy()
@@ -111,15 +144,20 @@ def payload_hash(request: SignedRequest, body: bytes) -> str:
     """The payload hash that enters the canonical request.
 
     Hex SHA-256 of the body, or the ``x-amz-content-sha256`` value the client
-    sent, which must then be that same hash: the body of a header-signed
-    request is always covered.  Only a presigned URL may say UNSIGNED-PAYLOAD.
+    sent (a signed header, or the presigned URL's signed query), which must
+    then be that same hash: the body is always covered.  ``UNSIGNED-PAYLOAD``
+    is S3's convention; KMS, IAM and STS compute the hash themselves, so it is
+    refused like any other hash that is not the body's.  A presigned URL names
+    its call in the signed query alone: a body is refused outright, as the
+    signature mismatch AWS answers for it.
     """
+    if request.presigned and body:
+        raise SigV4Error("signature", SIGNATURE_MISMATCH)
+    actual = hashlib.sha256(body).hexdigest()
     claimed = request.content_sha256
     if claimed is None:
-        return hashlib.sha256(body).hexdigest()
-    if request.presigned and claimed == UNSIGNED_PAYLOAD:
-        return claimed
-    if claimed.lower() != hashlib.sha256(body).hexdigest():
+        return actual
+    if claimed.lower() != actual:
         raise SigV4Error("signature", _CONTENT_HASH_MISMATCH)
     return claimed
 
@@ -138,12 +176,24 @@ def string_to_sign(request: SignedRequest, canonical: str) -> str:
     return f"{ALGORITHM}\n{request.amz_date}\n{request.credential_scope}\n{digest}"
 
 
-def verify(request: SignedRequest, secret_access_key: str, body: bytes, clock: Clock) -> None:
-    """Accept the request or raise :class:`SigV4Error` saying why AWS would reject it."""
-    verify_at(request, secret_access_key, body, clock.now())
+def verify(
+    request: SignedRequest, secret_access_key: str, body: bytes, clock: Clock, keys: SigningKeyCache | None = None
+) -> None:
+    """Accept the request or raise :class:`SigV4Error` saying why AWS would reject it.
+
+    ``keys`` is where the derived signing keys of ``secret_access_key`` are kept between requests
+    (see :data:`SigningKeyCache`); without it each request derives its key afresh.
+    """
+    verify_at(request, secret_access_key, body, clock.now(), keys)
 
 
-def verify_at(request: SignedRequest, secret_access_key: str, body: bytes, now: datetime) -> None:
+def verify_at(
+    request: SignedRequest,
+    secret_access_key: str,
+    body: bytes,
+    now: datetime,
+    keys: SigningKeyCache | None = None,
+) -> None:
     """:func:`verify` at the time ``now`` (a clock reading the caller also uses for the request)."""
     if request.expires is not None and now > request.timestamp + timedelta(seconds=request.expires):
         raise SigV4Error("expired", REQUEST_EXPIRED)
@@ -152,8 +202,8 @@ def verify_at(request: SignedRequest, secret_access_key: str, body: bytes, now: 
 
     canonical = canonical_request(request, payload_hash(request, body))
     to_sign = string_to_sign(request, canonical)
-    key = signing_key(secret_access_key, request.date, request.region, request.service)
-    expected = _hmac_sha256(key, to_sign.encode("utf-8", "surrogateescape")).hex()
+    states = _signing_states(secret_access_key, request, keys)
+    expected = _hmac_sha256(states, to_sign.encode("utf-8", "surrogateescape")).hex()
     given = request.signature.encode("utf-8", "surrogateescape")
     if not hmac.compare_digest(expected.encode(), given):
         raise SigV4Error("signature", SIGNATURE_MISMATCH, canonical_request=canonical, string_to_sign=to_sign)

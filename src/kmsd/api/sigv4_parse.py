@@ -11,6 +11,12 @@ verifies anything.  Structural problems raise :class:`SigV4Error` in the order
 AWS reports them: broken query escapes, no authentication, unsupported
 algorithm, malformed parameters, missing parameters, required headers not
 signed, bad date, signed headers absent, malformed credential.
+
+Besides ``host`` and the date, a header that changes the request's meaning
+must be signed whenever it is present (``x-amz-target``,
+``x-amz-security-token``, ``x-amz-content-sha256`` and, on a header-signed
+request, ``content-type``), and a presigned URL's payload hash is read only
+from its signed query, never from a header.
 """
 
 from __future__ import annotations
@@ -42,6 +48,16 @@ _PRESIGN_MARKERS = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature")
 _HOST_NOT_SIGNED = "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization."
 _CREDENTIAL_PARTS = "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term,"
 _NO_DATE = "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."
+# Headers that change what a request means, so that whenever one is present the signature must cover it
+# (issue 9, items 1 and 5): the operation (X-Amz-Target), the session (X-Amz-Security-Token), the claimed
+# payload hash and, for a header-signed request, the body's content type (it picks the protocol).  Names
+# are spelled in the message as AWS spells Host and X-Amz-Date in theirs.
+_MUST_SIGN_WHEN_PRESENT = (
+    ("x-amz-target", "X-Amz-Target"),
+    ("x-amz-security-token", "X-Amz-Security-Token"),
+    ("x-amz-content-sha256", "X-Amz-Content-SHA256"),
+)
+_HEADER_SIGNED_ALSO = (("content-type", "Content-Type"),)
 _QUERY_PARAMS = (
     "X-Amz-Algorithm",
     "X-Amz-Credential",
@@ -184,6 +200,8 @@ def _from_header(
     if date_header not in signed_headers:
         shown = "X-Amz-Date" if date_header == "x-amz-date" else "Date"
         raise SigV4Error("signature", f"'{shown}' must be a 'SignedHeader' in the AWS Authorization.")
+    _require_signed_when_present(signed_headers, header_map, _MUST_SIGN_WHEN_PRESENT)
+    _require_signed_when_present(signed_headers, header_map, _HEADER_SIGNED_ALSO)
     raw_date = _joined(header_map[date_header])
     if date_header == "x-amz-date":
         timestamp = parse_amz_date(raw_date)
@@ -232,14 +250,16 @@ def _from_query(
     expires = _parse_expires(auth_params.get("X-Amz-Expires"))
     signed_headers = tuple(auth_params["X-Amz-SignedHeaders"].split(";"))
     _require_signed(signed_headers, "host", _HOST_NOT_SIGNED)
+    # On a presigned URL only what the signature covers may say what is called: an unsigned operation
+    # header would turn a URL handed out for one call into any call (the body is refused by verify).
+    _require_signed_when_present(signed_headers, header_map, _MUST_SIGN_WHEN_PRESENT)
     raw_date = auth_params["X-Amz-Date"]
     timestamp = parse_amz_date(raw_date)
     if timestamp is None:
         raise _bad_date(raw_date)
 
+    # The payload hash comes from the signed query or from the body itself, never from an unsigned header.
     content_sha256 = auth_params.get("X-Amz-Content-Sha256")
-    if content_sha256 is None and "x-amz-content-sha256" in header_map:
-        content_sha256 = _joined(header_map["x-amz-content-sha256"])
     return _signed_request(
         method=method,
         raw_path=raw_path,
@@ -274,7 +294,9 @@ def _parse_expires(raw: str | None) -> int | None:
         raise SigV4Error("incomplete", "X-Amz-Expires must be non-negative")
     if not (raw.isascii() and raw.isdigit()):
         raise SigV4Error("incomplete", "X-Amz-Expires should be a number")
-    expires = int(raw)
+    # int() of more than sys.get_int_max_str_digits() digits raises ValueError: compare the text first.
+    stripped = raw.lstrip("0")
+    expires = int(stripped or "0") if len(stripped) <= len(str(MAX_EXPIRES_SECONDS)) else MAX_EXPIRES_SECONDS + 1
     if expires > MAX_EXPIRES_SECONDS:
         raise SigV4Error(
             "incomplete",
@@ -287,6 +309,16 @@ def _parse_expires(raw: str | None) -> int | None:
 def _require_signed(signed_headers: tuple[str, ...], name: str, message: str) -> None:
     if name not in signed_headers:
         raise SigV4Error("signature", message)
+
+
+def _require_signed_when_present(
+    signed_headers: tuple[str, ...],
+    header_map: Mapping[str, Sequence[str]],
+    names: Sequence[tuple[str, str]],
+) -> None:
+    for name, shown in names:
+        if name in header_map and name not in signed_headers:
+            raise SigV4Error("signature", f"'{shown}' must be a 'SignedHeader' in the AWS Authorization.")
 
 
 def _bad_date(raw: str) -> SigV4Error:

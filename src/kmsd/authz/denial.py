@@ -15,6 +15,12 @@ explicit deny in a resource-based policy`` and ``with an explicit deny in an
 identity-based policy``.  The error also holds a function that renders the
 decision as JSON; nothing is computed unless ``kmsd serve
 --explain-denials`` asks for it, so a denial costs no more than an allow.
+
+The explanation shows the policies and grants of the resources checked, so
+it is given only to a caller in the account that owns every one of them
+(:meth:`AccessDeniedError.explanation_for`): another account's caller learns
+what AWS tells it, the plain message, and nothing of the owner's key policy,
+identity policies or grants.
 """
 
 from __future__ import annotations
@@ -44,3 +50,26 @@ class AccessDeniedError(AwsError):
     def explanation(self) -> dict[str, Any] | None:
         """The machine-readable trace of the decision (policies consulted, statements and why), if known."""
         return self._explain() if self._explain is not None else None
+
+    def explanation_for(self, caller_account: str) -> dict[str, Any] | None:
+        """The trace, only if every resource it covers belongs to ``caller_account`` (or is ``*``); else None."""
+        explanation = self.explanation()
+        if explanation is None:
+            return None
+        checks = explanation.get("checks")
+        if not isinstance(checks, list):
+            return None
+        for check in checks:
+            resource = check.get("resource") if isinstance(check, dict) else None
+            if not isinstance(resource, str) or not _owned_by(resource, caller_account):
+                return None
+        return explanation
+
+
+def _owned_by(resource: str, account_id: str) -> bool:
+    """Whether ``resource`` is ``*`` (an action on no resource, decided by the caller's own policies) or an
+    ARN whose account field is ``account_id``."""
+    if resource == "*":
+        return True
+    parts = resource.split(":", 5)
+    return len(parts) == 6 and parts[0] == "arn" and parts[4] == account_id

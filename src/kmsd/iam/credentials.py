@@ -24,13 +24,20 @@ IAM service calls after each of its writes, so a deactivated or deleted key,
 a deleted user or a changed tag is seen by the very next request.
 Invalidating also drops the identity-policy cache of the same store.  Expiry
 and the token are checked on every request, cached or not.
+
+The SigV4 signing keys derived from a secret are kept with that secret, in
+:attr:`ResolvedCredentials.signing_keys`, and nowhere else: when the resolver
+forgets a credential (invalidation after DeleteAccessKey or UpdateAccessKey
+Inactive, a session found expired, the cache limit) its derived keys become
+unreachable with it.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 # The expired-token refusal belongs to SigV4 authentication; its error module depends on nothing above it.
 from kmsd.clock import Clock, SystemClock
@@ -55,6 +62,9 @@ class SessionExpired(Exception):
 class ResolvedCredentials:
     principal: Principal
     secret_access_key: str | None  # None: a --dev credential whose signature is not checked
+    # The SigV4 layer's derived signing keys of this secret (kmsd.api.sigv4.SigningKeyCache), kept here so
+    # that they live exactly as long as the resolver remembers the secret.
+    signing_keys: dict[tuple[str, str, str], Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -90,6 +100,11 @@ class CredentialResolver:
             self._generation += 1
         invalidate_identity_policies(self._store)
 
+    def cached(self, access_key_id: str) -> ResolvedCredentials | None:
+        """What the resolver holds in memory for ``access_key_id`` (its secret and signing keys), if anything."""
+        entry = self._cache.get(access_key_id)
+        return entry.resolved if entry is not None else None
+
     def resolve(self, access_key_id: str, security_token: str | None = None) -> ResolvedCredentials | None:
         """The owner of ``access_key_id``, or None when no usable key has that id.
 
@@ -107,9 +122,9 @@ class CredentialResolver:
                     if len(self._cache) >= _CACHE_LIMIT:
                         self._cache.clear()
                     self._cache[access_key_id] = entry
-        return self._check(entry, security_token)
+        return self._check(access_key_id, entry, security_token)
 
-    def _check(self, entry: _Entry, security_token: str | None) -> ResolvedCredentials | None:
+    def _check(self, access_key_id: str, entry: _Entry, security_token: str | None) -> ResolvedCredentials | None:
         if entry.token_hash is None:
             # A long-term key signs without a token: AWS refuses one that comes with a (stale) token.
             # The --dev credentials accept anything, a token included.
@@ -119,6 +134,10 @@ class CredentialResolver:
         if not token_matches(entry.token_hash, security_token):
             return None
         if entry.expires_at is not None and self._clock.now() >= entry.expires_at:
+            # An expired session can never sign again: forget its secret and signing keys now.
+            with self._lock:
+                if self._cache.get(access_key_id) is entry:
+                    del self._cache[access_key_id]
             raise SessionExpired()
         return entry.resolved
 
