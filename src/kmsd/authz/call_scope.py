@@ -73,6 +73,17 @@ class CallAuthorization:
         """The call as the authorizer sees it, with the keys known so far."""
         return KmsCall(self.operation, self.caller, self.params, dict(self.keys), self.alias_arn, self.via_service)
 
+    def resolve_params(self, params: Mapping[str, Any]) -> None:
+        """The request as the handler resolved it (CreateGrant: each principal as the stored entity's ARN).
+
+        Every check from now on sees these values in its condition keys, so a policy is evaluated
+        against what the call will act on, not against another spelling of it.  Only before any key
+        check: a permission checked already would have seen the request as sent.
+        """
+        if self.keys:
+            raise AwsError("KMSInternalException", "", 500)
+        self.params = params
+
     def authorize_keyless(self) -> None:
         """Check every permission that needs no key: those on ``*``, aliases and principals, and grant-decided ones."""
         tokens = self.params.get("GrantTokens")

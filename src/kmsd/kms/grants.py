@@ -39,6 +39,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC
 from typing import Any
 
+from kmsd.authz.call_scope import current_call
 from kmsd.authz.grants import (
     EQUALS,
     GRANT_OPERATIONS,
@@ -58,7 +59,7 @@ from kmsd.iam.principal import Caller
 from kmsd.kms.context import KmsContext
 from kmsd.kms.key_states import require_state
 from kmsd.kms.paging import paginate
-from kmsd.kms.resolve import find_key, parse_key_reference
+from kmsd.kms.resolve import KeyReference, find_key, parse_key_reference
 from kmsd.store.models import GrantRecord, KeyRecord
 
 # "Quotas" (KMS Developer Guide): grants per KMS key, and grants for a given principal per KMS key.
@@ -84,18 +85,26 @@ _FEDERATED_NAME = re.compile(r"^[\w+=,.@-]{2,32}$")
 
 
 def create_grant(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
+    # The principals are resolved to the entities they name before the key is, because resolving the
+    # key authorizes the call: kms:GranteePrincipal and kms:RetiringPrincipal must be the stored ARNs,
+    # or a Deny on `user/admin` would not see `user/ADMIN`, which names the same user.
+    key_account = _grant_reference(caller, params["KeyId"]).account_id
+    grantee, retiring = params.get("GranteePrincipal"), params.get("RetiringPrincipal")
+    grantee_arn = None if grantee is None else existing_principal_arn(ctx, caller, key_account, str(grantee))
+    retiring_arn = None if retiring is None else existing_principal_arn(ctx, caller, key_account, str(retiring))
+    params = _with_principals(params, grantee_arn, retiring_arn)
     key = _grant_key(ctx, caller, params["KeyId"])
     require_state("CreateGrant", key)
     _refuse_service_principals(params)
     grant_ids_from_tokens(params.get("GrantTokens") or [])
     operations = _operations(params, key)
     equals, subset = _constraint(params, key)
-    grantee = params.get("GranteePrincipal")
     if grantee is None:
         raise ValidationError([constraint_violation(None, "granteePrincipal", "Member must not be null")])
-    grantee_arn = principal_arn(ctx, caller, key, str(grantee))
-    retiring = params.get("RetiringPrincipal")
-    retiring_arn = None if retiring is None else principal_arn(ctx, caller, key, str(retiring))
+    if grantee_arn is None:
+        raise invalid_principal(str(grantee))
+    if retiring is not None and retiring_arn is None:
+        raise invalid_principal(str(retiring))
     name = None if params.get("Name") is None else str(params["Name"])
     grant = GrantRecord(
         grant_id=new_grant_id(ctx.rng),
@@ -265,28 +274,44 @@ def check_grant_quotas(
         )
 
 
-def principal_arn(ctx: KmsContext, caller: Caller, key: KeyRecord, value: str) -> str:
-    """The canonical ARN of the existing principal ``value`` names; InvalidArnException otherwise.
+def existing_principal_arn(ctx: KmsContext, caller: Caller, key_account: str, value: str) -> str | None:
+    """The ARN, as stored, of the existing principal ``value`` names (IAM names ignore case), or None.
 
     CreateGrant "GranteePrincipal": "Valid principals include Amazon Web Services accounts,
     IAM users, IAM roles, federated users, and assumed role users"; "the grantee principal
     cannot be a service principal, an IAM group, or an AWS organization" (Grants in AWS KMS).
+    ``key_account`` is the account of the key the grant is for: its root is always a valid principal.
     """
     match = _PRINCIPAL_ARN.match(value)
-    if match is not None:
-        service, account_id, resource = match.groups()
-        canonical = _existing_principal(ctx, caller, key, service, account_id, resource)
-        if canonical is not None:
-            return canonical
-    raise invalid_arn(f"ARN does not refer to a valid principal: {value}")
+    if match is None:
+        return None
+    service, account_id, resource = match.groups()
+    return _existing_principal(ctx, caller, key_account, service, account_id, resource)
+
+
+def invalid_principal(value: str) -> AwsError:
+    return invalid_arn(f"ARN does not refer to a valid principal: {value}")
+
+
+def _with_principals(params: Mapping[str, Any], grantee: str | None, retiring: str | None) -> Mapping[str, Any]:
+    """``params`` with the principals that name an existing entity spelled as stored, for the authorization."""
+    resolved = dict(params)
+    if grantee is not None:
+        resolved["GranteePrincipal"] = grantee
+    if retiring is not None:
+        resolved["RetiringPrincipal"] = retiring
+    scope = current_call()
+    if scope is not None:
+        scope.resolve_params(resolved)
+    return resolved
 
 
 def _existing_principal(
-    ctx: KmsContext, caller: Caller, key: KeyRecord, service: str, account_id: str, resource: str
+    ctx: KmsContext, caller: Caller, key_account: str, service: str, account_id: str, resource: str
 ) -> str | None:
     kind, _, rest = resource.partition("/")
     if service == "iam" and resource == "root":
-        known = account_id in (caller.principal.account_id, key.account_id) or ctx.store.get_account(account_id)
+        known = account_id in (caller.principal.account_id, key_account) or ctx.store.get_account(account_id)
         return f"arn:aws:iam::{account_id}:root" if known else None
     if service == "iam" and kind in ("user", "role"):
         path, _, name = f"/{rest}".rpartition("/")
@@ -303,12 +328,17 @@ def _existing_principal(
     return None
 
 
-def _grant_key(ctx: KmsContext, caller: Caller, key_id: object) -> KeyRecord:
-    text = str(key_id)
-    if parse_key_reference(caller, text).alias_name is not None:
+def _grant_reference(caller: Caller, key_id: object) -> KeyReference:
+    reference = parse_key_reference(caller, str(key_id))
+    if reference.alias_name is not None:
         # The grant operations take a key id or key ARN; AWS answers an alias with this error.
         raise invalid_arn("Key Aliases are not supported for this operation.")
-    return find_key(ctx, caller, text)
+    return reference
+
+
+def _grant_key(ctx: KmsContext, caller: Caller, key_id: object) -> KeyRecord:
+    _grant_reference(caller, key_id)
+    return find_key(ctx, caller, str(key_id))
 
 
 def _grant_id(value: object) -> str:

@@ -27,6 +27,9 @@ _IDENTITY_ARN = re.compile(
     r"arn:aws[a-z-]*:(?:iam::\d{12}:(?:user|role)/[^*?]+|sts::\d{12}:(?:assumed-role/[^*?/]+/[^*?/]+|federated-user/[^*?/]+))"
 )
 
+# "IAM identifiers", unique ids of users and roles: IAM puts them in place of the ARN of a deleted principal.
+_UNIQUE_ID = re.compile(r"A(?:IDA|ROA)[A-Z0-9]{16,}")
+
 
 def principal_value_error(principal_type: str, value: str) -> str | None:
     """Why ``value`` is not a valid principal of ``principal_type``, or ``None`` when it is."""
@@ -36,6 +39,9 @@ def principal_value_error(principal_type: str, value: str) -> str | None:
         return "wildcards can only stand alone, as `*`"
     if principal_type == "AWS":
         if _ACCOUNT_ID.fullmatch(value) or _ROOT_ARN.fullmatch(value) or _IDENTITY_ARN.fullmatch(value):
+            return None
+        if _UNIQUE_ID.fullmatch(value):
+            # What a stored policy shows for a user or role deleted since it was saved; it matches no caller.
             return None
         return "expected an account id, an account root ARN, or a user, role or session ARN"
     return None

@@ -46,6 +46,8 @@ stored as ARNs, compared exactly.
 
 from __future__ import annotations
 
+from kmsd.store.principal_references_schema import PRINCIPAL_REFERENCES_MIGRATION
+
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 1: the initial schema.
     (
@@ -289,6 +291,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # 4: the source identity of an STS session (AssumeRole SourceIdentity, kept through role chaining).
     ("ALTER TABLE sts_sessions ADD COLUMN source_identity TEXT",),
+    # 5: the index of the IAM ARNs that key policies and trust policies name, kept by triggers, so that
+    # deleting a user or role rewrites them to its unique id (see principal_references_schema.py).
+    PRINCIPAL_REFERENCES_MIGRATION,
 )
 
 LATEST_VERSION = len(MIGRATIONS)

@@ -5,7 +5,7 @@ IAM's do.
 from __future__ import annotations
 
 from kmsd.store.models import IamGroup, IamRole, IamUser
-from kmsd.store.sqlite_connections import SqliteConnections
+from kmsd.store.sqlite_principal_references import PrincipalReferenceQueries
 from kmsd.store.sqlite_rows import (
     _GROUP_COLUMNS,
     _PATH_PREFIX_MATCH,
@@ -23,7 +23,7 @@ from kmsd.store.sqlite_rows import (
 )
 
 
-class IamEntityQueries(SqliteConnections):
+class IamEntityQueries(PrincipalReferenceQueries):
     """The iam_users, iam_groups, iam_group_members and iam_roles tables."""
 
     # --- IAM: users, groups, roles ----------------------------------------------------------
@@ -65,8 +65,16 @@ class IamEntityQueries(SqliteConnections):
         return [_user_from_row(row) for row in rows]
 
     def delete_user(self, user_id: str) -> None:
-        """Remove the user with its memberships, attachments, inline policies and access keys; no-op when absent."""
-        self._write("DELETE FROM iam_users WHERE user_id = ?", (user_id,), f"user {user_id}")
+        """Remove the user with its memberships, attachments, inline policies and access keys; no-op when absent.
+
+        Key policies, trust policies and grants that name the user show its unique id from now on,
+        so a user created again under the same name inherits nothing (``_orphan_principal``).
+        """
+        with self.transaction():
+            user = self.get_user_by_id(user_id)
+            if user is not None:
+                self._orphan_principal(user.arn, user.user_id)
+            self._write("DELETE FROM iam_users WHERE user_id = ?", (user_id,), f"user {user_id}")
 
     def insert_group(self, group: IamGroup) -> None:
         self._write(
@@ -175,5 +183,13 @@ class IamEntityQueries(SqliteConnections):
         return [_role_from_row(row) for row in rows]
 
     def delete_role(self, role_id: str) -> None:
-        """Remove the role with its attachments and inline policies (not its sessions); no-op when absent."""
-        self._write("DELETE FROM iam_roles WHERE role_id = ?", (role_id,), f"role {role_id}")
+        """Remove the role with its attachments and inline policies (not its sessions); no-op when absent.
+
+        Key policies, trust policies and grants that name the role show its unique id from now on,
+        so a role created again under the same name inherits nothing (``_orphan_principal``).
+        """
+        with self.transaction():
+            role = self.get_role_by_id(role_id)
+            if role is not None:
+                self._orphan_principal(role.arn, role.role_id)
+            self._write("DELETE FROM iam_roles WHERE role_id = ?", (role_id,), f"role {role_id}")

@@ -1,0 +1,165 @@
+"""The principal-reference index and what deleting a user or role does to the documents and grants naming it.
+
+Issue 9 item 7: the index is kept by triggers on every write of a key policy
+or trust policy, built for documents stored before its migration, and used
+by ``delete_user`` / ``delete_role`` to rewrite, in the deletion's own
+transaction, every document and grant that names the deleted principal.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from tests.store.test_sqlite_grants import make_grant
+from tests.store.test_sqlite_iam import T0, role, user
+from tests.store.test_sqlite_store import make_key
+
+import kmsd.store.sqlite as sqlite_module
+from kmsd.store.migrations import MIGRATIONS
+from kmsd.store.models import Account, GrantRecord, IamRole, IamUser, KeyRecord
+from kmsd.store.principal_references_schema import PRINCIPAL_REFERENCES_MIGRATION
+from kmsd.store.sqlite import SqliteStore
+
+ACCOUNT = "111122223333"
+OTHER = "444455556666"
+
+
+def key_policy(*principals: str, element: str = "Principal") -> str:
+    statements = [{"Effect": "Allow", element: {"AWS": p}, "Action": "kms:*", "Resource": "*"} for p in principals]
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})
+
+
+def references(store: SqliteStore) -> set[tuple[str, str | None, str | None]]:
+    rows = store._fetchall("SELECT principal, key_id, role_id FROM principal_references")
+    return {(str(row[0]), row[1], row[2]) for row in rows}
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqliteStore]:
+    opened = SqliteStore(tmp_path / "kmsd.db")
+    opened.create_account(Account(ACCOUNT, T0))
+    opened.create_account(Account(OTHER, T0))
+    yield opened
+    opened.close()
+
+
+def test_the_triggers_index_every_iam_arn_of_key_policies_and_trust_policies(store: SqliteStore) -> None:
+    alice = user("Alice")
+    # The ARN written with an escaped solidus is the same ARN once parsed.
+    escaped = key_policy(alice.arn, "111122223333").replace("user/", "user\\/")
+    assert "user\\/Alice" in escaped
+    store.insert_key(make_key(1, policy=escaped))
+    deployer = role("Deployer", assume_role_policy=key_policy(alice.arn))
+    store.insert_role(deployer)
+    key_id = make_key(1).key_id
+    assert references(store) == {(alice.arn.lower(), key_id, None), (alice.arn.lower(), None, deployer.role_id)}
+    # A new policy replaces the old references; a deleted key or role takes its own with it.
+    stored = store.get_key(key_id)
+    assert stored is not None
+    store.update_key(replace(stored, policy=key_policy("arn:aws:iam::444455556666:role/Other")))
+    assert (("arn:aws:iam::444455556666:role/other", key_id, None)) in references(store)
+    assert (alice.arn.lower(), key_id, None) not in references(store)
+    store.delete_role(deployer.role_id)
+    assert {row[2] for row in references(store)} == {None}
+
+
+def test_an_unreadable_document_is_indexed_for_every_deletion(store: SqliteStore) -> None:
+    store.insert_key(make_key(1, policy="not json"))
+    assert references(store) == {("?", make_key(1).key_id, None)}
+
+
+def test_deleting_a_user_rewrites_every_key_policy_trust_policy_and_grant_that_names_it(store: SqliteStore) -> None:
+    alice = user("Alice")
+    bob = user("Bob", account_id=OTHER)
+    store.insert_user(alice)
+    store.insert_user(bob)
+    # A key of another account names alice; one key names only bob.
+    store.insert_key(make_key(1, account_id=OTHER, policy=key_policy(alice.arn, bob.arn)))
+    store.insert_key(make_key(2, policy=key_policy(bob.arn)))
+    store.insert_key(make_key(3, policy=key_policy(alice.arn, element="NotPrincipal")))
+    trusting = role("Trusting", assume_role_policy=key_policy(alice.arn.upper().replace("ARN:AWS:IAM", "arn:aws:iam")))
+    store.insert_role(trusting)
+    store.insert_grant(make_grant(1, key=1, grantee_principal=alice.arn, retiring_principal=alice.arn))
+    store.insert_grant(make_grant(2, key=2, grantee_principal=bob.arn, retiring_principal=alice.arn.upper()))
+
+    store.delete_user(alice.user_id)
+
+    def principals_in(document: str) -> list[object]:
+        return [s.get("Principal", s.get("NotPrincipal"))["AWS"] for s in json.loads(document)["Statement"]]
+
+    key1, key2, key3 = (store.get_key(make_key(n).key_id) for n in (1, 2, 3))
+    assert key1 is not None and key2 is not None and key3 is not None
+    assert principals_in(key1.policy) == [alice.user_id, bob.arn]
+    assert principals_in(key2.policy) == [bob.arn]
+    assert principals_in(key3.policy) == [alice.user_id]
+    stored_role = store.get_role_by_id(trusting.role_id)
+    assert stored_role is not None and principals_in(stored_role.assume_role_policy) == [alice.user_id]
+    grant1, grant2 = store.get_grant(make_grant(1).grant_id), store.get_grant(make_grant(2).grant_id)
+    assert grant1 is not None and grant2 is not None
+    assert (grant1.grantee_principal, grant1.retiring_principal) == (alice.user_id, alice.user_id)
+    assert (grant2.grantee_principal, grant2.retiring_principal) == (bob.arn, alice.user_id)
+    # The index follows the rewritten documents: nothing names alice any more.
+    assert not [row for row in references(store) if row[0] == alice.arn.lower()]
+
+
+def test_deleting_a_role_rewrites_what_names_it(store: SqliteStore) -> None:
+    deployer = role("Deployer")
+    store.insert_role(deployer)
+    store.insert_key(make_key(1, policy=key_policy([deployer.arn, "111122223333"])))  # type: ignore[arg-type]
+    store.insert_grant(make_grant(1, grantee_principal=deployer.arn))
+    store.delete_role(deployer.role_id)
+    key = store.get_key(make_key(1).key_id)
+    grant = store.get_grant(make_grant(1).grant_id)
+    assert key is not None and grant is not None
+    assert json.loads(key.policy)["Statement"][0]["Principal"] == {"AWS": [deployer.role_id, "111122223333"]}
+    assert grant.grantee_principal == deployer.role_id
+
+
+def test_the_rewrite_is_part_of_the_deletion_transaction(store: SqliteStore) -> None:
+    alice = user("Alice")
+    store.insert_user(alice)
+    store.insert_key(make_key(1, policy=key_policy(alice.arn)))
+    with pytest.raises(RuntimeError), store.transaction():
+        store.delete_user(alice.user_id)
+        raise RuntimeError("the deletion fails later")
+    key = store.get_key(make_key(1).key_id)
+    assert key is not None and alice.arn in key.policy
+    assert store.get_user_by_id(alice.user_id) is not None
+
+
+def test_the_migration_indexes_documents_stored_before_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "old.db"
+    alice: IamUser = user("Alice")
+    trusting: IamRole = role("Trusting", assume_role_policy=key_policy(alice.arn))
+    key: KeyRecord = make_key(1, policy=key_policy(alice.arn))
+    grant: GrantRecord = make_grant(1, grantee_principal=alice.arn)
+    # A store written by a kmsd whose schema stopped before the index.
+    before = next(n for n, migration in enumerate(MIGRATIONS) if migration is PRINCIPAL_REFERENCES_MIGRATION)
+    monkeypatch.setattr(sqlite_module, "MIGRATIONS", MIGRATIONS[:before])
+    monkeypatch.setattr(sqlite_module, "LATEST_VERSION", before)
+    old = SqliteStore(path)
+    old.create_account(Account(ACCOUNT, T0))
+    old.insert_user(alice)
+    old.insert_role(trusting)
+    old.insert_key(key)
+    old.insert_grant(grant)
+    assert old.schema_version() == before
+    old.close()
+    monkeypatch.undo()
+
+    reopened = SqliteStore(path)
+    try:
+        assert reopened.schema_version() == len(MIGRATIONS)
+        reopened.delete_user(alice.user_id)
+        stored_key, stored_role = reopened.get_key(key.key_id), reopened.get_role_by_id(trusting.role_id)
+        stored_grant = reopened.get_grant(grant.grant_id)
+        assert stored_key is not None and stored_role is not None and stored_grant is not None
+        assert alice.arn not in stored_key.policy and alice.user_id in stored_key.policy
+        assert alice.arn not in stored_role.assume_role_policy and alice.user_id in stored_role.assume_role_policy
+        assert stored_grant.grantee_principal == alice.user_id
+    finally:
+        reopened.close()
