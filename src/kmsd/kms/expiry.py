@@ -34,9 +34,15 @@ def deletion_window_ended(key: KeyRecord, now: datetime) -> bool:
 
 
 def purge_key(ctx: KmsContext, key: KeyRecord) -> None:
-    """Delete the key, its material, aliases and tags, then drop its unwrapped material from memory."""
+    """Delete the key, its material, aliases and tags, then drop its unwrapped material from memory.
+
+    The store overwrites the deleted rows and empties its journal after the commit (see
+    :mod:`kmsd.store.sqlite`), and the purge is counted so that other processes drop their
+    cached copies too (:meth:`~kmsd.kms.materials.KeyMaterials.drop_if_purged_elsewhere`).
+    """
     with ctx.store.transaction():
         ctx.store.delete_key(key.key_id)
+        ctx.materials.count_purge()
     ctx.materials.forget(key.key_id)
 
 

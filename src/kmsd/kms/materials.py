@@ -9,10 +9,21 @@ stay readable after rotation.
 Unwrapping costs a root-key decryption and a store read, which is too much
 for every Encrypt, so :class:`KeyMaterials` keeps unwrapped generations,
 ready as :class:`~kmsd.crypto.SymmetricKey` objects, in a bounded LRU cache
-keyed by (key id, version).  A generation never changes once written, so the
-cache needs no invalidation across nodes; :meth:`KeyMaterials.forget` drops a
-deleted key's entries.  Nothing is cached at creation time: the caller's
-transaction may still roll back, and the first read will load it anyway.
+keyed by (key id, version).  The cache holds one copy of each material: the
+prepared cipher, not the bytes beside it (:meth:`KeyMaterials.plaintext`
+unwraps afresh and keeps nothing).  Nothing is cached at creation time: the
+caller's transaction may still roll back, and the first read will load it anyway.
+
+A generation never changes once written, but a key's deletion must take its
+material out of every process's memory, not only the one that purged it
+(AWS: deletion is irreversible).  The purge drops the key's entries at once
+(:meth:`KeyMaterials.forget`) and counts itself in the store
+(:meth:`KeyMaterials.count_purge`, in the purge's transaction); every process
+compares that count on each sweep and whenever it sees another process's
+commit (:meth:`KeyMaterials.drop_if_purged_elsewhere`) and empties its cache
+when it moved.  Dropping everything rather than the purged keys alone keeps
+the check to one read; the price is one unwrap per generation in use after a
+purge, which is rare.
 """
 
 from __future__ import annotations
@@ -34,6 +45,8 @@ from kmsd.store.base import Store
 from kmsd.store.models import KeyMaterialRecord, KeyRecord
 
 DEFAULT_CACHE_ENTRIES = 65_536
+# The store setting that counts purges, so that every process learns that material was deleted.
+PURGE_COUNT_SETTING = "kms_key_purges"
 
 
 def material_purpose(key_id: str, version: int) -> bytes:
@@ -43,12 +56,14 @@ def material_purpose(key_id: str, version: int) -> bytes:
 
 @dataclass(frozen=True)
 class UnwrappedMaterial:
-    """One generation of a key's material in the clear, with the identifiers responses report."""
+    """One generation of a key's material, ready to use, with the identifiers responses report.
+
+    The material itself lives only inside ``cipher``: keeping the bytes too would be a second copy in memory.
+    """
 
     key_id: str
     version: int
     material_id: str  # AWS's KeyMaterialId
-    material: bytes
     cipher: SymmetricKey
 
 
@@ -68,6 +83,7 @@ class KeyMaterials:
         self._cache_entries = cache_entries
         self._cache: OrderedDict[tuple[str, int], UnwrappedMaterial] = OrderedDict()
         self._lock = threading.Lock()
+        self._purges_seen: str | None = None  # the store's purge count when the cache was last checked
 
     def create_first(self, key_id: str) -> KeyMaterialRecord:
         """Generate and store version 1 of a new key's material; the caller holds the transaction."""
@@ -78,8 +94,8 @@ class KeyMaterials:
         return self._add(key.key_id, key.current_material_version + 1, rotation_type=rotation_type)
 
     def plaintext(self, key_id: str, version: int) -> bytes:
-        """The unwrapped material of one generation; CryptoError when the store has no such generation."""
-        return self.get(key_id, version).material
+        """The unwrapped material of one generation, read afresh and not cached; CryptoError when unknown."""
+        return self._unwrap(key_id, version)[1]
 
     def get(self, key_id: str, version: int) -> UnwrappedMaterial:
         """One generation, unwrapped and ready to use (cached); CryptoError when unknown or unreadable."""
@@ -103,6 +119,26 @@ class KeyMaterials:
             for cache_key in [entry for entry in self._cache if entry[0] == key_id]:
                 del self._cache[cache_key]
 
+    def forget_all(self) -> None:
+        """Drop every cached generation of every key."""
+        with self._lock:
+            self._cache.clear()
+
+    def count_purge(self) -> None:
+        """Count a key's purge in the store; the caller holds the purge's transaction."""
+        count = self._store.get_setting(PURGE_COUNT_SETTING)
+        self._store.set_setting(PURGE_COUNT_SETTING, str(int(count or "0") + 1))
+
+    def drop_if_purged_elsewhere(self) -> bool:
+        """Empty the cache if a key was purged (by any process) since the last check; whether it did."""
+        count = self._store.get_setting(PURGE_COUNT_SETTING)
+        if count == self._purges_seen:
+            return False
+        # Forget first, then note the count: a purge committed in between is caught by the next check.
+        self.forget_all()
+        self._purges_seen = count
+        return True
+
     def _add(self, key_id: str, version: int, rotation_type: str | None) -> KeyMaterialRecord:
         material = new_symmetric_material(self._rng)
         record = KeyMaterialRecord(
@@ -117,13 +153,16 @@ class KeyMaterials:
         return record
 
     def _load(self, key_id: str, version: int) -> UnwrappedMaterial:
-        record = self._store.get_key_material(key_id, version)
-        if record is None:
-            raise CryptoError()
-        material = self._root_key.unwrap(record.wrapped_material, material_purpose(key_id, version))
+        record, material = self._unwrap(key_id, version)
         try:
             cipher = SymmetricKey(material, key_id, version)
         except ValueError:
             # Material of the wrong size can only come from a damaged store; treat it as unreadable.
             raise CryptoError() from None
-        return UnwrappedMaterial(key_id, version, record.material_id, material, cipher)
+        return UnwrappedMaterial(key_id, version, record.material_id, cipher)
+
+    def _unwrap(self, key_id: str, version: int) -> tuple[KeyMaterialRecord, bytes]:
+        record = self._store.get_key_material(key_id, version)
+        if record is None:
+            raise CryptoError()
+        return record, self._root_key.unwrap(record.wrapped_material, material_purpose(key_id, version))

@@ -133,10 +133,17 @@ class KmsService:
         return result
 
     def invalidate_caches(self) -> None:
-        """Another process or node committed: drop what the authorizer caches (grants, aliases)."""
+        """Another process or node committed: drop what the authorizer caches (grants, aliases), and the
+        unwrapped material if that commit (or any since the last check) purged a key."""
         self.authorizer.invalidate()
+        self.context.materials.drop_if_purged_elsewhere()
 
     def sweep(self) -> None:
-        """Delete keys whose deletion window has ended, then perform the automatic rotations that are due."""
+        """Delete keys whose deletion window has ended, then perform the automatic rotations that are due.
+
+        It also drops the unwrapped material cached here if a key was purged anywhere, so that a process
+        nobody sends requests to does not keep a deleted key's material in memory.
+        """
         purge_expired_keys(self.context)
+        self.context.materials.drop_if_purged_elsewhere()
         rotation.rotate_due_keys(self.context)

@@ -59,6 +59,15 @@ it when :meth:`SqliteStore.changed_since_last_check` sees them, and
 that bound even by a store nobody asks about changes.  A thread inside its
 own transaction always reads the database (its uncommitted writes count).
 
+Deletion.  A purged key's wrapped material must not be recoverable from
+the files (AWS: deletion is irreversible).  Every connection sets
+``PRAGMA secure_delete = ON``, so a deleted row is overwritten with zeros in
+its page instead of lingering in free space, and after the commit of a
+transaction that deleted a key, the writer runs ``wal_checkpoint(TRUNCATE)``:
+the zeroed pages reach the database file and the WAL, which still held the
+row's earlier page images, is cut to zero bytes.  ``tests/integration``
+scans the bytes of ``kmsd.db``, ``-wal`` and ``-shm`` for the material after a purge.
+
 Errors.  Every ``sqlite3`` error leaves as :class:`StoreError`; a uniqueness
 violation on insert (or an IAM rename onto a name already taken, in any case)
 leaves as :class:`Conflict`; a write naming a record that does not exist (a
@@ -110,6 +119,8 @@ class SqliteStore(KmsKeyQueries, GrantQueries, AccountQueries, IamEntityQueries,
         self._key_cache_generation = 0  # advanced whenever the cache is emptied
         self._key_cache_data_version: int | None = None  # the writer's data_version the cache is valid for
         self._key_cache_checked_at = time.monotonic()
+        self._scrub_requested = False
+        self._scrub_pending = False
         self._create_private_file()
         try:
             self._writer = _connect(str(self.path), query_only=False)

@@ -20,6 +20,9 @@ from kmsd.store.models import KeyRecord
 from kmsd.store.sqlite_rows import Row
 
 BUSY_TIMEOUT_MS = 10_000
+# How long the WAL scrub after a purge waits for other processes' readers: they hold a snapshot for a
+# statement's time, and the scrub runs on the event loop.  Later retries do not wait at all.
+SCRUB_WAIT_MS = 1_000
 # How stale a cached key may be after another process changed it; DESIGN.md allows a second.
 KEY_CACHE_CHECK_SECONDS = 0.1
 _KEY_CACHE_LIMIT = 10_000
@@ -35,6 +38,9 @@ def _connect(path: str, *, query_only: bool) -> sqlite3.Connection:
         connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         connection.execute("PRAGMA foreign_keys = ON")
         connection.execute("PRAGMA synchronous = NORMAL")
+        # Deleted rows (a purged key's wrapped material) are overwritten with zeros, not left in free
+        # space, whatever the SQLite build's default; the WAL is emptied after such deletes (_scrub_wal).
+        connection.execute("PRAGMA secure_delete = ON")
         if query_only:
             # A reader that wrote would make its commits invisible to the writer's data_version.
             connection.execute("PRAGMA query_only = ON")
@@ -72,6 +78,8 @@ class SqliteConnections:
     _key_cache_checked_at: float
     _writer: sqlite3.Connection
     _seen_data_version: int
+    _scrub_requested: bool  # this transaction deleted something that must not survive in the WAL
+    _scrub_pending: bool  # committed such a delete; the WAL still holds it until a checkpoint completes
 
     # --- connections ---------------------------------------------------------
 
@@ -190,11 +198,40 @@ class SqliteConnections:
                 except sqlite3.Error as error:
                     self._rollback()
                     raise StoreError(f"commit failed: {error}") from error
+                retry = self._scrub_pending and not self._scrub_requested
+                self._scrub_pending = self._scrub_pending or self._scrub_requested
             finally:
                 # Committed or not, a key read while the transaction was open may be outdated now.
                 self._forget_cached_keys()
                 self._owner = None
                 self._doomed = False
+                self._scrub_requested = False
+            if self._scrub_pending:
+                self._scrub_wal(wait=not retry)
+
+    def _request_scrub(self) -> None:
+        """Empty the WAL once the current transaction commits (the caller deletes secret material)."""
+        self._scrub_requested = True
+
+    def _scrub_wal(self, *, wait: bool) -> None:
+        """Copy the WAL into the database and truncate it to zero bytes, taking deleted pages' old images with it.
+
+        secure_delete zeroes a deleted row in the page written to the WAL, but earlier frames of that
+        page (the row as inserted) stay in the WAL until it is reset.  ``wal_checkpoint(TRUNCATE)``
+        waits up to ``SCRUB_WAIT_MS`` for readers of other processes; if one still holds an old snapshot
+        the checkpoint is incomplete, and the scrub is retried after each later commit of this store,
+        without waiting then, so that a reader left open elsewhere never slows every write down.
+        """
+        try:
+            self._writer.execute(f"PRAGMA busy_timeout = {SCRUB_WAIT_MS if wait else 0}")
+            try:
+                busy = int(self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0])
+            finally:
+                self._writer.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        except sqlite3.Error:
+            # The delete is committed either way; a failed scrub is retried after the next commit.
+            return
+        self._scrub_pending = busy != 0
 
     def _execute_control(self, sql: str) -> None:
         try:

@@ -77,8 +77,14 @@ class KmsKeyQueries(SqliteConnections):
         return [_key_from_row(row) for row in rows]
 
     def delete_key(self, key_id: str) -> None:
-        """Remove the key, its material, aliases and grants (by foreign-key cascade); no-op when absent."""
-        self._write("DELETE FROM keys WHERE key_id = ?", (key_id,), f"key `{key_id}`")
+        """Remove the key, its material, aliases and grants (by foreign-key cascade); no-op when absent.
+
+        The wrapped material is then scrubbed from the files: zeroed by secure_delete, and the WAL
+        emptied once the transaction commits (see the ``Deletion`` paragraph of :mod:`kmsd.store.sqlite`).
+        """
+        with self.transaction():
+            self._request_scrub()
+            self._write("DELETE FROM keys WHERE key_id = ?", (key_id,), f"key `{key_id}`")
 
     def keys_pending_deletion_before(self, when: datetime) -> list[KeyRecord]:
         """Keys in PendingDeletion whose deletion date is at or before ``when``, soonest first."""
