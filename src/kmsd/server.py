@@ -70,11 +70,14 @@ def build_runtime(parts: Parts, *, dev: bool = False) -> Runtime:
     iam = IamService(parts.store, parts.root_key, parts.clock, parts.rng)
     # An inactive or deleted key, a deleted user, changed tags: the very next request must see it.
     iam.add_write_listener(credentials.invalidate)
+    kms = KmsService(parts.store, parts.root_key, parts.clock, parts.rng)
+    # A deleted user or role: the grants KMS caches now name its unique id (store.sqlite_principal_references).
+    iam.add_write_listener(kms.invalidate_caches)
     return Runtime(
         store=parts.store,
         clock=parts.clock,
         credentials=credentials,
-        kms=KmsService(parts.store, parts.root_key, parts.clock, parts.rng),
+        kms=kms,
         iam=iam,
         sts=StsService(parts.store, parts.root_key, parts.clock, parts.rng),
         schema_version=parts.store.schema_version(),
