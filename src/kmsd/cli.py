@@ -12,6 +12,7 @@ import json
 import sys
 from collections.abc import Sequence
 
+from kmsd.crypto.root_key import RootKeyError
 from kmsd.errors import AwsError
 from kmsd.store.base import StoreError
 
@@ -149,7 +150,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if handler is None:
             parser.error(f"unknown command {args.command}")
         return int(handler(args))
-    except (StoreError, AwsError) as error:
+    except (StoreError, AwsError, RootKeyError) as error:
+        # RootKeyError: a missing, unreadable or wrong root key (not the store's own) is refused in one line.
         message = error.message if isinstance(error, AwsError) else str(error)
         print(f"kmsd: {message}", file=sys.stderr)
         return 1

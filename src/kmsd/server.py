@@ -20,12 +20,13 @@ from pathlib import Path
 from kmsd.api.app import KmsdApp, Runtime
 from kmsd.api.regions import RegionPolicy
 from kmsd.clock import Clock, SystemClock
-from kmsd.crypto import ROOT_KEY_ENV, FileRootKey, RandomSource, RootKey, SystemRandomSource
+from kmsd.crypto import RandomSource, RootKey, SystemRandomSource
 from kmsd.iam.accounts import AccountDirectory, RootCredentials
 from kmsd.iam.credentials import CredentialResolver
 from kmsd.iam.service import IamService
 from kmsd.iam.sts import StsService
 from kmsd.kms.service import KmsService
+from kmsd.root_binding import open_root_key
 from kmsd.store.base import Store
 from kmsd.store.urls import open_store, sqlite_path
 
@@ -39,13 +40,9 @@ def data_dir_for(store_url: str) -> Path:
     return Path(".kmsd")
 
 
-def load_root_key(store_url: str) -> RootKey:
-    value = os.environ.get(ROOT_KEY_ENV)
-    if value:
-        return FileRootKey.from_env(value)
-    directory = data_dir_for(store_url)
-    directory.mkdir(parents=True, exist_ok=True)
-    return FileRootKey.load_or_create(directory / "root.key")
+def load_root_key(store: Store, store_url: str) -> RootKey:
+    """``KMSD_ROOT_KEY`` or the root-key file, refused (RootKeyError) unless it is the store's own root key."""
+    return open_root_key(store, data_dir_for(store_url), os.environ)
 
 
 @dataclass
@@ -59,7 +56,11 @@ class Parts:
 
 def open_parts(store_url: str, *, clock: Clock | None = None, rng: RandomSource | None = None) -> Parts:
     store = open_store(store_url)
-    root_key = load_root_key(store_url)
+    try:
+        root_key = load_root_key(store, store_url)
+    except BaseException:
+        store.close()
+        raise
     clock = clock or SystemClock()
     rng = rng or SystemRandomSource()
     return Parts(store, root_key, clock, rng, AccountDirectory(store, root_key, clock, rng))
