@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from kmsd.policy.compiled import compiled_of
 from kmsd.policy.context import RequestContext
 from kmsd.policy.decision import ConditionTrace, Decision, Mismatch, Outcome, StatementTrace
-from kmsd.policy.model import Policy, PolicyKind, Statement
+from kmsd.policy.model import Effect, Policy, PolicyKind, Statement
 from kmsd.policy.statements import CompiledStatement
 
 
@@ -58,8 +58,11 @@ def _trace_one(
     if via is None:
         if statement.principal is not None:
             detail = f"`{context.principal.arn}` is not named by Principal {_principal_text(statement)}"
-        else:
+        elif statement.effect is Effect.DENY:
             detail = f"`{context.principal.arn}` is exempted by NotPrincipal {_principal_text(statement)}"
+        else:
+            listed = _principal_text(statement)
+            detail = f"`{context.principal.arn}` is named by NotPrincipal {listed}, so this Allow skips it"
         return miss(Mismatch.PRINCIPAL, detail)
     # The general evaluate(), not the shortcut the evaluator runs: a trace is also a check on that shortcut.
     conditions = tuple(

@@ -182,8 +182,13 @@ class CompiledStatement:
             return AllowVia.PRINCIPAL
         if not self.principals_negated:
             return principals.match(principal)
+        if not self.deny:
+            # "NotPrincipal with Allow ... allows all principals except the one named in the NotPrincipal
+            # element": a caller that Principal would name (itself, its role, its account) gets nothing here.
+            return None if principals.match(principal) is not None else AllowVia.PRINCIPAL
         # "Permissions boundaries for IAM entities": NotPrincipal with Deny always denies a principal that has
         # a permissions boundary, whatever NotPrincipal lists.
-        if self.deny and boundary_present:
+        if boundary_present:
             return AllowVia.PRINCIPAL
+        # With Deny, a caller is exempted only when every identity it is evaluated as is listed.
         return None if principals.excludes(principal) else AllowVia.PRINCIPAL

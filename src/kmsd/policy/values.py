@@ -6,6 +6,13 @@ parser can reject a policy and the evaluator can treat a malformed request
 value as a non-match.  Dates follow IAM's legacy parser: text containing
 ``-`` or ``T`` is a W3C ISO-8601 date or date-time (UTC when no zone is
 given), anything else is epoch seconds.
+
+Request values reach these parsers at evaluation time, so none of them
+backtracks: numbers are read by a scanner that looks at each character
+once, and the ISO-8601 expression (fixed-width fields, optional groups, no
+nested repetition) only ever sees text no longer than the longest date it
+can match.  A number too long for :func:`int` (Python refuses more than
+4,300 digits) is read as a float, so it still compares, as ``inf`` at worst.
 """
 
 from __future__ import annotations
@@ -20,9 +27,6 @@ from datetime import UTC, datetime, timedelta, timezone
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
-_INTEGER = re.compile(r"[+-]?\d+")
-_EPOCH = re.compile(r"[+-]?\d+(?:\.\d+)?")
 _ISO = re.compile(
     r"(?P<year>\d{4})(?:-(?P<month>\d{2})(?:-(?P<day>\d{2}))?)?"
     r"(?:[Tt](?P<hour>\d{2}):(?P<minute>\d{2})(?::(?P<second>\d{2})(?:\.(?P<fraction>\d{1,9}))?)?)?"
@@ -30,11 +34,50 @@ _ISO = re.compile(
 )
 
 
+# The longest text _ISO can match: 2026-03-01T12:00:00.123456789+05:30.
+_ISO_LONGEST = 35
+
+
+def _is_digits(text: str) -> bool:
+    """One or more ASCII digits (``str.isdigit`` alone also accepts other scripts' digits and superscripts)."""
+    return text.isascii() and text.isdigit()
+
+
+def _unsigned(text: str) -> str:
+    return text[1:] if text[:1] in ("+", "-") else text
+
+
+def _is_integer(text: str) -> bool:
+    """``[+-]?digits``."""
+    return _is_digits(_unsigned(text))
+
+
+def _is_decimal(text: str, *, exponent: bool) -> bool:
+    """``[+-]?(digits[.digits?] | .digits)``, then ``[eE][+-]?digits`` when ``exponent`` allows one."""
+    body = _unsigned(text)
+    if exponent:
+        mantissa, marker, power = body.replace("E", "e").partition("e")
+        if marker and not _is_integer(power):
+            return False
+        body = mantissa
+    whole, point, fraction = body.partition(".")
+    if not point:
+        return _is_digits(whole)
+    return (not whole or _is_digits(whole)) and (not fraction or _is_digits(fraction)) and bool(whole or fraction)
+
+
+def _to_int(text: str) -> int | float:
+    try:
+        return int(text)
+    except ValueError:  # past Python's limit on digits for int(): still a number, compared as a float
+        return float(text)
+
+
 def parse_number(text: str) -> int | float | None:
     text = text.strip()
-    if _INTEGER.fullmatch(text):
-        return int(text)
-    if _NUMBER.fullmatch(text):
+    if _is_integer(text):
+        return _to_int(text)
+    if _is_decimal(text, exponent=True):
         return float(text)
     return None
 
@@ -43,7 +86,11 @@ def parse_date(text: str) -> float | None:
     """Seconds since the epoch, from ISO-8601 (W3C profile) or epoch-seconds text."""
     text = text.strip()
     if "-" not in text[1:] and "t" not in text.lower():
-        return float(text) if _EPOCH.fullmatch(text) else None
+        whole, point, fraction = _unsigned(text).partition(".")
+        valid = _is_digits(whole) and (not point or _is_digits(fraction))
+        return float(text) if valid else None
+    if len(text) > _ISO_LONGEST:
+        return None
     found = _ISO.fullmatch(text)
     if found is None:
         return None
