@@ -456,6 +456,8 @@ def test_deep_json_and_huge_numbers_are_serialization_errors(world: World) -> No
         b'{"Limit": ' + b"1" * 5000 + b"}",
         b'{"NumberOfBytes": Infinity}',
         b'{"NumberOfBytes": NaN}',
+        b'{"Limit": 1e400}',
+        b'{"Limit": ' + b"1" * 5000 + b".5}",
     ]
     for body in bodies:
         for operation in ("ListKeys", "GenerateRandom"):

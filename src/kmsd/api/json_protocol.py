@@ -9,12 +9,14 @@ A body that is not a JSON object is ``SerializationException`` (400), and so
 is one that Python's parser refuses for its size rather than its syntax:
 nesting deeper than the interpreter's recursion limit (``RecursionError``) or
 an integer of more digits than ``sys.get_int_max_str_digits()`` allows
-(``ValueError``), and ``NaN`` / ``Infinity``, which are not JSON.  Neither may become a 500 with a logged traceback.
+(``ValueError``), ``NaN`` / ``Infinity``, which are not JSON, and a number
+too large for a double (``1e400``).  Neither may become a 500 with a logged traceback.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -28,7 +30,15 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value")
 
 
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+def _finite_float(text: str) -> float:
+    # 1e400 or a 5,000-digit decimal parses to infinity, which no integer member can take (int(inf) raises).
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("number out of range")
+    return value
+
+
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
 _ENCODER = json.JSONEncoder(separators=(",", ":"))
 
 
@@ -96,7 +106,7 @@ def _parse(body: bytes) -> Any:
         else:
             if end == len(text):
                 return document
-    return json.loads(body, parse_constant=_reject_constant)
+    return json.loads(body, parse_constant=_reject_constant, parse_float=_finite_float)
 
 
 def encode_result(result: dict[str, Any]) -> bytes:
