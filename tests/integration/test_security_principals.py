@@ -187,6 +187,35 @@ def test_a_recreated_role_does_not_inherit_the_key_policy(world: World) -> None:
     assert principals_of(shown) == [account_root(ACCOUNT_A), old_id]
 
 
+def test_a_renamed_user_keeps_its_access_and_a_new_user_under_the_old_name_gets_none(world: World) -> None:
+    # "Renaming an IAM user" (IAM User Guide): "Any resource or role policies that refer to the user as a
+    # principal ... are automatically updated to use the new name or path."
+    a = world.a
+    user = a.user()
+    key = a.key(enable_iam_policies(ACCOUNT_A), allow(CRYPTO, principal=user.arn))
+    owner = a.kms()
+    owner.create_grant(KeyId=key.key_id, GranteePrincipal=user.arn, Operations=["Encrypt"])
+    blob = user.kms().encrypt(KeyId=key.key_id, Plaintext=b"renamed")["CiphertextBlob"]
+    assert user.name is not None
+    new_name = unique("renamed")
+    a.iam.update_user(UserName=user.name, NewUserName=new_name, NewPath="/moved/")
+    new_arn = a.iam.get_user(UserName=new_name)["User"]["Arn"]
+    assert new_arn.endswith(f":user/moved/{new_name}")
+
+    # The renamed user (same access key) keeps the key policy's access; the policy and the grant show its new ARN.
+    assert user.kms().decrypt(CiphertextBlob=blob)["Plaintext"] == b"renamed"
+    shown = owner.get_key_policy(KeyId=key.key_id, PolicyName="default")["Policy"]
+    assert principals_of(shown) == [account_root(ACCOUNT_A), new_arn]
+    assert [g["GranteePrincipal"] for g in owner.list_grants(KeyId=key.key_id)["Grants"]] == [new_arn]
+    # A new user under the old name is not the principal the policy and the grant name.
+    newcomer = a.user(name=user.name)
+    assert newcomer.arn == user.arn
+    assert refused(newcomer.kms().decrypt, CiphertextBlob=blob) == denied(
+        newcomer.arn, "kms:Decrypt", key.arn, NO_IDENTITY_POLICY
+    )
+    assert refused(newcomer.kms().encrypt, KeyId=key.key_id, Plaintext=b"x")[0] == "AccessDeniedException"
+
+
 # --- item 7: grants ----------------------------------------------------------------------------------
 
 

@@ -19,6 +19,7 @@ from tests.store.test_sqlite_iam import T0, role, user
 from tests.store.test_sqlite_store import make_key
 
 import kmsd.store.sqlite as sqlite_module
+from kmsd.store.base import Conflict
 from kmsd.store.migrations import MIGRATIONS
 from kmsd.store.models import Account, GrantRecord, IamRole, IamUser, KeyRecord
 from kmsd.store.principal_references_schema import PRINCIPAL_REFERENCES_MIGRATION
@@ -163,3 +164,31 @@ def test_the_migration_indexes_documents_stored_before_it(tmp_path: Path, monkey
         assert stored_grant.grantee_principal == alice.user_id
     finally:
         reopened.close()
+
+
+def test_renaming_a_user_moves_what_names_it_to_the_new_arn(store: SqliteStore) -> None:
+    alice = user("Alice")
+    store.insert_user(alice)
+    store.insert_key(make_key(1, policy=key_policy(alice.arn)))
+    store.insert_grant(make_grant(1, grantee_principal=alice.arn, retiring_principal=alice.arn))
+    for renamed in (replace(alice, user_name="Alicia", path="/staff/"), replace(alice, user_name="ALICIA")):
+        before = store.get_user_by_id(alice.user_id)
+        assert before is not None
+        store.update_user(renamed)
+        key, grant = store.get_key(make_key(1).key_id), store.get_grant(make_grant(1).grant_id)
+        assert key is not None and grant is not None
+        assert json.loads(key.policy)["Statement"][0]["Principal"] == {"AWS": renamed.arn}
+        assert (grant.grantee_principal, grant.retiring_principal) == (renamed.arn, renamed.arn)
+        assert before.arn not in key.policy
+
+
+def test_a_rename_onto_a_taken_name_leaves_the_callers_transaction_usable(store: SqliteStore) -> None:
+    alice, bob = user("Alice"), user("Bob")
+    store.insert_user(alice)
+    store.insert_user(bob)
+    with store.transaction():
+        with pytest.raises(Conflict):
+            store.update_user(replace(alice, user_name="bob"))
+        store.update_user(replace(alice, user_name="Alicia"))
+    stored = store.get_user_by_id(alice.user_id)
+    assert stored is not None and stored.user_name == "Alicia"

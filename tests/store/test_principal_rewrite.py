@@ -85,6 +85,13 @@ def test_names_principal_reads_the_document_as_json_does() -> None:
 def test_a_rewrite_that_would_leave_the_arn_fails(monkeypatch: pytest.MonkeyPatch) -> None:
     import kmsd.store.principal_rewrite as module
 
-    monkeypatch.setattr(module, "names_principal", lambda document, arn: True)
+    monkeypatch.setattr(module, "names_principal", lambda document, arn, except_exactly: True)
     with pytest.raises(RewriteFailed):
         replace_principal(document(statement(ARN)), ARN, OLD_ID)
+
+
+def test_a_rename_that_changes_only_the_case_replaces_every_spelling_by_the_new_one() -> None:
+    renamed = "arn:aws:iam::111122223333:user/TmpUser"
+    text = document(statement([ARN, ARN.upper().replace("ARN:AWS:IAM", "arn:aws:iam")]))
+    parsed = json.loads(replace_principal(text, ARN, renamed))
+    assert parsed["Statement"][0]["Principal"] == {"AWS": [renamed, renamed]}

@@ -43,11 +43,12 @@ class RewriteFailed(RuntimeError):
     """The rewritten document still names the principal (a bug: the deletion must not go ahead)."""
 
 
-def replace_principal(document: str, arn: str, unique_id: str) -> str:
-    """``document`` with every principal naming ``arn`` (in any case) replaced by ``unique_id``.
+def replace_principal(document: str, arn: str, replacement: str) -> str:
+    """``document`` with every principal naming ``arn`` (in any case) replaced by ``replacement``.
 
-    Raises :class:`UnreadableDocument` for text that is not JSON, and
-    :class:`RewriteFailed` if the result would still name ``arn``.
+    ``replacement`` is the deleted principal's unique id, or a renamed user's new ARN.  Raises
+    :class:`UnreadableDocument` for text that is not JSON, and :class:`RewriteFailed` if the result
+    would still name ``arn`` in a principal (other than as ``replacement`` itself).
     """
     target = arn.lower()
     spans: list[tuple[int, int]] = []
@@ -59,40 +60,43 @@ def replace_principal(document: str, arn: str, unique_id: str) -> str:
         raise UnreadableDocument("extra data after the document")
     if not spans:
         return document
-    replacement = json.dumps(unique_id)
+    token = json.dumps(replacement)
     pieces: list[str] = []
     last = 0
     for start, stop in spans:
         pieces.append(document[last:start])
-        pieces.append(replacement)
+        pieces.append(token)
         last = stop
     pieces.append(document[last:])
     rewritten = "".join(pieces)
-    if names_principal(rewritten, arn):
-        raise RewriteFailed(f"a principal still names the deleted entity {unique_id}")
+    if names_principal(rewritten, arn, except_exactly=replacement):
+        raise RewriteFailed(f"a principal still names the entity now known as {replacement}")
     return rewritten
 
 
-def names_principal(document: str, arn: str) -> bool:
-    """Whether ``document`` (as :func:`json.loads` reads it) names ``arn`` in a principal, ignoring case."""
+def names_principal(document: str, arn: str, except_exactly: str | None = None) -> bool:
+    """Whether ``document`` (as :func:`json.loads` reads it) names ``arn`` in a principal, ignoring case.
+
+    A value that is exactly ``except_exactly`` does not count (a rename that changes only the case).
+    """
     try:
         parsed = json.loads(document, object_pairs_hook=lambda pairs: pairs)
     except (ValueError, RecursionError):
         return False
-    return _names(parsed, False, arn.lower())
+    return _names(parsed, False, arn.lower(), except_exactly)
 
 
-def _names(value: Any, in_principal: bool, target: str) -> bool:
+def _names(value: Any, in_principal: bool, target: str, allowed: str | None) -> bool:
     if isinstance(value, str):
-        return in_principal and value.lower() == target
+        return in_principal and value.lower() == target and value != allowed
     if isinstance(value, list):
         if value and all(isinstance(item, tuple) and len(item) == 2 for item in value):
             # An object, as the pairs hook returns it (an array of two-element arrays would parse as lists).
             return any(
-                _names(member, in_principal or str(name).lower() in _PRINCIPAL_ELEMENTS, target)
+                _names(member, in_principal or str(name).lower() in _PRINCIPAL_ELEMENTS, target, allowed)
                 for name, member in value
             )
-        return any(_names(item, in_principal, target) for item in value)
+        return any(_names(item, in_principal, target, allowed) for item in value)
     return False
 
 

@@ -4,6 +4,8 @@ IAM's do.
 
 from __future__ import annotations
 
+import threading
+
 from kmsd.store.models import IamGroup, IamRole, IamUser
 from kmsd.store.sqlite_principal_references import PrincipalReferenceQueries
 from kmsd.store.sqlite_rows import (
@@ -38,12 +40,24 @@ class IamEntityQueries(PrincipalReferenceQueries):
         )
 
     def update_user(self, user: IamUser) -> None:
+        """Replace the stored user; a new name or path is also the new ARN of every principal naming it."""
+        if self._owner == threading.get_ident():
+            # Not a nested block: a Conflict (the new name is taken) must leave the caller's transaction usable.
+            self._update_user(user)
+            return
+        with self.transaction():
+            self._update_user(user)
+
+    def _update_user(self, user: IamUser) -> None:
         row = _user_to_row(user)
+        before = self.get_user_by_id(user.user_id)
         self._update_stored(
             f"UPDATE iam_users SET {_assignments(_USER_COLUMNS)} WHERE user_id = ?",
             (*row[1:], row[0]),
             f"user `{user.user_name}` ({user.user_id}) in account {user.account_id}",
         )
+        if before is not None and before.arn != user.arn:
+            self._rename_principal(before.arn, user.arn)
 
     def get_user(self, account_id: str, user_name: str) -> IamUser | None:
         row = self._fetchone(

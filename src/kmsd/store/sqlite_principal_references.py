@@ -10,7 +10,10 @@ deletion's own transaction: every key policy and role trust policy that the
 lists for the ARN is rewritten by :func:`kmsd.store.principal_rewrite.replace_principal`,
 and every grant whose grantee or retiring principal is the ARN (in any case)
 takes the unique id instead.  A unique id never equals a caller's ARN, so the
-decision path needs no change and stays as fast as before.
+decision path needs no change and stays as fast as before.  Renaming a user
+(a new name or path) goes the same way, to the new ARN
+(:meth:`PrincipalReferenceQueries._rename_principal`), as IAM updates
+resource and trust policies that name a renamed user.
 """
 
 from __future__ import annotations
@@ -30,6 +33,18 @@ class PrincipalReferenceQueries(SqliteConnections):
         Runs inside the caller's transaction (the deletion), so the documents change with the
         deletion or not at all.
         """
+        self._replace_principal(arn, unique_id)
+
+    def _rename_principal(self, old_arn: str, new_arn: str) -> None:
+        """A user's name or path changed: what named it as a principal names it under its new ARN.
+
+        "Renaming an IAM user" (IAM User Guide): "Any resource or role policies that refer to the
+        user as a principal (the user is being granted access) are automatically updated to use
+        the new name or path."  A user created later under the old name is someone else.
+        """
+        self._replace_principal(old_arn, new_arn)
+
+    def _replace_principal(self, arn: str, replacement: str) -> None:
         references = (arn.lower(), UNREADABLE)
         keys = self._fetchall(
             "SELECT key_id, policy FROM keys WHERE key_id IN "
@@ -37,7 +52,7 @@ class PrincipalReferenceQueries(SqliteConnections):
             references,
         )
         for key_id, policy in keys:
-            rewritten = _rewritten(str(policy), arn, unique_id)
+            rewritten = _rewritten(str(policy), arn, replacement)
             if rewritten is not None:
                 self._write("UPDATE keys SET policy = ? WHERE key_id = ?", (rewritten, key_id), f"key {key_id}")
         roles = self._fetchall(
@@ -46,7 +61,7 @@ class PrincipalReferenceQueries(SqliteConnections):
             references,
         )
         for role_id, document in roles:
-            rewritten = _rewritten(str(document), arn, unique_id)
+            rewritten = _rewritten(str(document), arn, replacement)
             if rewritten is not None:
                 self._write(
                     "UPDATE iam_roles SET assume_role_policy = ? WHERE role_id = ?",
@@ -56,20 +71,20 @@ class PrincipalReferenceQueries(SqliteConnections):
         # Grants store the principal's canonical ARN; COLLATE NOCASE also catches any other spelling.
         self._write(
             "UPDATE grants SET grantee_principal = ? WHERE grantee_principal = ? COLLATE NOCASE",
-            (unique_id, arn),
-            f"grants for {unique_id}",
+            (replacement, arn),
+            f"grants for {replacement}",
         )
         self._write(
             "UPDATE grants SET retiring_principal = ? WHERE retiring_principal = ? COLLATE NOCASE",
-            (unique_id, arn),
-            f"grants retirable by {unique_id}",
+            (replacement, arn),
+            f"grants retirable by {replacement}",
         )
 
 
-def _rewritten(document: str, arn: str, unique_id: str) -> str | None:
+def _rewritten(document: str, arn: str, replacement: str) -> str | None:
     """The document with ``arn`` replaced in its principals, or None when nothing changes."""
     try:
-        rewritten = replace_principal(document, arn, unique_id)
+        rewritten = replace_principal(document, arn, replacement)
     except UnreadableDocument:
         # Not JSON to Python either: the policy engine cannot read it, so it allows nobody anything.
         return None
