@@ -12,7 +12,11 @@ The rules (KMS API reference for the five operations; Developer Guide,
 - the grantee and retiring principals are ARNs of existing principals of any
   account: an account (root), IAM user, IAM role, assumed-role session or
   federated user; anything else is ``InvalidArnException`` "ARN does not refer
-  to a valid principal: <ARN>".  kmsd stores the principal's canonical ARN;
+  to a valid principal: <ARN>".  kmsd stores the principal's canonical ARN (IAM
+  names ignore case), and ``kms:GranteePrincipal`` / ``kms:RetiringPrincipal``
+  are that ARN too; once the user or role is deleted, the grant names its
+  unique id (:mod:`kmsd.store.sqlite_principal_references`), and ListGrants
+  shows that id;
 - the operations must be grant operations the key supports, and not
   CreateGrant alone; one encryption-context constraint at most, with up to 8
   pairs and 384 characters, on symmetric encryption keys only;

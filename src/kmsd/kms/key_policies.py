@@ -3,7 +3,12 @@
 A key has exactly one key policy, named ``default`` ("Key policies in AWS
 KMS"; GetKeyPolicy: "The only valid name is default").  The document is
 stored exactly as the caller sent it, so GetKeyPolicy returns the same
-text.  Validation is the policy engine's (``kmsd.policy``, resource-policy
+text, until an IAM user or role it names as a principal is deleted (the
+principal then reads as the deleted entity's unique id, ``AIDA...`` /
+``AROA...``, which no one who is created later under that name matches) or a
+user it names is renamed (the principal then reads as the new ARN): the store
+rewrites the document in the same transaction
+(:mod:`kmsd.store.sqlite_principal_references`).  Validation is the policy engine's (``kmsd.policy``, resource-policy
 rules) plus KMS's own (:mod:`kmsd.authz.key_policy_rules`: every statement
 has a Resource, every principal exists): a malformed document is
 ``MalformedPolicyDocumentException`` with the reason, a document over KMS's

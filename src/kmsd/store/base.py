@@ -135,7 +135,11 @@ class Store(Protocol):
     def insert_user(self, user: IamUser) -> None: ...
 
     def update_user(self, user: IamUser) -> None:
-        """Replace the user with the same ``user_id`` (a rename keeps every relation)."""
+        """Replace the user with the same ``user_id`` (a rename keeps every relation).
+
+        A new name or path also becomes the ARN by which key policies, trust policies and grants
+        name the user as a principal, in the same transaction.
+        """
         ...
 
     def get_user(self, account_id: str, user_name: str) -> IamUser | None: ...
@@ -145,7 +149,11 @@ class Store(Protocol):
     def list_users(self, account_id: str, path_prefix: str = "/") -> list[IamUser]: ...
 
     def delete_user(self, user_id: str) -> None:
-        """Remove the user and its memberships, attachments, inline policies and access keys."""
+        """Remove the user and its memberships, attachments, inline policies and access keys.
+
+        Key policies, trust policies and grants that name the user as a principal name its unique
+        id instead, in the same transaction (a user created again under the name is someone else).
+        """
         ...
 
     def insert_group(self, group: IamGroup) -> None: ...
@@ -180,7 +188,9 @@ class Store(Protocol):
 
     def list_roles(self, account_id: str, path_prefix: str = "/") -> list[IamRole]: ...
 
-    def delete_role(self, role_id: str) -> None: ...
+    def delete_role(self, role_id: str) -> None:
+        """Remove the role; what names it as a principal names its unique id instead, as for a user."""
+        ...
 
     # --- IAM: access keys of users ------------------------------------------------
     def list_user_access_keys(self, user_id: str) -> list[AccessKeyRecord]:

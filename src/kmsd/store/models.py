@@ -220,7 +220,9 @@ class GrantRecord:
 
     grant_id: str  # 64 hex characters, as AWS's
     key_id: str
-    grantee_principal: str  # an ARN (account root, user, role, assumed-role) or a service principal
+    # An ARN (account root, user, role, assumed-role) or a service principal; the unique id (AIDA..., AROA...)
+    # of a user or role deleted since, which matches no caller.
+    grantee_principal: str
     operations: tuple[str, ...]  # e.g. ("Encrypt", "Decrypt")
     issuing_account: str  # arn:aws:iam::ACCOUNT:root of the account that created the grant
     created_at: datetime
