@@ -177,10 +177,12 @@ def test_every_request_address_is_read_afresh() -> None:
         assert decide([policy], request(keys={"aws:SourceIp": address})).allowed is inside
 
 
-def test_of_two_spellings_of_one_key_the_later_counts() -> None:
+def test_two_spellings_of_one_key_must_both_pass_an_allow_in_either_order() -> None:
+    # Issue 9 item 11: the decision used to follow the later spelling, so member order decided it.
     policy = identity(allow("Net", Condition={"IpAddress": {"aws:sourceip": "10.0.0.0/8"}}))
-    assert decide([policy], request(keys={"aws:SourceIp": "8.8.8.8", "AWS:SOURCEIP": "10.1.1.1"})).allowed
+    assert not decide([policy], request(keys={"aws:SourceIp": "8.8.8.8", "AWS:SOURCEIP": "10.1.1.1"})).allowed
     assert not decide([policy], request(keys={"AWS:SOURCEIP": "10.1.1.1", "aws:SourceIp": "8.8.8.8"})).allowed
+    assert decide([policy], request(keys={"AWS:SOURCEIP": "10.1.1.1", "aws:SourceIp": "10.2.2.2"})).allowed
 
 
 def test_resource_via_names_the_most_direct_allow_of_the_key_policy() -> None:

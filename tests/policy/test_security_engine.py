@@ -6,6 +6,7 @@ policy author or caller would, and checks the decision, never the time.
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -106,3 +107,111 @@ def test_dates_longer_than_any_iso_date_are_not_dates() -> None:
     assert parse_date("2026-03-01T12:00:00Z") == 1772366400.0
     assert parse_date("2026-03-01T12:00:00Z" + " " * 40 + "x") is None
     assert parse_date("2026-" * 2000) is None
+
+
+# --- item 11: keys that differ only in case ---------------------------------------------------------------------
+
+TENANT = "kms:EncryptionContext:tenant"
+
+
+def context_keys(*pairs: tuple[str, str], **extra: Any) -> dict[str, Any]:
+    """Encryption context pairs as the KMS authorizer sends them, in the given (member) order."""
+    keys: dict[str, Any] = {f"kms:EncryptionContext:{name}": value for name, value in pairs}
+    keys["kms:EncryptionContextKeys"] = [name for name, _ in pairs]
+    keys.update(extra)
+    return keys
+
+
+def decide(policies: list[Any], keys: dict[str, Any], principal: PrincipalInfo = ALICE) -> str:
+    return evaluate(RequestContext("kms:Encrypt", KEY_ARN, principal, keys), policies).outcome.value
+
+
+def both_orders(*pairs: tuple[str, str]) -> list[dict[str, Any]]:
+    return [context_keys(*pairs), context_keys(*reversed(pairs))]
+
+
+def test_an_allow_needs_every_spelling_to_pass() -> None:
+    policy = identity(allow(Condition={"StringEquals": {TENANT: "a"}}))
+    for keys in both_orders(("tenant", "b"), ("TENANT", "a")):
+        assert decide([policy], keys) == "ImplicitDeny"
+    for keys in both_orders(("tenant", "a"), ("TENANT", "a")):
+        assert decide([policy], keys) == "Allow"
+
+
+def test_a_deny_applies_when_any_spelling_matches() -> None:
+    everything = identity(allow("All"))
+    for operator, value in (("StringEquals", "a"), ("StringNotEquals", "b"), ("StringLike", "a*")):
+        policy = identity(allow("All"), deny(Condition={operator: {TENANT: value}}))
+        for keys in both_orders(("tenant", "b"), ("TENANT", "a")):
+            assert decide([policy], keys) == "ExplicitDeny", operator
+    assert decide([everything], context_keys(("tenant", "b"), ("TENANT", "a"))) == "Allow"
+
+
+def test_negated_and_set_operators_are_decided_per_spelling() -> None:
+    not_b = identity(allow(Condition={"StringNotEquals": {TENANT: "b"}}))
+    any_a = identity(allow(Condition={"ForAnyValue:StringEquals": {TENANT: ["a", "c"]}}))
+    if_exists = identity(allow(Condition={"StringEqualsIfExists": {TENANT: "a"}}))
+    for keys in both_orders(("tenant", "b"), ("TENANT", "a")):
+        assert decide([not_b], keys) == "ImplicitDeny"
+        assert decide([any_a], keys) == "ImplicitDeny"
+        assert decide([if_exists], keys) == "ImplicitDeny"
+    for keys in both_orders(("tenant", "c"), ("Tenant", "a")):
+        assert decide([not_b], keys) == "Allow"
+        assert decide([any_a], keys) == "Allow"
+
+
+def test_presence_is_unaffected_by_spellings() -> None:
+    present = identity(allow(Condition={"Null": {TENANT: "false"}}))
+    keys = context_keys(("tenant", "b"), ("TENANT", "a"))
+    assert decide([present], keys) == "Allow"
+    # The case-sensitive list of names still shows both spellings, as AWS advises for case-sensitive checks.
+    exact = identity(allow(Condition={"ForAllValues:StringEquals": {"kms:EncryptionContextKeys": ["tenant"]}}))
+    assert decide([exact], keys) == "ImplicitDeny"
+
+
+def test_tags_spelled_twice_cannot_pass_on_the_other_spelling() -> None:
+    on_dev = identity(allow(Condition={"StringEquals": {"aws:RequestTag/env": "dev"}}))
+    no_prod = identity(allow("All"), deny(Condition={"StringEquals": {"aws:ResourceTag/ENV": "prod"}}))
+    for first, second in ((("env", "prod"), ("ENV", "dev")), (("ENV", "dev"), ("env", "prod"))):
+        request_tags = {f"aws:RequestTag/{name}": value for name, value in (first, second)}
+        resource_tags = {f"aws:ResourceTag/{name}": value for name, value in (first, second)}
+        assert decide([on_dev], request_tags) == "ImplicitDeny"
+        assert decide([no_prod], resource_tags) == "ExplicitDeny"
+
+
+def test_a_variable_reading_a_key_spelled_twice_is_decided_per_spelling() -> None:
+    owner = identity(allow(Condition={"StringEquals": {"aws:username": "${aws:RequestTag/owner}"}}))
+    team = identity(
+        allow("All"),
+        deny(Condition={"StringNotEquals": {"aws:PrincipalTag/team": "${aws:RequestTag/team, 'none'}"}}),
+    )
+    for pairs in ((("owner", "alice"), ("OWNER", "bob")), (("OWNER", "bob"), ("owner", "alice"))):
+        keys = {"aws:username": "alice", **{f"aws:RequestTag/{name}": value for name, value in pairs}}
+        assert decide([owner], keys) == "ImplicitDeny"
+    same = {"aws:username": "alice", "aws:RequestTag/owner": "alice", "aws:RequestTag/OWNER": "alice"}
+    assert decide([owner], same) == "Allow"
+    for pairs in ((("team", "red"), ("TEAM", "blue")), (("TEAM", "blue"), ("team", "red"))):
+        keys = {"aws:PrincipalTag/team": "red", **{f"aws:RequestTag/{name}": value for name, value in pairs}}
+        assert decide([team], keys) == "ExplicitDeny"
+
+
+def test_too_many_combinations_of_spellings_fail_closed() -> None:
+    # 16 spellings of "abcd" times 16 of "wxyz" is past the bound: no allow, and the deny applies.
+    def spellings(word: str) -> list[str]:
+        return ["".join(chars) for chars in itertools.product(*((c, c.upper()) for c in word))]
+
+    keys = {f"aws:RequestTag/{name}": "v" for name in spellings("abcd") + spellings("wxyz")}
+    condition = {"StringEquals": {"aws:RequestTag/abcd": "${aws:RequestTag/wxyz}"}}
+    assert decide([identity(allow(Condition=condition))], keys) == "ImplicitDeny"
+    assert decide([identity(allow("All"), deny(Condition=condition))], keys) == "ExplicitDeny"
+    # Within the bound the same request is decided exactly: every spelling holds "v", so the allow holds.
+    few = {f"aws:RequestTag/{name}": "v" for name in ("abcd", "ABCD", "wxyz", "WXYZ")}
+    assert decide([identity(allow(Condition=condition))], few) == "Allow"
+
+
+def test_resource_policies_see_spellings_too() -> None:
+    policy = key_policy(
+        {**allow("Tenant"), "Principal": {"AWS": ALICE.arn}, "Condition": {"StringEquals": {TENANT: "a"}}}
+    )
+    for keys in both_orders(("tenant", "b"), ("TENANT", "a")):
+        assert decide([policy], keys) == "ImplicitDeny"

@@ -11,7 +11,16 @@ keys or values":
   false;
 - an operator without a set prefix used on a multivalued key that holds
   several values is false (it compares single values only);
-- a policy variable that cannot be resolved makes the condition false.
+- a policy variable that cannot be resolved makes the condition false;
+- a key the request spelled several ways (``tenant`` and ``TENANT``, see
+  :class:`~kmsd.policy.context.Spellings`) is decided once per spelling,
+  with the condition's other keys as they are: a condition in an Allow
+  statement holds only if it holds for every spelling, one in a Deny
+  statement if it holds for any, so the decision never depends on the order
+  of the request's members and no spelling passes a condition that another
+  would fail.  With several such keys every combination of their spellings
+  is tried, up to :data:`MAX_SPELLING_VIEWS`; past that the condition fails
+  closed (false in an Allow, true in a Deny).
 
 Policy values are parsed once here, so a malformed number, date, range or
 base64 value is a validation error, never a surprise at evaluation time.
@@ -19,6 +28,8 @@ base64 value is a validation error, never a surprise at evaluation time.
 
 from __future__ import annotations
 
+import itertools
+import math
 import operator as op
 from collections.abc import Callable, Sequence
 from functools import lru_cache
@@ -250,6 +261,9 @@ _FAMILY_COST = {
 
 ContextTest = Callable[[RequestContext], bool]
 
+# Combinations of spellings a condition is decided on at most; past this it fails closed.
+MAX_SPELLING_VIEWS = 64
+
 
 def all_of(tests: Sequence[ContextTest]) -> ContextTest:
     """One test that holds when every one of ``tests`` does, trying them in order and stopping at the first failure."""
@@ -280,6 +294,7 @@ class CompiledCondition:
 
     __slots__ = (
         "_absent",
+        "_deny",
         "_for_all",
         "_negated",
         "_null_present",
@@ -301,8 +316,12 @@ class CompiledCondition:
         key: str,
         test: ValueTest | None,
         null_flags: frozenset[bool] = frozenset(),
+        *,
+        deny: bool = False,
     ) -> None:
         self.operator = operator
+        # The effect of the statement it belongs to: how a key spelled several ways is decided.
+        self._deny = deny
         self.key = key
         self.folded_key = key.lower()
         self.test = test  # None for Null
@@ -347,6 +366,8 @@ class CompiledCondition:
         for_request = test.for_request
 
         def holds_resolved(context: RequestContext) -> bool:
+            if context.colliding:
+                return evaluate(context)  # a variable may read a key spelled several ways
             name = context.spellings.get(folded_key)
             if name is None:
                 return absent
@@ -360,6 +381,28 @@ class CompiledCondition:
 
     def evaluate(self, context: RequestContext) -> bool:
         """Whether the condition holds for ``context``, every operator, key shape and edge case included."""
+        if context.colliding and not self.context_keys.isdisjoint(context.colliding):
+            return self._over_spellings(context)
+        return self._evaluate_one(context)
+
+    def _over_spellings(self, context: RequestContext) -> bool:
+        """Decide once per combination of the spellings of the keys read: all must hold (Allow), or any (Deny)."""
+        spellings = context.spellings
+        names = [spellings[key] for key in sorted(self.context_keys & context.colliding) if key in spellings]
+        if not names:
+            return self._evaluate_one(context)  # the keys spelled several ways are hidden from this policy
+        choices = [context.keys[name] for name in names]
+        if math.prod(len(choice) for choice in choices) > MAX_SPELLING_VIEWS:
+            return self._deny  # fail closed: no allow, and the deny applies
+        views = (
+            context.narrowed(dict(zip(names, combination, strict=True))) for combination in itertools.product(*choices)
+        )
+        if self._deny:
+            return any(self._evaluate_one(view) for view in views)
+        return all(self._evaluate_one(view) for view in views)
+
+    def _evaluate_one(self, context: RequestContext) -> bool:
+        """:meth:`evaluate` for a context whose keys read here are each spelled one way."""
         name = context.spellings.get(self.folded_key)
         if name is None:
             return self._absent
@@ -401,8 +444,11 @@ class CompiledCondition:
         return False
 
 
-def compile_condition(condition: Condition, *, variables: bool) -> CompiledCondition:
-    """Compile one condition; raises :class:`ConditionError` for an operator or value IAM rejects."""
+def compile_condition(condition: Condition, *, variables: bool, deny: bool = False) -> CompiledCondition:
+    """Compile one condition; raises :class:`ConditionError` for an operator or value IAM rejects.
+
+    ``deny`` is whether the statement is a Deny, which decides how a key spelled several ways is read.
+    """
     parsed = parse_operator(condition.operator)
     if parsed is None:
         raise ConditionError(f"unknown condition operator `{condition.operator}`")
@@ -413,7 +459,7 @@ def compile_condition(condition: Condition, *, variables: bool) -> CompiledCondi
         flags = [parse_null_flag(value) for value in values]
         if any(flag is None for flag in flags):
             raise ConditionError(_bad_value(condition, "`true` or `false`"))
-        return CompiledCondition(parsed, condition.key, None, frozenset(f for f in flags if f is not None))
+        return CompiledCondition(parsed, condition.key, None, frozenset(f for f in flags if f is not None), deny=deny)
     use_variables = variables and base.accepts_variables
     test: ValueTest
     if family in (Family.STRING, Family.BOOL, Family.ARN):
@@ -445,7 +491,7 @@ def compile_condition(condition: Condition, *, variables: bool) -> CompiledCondi
         if any(network is None for network in networks):
             raise ConditionError(_bad_value(condition, "an IPv4 or IPv6 address or CIDR range"))
         test = _ip_test(tuple(n for n in networks if n is not None))
-    return CompiledCondition(parsed, condition.key, test)
+    return CompiledCondition(parsed, condition.key, test, deny=deny)
 
 
 def _bad_value(condition: Condition, expected: str) -> str:

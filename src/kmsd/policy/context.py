@@ -25,6 +25,19 @@ unresolved.  The engine reads keys only through ``spellings`` (never
 ``keys`` directly), so that view is built by leaving the hidden names out of
 ``spellings`` (``resource_spellings``), worked out once per distinct set of key
 names.
+
+Two spellings of one key (``{"tenant": "b", "TENANT": "a"}`` as an
+encryption context, tags ``env`` and ``ENV``) are one condition key to a
+policy, since key names ignore case ("kms:EncryptionContext:context-key":
+"the condition key is not case sensitive").  Which value it has must not
+depend on the order of the request's members, so the context keeps them
+all: the key's value becomes a :class:`Spellings`, one value per spelling,
+listed in the order of the spellings' sorted names, under the first of those
+names; ``colliding`` holds the lower-cased names of such keys.  A condition
+that reads one is decided once per spelling (see
+:mod:`kmsd.policy.conditions`): an Allow needs it to hold for every
+spelling, a Deny for any, so no spelling can pass a condition that another
+would fail.
 """
 
 from __future__ import annotations
@@ -32,6 +45,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 PRINCIPAL_KINDS = frozenset({"root", "user", "role", "assumed-role", "service", "federated", "anonymous"})
 
@@ -65,6 +79,16 @@ class PrincipalInfo:
 
 # A condition key's value as the engine reads it: a ``str`` is single-valued, a tuple multivalued.
 KeyValue = str | tuple[str, ...]
+
+
+class Spellings(tuple[str | tuple[str, ...], ...]):
+    """The values of one key the request spelled several ways, one per spelling (in sorted-name order).
+
+    Not a multivalued key: each element is what the key would hold had the
+    request used only that spelling.
+    """
+
+    __slots__ = ()
 
 
 _NO_KEYS: Mapping[str, str | Sequence[str]] = MappingProxyType({})
@@ -103,12 +127,46 @@ def _fold_pair(names: tuple[str, ...], hidden: frozenset[str]) -> tuple[dict[str
 
 
 def _fold_names(names: tuple[str, ...]) -> dict[str, str]:
-    # In order, so that of two spellings of one key the later wins, as when folding a dict.
     found = {name.lower(): name for name in names}
+    if len(found) != len(names):
+        # Spellings that differ only in case: the least name stands for all, whatever the members' order.
+        groups = _group_spellings(names)
+        for folded, group in groups.items():
+            found[folded] = group[0]
+        if len(_collisions) >= _SPELLINGS_LIMIT:
+            _collisions.clear()
+        _collisions[names] = groups
     if len(_spellings) >= _SPELLINGS_LIMIT:
         _spellings.clear()
     _spellings[names] = found
     return found
+
+
+# Per tuple of key names that spells a key several ways: lower-cased name -> its spellings, sorted.
+_collisions: dict[tuple[str, ...], dict[str, tuple[str, ...]]] = {}
+
+
+def _group_spellings(names: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        groups.setdefault(name.lower(), []).append(name)
+    return {folded: tuple(sorted(group)) for folded, group in groups.items() if len(group) > 1}
+
+
+def _merge_spellings(
+    names: tuple[str, ...], keys: Mapping[str, str | Sequence[str]]
+) -> tuple[dict[str, str | Sequence[str]], frozenset[str]]:
+    """``keys`` with each key spelled several ways held once, as a :class:`Spellings` under its least name."""
+    groups = _collisions.get(names)
+    if groups is None:
+        groups = _group_spellings(names)
+    # Typed as the mapping a context holds: a Spellings is a tuple too, and the engine tells them apart by
+    # ``context.colliding`` before it reads one.
+    merged: dict[str, Any] = dict(keys)
+    for group in groups.values():
+        values = tuple(merged.pop(name) for name in group)
+        merged[group[0]] = Spellings(value if isinstance(value, str) else tuple(value) for value in values)
+    return merged, frozenset(groups)
 
 
 # Per distinct action and resource text: its lower-cased form, its account field ("" for `*` or an ARN without
@@ -163,6 +221,7 @@ class RequestContext:
     same_account: bool = field(init=False, repr=False, compare=False)
     spellings: Mapping[str, str] = field(init=False, repr=False, compare=False)
     resource_spellings: Mapping[str, str] = field(init=False, repr=False, compare=False)
+    colliding: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __init__(
         self,
@@ -192,6 +251,10 @@ class RequestContext:
         else:
             folded = _spellings.get(names)
             spellings = resource_spellings = folded if folded is not None else _fold_names(names)
+        colliding = _NONE_HIDDEN
+        if len(spellings) != len(names):
+            # Rare: the request spelled a key several ways.  Its value becomes their Spellings.
+            keys, colliding = _merge_spellings(names, keys)
         # Direct stores into the instance dictionary, as in PrincipalInfo: a context is built per request.
         attributes = self.__dict__
         attributes["action"] = action
@@ -204,6 +267,19 @@ class RequestContext:
         attributes["spellings"] = spellings
         attributes["resource_spellings"] = resource_spellings
         attributes["iam_only_keys"] = iam_only_keys
+        attributes["colliding"] = colliding
+
+    def narrowed(self, values: Mapping[str, KeyValue]) -> RequestContext:
+        """The same request with the keys named in ``values`` (by their names in ``keys``) set to one spelling each."""
+        found = object.__new__(RequestContext)
+        view = found.__dict__
+        view.update(self.__dict__)
+        view.pop("_resource_view", None)
+        keys = dict(self.keys)
+        keys.update(values)
+        view["keys"] = keys
+        view["colliding"] = self.colliding - {name.lower() for name in values}
+        return found
 
     def for_resource_policies(self) -> RequestContext:
         """The request as a resource-based policy sees it: ``iam_only_keys`` absent; ``self`` when none is present.

@@ -129,7 +129,7 @@ class CompiledStatement:
         self.principals_negated = statement.principal is None and statement.not_principal is not None
         try:
             self.conditions: tuple[CompiledCondition, ...] = tuple(
-                compile_condition(condition, variables=variables) for condition in statement.conditions
+                compile_condition(condition, variables=variables, deny=self.deny) for condition in statement.conditions
             )
         except ConditionError as error:
             raise ConditionError(f"{error} in statement {statement.label}") from None
