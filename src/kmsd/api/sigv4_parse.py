@@ -57,7 +57,7 @@ _MUST_SIGN_WHEN_PRESENT = (
     ("x-amz-security-token", "X-Amz-Security-Token"),
     ("x-amz-content-sha256", "X-Amz-Content-SHA256"),
 )
-_HEADER_SIGNED_ALSO = (("content-type", "Content-Type"),)
+_MUST_SIGN_WHEN_PRESENT_IN_HEADER_FORM = (*_MUST_SIGN_WHEN_PRESENT, ("content-type", "Content-Type"))
 _QUERY_PARAMS = (
     "X-Amz-Algorithm",
     "X-Amz-Credential",
@@ -200,8 +200,7 @@ def _from_header(
     if date_header not in signed_headers:
         shown = "X-Amz-Date" if date_header == "x-amz-date" else "Date"
         raise SigV4Error("signature", f"'{shown}' must be a 'SignedHeader' in the AWS Authorization.")
-    _require_signed_when_present(signed_headers, header_map, _MUST_SIGN_WHEN_PRESENT)
-    _require_signed_when_present(signed_headers, header_map, _HEADER_SIGNED_ALSO)
+    _require_signed_when_present(signed_headers, header_map, _MUST_SIGN_WHEN_PRESENT_IN_HEADER_FORM)
     raw_date = _joined(header_map[date_header])
     if date_header == "x-amz-date":
         timestamp = parse_amz_date(raw_date)
