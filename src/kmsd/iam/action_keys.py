@@ -22,11 +22,11 @@ request (:mod:`kmsd.iam.resources`): their tags are what a ``Deny`` on
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from kmsd.iam import condition_keys, resources
-from kmsd.iam.condition_keys import ConditionKeys
+from kmsd.iam.condition_keys import ConditionKeyBuilder, ConditionKeys
 from kmsd.iam.context import IamContext
 from kmsd.iam.principal import Caller
 from kmsd.store.models import IamRole, IamUser, ManagedPolicy
@@ -34,7 +34,7 @@ from kmsd.store.models import IamRole, IamUser, ManagedPolicy
 
 class KeyFamily(NamedTuple):
     name: str
-    build: Callable[[IamContext, Caller, Mapping[str, Any]], ConditionKeys]
+    build: ConditionKeyBuilder
 
 
 def _tags_of(entity: IamUser | IamRole | ManagedPolicy | None) -> ConditionKeys:
