@@ -93,6 +93,10 @@ def test_long_question_mark_chunks_agree_with_the_reference() -> None:
         ("*a?b?c*" * 3 + "d", "xaybzc" * 700),
         ("x*" + "?a?" * 40 + "*y", "x" + "ba" * 3000 + "y"),
         ("*" + "é?ü" * 20 + "*", "éxü" * 2000),
+        # Found, and not found, past the first window: the search over the whole value's masks.
+        ("*" + "a?" * 30 + "b*", "a" * 9000 + "b" + "a" * 50),
+        ("*" + "a?" * 30 + "b*c", "a" * 9000 + "b" + "a" * 50 + "c"),
+        ("*" + "a?" * 30 + "b*", "ab" * 4500),
     ]
     for pattern, subject in cases:
         assert matches(pattern, subject) is reference(pattern, subject), pattern[:20]

@@ -173,34 +173,54 @@ _SCAN_LIMIT = 4096
 def _parallel_find(letters: tuple[tuple[int, str], ...], subject: str, start: int, last: int) -> int:
     """The leftmost index in ``[start, last]`` where every ``(offset, char)`` of ``letters`` holds, or -1.
 
-    Bit ``i`` of a character's mask says that the window holds that
+    Bit ``i`` of a character's mask says that the text holds that
     character at ``i``; the chunk matches at ``i`` when, for every letter,
     bit ``i + offset`` of its character's mask is set.  So the candidates
     are the AND of each letter's mask shifted right by its offset: one
-    big-integer operation per letter, over a whole window at once.  Windows
-    are tried left to right, each twice as wide as the one before, so a
-    chunk found early costs a small window, not the rest of the value, and
-    the windows of one search add up to at most twice what it scans.
+    big-integer operation per letter, over a whole range at once.  A first,
+    small window catches a chunk that sits near ``start`` (the usual case
+    for the middle chunks of a pattern that matches); the rest of the range
+    is searched with masks of the whole value, which are built once per
+    value and character and shared by every chunk and pattern matched
+    against it, so a policy of many patterns pays for each character's
+    mask once.
     """
     reach = max(offset for offset, _ in letters) + 1
-    width = max(_FIRST_WINDOW, 4 * reach)
-    while start <= last:
-        stop = min(last, start + width - 1)
-        width *= 2
-        masks = _CharMasks(subject[start : stop + reach])
-        candidates = (1 << (stop - start + 1)) - 1
-        for offset, char in letters:
-            candidates &= masks.of(char) >> offset
-            if not candidates:
-                break
-        if candidates:
-            return start + (candidates & -candidates).bit_length() - 1
-        start = stop + 1
-    return -1
+    stop = min(last, start + max(_FIRST_WINDOW, 4 * reach) - 1)
+    found = _candidates(letters, _CharMasks(subject[start : stop + reach]), stop - start + 1)
+    if found >= 0:
+        return start + found
+    if stop == last:
+        return -1
+    found = _candidates(letters, _masks_of(subject), last + 1, skip=stop + 1)
+    return stop + 1 + found if found >= 0 else -1
+
+
+def _candidates(letters: tuple[tuple[int, str], ...], masks: _CharMasks, positions: int, skip: int = 0) -> int:
+    """The first position in ``[skip, positions)`` of ``masks``' text where the chunk matches, less ``skip``."""
+    candidates = ((1 << positions) - 1) >> skip << skip
+    for offset, char in letters:
+        candidates &= masks.of(char) >> offset
+        if not candidates:
+            return -1
+    return (candidates & -candidates).bit_length() - 1 - skip
 
 
 # Start positions in the first window of a bit-parallel search.
-_FIRST_WINDOW = 1024
+_FIRST_WINDOW = 4096
+
+# Whole-value masks for the last few long values searched bit-parallel (one request's values, typically).
+_VALUE_MASKS_LIMIT = 4
+_value_masks: dict[str, _CharMasks] = {}
+
+
+def _masks_of(subject: str) -> _CharMasks:
+    found = _value_masks.get(subject)
+    if found is None:
+        if len(_value_masks) >= _VALUE_MASKS_LIMIT:
+            _value_masks.clear()
+        found = _value_masks[subject] = _CharMasks(subject)
+    return found
 
 
 class _CharMasks:
