@@ -22,6 +22,14 @@ with repeated values; building a context alone; and a peer measured in the
 same run, the same decision with the documents parsed and compiled on every
 call (what the parse-once cache saves), so the printed ratio holds on any
 machine.
+
+A last row (issue 9, item 2) matches a 20-star pattern against a 4 KB value,
+the shape that made the old backtracking matcher take exponential time.
+``--worst-case`` also measures the most expensive single evaluation we could
+build within the limits kmsd enforces: a 32 KB key policy of adversarial
+``StringLike`` conditions against the largest encryption context a 1 MiB
+request body holds (docs/architecture.md, "One tenant cannot stall the
+others", quotes its numbers).
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ from typing import Any
 
 from kmsd.policy import PolicyKind, PrincipalInfo, RequestContext, SizeLimit, evaluate, parse_policy
 from kmsd.policy.parser import clear_cache
+from kmsd.policy.wildcard import compile_tokens, tokens_from_text
 
 # The issue's target for one decision of a typical request, on one core.
 TARGET = 100_000
@@ -261,9 +270,85 @@ def scenario(name: str, statements_per_policy: int, seconds: float) -> dict[str,
     return rates
 
 
+# Twenty stars, each chunk found at once until the last, which scans the whole value: the pattern shape of issue
+# 9's report ("*a*a*...*b") that a backtracking matcher needs exponential time for.
+TWENTY_STARS = "*" + "*".join(["a"] * 19) + "*b*"
+FOUR_KB = "a" * 4096
+
+
+def wildcard_row(seconds: float) -> float:
+    """Matches per second of the 20-star pattern against a 4 KB value (no match: the whole value is scanned)."""
+    matcher = compile_tokens(tokens_from_text(TWENTY_STARS))
+    assert not matcher(FOUR_KB)
+    return rate(lambda: matcher(FOUR_KB), seconds)
+
+
+# The largest request body kmsd reads (kmsd.api.app.MAX_BODY_BYTES), less room for the rest of an Encrypt request.
+LARGEST_CONTEXT_VALUE = 1024 * 1024 - 512
+
+
+def adversarial_key_policy(patterns: list[str], operator: str, key: str) -> str:
+    """A key policy of as many one-pattern-list statements as fit in 32 KB (the KMS limit)."""
+    statements: list[dict[str, Any]] = []
+    text = ""
+    while True:
+        statement = {
+            "Sid": f"S{len(statements)}",
+            "Effect": "Deny",
+            "Principal": {"AWS": "*"},
+            "Action": "kms:Encrypt",
+            "Resource": "*",
+            "Condition": {operator: {key: list(patterns)}},
+        }
+        candidate = json.dumps({"Version": "2012-10-17", "Statement": [*statements, statement]})
+        if len(candidate.encode()) > 32_768:
+            return text
+        statements.append(statement)
+        text = candidate
+
+
+def worst_case() -> None:
+    """Seconds for one evaluation of the most expensive request we could build within kmsd's limits."""
+    value = "a" * LARGEST_CONTEXT_VALUE
+    shapes = {
+        "substring patterns (*ab*)": [f"*a{'a' * (index % 7)}b*" for index in range(40)],
+        "?-patterns (*a?b*)": [f"*a{'?a' * (index % 7)}?b*" for index in range(40)],
+        "many stars (*a*a*...*b*)": ["*" + "*".join(["a"] * 12) + "*b*"] * 12,
+        "one long ?-chunk": ["*" + "a?" * 2000 + "b*"],
+    }
+    principal = PrincipalInfo(f"arn:aws:iam::{ACCOUNT}:user/tenant", ACCOUNT, "user")
+    for label, patterns in shapes.items():
+        text = adversarial_key_policy(patterns, "StringLike", "kms:EncryptionContext:t")
+        policy = parse_policy(text, PolicyKind.RESOURCE, "key")
+        for size in (256, 4096, 65536, LARGEST_CONTEXT_VALUE):
+            context = RequestContext("kms:Encrypt", KEY_ARN, principal, {"kms:EncryptionContext:t": value[:size]})
+            start = time.process_time()
+            decision = evaluate(context, [policy])
+            spent = time.process_time() - start
+            assert not decision.allowed  # nothing allows; every Deny is tried and none matches
+            print(
+                f"  worst case, {label:28} {len(policy.statements):4} statements, {len(text):6} bytes, "
+                f"value {size:>9,} chars: {spent * 1000:9.1f} ms"
+            )
+    # Multivalued: every encryption context key (as many as fit in the body) against every pattern.
+    keys = [f"k{index:06}" for index in range(LARGEST_CONTEXT_VALUE // 18)]
+    patterns = [f"*a{'?a' * (index % 5)}?b*" for index in range(40)]
+    text = adversarial_key_policy(patterns, "ForAnyValue:StringLike", "kms:EncryptionContextKeys")
+    policy = parse_policy(text, PolicyKind.RESOURCE, "key")
+    context = RequestContext("kms:Encrypt", KEY_ARN, principal, {"kms:EncryptionContextKeys": keys})
+    start = time.process_time()
+    evaluate(context, [policy])
+    spent = time.process_time() - start
+    print(
+        f"  worst case, ForAnyValue over {len(keys):,} context keys: {len(policy.statements)} statements, "
+        f"{len(text)} bytes: {spent * 1000:.1f} ms"
+    )
+
+
 def main() -> None:
     arguments = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     arguments.add_argument("--seconds", type=float, default=2.0, help="CPU time per measurement")
+    arguments.add_argument("--worst-case", action="store_true", help="also time the most expensive evaluation")
     options = arguments.parse_args()
     typical = scenario("typical", 4, options.seconds)
     large = scenario("large", 200, options.seconds)
@@ -276,6 +361,9 @@ def main() -> None:
         f"200 statements per policy cost {typical[headline] / large[headline]:.1f}x as much per request, "
         f"{typical[new_key] / large[new_key]:.1f}x when each request names a new key"
     )
+    print(f"wildcard: a 20-star pattern against a 4 KB value: {wildcard_row(options.seconds):,.0f} matches/s")
+    if options.worst_case:
+        worst_case()
 
 
 if __name__ == "__main__":

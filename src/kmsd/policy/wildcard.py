@@ -167,7 +167,7 @@ class Chunk:
 
 # Above this many piece checks, a chunk holding `?` is searched bit-parallel: Python-level checks per candidate
 # would cost (positions x pieces) interpreter steps, the bitmasks (letters x positions / word size) machine steps.
-_SCAN_LIMIT = 4096
+_SCAN_LIMIT = 64
 
 
 def _parallel_find(letters: tuple[tuple[int, str], ...], subject: str, start: int, last: int) -> int:
@@ -185,15 +185,18 @@ def _parallel_find(letters: tuple[tuple[int, str], ...], subject: str, start: in
     against it, so a policy of many patterns pays for each character's
     mask once.
     """
-    reach = max(offset for offset, _ in letters) + 1
-    stop = min(last, start + max(_FIRST_WINDOW, 4 * reach) - 1)
-    found = _candidates(letters, _CharMasks(subject[start : stop + reach]), stop - start + 1)
-    if found >= 0:
-        return start + found
-    if stop == last:
-        return -1
-    found = _candidates(letters, _masks_of(subject), last + 1, skip=stop + 1)
-    return stop + 1 + found if found >= 0 else -1
+    if len(subject) > _FIRST_WINDOW:
+        # A long value: operations on its whole masks cost in proportion to its length, so try a window first.
+        reach = max(offset for offset, _ in letters) + 1
+        stop = min(last, start + max(_FIRST_WINDOW, 4 * reach) - 1)
+        found = _candidates(letters, _CharMasks(subject[start : stop + reach]), stop - start + 1)
+        if found >= 0:
+            return start + found
+        if stop == last:
+            return -1
+        start = stop + 1
+    found = _candidates(letters, _masks_of(subject), last + 1, skip=start)
+    return start + found if found >= 0 else -1
 
 
 def _candidates(letters: tuple[tuple[int, str], ...], masks: _CharMasks, positions: int, skip: int = 0) -> int:
@@ -206,11 +209,11 @@ def _candidates(letters: tuple[tuple[int, str], ...], masks: _CharMasks, positio
     return (candidates & -candidates).bit_length() - 1 - skip
 
 
-# Start positions in the first window of a bit-parallel search.
+# Start positions in the first window of a bit-parallel search in a long value.
 _FIRST_WINDOW = 4096
 
-# Whole-value masks for the last few long values searched bit-parallel (one request's values, typically).
-_VALUE_MASKS_LIMIT = 4
+# Whole-value masks for the last values searched bit-parallel (one request's values, typically).
+_VALUE_MASKS_LIMIT = 16
 _value_masks: dict[str, _CharMasks] = {}
 
 
