@@ -262,6 +262,32 @@ def test_resource_tags_spelled_twice_cannot_dodge_a_deny(server: KmsdServer, ten
     assert user.kms.encrypt(KeyId=untagged, Plaintext=b"x")["KeyId"]
 
 
+def test_iam_request_tags_spelled_twice_follow_the_same_rule(server: KmsdServer, tenant: tuple[Account, Any]) -> None:
+    # IAM builds its own request context; aws:RequestTag/env spelled two ways is one key there too.
+    _, iam = tenant
+    iam.create_user(UserName="tagger")
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "iam:TagUser",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"aws:RequestTag/env": "dev"}},
+            }
+        ],
+    }
+    iam.put_user_policy(UserName="tagger", PolicyName="p", PolicyDocument=json.dumps(policy))
+    key = iam.create_access_key(UserName="tagger")["AccessKey"]
+    tagger = server.client("iam", access_key=key["AccessKeyId"], secret_key=key["SecretAccessKey"])
+    prod_and_dev = [{"Key": "env", "Value": "prod"}, {"Key": "ENV", "Value": "dev"}]
+    for tags in (prod_and_dev, list(reversed(prod_and_dev))):
+        with pytest.raises(ClientError) as excinfo:
+            tagger.tag_user(UserName="tagger", Tags=tags)
+        assert error_code(excinfo) == "AccessDenied", tags
+    tagger.tag_user(UserName="tagger", Tags=[{"Key": "env", "Value": "dev"}])
+
+
 # --- item 12 -----------------------------------------------------------------------------------------------------
 
 
