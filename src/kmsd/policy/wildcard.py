@@ -20,7 +20,11 @@ always safe: any match that puts a chunk further right can move it left
 without disturbing the chunks after it, so if leftmost placement fails no
 placement succeeds.  Each search starts where the previous chunk ended, so
 the value is scanned once per chunk at most: O(pattern × value) in the worst
-case, and one ``str.find`` per chunk in the usual one.
+case, and one ``str.find`` per chunk in the usual one.  A chunk holding
+``?`` is found from its longest literal piece, each candidate checked piece
+by piece, or, when that would take many checks, by a bit-parallel search
+whose machine work is the chunk's letters times the value's length divided by
+the word size (:func:`_parallel_find`).
 """
 
 from __future__ import annotations
