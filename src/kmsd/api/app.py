@@ -12,17 +12,28 @@ its error is written in the request's protocol (JSON ``__type`` or XML
 ``ErrorResponse``).  Handlers are thin; every rule lives in the service
 packages.
 
-Service calls run inline on the event loop: the SQLite store answers in
-microseconds and the work is CPU-bound under the GIL anyway, so a thread hop
-would only add latency.  (A store with network round trips will move the
-call to a worker thread.)
+The event loop never waits for another tenant's work (docs/architecture.md,
+"One tenant cannot stall the others").  KMS reads of ordinary size -- the
+cryptographic calls above all -- run inline on the loop: the SQLite store
+answers them in microseconds without its writer lock, and a thread hop would
+only add latency.  Policy evaluation is linear in policy size × request size,
+so a request whose body is larger than ``INLINE_BODY_BYTES`` (up to 1 MiB,
+against an adversarial 32 KB key policy: seconds) runs its service call on
+the *large-call* threads instead; off the loop it costs the others a share of
+the interpreter (the loop gets the GIL back at every switch interval), not
+their answers.  Everything that takes the store's writer lock -- KMS writes,
+IAM and STS calls, access-key-use records, the periodic sweep -- runs on the
+one *store-call* thread, in arrival order, so the loop never blocks behind a
+writer either; the loop's own change check only tries the lock.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import dataclasses
+import functools
 import json
 import logging
 import time
@@ -67,6 +78,14 @@ log = logging.getLogger("kmsd.api")
 
 # Large enough for any KMS, IAM or STS request (a 32 KB key policy, escaped, is well under it).
 MAX_BODY_BYTES = 1024 * 1024
+
+# Bodies up to this size are served on the event loop; larger ones run their service call on a large-call
+# thread.  Below it the worst evaluation we could build (docs/architecture.md) stays near 0.1 s, and every
+# request of the benchmark and of ordinary clients (a 4 KB plaintext is 5.5 KB of JSON) is either far below
+# it or pays the thread hop (tens of microseconds) on top of work that large anyway.
+INLINE_BODY_BYTES = 2048
+# At most this many oversized calls run at once; more wait for a thread, never the event loop.
+LARGE_CALL_THREADS = 2
 
 # GetAccessKeyLastUsed reports when, where and for which service a long-term key was last used.  A store
 # write on every request would cost more than most calls, so each key's use is written at most this often.
@@ -142,6 +161,7 @@ class KmsdApp:
         trusted_service_header: str | None = None,
         trusted_proxy_hops: int = 1,
         regions: RegionPolicy | None = None,
+        inline_body_bytes: int = INLINE_BODY_BYTES,
     ) -> None:
         self.runtime = runtime
         # kmsd serve --explain-denials: AccessDeniedException bodies carry the decision's trace (for callers
@@ -156,6 +176,12 @@ class KmsdApp:
         # kmsd serve --regions: the credential scope's region must be one of these, else any AWS region name.
         self.regions = regions if regions is not None else RegionPolicy()
         self.max_body_bytes = max_body_bytes
+        self.inline_body_bytes = inline_body_bytes
+        # Oversized calls (see INLINE_BODY_BYTES); threads start on first use.
+        self._large_calls = concurrent.futures.ThreadPoolExecutor(LARGE_CALL_THREADS, "kmsd-large-call")
+        # Everything that takes the store's writer lock.  One thread: SQLite has one writer anyway, and in
+        # arrival order a request's access-key-use record is written before the next request is served.
+        self._store_calls = concurrent.futures.ThreadPoolExecutor(1, "kmsd-store-call")
         self.sweep_interval = sweep_interval
         self.store_check_interval = store_check_interval
         self._next_store_check = 0.0  # time.monotonic() after which a request asks the store again
@@ -215,15 +241,17 @@ class KmsdApp:
         except AwsError as error:
             await self._send_error(send, error, protocol, self._codec_for(fields), request_id)
             return
+        large = len(body) > self.inline_body_bytes
         if service == KMS:
             try:
                 via = via_service(header_map, self.trusted_service_header)
             except AwsError as error:
                 await self._send_json_error(send, error, request_id)
                 return
-            await self._kms(send, caller, _first_value(header_map, "x-amz-target"), body, request_id, via)
+            target = _first_value(header_map, "x-amz-target")
+            await self._kms(send, caller, target, body, request_id, via, large=large)
         else:
-            await self._query(send, service, caller, fields, request_id)
+            await self._query(send, service, caller, fields, request_id, large=large)
 
     def _authenticate(self, scope: Scope, request: WireRequest, request_id: str) -> tuple[Caller, str]:
         runtime = self.runtime
@@ -233,7 +261,8 @@ class KmsdApp:
         now = time.monotonic()
         if now >= self._next_store_check:
             self._next_store_check = now + self.store_check_interval
-            if runtime.store.changed_since_last_check():
+            # Only tries the writer lock: a call holding it runs on the store-call thread, not here.
+            if runtime.store.changed_since_last_check(wait=False):
                 runtime.credentials.invalidate()
                 runtime.kms.invalidate_caches()
         try:
@@ -254,7 +283,7 @@ class KmsdApp:
         except SessionExpired:
             raise to_aws_error(expired_session_token(), request.protocol) from None
         if verified_at is not None and not signed.access_key_id.startswith(SESSION_KEY_ID_PREFIX):
-            self._record_key_use(signed.access_key_id, signed.service, signed.region, verified_at)
+            self._note_key_use(signed.access_key_id, signed.service, signed.region, verified_at)
         client = scope.get("client")
         caller = _caller(
             resolved.principal,
@@ -267,13 +296,17 @@ class KmsdApp:
         )
         return caller, signed.service
 
-    def _record_key_use(self, access_key_id: str, service: str, region: str, now: datetime) -> None:
+    def _note_key_use(self, access_key_id: str, service: str, region: str, now: datetime) -> None:
+        """Record the key's use (on the store-call thread, before this request's own store call) if due."""
         last = self._key_use_recorded.get(access_key_id)
         if last is not None and timedelta(0) <= now - last < KEY_USE_RECORD_INTERVAL:
             return
         if len(self._key_use_recorded) >= _KEY_USE_MEMORY:
             self._key_use_recorded.clear()
         self._key_use_recorded[access_key_id] = now
+        self._store_calls.submit(self._record_key_use, access_key_id, service, region, now)
+
+    def _record_key_use(self, access_key_id: str, service: str, region: str, now: datetime) -> None:
         try:
             self.runtime.store.record_access_key_use(access_key_id, now, service, region)
         except StoreError:
@@ -313,16 +346,17 @@ class KmsdApp:
         body: bytes,
         request_id: str,
         via_service: str | None = None,
+        *,
+        large: bool = False,
     ) -> None:
         try:
-            operation = json_protocol.operation_from_target(target, self._kms_target_prefix)
-            if operation not in self.kms_model.operations:
-                raise AwsError("UnknownOperationException", "")
-            if operation not in self.runtime.kms.operations:
-                raise AwsError("UnsupportedOperationException", f"kmsd does not support {operation} yet.")
-            params = self.kms_model.parse_request(operation, json_protocol.decode_body(body))
-            result = self.runtime.kms.call(operation, params, caller, via_service=via_service)
-            payload = json_protocol.encode_result(self.kms_model.serialize_response(operation, result))
+            call = functools.partial(self._kms_call, caller, target, body, via_service)
+            if large:
+                payload = await self._on(self._large_calls, call)
+            elif target is not None and self.runtime.kms.writes(target.rpartition(".")[2]):
+                payload = await self._on(self._store_calls, call)
+            else:
+                payload = call()
         except AwsError as error:
             await self._send_json_error(send, error, request_id, caller.principal.account_id)
             return
@@ -333,8 +367,31 @@ class KmsdApp:
             return
         await _send(send, 200, json_protocol.CONTENT_TYPE, payload, request_id)
 
+    def _kms_call(self, caller: Caller, target: str | None, body: bytes, via_service: str | None) -> bytes:
+        """Decode, validate, run and encode one KMS call: the part of a request that may take long."""
+        operation = json_protocol.operation_from_target(target, self._kms_target_prefix)
+        if operation not in self.kms_model.operations:
+            raise AwsError("UnknownOperationException", "")
+        if operation not in self.runtime.kms.operations:
+            raise AwsError("UnsupportedOperationException", f"kmsd does not support {operation} yet.")
+        params = self.kms_model.parse_request(operation, json_protocol.decode_body(body))
+        result = self.runtime.kms.call(operation, params, caller, via_service=via_service)
+        return json_protocol.encode_result(self.kms_model.serialize_response(operation, result))
+
+    @staticmethod
+    async def _on(threads: concurrent.futures.Executor, call: Callable[[], bytes]) -> bytes:
+        """``call()`` on one of ``threads``, while the event loop serves other requests."""
+        return await asyncio.get_running_loop().run_in_executor(threads, call)
+
     async def _query(
-        self, send: Send, service_name: str, caller: Caller, fields: Mapping[str, str], request_id: str
+        self,
+        send: Send,
+        service_name: str,
+        caller: Caller,
+        fields: Mapping[str, str],
+        request_id: str,
+        *,
+        large: bool = False,
     ) -> None:
         codec = self.query_codecs[service_name]
         service = self._query_services[service_name]
@@ -343,9 +400,8 @@ class KmsdApp:
             operation = codec.operation(fields)
             if operation not in service.operations:
                 raise AwsError("UnsupportedOperation", f"kmsd does not support {operation} yet.")
-            params = codec.decode(operation, fields)
-            result = service.call(operation, params, caller)
-            payload = codec.encode_result(operation, result, request_id)
+            call = functools.partial(self._query_call, codec, service, operation, fields, caller, request_id)
+            payload = await self._on(self._large_calls if large else self._store_calls, call)
         except AwsError as error:
             await self._send_error(send, error, "query", codec, request_id)
             return
@@ -361,6 +417,20 @@ class KmsdApp:
             await self._send_error(send, failure, "query", codec, request_id)
             return
         await _send(send, 200, query_protocol.CONTENT_TYPE, payload, request_id)
+
+    @staticmethod
+    def _query_call(
+        codec: QueryCodec,
+        service: QueryService,
+        operation: str,
+        fields: Mapping[str, str],
+        caller: Caller,
+        request_id: str,
+    ) -> bytes:
+        """Decode, run and encode one IAM or STS call."""
+        params = codec.decode(operation, fields)
+        result = service.call(operation, params, caller)
+        return codec.encode_result(operation, result, request_id)
 
     async def _send_error(
         self, send: Send, error: AwsError, protocol: WireProtocol, codec: QueryCodec, request_id: str
@@ -402,6 +472,9 @@ class KmsdApp:
                     sweeper.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await sweeper
+                # A call already running finishes (and commits or rolls back) on its thread; none starts now.
+                self._large_calls.shutdown(wait=False, cancel_futures=True)
+                self._store_calls.shutdown(wait=False, cancel_futures=True)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -410,7 +483,7 @@ class KmsdApp:
         while True:
             await asyncio.sleep(self.sweep_interval)
             try:
-                self.runtime.kms.sweep()
+                await asyncio.get_running_loop().run_in_executor(self._store_calls, self.runtime.kms.sweep)
             except Exception:
                 log.exception("periodic sweep failed; retrying in %s s", self.sweep_interval)
 

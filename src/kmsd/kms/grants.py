@@ -92,6 +92,9 @@ def create_grant(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> 
     # The principals are resolved to the entities they name before the key is, because resolving the
     # key authorizes the call: kms:GranteePrincipal and kms:RetiringPrincipal must be the stored ARNs,
     # or a Deny on `user/admin` would not see `user/ADMIN`, which names the same user.
+    # The constraint's size limits come first: its encryption context feeds kms:EncryptionContext:* in the
+    # authorization, whose cost grows with it, and the authorization runs inside the write transaction.
+    _check_constraint_size(params)
     key_account = _grant_reference(caller, params["KeyId"]).account_id
     grantee, retiring = params.get("GranteePrincipal"), params.get("RetiringPrincipal")
     grantee_arn = None if grantee is None else existing_principal_arn(ctx, caller, key_account, str(grantee))
@@ -419,16 +422,24 @@ def _constraint(params: Mapping[str, Any], key: KeyRecord) -> tuple[dict[str, st
             f"Encryption context grant constraints are not supported for a KMS key with KeySpec {key.key_spec}."
         )
     context = {str(name): str(value) for name, value in pairs.items()}
-    if len(context) > MAX_CONSTRAINT_PAIRS:
-        raise ValidationError(
-            f"A grant constraint can include up to {MAX_CONSTRAINT_PAIRS} encryption context pairs; "
-            f"{len(context)} were given."
-        )
-    if sum(len(name) + len(value) for name, value in context.items()) > MAX_CONSTRAINT_CHARACTERS:
-        raise ValidationError(
-            f"The encryption context in a grant constraint cannot exceed {MAX_CONSTRAINT_CHARACTERS} characters."
-        )
     return (context, None) if equals is not None else (None, context)
+
+
+def _check_constraint_size(params: Mapping[str, Any]) -> None:
+    """AWS's limits on a constraint's encryption context: MAX_CONSTRAINT_PAIRS pairs, MAX_CONSTRAINT_CHARACTERS."""
+    constraints = params.get("Constraints") or {}
+    for pairs in (constraints.get(EQUALS), constraints.get(SUBSET)):
+        if pairs is None:
+            continue
+        if len(pairs) > MAX_CONSTRAINT_PAIRS:
+            raise ValidationError(
+                f"A grant constraint can include up to {MAX_CONSTRAINT_PAIRS} encryption context pairs; "
+                f"{len(pairs)} were given."
+            )
+        if sum(len(str(name)) + len(str(value)) for name, value in pairs.items()) > MAX_CONSTRAINT_CHARACTERS:
+            raise ValidationError(
+                f"The encryption context in a grant constraint cannot exceed {MAX_CONSTRAINT_CHARACTERS} characters."
+            )
 
 
 def _same_grant(old: GrantRecord, new: GrantRecord) -> bool:

@@ -132,6 +132,12 @@ class KmsService:
         scope.verify_complete()
         return result
 
+    @staticmethod
+    def writes(operation: str) -> bool:
+        """Whether ``operation`` may write to the store (False for a name that is no operation)."""
+        entry = OPERATIONS.get(operation)
+        return entry is not None and entry.writes
+
     def invalidate_caches(self) -> None:
         """Another process or node committed: drop what the authorizer caches (grants, aliases), and the
         unwrapped material if that commit (or any since the last check) purged a key."""

@@ -54,11 +54,14 @@ class Store(Protocol):
         """True when the database answers a trivial query."""
         ...
 
-    def changed_since_last_check(self) -> bool:
+    def changed_since_last_check(self, *, wait: bool = True) -> bool:
         """True when another connection or process committed since the previous call.
 
         Caches in the service layer call this once per request and drop what
-        they hold when it says True (SQLite: ``PRAGMA data_version``).
+        they hold when it says True (SQLite: ``PRAGMA data_version``).  With
+        ``wait=False`` (the event loop) it answers False at once, without
+        checking, when another thread holds the store's writer; a later check
+        sees the change.
         """
         ...
 

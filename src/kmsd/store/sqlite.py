@@ -192,12 +192,23 @@ class SqliteStore(KmsKeyQueries, GrantQueries, AccountQueries, IamEntityQueries,
         except StoreError:
             return False
 
-    def changed_since_last_check(self) -> bool:
-        with self._holding_writer() as writer:
-            version = self._data_version(writer)
-            changed = version != self._seen_data_version
-            self._seen_data_version = version
-            self._note_data_version(version)
+    def changed_since_last_check(self, *, wait: bool = True) -> bool:
+        if self._owner == threading.get_ident():
+            return self._data_version_changed()
+        # wait=False (the event loop) must not queue behind a writer that may run a long call: ask later.
+        if not self._lock.acquire(blocking=wait):
+            return False
+        try:
+            return self._data_version_changed()
+        finally:
+            self._lock.release()
+
+    def _data_version_changed(self) -> bool:
+        """Whether data_version moved since the last check; the caller holds the writer."""
+        version = self._data_version(self._writer)
+        changed = version != self._seen_data_version
+        self._seen_data_version = version
+        self._note_data_version(version)
         return changed
 
     def close(self) -> None:
