@@ -14,14 +14,23 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import boto3
+import uvicorn
 from botocore.config import Config
+
+from kmsd.api.app import KmsdApp
+from kmsd.clock import ManualClock
+from kmsd.server import Parts, build_runtime, open_parts
 
 KMSD = str(Path(sys.executable).with_name("kmsd"))
 
@@ -119,3 +128,46 @@ class KmsdServer:
         """A client signed with the default account's root credentials that the server printed."""
         access_key, secret_key = self.default_credentials()
         return self.client(service, access_key=access_key, secret_key=secret_key, region=region)
+
+
+@dataclass
+class InProcessServer:
+    """kmsd's app served by uvicorn in a thread of the test process, so the test can hold its clock."""
+
+    kms: Any  # a boto3 KMS client signed with the development credentials
+    clock: ManualClock
+    parts: Parts
+    server: uvicorn.Server
+
+
+@contextmanager
+def in_process_server(data_dir: Path, *, sweep_interval: float) -> Iterator[InProcessServer]:
+    """A server on a free port over a SQLite store in ``data_dir``, with a manual clock and ``--dev``.
+
+    Development credentials, because a signature's timestamp is checked against the server's clock,
+    which such tests move by days.
+    """
+    clock = ManualClock(datetime.now(UTC))
+    parts = open_parts(f"sqlite:///{data_dir / 'kmsd.db'}", clock=clock)
+    app = KmsdApp(build_runtime(parts, dev=True), sweep_interval=sweep_interval)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    kms = boto3.client(
+        "kms",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(retries={"max_attempts": 1}, parameter_validation=False),
+    )
+    try:
+        yield InProcessServer(kms, clock, parts, server)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        parts.store.close()

@@ -14,23 +14,19 @@ import base64
 import os
 import sqlite3
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import uvicorn
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from kmsd.api.app import KmsdApp
 from kmsd.clock import ManualClock
-from kmsd.server import Parts, build_runtime, open_parts
-from tests.integration.server import KMSD, KmsdServer, free_port
+from kmsd.server import Parts
+from tests.integration.server import KMSD, KmsdServer, free_port, in_process_server
 
 # --- item 16: RotateKeyOnDemand answers with the key ARN ---------------------------------------------------
 
@@ -135,28 +131,8 @@ def test_a_cli_command_without_the_servers_root_key_writes_no_second_one(tmp_pat
 @pytest.fixture
 def clocked_server(tmp_path: Path) -> Iterator[tuple[Any, ManualClock, Parts, uvicorn.Server]]:
     """A server in this process whose clock the test moves (development credentials: see test_time.py)."""
-    clock = ManualClock(datetime.now(UTC))
-    parts = open_parts(f"sqlite:///{tmp_path / 'kmsd.db'}", clock=clock)
-    app = KmsdApp(build_runtime(parts, dev=True), sweep_interval=3600)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    kms = boto3.client(
-        "kms",
-        endpoint_url=f"http://127.0.0.1:{port}",
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=Config(retries={"max_attempts": 1}, parameter_validation=False),
-    )
-    yield kms, clock, parts, server
-    server.should_exit = True
-    thread.join(timeout=10)
-    parts.store.close()
+    with in_process_server(tmp_path, sweep_interval=3600) as running:
+        yield running.kms, running.clock, running.parts, running.server
 
 
 def _wrapped_material(db: Path, key_id: str) -> list[bytes]:

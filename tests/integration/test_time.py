@@ -8,50 +8,24 @@ against the server's clock, which this test moves by days.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-import uvicorn
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from kmsd.api.app import KmsdApp
 from kmsd.clock import ManualClock
-from kmsd.server import build_runtime, open_parts
-from tests.integration.server import free_port
+from tests.integration.server import in_process_server
 from tests.integration.test_kms_keys import error_of
 
 
 @pytest.fixture
 def clocked(tmp_path: Path) -> Iterator[tuple[Any, ManualClock]]:
-    clock = ManualClock(datetime.now(UTC))
-    parts = open_parts(f"sqlite:///{tmp_path / 'kmsd.db'}", clock=clock)
-    app = KmsdApp(build_runtime(parts, dev=True), sweep_interval=0.05)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    kms = boto3.client(
-        "kms",
-        endpoint_url=f"http://127.0.0.1:{port}",
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        config=Config(retries={"max_attempts": 1}, parameter_validation=False),
-    )
-    yield kms, clock
-    server.should_exit = True
-    thread.join(timeout=10)
-    parts.store.close()
+    with in_process_server(tmp_path, sweep_interval=0.05) as running:
+        yield running.kms, running.clock
 
 
 def test_key_disappears_when_the_window_ends(clocked: tuple[Any, ManualClock]) -> None:
