@@ -18,25 +18,15 @@ from __future__ import annotations
 
 from echo_app import RESPONSE_BODY
 from granian_app import build_app
-from kmsd.api import json_protocol
-from kmsd.api.app import KmsdApp, Send
-from kmsd.api.app import _send as send_answer  # kmsd's own answer writer: the same headers as a real answer
+from kmsd.api.app import KmsdApp
 from kmsd.iam.principal import Caller
 
 
 class SigV4OnlyApp(KmsdApp):
     """Everything up to and including SigV4 verification; a fixed answer instead of the KMS call."""
 
-    async def _kms(
-        self,
-        send: Send,
-        caller: Caller,
-        target: str | None,
-        body: bytes,
-        request_id: str,
-        via_service: str | None = None,
-    ) -> None:
-        await send_answer(send, 200, json_protocol.CONTENT_TYPE, RESPONSE_BODY, request_id)
+    def _kms_call(self, caller: Caller, target: str | None, body: bytes, via_service: str | None) -> bytes:
+        return RESPONSE_BODY
 
 
 def create_app() -> SigV4OnlyApp:
