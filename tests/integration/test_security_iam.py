@@ -27,37 +27,18 @@ from typing import Any
 import boto3
 import pytest
 from botocore.config import Config
-from botocore.exceptions import ClientError
 
 from tests.integration.server import KmsdServer
+from tests.integration.test_iam_sts import allow, error_from, policy, session_client, trust
 from tests.integration.test_iam_wire import client, unique, user_with_key
-from tests.integration.test_kms_keys import error_of
 
 ACCOUNT = "000000000000"
 ADMIN_ACCESS = "arn:aws:iam::aws:policy/AdministratorAccess"
 READ_ONLY = "arn:aws:iam::aws:policy/IAMReadOnlyAccess"
 
 
-def policy(*statements: dict[str, Any]) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
-
-
-def allow(*actions: str, resource: str = "*", **extra: Any) -> dict[str, Any]:
-    return {"Effect": "Allow", "Action": list(actions), "Resource": resource, **extra}
-
-
 def deny(*actions: str, resource: str = "*", **extra: Any) -> dict[str, Any]:
     return {"Effect": "Deny", "Action": list(actions), "Resource": resource, **extra}
-
-
-def trust(principal: str, *actions: str, **extra: Any) -> dict[str, Any]:
-    return {"Effect": "Allow", "Principal": {"AWS": principal}, "Action": list(actions or ["sts:AssumeRole"]), **extra}
-
-
-def error_from(call: Any, **kwargs: Any) -> tuple[str, str, int]:
-    with pytest.raises(ClientError) as excinfo:
-        call(**kwargs)
-    return error_of(excinfo)
 
 
 def explicit_deny(caller_arn: str, action: str, resource: str) -> tuple[str, str, int]:
@@ -66,12 +47,6 @@ def explicit_deny(caller_arn: str, action: str, resource: str) -> tuple[str, str
         f"User: {caller_arn} is not authorized to perform: {action} on resource: {resource} "
         "with an explicit deny in an identity-based policy",
         403,
-    )
-
-
-def session_client(server: KmsdServer, service: str, credentials: dict[str, Any]) -> Any:
-    return client(
-        server, service, (credentials["AccessKeyId"], credentials["SecretAccessKey"]), credentials["SessionToken"]
     )
 
 
