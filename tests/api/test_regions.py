@@ -10,7 +10,7 @@ import botocore
 import pytest
 
 from kmsd.api.regions import AWS_REGION_PATTERN, RegionPolicy, parse_region_list
-from kmsd.api.sigv4_errors import SigV4Error
+from kmsd.api.sigv4.errors import SigV4Error
 
 PARTITIONS = json.loads((Path(botocore.__file__).parent / "data" / "partitions.json").read_text())["partitions"]
 

@@ -25,8 +25,8 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from kmsd.api import sigv4
 from kmsd.api.app import KmsdApp, Runtime
+from kmsd.api.sigv4 import verifier as sigv4_verifier
 from kmsd.clock import ManualClock
 from kmsd.server import build_runtime, open_parts
 
@@ -135,8 +135,8 @@ def _whoami(harness: Harness, credentials: tuple[str, ...]) -> tuple[int, str]:
 
 
 def test_no_module_level_cache_keyed_by_secrets() -> None:
-    assert not hasattr(sigv4.signing_key, "cache_info")
-    assert not hasattr(sigv4._keyed_hashes, "cache_info")
+    assert not hasattr(sigv4_verifier.signing_key, "cache_info")
+    assert not hasattr(sigv4_verifier._keyed_hashes, "cache_info")
 
 
 @pytest.mark.parametrize("removal", ["DeleteAccessKey", "UpdateAccessKey"])

@@ -23,7 +23,7 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from kmsd.api.sigv4_errors import SIGNATURE_MISMATCH
+from kmsd.api.sigv4.errors import SIGNATURE_MISMATCH
 from tests.integration.server import KmsdServer
 from tests.integration.test_kms_keys import error_of
 

@@ -18,7 +18,7 @@ from tests.store.test_sqlite_grants import make_grant
 from tests.store.test_sqlite_iam import T0, role, user
 from tests.store.test_sqlite_store import make_key
 
-import kmsd.store.sqlite as sqlite_module
+import kmsd.store.sqlite.store as sqlite_module
 from kmsd.store.base import Conflict
 from kmsd.store.migrations import MIGRATIONS
 from kmsd.store.models import Account, GrantRecord, IamRole, IamUser, KeyRecord

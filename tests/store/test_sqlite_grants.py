@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-import kmsd.store.sqlite as sqlite_module
+import kmsd.store.sqlite.store as sqlite_module
 from kmsd.store.base import Conflict, Store, StoreError
 from kmsd.store.migrations import LATEST_VERSION
 from kmsd.store.models import GrantRecord, KeyRecord

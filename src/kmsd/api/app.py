@@ -57,7 +57,7 @@ from kmsd.api.sigv4 import (
     unknown_access_key,
     verify_at,
 )
-from kmsd.api.sigv4_parse import parse_grouped_request
+from kmsd.api.sigv4.parse import parse_grouped_request
 from kmsd.authz.denial import EXPLANATION_MEMBER, AccessDeniedError
 from kmsd.clock import Clock
 from kmsd.errors import AwsError
@@ -543,7 +543,7 @@ def _first_value(header_map: Mapping[str, list[str]], name: str) -> str | None:
 
 
 def _group_raw_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, list[str]]:
-    """:func:`~kmsd.api.sigv4_parse.group_headers` of the ASGI scope's byte pairs, decoded in the same pass.
+    """:func:`~kmsd.api.sigv4.parse.group_headers` of the ASGI scope's byte pairs, decoded in the same pass.
 
     HTTP/1.1 header bytes are ISO-8859-1 (RFC 9110, "Field Values"); one loop instead of a decoded
     copy of the list followed by the grouping saves a list and a pass on every request.

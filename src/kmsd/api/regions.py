@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from kmsd.api.sigv4_errors import SigV4Error
+from kmsd.api.sigv4.errors import SigV4Error
 
 # The regionRegex of each partition in botocore/data/partitions.json (aws, aws-cn, aws-eusc, aws-iso,
 # aws-iso-b, aws-iso-e, aws-iso-f, aws-us-gov), as one ASCII-only pattern: Python's \w would also

@@ -17,7 +17,7 @@ from typing import Any
 
 from kmsd.store.base import Conflict, StoreError
 from kmsd.store.models import KeyRecord
-from kmsd.store.sqlite_rows import Row
+from kmsd.store.sqlite.rows import Row
 
 BUSY_TIMEOUT_MS = 10_000
 # How long the WAL scrub after a purge waits for other processes' readers: they hold a snapshot for a

@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from kmsd.store.models import SessionRecord
-from kmsd.store.sqlite_connections import SqliteConnections
-from kmsd.store.sqlite_rows import (
+from kmsd.store.sqlite.connections import SqliteConnections
+from kmsd.store.sqlite.rows import (
     _SESSION_COLUMNS,
     _columns,
     _placeholders,

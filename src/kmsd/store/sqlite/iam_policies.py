@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from kmsd.store.base import StoreError
 from kmsd.store.models import InlinePolicy, ManagedPolicy, OwnerKind, PolicyAttachment, PolicyVersion
-from kmsd.store.sqlite_connections import SqliteConnections
-from kmsd.store.sqlite_rows import (
+from kmsd.store.sqlite.connections import SqliteConnections
+from kmsd.store.sqlite.rows import (
     _OWNER_SELECT,
     _PATH_PREFIX_MATCH,
     _POLICY_COLUMNS,

@@ -32,43 +32,14 @@ from collections.abc import MutableMapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from kmsd.api.sigv4_canonical import format_amz_date
-from kmsd.api.sigv4_errors import (
-    AWS_ERRORS,
+from kmsd.api.sigv4.canonical import format_amz_date
+from kmsd.api.sigv4.errors import (
     REQUEST_EXPIRED,
     SIGNATURE_MISMATCH,
-    ErrorShape,
-    Kind,
-    Protocol,
     SigV4Error,
-    expired_session_token,
-    to_aws_error,
-    unknown_access_key,
 )
-from kmsd.api.sigv4_parse import ALGORITHM, TERMINATOR, SignedRequest, parse_request
+from kmsd.api.sigv4.parse import ALGORITHM, TERMINATOR, SignedRequest
 from kmsd.clock import Clock
-
-__all__ = [
-    "ALGORITHM",
-    "AWS_ERRORS",
-    "MAX_SKEW",
-    "UNSIGNED_PAYLOAD",
-    "ErrorShape",
-    "Kind",
-    "Protocol",
-    "SigV4Error",
-    "SignedRequest",
-    "SigningKeyCache",
-    "canonical_request",
-    "expired_session_token",
-    "parse_request",
-    "payload_hash",
-    "signing_key",
-    "string_to_sign",
-    "to_aws_error",
-    "unknown_access_key",
-    "verify",
-]
 
 # "The request reached the service more than 15 minutes after the date stamp on the
 # request ... or the date stamp on the request is more than 15 minutes in the future"

@@ -88,14 +88,14 @@ from pathlib import Path
 from kmsd.store.base import StoreError
 from kmsd.store.migrations import LATEST_VERSION, MIGRATIONS
 from kmsd.store.models import KeyRecord
-from kmsd.store.sqlite_accounts import AccountQueries
-from kmsd.store.sqlite_connections import BUSY_TIMEOUT_MS, KEY_CACHE_CHECK_SECONDS, _connect, _ReaderSlot
-from kmsd.store.sqlite_grants import GrantQueries
-from kmsd.store.sqlite_iam_entities import IamEntityQueries
-from kmsd.store.sqlite_iam_policies import IamPolicyQueries
-from kmsd.store.sqlite_kms_keys import KmsKeyQueries
-from kmsd.store.sqlite_rows import decode_time, encode_time
-from kmsd.store.sqlite_sessions import SessionQueries
+from kmsd.store.sqlite.accounts import AccountQueries
+from kmsd.store.sqlite.connections import BUSY_TIMEOUT_MS, KEY_CACHE_CHECK_SECONDS, _connect, _ReaderSlot
+from kmsd.store.sqlite.grants import GrantQueries
+from kmsd.store.sqlite.iam_entities import IamEntityQueries
+from kmsd.store.sqlite.iam_policies import IamPolicyQueries
+from kmsd.store.sqlite.kms_keys import KmsKeyQueries
+from kmsd.store.sqlite.rows import decode_time, encode_time
+from kmsd.store.sqlite.sessions import SessionQueries
 
 __all__ = ["BUSY_TIMEOUT_MS", "KEY_CACHE_CHECK_SECONDS", "SqliteStore", "decode_time", "encode_time"]
 

@@ -9,8 +9,8 @@ from datetime import datetime
 
 from kmsd.store.base import StoreError
 from kmsd.store.models import AliasRecord, KeyMaterialRecord, KeyRecord
-from kmsd.store.sqlite_connections import _KEY_CACHE_LIMIT, SqliteConnections
-from kmsd.store.sqlite_rows import (
+from kmsd.store.sqlite.connections import _KEY_CACHE_LIMIT, SqliteConnections
+from kmsd.store.sqlite.rows import (
     _ALIAS_COLUMNS,
     _KEY_COLUMNS,
     _KEY_PLACEHOLDERS,

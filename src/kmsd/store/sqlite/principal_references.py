@@ -21,7 +21,7 @@ from __future__ import annotations
 from kmsd.store.base import StoreError
 from kmsd.store.principal_references_schema import UNREADABLE
 from kmsd.store.principal_rewrite import RewriteFailed, UnreadableDocument, replace_principal
-from kmsd.store.sqlite_connections import SqliteConnections
+from kmsd.store.sqlite.connections import SqliteConnections
 
 
 class PrincipalReferenceQueries(SqliteConnections):

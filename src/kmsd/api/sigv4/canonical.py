@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import quote, quote_from_bytes, unquote_to_bytes
 
-from kmsd.api.sigv4_errors import SigV4Error
+from kmsd.api.sigv4.errors import SigV4Error
 
 _UNRESERVED = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"
 _DROP_UNRESERVED = str.maketrans("", "", _UNRESERVED)

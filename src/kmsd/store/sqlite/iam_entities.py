@@ -7,8 +7,8 @@ from __future__ import annotations
 import threading
 
 from kmsd.store.models import IamGroup, IamRole, IamUser
-from kmsd.store.sqlite_principal_references import PrincipalReferenceQueries
-from kmsd.store.sqlite_rows import (
+from kmsd.store.sqlite.principal_references import PrincipalReferenceQueries
+from kmsd.store.sqlite.rows import (
     _GROUP_COLUMNS,
     _PATH_PREFIX_MATCH,
     _ROLE_COLUMNS,

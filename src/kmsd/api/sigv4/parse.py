@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import NamedTuple
 
-from kmsd.api.sigv4_canonical import (
+from kmsd.api.sigv4.canonical import (
     canonical_header_value,
     canonical_uri,
     decode_text,
@@ -36,7 +36,7 @@ from kmsd.api.sigv4_canonical import (
     parse_http_date,
     split_query,
 )
-from kmsd.api.sigv4_errors import MISSING_TOKEN, SigV4Error
+from kmsd.api.sigv4.errors import MISSING_TOKEN, SigV4Error
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 TERMINATOR = "aws4_request"

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from kmsd.store.models import GrantRecord
-from kmsd.store.sqlite_connections import SqliteConnections
-from kmsd.store.sqlite_rows import _GRANT_COLUMNS, _columns, _grant_from_row, _grant_to_row, _placeholders
+from kmsd.store.sqlite.connections import SqliteConnections
+from kmsd.store.sqlite.rows import _GRANT_COLUMNS, _columns, _grant_from_row, _grant_to_row, _placeholders
 
 
 class GrantQueries(SqliteConnections):

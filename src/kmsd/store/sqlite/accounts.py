@@ -7,8 +7,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from kmsd.store.models import AccessKeyRecord, Account
-from kmsd.store.sqlite_connections import SqliteConnections
-from kmsd.store.sqlite_rows import (
+from kmsd.store.sqlite.connections import SqliteConnections
+from kmsd.store.sqlite.rows import (
     _ACCESS_KEY_COLUMNS,
     _access_key_from_row,
     _access_key_to_row,
