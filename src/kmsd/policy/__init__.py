@@ -11,7 +11,6 @@ knows nothing of HTTP, storage or KMS.
 
 from kmsd.policy.context import PrincipalInfo, RequestContext
 from kmsd.policy.decision import (
-    AllowVia,
     ConditionTrace,
     Decision,
     KindMatch,
@@ -24,7 +23,7 @@ from kmsd.policy.decision import (
 from kmsd.policy.errors import PolicySizeError, PolicyValidationError
 from kmsd.policy.evaluate import evaluate
 from kmsd.policy.limits import SizeLimit, size_limit_for
-from kmsd.policy.model import Condition, Effect, Policy, PolicyDocument, PolicyKind, Principals, Statement
+from kmsd.policy.model import AllowVia, Condition, Effect, Policy, PolicyDocument, PolicyKind, Principals, Statement
 from kmsd.policy.parser import parse_policy
 
 __all__ = [

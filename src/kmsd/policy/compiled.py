@@ -16,16 +16,12 @@ is, and nothing is keyed by condition values, which change on every request
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TypeVar
 
 from kmsd.policy.arn import split_arn
 from kmsd.policy.context import RequestContext
-from kmsd.policy.decision import AllowVia
-from kmsd.policy.model import Policy, PolicyDocument
+from kmsd.policy.model import AllowVia, Policy, PolicyDocument
 from kmsd.policy.statements import CompiledStatement
-
-if TYPE_CHECKING:
-    from kmsd.policy.plans import PolicySetPlan
 
 VARIABLES_VERSION = "2012-10-17"
 # Entries kept per document in each cache below: emptied when full, a bound on memory whatever arrives.
@@ -39,6 +35,9 @@ SubjectKey = tuple[str, str, str, str, str, str | None, bool]
 # A statement whose action, resource and principal match a subject, and how its Principal names the caller.
 # What is left to check per request is its request_test.
 Check = tuple[CompiledStatement, AllowVia]
+
+# What kmsd.policy.plans keeps here: named only as a type variable, as plans builds on this module.
+Plan = TypeVar("Plan")
 
 
 class CompiledPolicy:
@@ -56,8 +55,9 @@ class CompiledPolicy:
         self._labels: dict[str, tuple[str, ...]] = {}
         # Plans of the policy sets that start with a policy compiled from this document, by subject and the
         # identities of the set's Policy objects (see kmsd.policy.evaluate).  The plans hold those objects, so
-        # their ids cannot be reused while the plans exist, and the plans go when this document does.
-        self.policy_sets: dict[tuple[object, ...], PolicySetPlan] = {}
+        # their ids cannot be reused while the plans exist, and the plans go when this document does.  Typed
+        # as objects: the plans module builds on this one, and the evaluator checks what it reads back.
+        self.policy_sets: dict[tuple[object, ...], object] = {}
 
     def statement_ids(self, policy_id: str) -> tuple[str, ...]:
         """``"<policy_id>:<Sid or #index>"`` for every statement, by statement index."""
@@ -104,7 +104,7 @@ class CompiledPolicy:
         self._by_subject[subject] = found
         return found
 
-    def keep_policy_set(self, key: tuple[object, ...], plan: PolicySetPlan) -> PolicySetPlan:
+    def keep_policy_set(self, key: tuple[object, ...], plan: Plan) -> Plan:
         if len(self.policy_sets) >= _CACHE_LIMIT:
             self.policy_sets.clear()
         self.policy_sets[key] = plan

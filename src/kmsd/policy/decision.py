@@ -19,34 +19,13 @@ from functools import cached_property
 from typing import Any, NamedTuple, Protocol
 
 from kmsd.policy.context import RequestContext
-from kmsd.policy.model import Policy, PolicyKind
+from kmsd.policy.model import AllowVia, Policy, PolicyKind
 
 
 class Outcome(enum.Enum):
     ALLOW = "Allow"
     EXPLICIT_DENY = "ExplicitDeny"
     IMPLICIT_DENY = "ImplicitDeny"
-
-
-class AllowVia(enum.Enum):
-    """How a resource-policy statement reached the caller.
-
-    ``PRINCIPAL`` and ``ROLE`` both name the caller directly; they differ in
-    what can still limit them (IAM User Guide, "Policy evaluation logic",
-    same-account resource-based policies): an allow naming a user, a role
-    session or everyone (``"*"``) is not limited by implicit denies elsewhere,
-    one naming the role behind a session is limited by the session's
-    permissions boundary and session policy, and one naming only the account
-    delegates to that account's identity policies.
-    """
-
-    PRINCIPAL = "principal"  # the caller's own ARN (user, root, role session), "*", a service
-    ROLE = "role"  # the role behind the caller's assumed-role session
-    ACCOUNT = "account"  # only the caller's account (account id or :root ARN)
-
-    @property
-    def direct(self) -> bool:
-        return self is not AllowVia.ACCOUNT
 
 
 class KindMatch(enum.Enum):
@@ -165,12 +144,11 @@ class Evaluation(Protocol):
     @property
     def policies(self) -> Sequence[Policy]: ...
 
-    @property
-    def has_boundary(self) -> bool: ...
-
     def matches(self, context: RequestContext) -> tuple[StatementMatch, ...]: ...
 
     def resource_via(self, context: RequestContext) -> AllowVia | None: ...
+
+    def trace(self, context: RequestContext) -> tuple[StatementTrace, ...]: ...
 
 
 class Decision:
@@ -284,12 +262,13 @@ class Decision:
 
     @cached_property
     def trace(self) -> tuple[StatementTrace, ...]:
-        """Every statement of every policy, in evaluation order, with whether and why it (did not) apply."""
-        # Imported here: explain builds on this module, and a trace is wanted only when someone explains.
-        from kmsd.policy.explain import trace_statements
+        """Every statement of every policy, in evaluation order, with whether and why it (did not) apply.
 
-        evaluation = self._evaluation
-        return trace_statements(self._context, evaluation.policies, evaluation.has_boundary)
+        The evaluation that made the decision works it out (with
+        :func:`kmsd.policy.explain.trace_statements`): explaining builds on
+        deciding, so this module never imports the explainer.
+        """
+        return self._evaluation.trace(self._context)
 
     @property
     def allowed(self) -> bool:

@@ -34,8 +34,8 @@ from collections.abc import Sequence
 
 from kmsd.policy.compiled import CompiledPolicy, compiled_of
 from kmsd.policy.context import RequestContext
-from kmsd.policy.decision import AllowVia, Decision, Outcome
-from kmsd.policy.model import Policy, PolicyKind
+from kmsd.policy.decision import Decision, Outcome
+from kmsd.policy.model import AllowVia, Policy, PolicyKind
 from kmsd.policy.plans import PolicySetPlan, holds
 
 _WITHOUT_IDENTITY_POLICIES = frozenset({"service", "federated", "anonymous"})
@@ -76,7 +76,7 @@ def evaluate(context: RequestContext, policies: Sequence[Policy]) -> Decision:
             *map(id, policies),
         )
         plan = compiled.policy_sets.get(key)
-        if plan is None:
+        if not isinstance(plan, PolicySetPlan):
             plan = compiled.keep_policy_set(key, PolicySetPlan(tuple(policies), context))
     else:
         plan = PolicySetPlan((), context)

@@ -27,6 +27,27 @@ class PolicyKind(enum.Enum):
     SESSION = "session"
 
 
+class AllowVia(enum.Enum):
+    """How a resource-policy statement reached the caller.
+
+    ``PRINCIPAL`` and ``ROLE`` both name the caller directly; they differ in
+    what can still limit them (IAM User Guide, "Policy evaluation logic",
+    same-account resource-based policies): an allow naming a user, a role
+    session or everyone (``"*"``) is not limited by implicit denies elsewhere,
+    one naming the role behind a session is limited by the session's
+    permissions boundary and session policy, and one naming only the account
+    delegates to that account's identity policies.
+    """
+
+    PRINCIPAL = "principal"  # the caller's own ARN (user, root, role session), "*", a service
+    ROLE = "role"  # the role behind the caller's assumed-role session
+    ACCOUNT = "account"  # only the caller's account (account id or :root ARN)
+
+    @property
+    def direct(self) -> bool:
+        return self is not AllowVia.ACCOUNT
+
+
 class Effect(enum.Enum):
     ALLOW = "Allow"
     DENY = "Deny"

@@ -22,8 +22,9 @@ from __future__ import annotations
 from kmsd.policy.compiled import SubjectKey, compiled_of
 from kmsd.policy.conditions import ContextTest
 from kmsd.policy.context import RequestContext, hidden_names
-from kmsd.policy.decision import AllowVia, StatementMatch
-from kmsd.policy.model import Policy, PolicyKind
+from kmsd.policy.decision import StatementMatch, StatementTrace
+from kmsd.policy.explain import trace_statements
+from kmsd.policy.model import AllowVia, Policy, PolicyKind
 
 # The statements that answer one question, as one test: whether one of them applies to a request.  None when
 # there are none; otherwise their per-request tests (conditions, resources with variables) tried in turn,
@@ -189,3 +190,7 @@ class PolicySetPlan:
         if holds(self.resource_account, seen):
             return AllowVia.ACCOUNT
         return None
+
+    def trace(self, context: RequestContext) -> tuple[StatementTrace, ...]:
+        """Every statement of every policy, traced element by element: for ``kmsd policy explain`` and its kin."""
+        return trace_statements(context, self.policies, self.has_boundary)

@@ -16,8 +16,7 @@ import re
 from dataclasses import dataclass
 
 from kmsd.policy.context import PrincipalInfo
-from kmsd.policy.decision import AllowVia
-from kmsd.policy.model import Principals
+from kmsd.policy.model import AllowVia, Principals
 
 PRINCIPAL_TYPES = ("AWS", "Service", "Federated", "CanonicalUser")
 

@@ -13,8 +13,7 @@ from kmsd.policy.actions import any_action_matches, compile_actions
 from kmsd.policy.arn import ArnMatcher, SubjectArn, arn_matcher, split_arn
 from kmsd.policy.conditions import CompiledCondition, ConditionError, ContextTest, all_of, compile_condition
 from kmsd.policy.context import PrincipalInfo, RequestContext
-from kmsd.policy.decision import AllowVia
-from kmsd.policy.model import Effect, Statement
+from kmsd.policy.model import AllowVia, Effect, Statement
 from kmsd.policy.principals import CompiledPrincipals, compile_principals
 from kmsd.policy.variables import Template, parse_template
 from kmsd.policy.wildcard import Token, tokens_from_text
