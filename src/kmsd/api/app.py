@@ -22,9 +22,10 @@ against an adversarial 32 KB key policy: seconds) runs its service call on
 the *large-call* threads instead; off the loop it costs the others a share of
 the interpreter (the loop gets the GIL back at every switch interval), not
 their answers.  Everything that takes the store's writer lock -- KMS writes,
-IAM and STS calls, access-key-use records, the periodic sweep -- runs on the
-one *store-call* thread, in arrival order, so the loop never blocks behind a
-writer either; the loop's own change check only tries the lock.
+IAM and STS calls, access-key-use records (:mod:`kmsd.iam.access_key_use`),
+the periodic sweep -- runs on the one *store-call* thread, in arrival order,
+so the loop never blocks behind a writer either; the loop's own change check
+only tries the lock.
 """
 
 from __future__ import annotations
@@ -39,7 +40,6 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any, NamedTuple, Protocol
 
 from kmsd.api import json_protocol, query_protocol
@@ -61,13 +61,13 @@ from kmsd.api.sigv4.parse import parse_grouped_request
 from kmsd.authz.denial import EXPLANATION_MEMBER, AccessDeniedError
 from kmsd.clock import Clock
 from kmsd.errors import AwsError
+from kmsd.iam.access_key_use import AccessKeyUse
 from kmsd.iam.credentials import CredentialResolver, SessionExpired
-from kmsd.iam.ids import SESSION_KEY_ID_PREFIX
 from kmsd.iam.principal import Caller, Principal
 from kmsd.iam.service import IamService
 from kmsd.iam.sts import StsService
 from kmsd.kms.service import KmsService
-from kmsd.store.base import Store, StoreError
+from kmsd.store.base import Store
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -86,11 +86,6 @@ MAX_BODY_BYTES = 1024 * 1024
 INLINE_BODY_BYTES = 2048
 # At most this many oversized calls run at once; more wait for a thread, never the event loop.
 LARGE_CALL_THREADS = 2
-
-# GetAccessKeyLastUsed reports when, where and for which service a long-term key was last used.  A store
-# write on every request would cost more than most calls, so each key's use is written at most this often.
-KEY_USE_RECORD_INTERVAL = timedelta(minutes=1)
-_KEY_USE_MEMORY = 10_000
 
 # How often, at most, a request asks the store whether another process committed (and the credential
 # caches are dropped if so): asking costs a round on the store's write lock, and DESIGN.md lets a node's
@@ -189,7 +184,9 @@ class KmsdApp:
         self._kms_target_prefix = str(self.kms_model.metadata["targetPrefix"])
         self.query_codecs = {service: QueryCodec.load(service) for service in QUERY_SERVICES}
         self._query_services: dict[str, QueryService] = {"iam": runtime.iam, "sts": runtime.sts}
-        self._key_use_recorded: dict[str, datetime] = {}
+        # Access-key last-use records (IAM's bookkeeping) are written on the store-call thread, queued
+        # before the request's own store call.
+        self.key_use = AccessKeyUse(runtime.store, self._store_calls.submit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -282,8 +279,8 @@ class KmsdApp:
             raise to_aws_error(failure, request.protocol) from None
         except SessionExpired:
             raise to_aws_error(expired_session_token(), request.protocol) from None
-        if verified_at is not None and not signed.access_key_id.startswith(SESSION_KEY_ID_PREFIX):
-            self._note_key_use(signed.access_key_id, signed.service, signed.region, verified_at)
+        if verified_at is not None:
+            self.key_use.note(signed.access_key_id, signed.service, signed.region, verified_at)
         client = scope.get("client")
         caller = _caller(
             resolved.principal,
@@ -295,23 +292,6 @@ class KmsdApp:
             _first_value(request.header_map, "user-agent") or "",
         )
         return caller, signed.service
-
-    def _note_key_use(self, access_key_id: str, service: str, region: str, now: datetime) -> None:
-        """Record the key's use (on the store-call thread, before this request's own store call) if due."""
-        last = self._key_use_recorded.get(access_key_id)
-        if last is not None and timedelta(0) <= now - last < KEY_USE_RECORD_INTERVAL:
-            return
-        if len(self._key_use_recorded) >= _KEY_USE_MEMORY:
-            self._key_use_recorded.clear()
-        self._key_use_recorded[access_key_id] = now
-        self._store_calls.submit(self._record_key_use, access_key_id, service, region, now)
-
-    def _record_key_use(self, access_key_id: str, service: str, region: str, now: datetime) -> None:
-        try:
-            self.runtime.store.record_access_key_use(access_key_id, now, service, region)
-        except StoreError:
-            # Bookkeeping only: the request itself must not fail because of it.
-            log.warning("could not record the use of access key %s", access_key_id, exc_info=True)
 
     def _check_scope_service(self, signed: SignedRequest, request: WireRequest) -> None:
         """The credential scope must name the service the request is for, as each AWS endpoint requires.
