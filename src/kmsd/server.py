@@ -12,8 +12,9 @@ numbers and the reason for the choice.
 
 from __future__ import annotations
 
+import errno
 import os
-import sys
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,8 +30,6 @@ from kmsd.kms.service import KmsService
 from kmsd.root_binding import open_root_key
 from kmsd.store.base import Store
 from kmsd.store.urls import open_store, sqlite_path
-
-DEFAULT_STORE_URL = "sqlite:///./.kmsd/kmsd.db"
 
 
 def data_dir_for(store_url: str) -> Path:
@@ -116,10 +115,43 @@ class RequestOptions:
     regions: tuple[str, ...] | None = None
 
 
+class ListenError(Exception):
+    """The server's address cannot be bound (a port in use, a host that is not this machine's)."""
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port``, or :class:`ListenError` in one line.
+
+    ``kmsd serve`` binds before it creates the default account or says it is serving, so a second server on a
+    busy port neither prints credentials it will not serve nor claims to serve.  SO_REUSEADDR only lets a
+    restart take over a port whose old connections are in TIME_WAIT; a port someone listens on stays refused.
+    """
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as error:
+        raise ListenError(f"cannot listen on {host}:{port}: {error.strerror}") from None
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as error:
+        sock.close()
+        reason = "the address is already in use (another kmsd?)" if error.errno == errno.EADDRINUSE else error.strerror
+        raise ListenError(f"cannot listen on {host}:{port}: {reason}") from None
+    return sock
+
+
 def serve(host: str, port: int, store_url: str, *, dev: bool = False, options: RequestOptions | None = None) -> None:
     import uvicorn
 
-    parts = open_parts(store_url)
+    sock = listen(host, port)
+    try:
+        parts = open_parts(store_url)
+    except BaseException:
+        sock.close()
+        raise
     first_start = parts.accounts.initialise_default()
     if first_start is not None:
         announce_default_account(first_start)
@@ -134,11 +166,8 @@ def serve(host: str, port: int, store_url: str, *, dev: bool = False, options: R
     )
     mode = " (--dev: development credentials accepted)" if dev else ""
     print(f"kmsd: serving KMS, IAM and STS on http://{host}:{port} with store {store_url}{mode}", flush=True)
-    sys.stdout.flush()
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
-        host=host,
-        port=port,
         loop="uvloop",
         http="httptools",
         lifespan="on",
@@ -149,3 +178,4 @@ def serve(host: str, port: int, store_url: str, *, dev: bool = False, options: R
         # aws:SourceIp must be the TCP peer unless the operator names a header (--trusted-proxy-header).
         proxy_headers=False,
     )
+    uvicorn.Server(config).run(sockets=[sock])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -11,8 +10,9 @@ from typing import Any
 
 import pytest
 
+from kmsd.cli import build_parser, main
 from kmsd.policy import PrincipalInfo
-from kmsd.policy.commands import UsageError, main, parse_context, principal_from_arn, register
+from kmsd.policy.commands import UsageError, parse_context, principal_from_arn
 from tests.policy.helpers import allow, deny, document
 
 KEY = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -204,10 +204,8 @@ def test_context_keys() -> None:
         parse_context(["=x"], session)
 
 
-def test_register_adds_the_policy_command() -> None:
-    parser = argparse.ArgumentParser(prog="kmsd")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["policy", "check", "f.json", "--kind", "boundary"])
+def test_the_cli_parser_has_the_policy_command() -> None:
+    args = build_parser().parse_args(["policy", "check", "f.json", "--kind", "boundary"])
     assert (args.command, args.policy_command, args.file, args.kind) == ("policy", "check", "f.json", "boundary")
     assert callable(args.handler)
 
@@ -215,7 +213,7 @@ def test_register_adds_the_policy_command() -> None:
 def test_module_runs_as_a_program(tmp_path: Path) -> None:
     path = write(tmp_path, "user.json", "{not json")
     done = subprocess.run(
-        [sys.executable, "-m", "kmsd.policy.commands", "policy", "check", path],
+        [sys.executable, "-m", "kmsd.cli", "policy", "check", path],
         capture_output=True,
         text=True,
         timeout=60,

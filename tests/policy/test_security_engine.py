@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from kmsd.cli import main
 from kmsd.policy import PolicyKind, PrincipalInfo, RequestContext, evaluate, parse_policy
-from kmsd.policy.commands import main
 from kmsd.policy.values import parse_date, parse_number
 from tests.policy.helpers import ACCOUNT, ALICE, KEY_ARN, ROOT, SESSION, allow, deny, document, identity
 

@@ -106,6 +106,22 @@ class AccountDirectory:
     def list(self) -> list[Account]:
         return self._store.list_accounts()
 
+    def rotate_root_key(self, account_id: str) -> RootCredentials:
+        """Give ``account_id``'s root user a new access key and delete its old ones (lost credentials).
+
+        One transaction: a server on the same store sees the commit through its change check, so the new
+        key signs at once and the old one is refused from the next request on.
+        """
+        if not is_account_id(account_id):
+            raise AwsError("ValidationException", f"Account id '{account_id}' must be 12 digits.")
+        with self._store.transaction():
+            if self._store.get_account(account_id) is None:
+                raise AwsError("NoSuchEntity", f"Account {account_id} does not exist.", 404)
+            for record in self._store.list_access_keys(account_id):
+                if record.user_id is None and record.principal_arn.endswith(":root"):
+                    self._store.delete_access_key(record.access_key_id)
+            return self._add_root_key(account_id)
+
     def _add_root_key(self, account_id: str) -> RootCredentials:
         access_key_id = new_access_key_id(self._rng)
         secret = new_secret_access_key(self._rng)

@@ -1,27 +1,29 @@
-"""``kmsd policy check`` and ``kmsd policy explain``: the policy engine from the command line.
+"""``kmsd policy check`` and ``kmsd policy explain``: the policy engine behind the command line.
 
-``check FILE`` validates a document as a policy of one kind and prints
-AWS's reason for a refusal, or the warnings of :mod:`kmsd.policy.findings`;
-it exits 1 when the document is refused.  ``explain`` evaluates a request
-(action, resource, principal ARN, condition keys) against policy files and
-prints the decision, AWS's AccessDenied wording for a denial and a
-per-statement trace, or one JSON object with ``--json``.  The principal's
-kind and account come from its ARN.  Problems a user can cause (a missing
-file, a bad document, a malformed ``--context``) print one line to stderr and
-exit 1, never a traceback.  ``register`` adds the commands to the ``kmsd``
-parser; ``python -m kmsd.policy.commands`` runs them on their own.
+:func:`check` validates a document as a policy of one kind and prints AWS's
+reason for a refusal, the warnings of :mod:`kmsd.policy.findings` and, for
+the services the caller names, actions that do not exist
+(:mod:`kmsd.policy.action_names`); it returns 1 when the document is refused.
+:func:`explain` evaluates a request (action, resource, principal ARN,
+condition keys) against policy files and prints the decision, AWS's
+AccessDenied wording for a denial and a per-statement trace, or one JSON
+object.  The principal's kind and account come from its ARN.  Problems a user
+can cause (a missing file, a bad document, a malformed ``--context``) print
+one line to stderr and return 1, never a traceback.  The argument parser is
+the CLI's (:mod:`kmsd.cli.parser`): this module takes plain values, so the
+policy package stays a library.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from kmsd.policy.action_names import unknown_actions
 from kmsd.policy.context import PrincipalInfo, RequestContext
 from kmsd.policy.errors import PolicyValidationError
 from kmsd.policy.evaluate import evaluate
@@ -64,50 +66,21 @@ class UsageError(Exception):
     """A problem with the command line or its files, reported as one line."""
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add ``policy check`` and ``policy explain`` to a parser's subcommands."""
-    policy = subparsers.add_parser("policy", help="check and explain IAM policy documents offline")
-    commands = policy.add_subparsers(dest="policy_command", required=True)
+def check(
+    file: str,
+    kind_name: str = "identity",
+    limit_name: str | None = None,
+    known_actions: Mapping[str, Iterable[str]] | None = None,
+) -> int:
+    """``kmsd policy check``: 0 when ``file`` is a valid policy of ``kind_name`` (findings printed), else 1.
 
-    check = commands.add_parser("check", help="validate a policy document and print findings")
-    check.add_argument("file", metavar="FILE", help="the policy document (JSON); - reads stdin")
-    check.add_argument("--kind", choices=sorted(KINDS), default="identity", help="the kind of policy")
-    check.add_argument(
-        "--limit",
-        choices=sorted(LIMITS),
-        help="size limit to apply (default: key for resource, session for session, managed otherwise)",
-    )
-    check.set_defaults(handler=run_check)
-
-    explain = commands.add_parser("explain", help="decide one request against policy files and explain it")
-    explain.add_argument("--action", required=True, help="e.g. kms:Encrypt")
-    explain.add_argument("--resource", required=True, help="the resource ARN, or *")
-    explain.add_argument(
-        "--principal",
-        required=True,
-        help="the caller: a user, role, root or assumed-role ARN, an account id, a service or *",
-    )
-    explain.add_argument("--policy", action="append", default=[], metavar="FILE", help="an identity-based policy")
-    explain.add_argument("--resource-policy", metavar="FILE", help="the resource-based (key) policy")
-    explain.add_argument("--boundary", metavar="FILE", help="the permissions boundary")
-    explain.add_argument("--session-policy", metavar="FILE", help="the session policy")
-    explain.add_argument(
-        "--context",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="a condition key; repeat a key to make it multivalued",
-    )
-    explain.add_argument("--json", action="store_true", help="print one JSON object")
-    explain.set_defaults(handler=run_explain)
-
-
-def run_check(args: argparse.Namespace) -> int:
-    kind = KINDS[args.kind]
-    limit = LIMITS[args.limit] if args.limit else None
+    ``known_actions`` (service prefix → action names) turns on the unknown-action warnings for those services.
+    """
+    kind = KINDS[kind_name]
+    limit = LIMITS[limit_name] if limit_name else None
     try:
-        text = _read(args.file)
-        policy = parse_policy(text, kind, Path(args.file).stem, max_size=limit)
+        text = _read(file)
+        policy = parse_policy(text, kind, Path(file).stem, max_size=limit)
     except UsageError as error:
         print(f"kmsd policy check: {error}", file=sys.stderr)
         return 1
@@ -116,11 +89,13 @@ def run_check(args: argparse.Namespace) -> int:
         print(f"error: {error.message}{detail}")
         return 1
     findings = review(policy)
+    if known_actions:
+        findings.extend(unknown_actions(policy, known_actions))
     for finding in findings:
         print(finding.render())
     warnings = sum(1 for finding in findings if finding.severity is not Severity.SUGGESTION)
     count = len(policy.statements)
-    print(f"ok: valid {args.kind} policy, {_plural(count, 'statement')}, {_plural(warnings, 'warning')}")
+    print(f"ok: valid {kind_name} policy, {_plural(count, 'statement')}, {_plural(warnings, 'warning')}")
     return 0
 
 
@@ -128,17 +103,29 @@ def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
-def run_explain(args: argparse.Namespace) -> int:
+def explain(
+    action: str,
+    resource: str,
+    principal_text: str,
+    *,
+    identity_policies: Sequence[str] = (),
+    resource_policy: str | None = None,
+    boundary: str | None = None,
+    session_policy: str | None = None,
+    context_items: Sequence[str] = (),
+    as_json: bool = False,
+) -> int:
+    """``kmsd policy explain``: print the decision on one request against policy files; 1 on a usage problem."""
     try:
-        principal = principal_from_arn(args.principal)
-        keys = parse_context(args.context, principal)
-        policies = _load_policies(args)
-        context = RequestContext(args.action, args.resource, principal, keys)
+        principal = principal_from_arn(principal_text)
+        keys = parse_context(context_items, principal)
+        policies = _load_policies(identity_policies, resource_policy, boundary, session_policy)
+        context = RequestContext(action, resource, principal, keys)
     except UsageError as error:
         print(f"kmsd policy explain: {error}", file=sys.stderr)
         return 1
     decision = evaluate(context, policies)
-    if args.json:
+    if as_json:
         report: dict[str, Any] = decision.to_json()
         if decision.denial_kind is not None:
             report["message"] = denial_message(context, decision.denial_reason(context.action))
@@ -217,12 +204,14 @@ def parse_context(items: Sequence[str], principal: PrincipalInfo) -> dict[str, s
     return keys
 
 
-def _load_policies(args: argparse.Namespace) -> list[Policy]:
-    policies = [_load(path, PolicyKind.IDENTITY) for path in args.policy]
+def _load_policies(
+    identity: Sequence[str], resource: str | None, boundary: str | None, session: str | None
+) -> list[Policy]:
+    policies = [_load(path, PolicyKind.IDENTITY) for path in identity]
     for path, kind in (
-        (args.resource_policy, PolicyKind.RESOURCE),
-        (args.boundary, PolicyKind.PERMISSIONS_BOUNDARY),
-        (args.session_policy, PolicyKind.SESSION),
+        (resource, PolicyKind.RESOURCE),
+        (boundary, PolicyKind.PERMISSIONS_BOUNDARY),
+        (session, PolicyKind.SESSION),
     ):
         if path:
             policies.append(_load(path, kind))
@@ -249,14 +238,3 @@ def _read(path: str) -> bytes:
         return Path(path).read_bytes()
     except OSError as error:
         raise UsageError(f"cannot read {path}: {error.strerror or error}") from None
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="kmsd")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return int(args.handler(args))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

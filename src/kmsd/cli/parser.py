@@ -1,0 +1,221 @@
+"""The ``kmsd`` command line: every command, option, its help and its default, in one parser.
+
+Each option's help ends with its default, because a user reading ``--help``
+should not have to guess what happens without it; a test walks this parser
+and holds every option to that.  The parser only parses: each command's
+``handler`` (set with ``set_defaults``) runs it, in the modules beside this one
+and in :mod:`kmsd.policy.commands`.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from kmsd.cli.accounts import run_create, run_credentials, run_list
+from kmsd.cli.authz import run_authz_explain
+from kmsd.cli.policy import run_check, run_explain
+from kmsd.cli.serve import run_serve
+from kmsd.policy.commands import KINDS, LIMITS
+
+DEFAULT_STORE_URL = "sqlite:///./.kmsd/kmsd.db"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kmsd", description="A self-hosted AWS KMS-compatible key service.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    _add_serve(commands)
+    _add_accounts(commands)
+    _add_policy(commands)
+    _add_authz(commands)
+    return parser
+
+
+def _add_store_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--store",
+        default=DEFAULT_STORE_URL,
+        help="sqlite:///path/to/kmsd.db or postgresql://user@host:port/db (default: %(default)s)",
+    )
+
+
+def _add_json_option(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--json", action="store_true", help=f"print {what} as one JSON object (default: text)")
+
+
+def _add_serve(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    serve = commands.add_parser("serve", help="run the server")
+    serve.add_argument("--host", default="127.0.0.1", help="the address to listen on (default: %(default)s)")
+    serve.add_argument("--port", type=int, default=4599, help="the TCP port to listen on (default: %(default)s)")
+    serve.add_argument(
+        "--dev",
+        action="store_true",
+        help="also accept the development credentials: access key id 'test' or any 12-digit account id (default: off)",
+    )
+    serve.add_argument(
+        "--explain-denials",
+        action="store_true",
+        help="explain each AccessDenied decision: a summary in the x-kmsd-explanation response header and the "
+        "trace in the JSON body (member kmsdExplanation), for callers in the account that owns the key; other "
+        "accounts get AWS's plain message (default: off)",
+    )
+    serve.add_argument(
+        "--trusted-proxy-header",
+        metavar="HEADER",
+        help="take aws:SourceIp from this header (e.g. X-Forwarded-For) set by trusted proxies: all its lines are "
+        "joined in order and the address is read from the right, past --trusted-proxy-hops "
+        "(default: none, aws:SourceIp is the TCP peer)",
+    )
+    serve.add_argument(
+        "--trusted-proxy-hops",
+        metavar="N",
+        type=_positive_int,
+        default=1,
+        help="how many trusted proxies append to --trusted-proxy-header; aws:SourceIp is the N-th address "
+        "from the right (default: %(default)s, the address the nearest proxy appended)",
+    )
+    serve.add_argument(
+        "--trusted-service-header",
+        metavar="HEADER",
+        help="take kms:ViaService (e.g. ec2.us-east-1.amazonaws.com) from this header set by a trusted front end; "
+        "a request with the header repeated or listing several values is refused (ValidationException) "
+        "(default: none, kms:ViaService is absent)",
+    )
+    serve.add_argument(
+        "--regions",
+        metavar="REGION,...",
+        type=_region_list,
+        help="accept requests signed only for these regions (e.g. us-east-1,eu-west-1) "
+        "(default: any AWS region name, by AWS's partition patterns)",
+    )
+    _add_store_option(serve)
+    serve.set_defaults(handler=run_serve)
+
+
+def _add_accounts(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    accounts = commands.add_parser("accounts", help="manage accounts and their root users' credentials")
+    account_commands = accounts.add_subparsers(dest="accounts_command", required=True)
+
+    create = account_commands.add_parser("create", help="create an account and print its root access key")
+    create.add_argument("account_id", metavar="ACCOUNT", help="the new account's 12-digit id")
+    _add_json_option(create, "the credentials")
+    _add_store_option(create)
+    create.set_defaults(handler=run_create)
+
+    listing = account_commands.add_parser("list", help="list the accounts")
+    _add_store_option(listing)
+    listing.set_defaults(handler=run_list)
+
+    credentials = account_commands.add_parser(
+        "credentials",
+        help="manage an account's root access key (works offline, and while a server runs on the store)",
+    )
+    credentials.add_argument("account_id", metavar="ACCOUNT", help="the account's 12-digit id")
+    credentials.add_argument(
+        "--rotate",
+        action="store_true",
+        required=True,
+        help="create a new root access key, print it, and delete the old ones (required: the only action)",
+    )
+    _add_json_option(credentials, "the new credentials")
+    _add_store_option(credentials)
+    credentials.set_defaults(handler=run_credentials)
+
+
+def _add_policy(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    policy = commands.add_parser("policy", help="check and explain IAM policy documents offline")
+    policy_commands = policy.add_subparsers(dest="policy_command", required=True)
+
+    check = policy_commands.add_parser("check", help="validate a policy document and print findings")
+    check.add_argument("file", metavar="FILE", help="the policy document (JSON); - reads stdin")
+    check.add_argument(
+        "--kind", choices=sorted(KINDS), default="identity", help="the kind of policy (default: %(default)s)"
+    )
+    check.add_argument(
+        "--limit",
+        choices=sorted(LIMITS),
+        help="size limit to apply (default: key for resource, session for session, managed otherwise)",
+    )
+    check.set_defaults(handler=run_check)
+
+    explain = policy_commands.add_parser("explain", help="decide one request against policy files and explain it")
+    explain.add_argument("--action", required=True, help="e.g. kms:Encrypt (required)")
+    explain.add_argument("--resource", required=True, help="the resource ARN, or * (required)")
+    explain.add_argument(
+        "--principal",
+        required=True,
+        help="the caller: a user, role, root or assumed-role ARN, an account id, a service or * (required)",
+    )
+    explain.add_argument(
+        "--policy",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="an identity-based policy; repeat for several (default: none)",
+    )
+    explain.add_argument("--resource-policy", metavar="FILE", help="the resource-based (key) policy (default: none)")
+    explain.add_argument("--boundary", metavar="FILE", help="the permissions boundary (default: none)")
+    explain.add_argument("--session-policy", metavar="FILE", help="the session policy (default: none)")
+    explain.add_argument(
+        "--context",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a condition key; repeat a key to make it multivalued (default: only the keys derived from --principal)",
+    )
+    _add_json_option(explain, "the decision")
+    explain.set_defaults(handler=run_explain)
+
+
+def _add_authz(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    authz = commands.add_parser("authz", help="the KMS authorizer, offline")
+    authz_commands = authz.add_subparsers(dest="authz_command", required=True)
+    explain = authz_commands.add_parser(
+        "explain", help="can PRINCIPAL do ACTION on KEY (with CONTEXT) according to the store, and why"
+    )
+    explain.add_argument(
+        "--principal", required=True, help="an account id, or a root, user, role or session ARN (required)"
+    )
+    explain.add_argument("--action", required=True, help="e.g. kms:Encrypt (required)")
+    explain.add_argument(
+        "--key",
+        help="the key: a key id, key ARN, alias name (alias/orders) or alias ARN (default: none, for actions on "
+        "no key such as kms:CreateKey)",
+    )
+    explain.add_argument(
+        "--account",
+        metavar="ACCOUNT",
+        help="the key's account, for a key id or alias name (default: the account of --principal)",
+    )
+    explain.add_argument(
+        "--region", help="the key's region, for a key id or alias name (default: none; needed for those)"
+    )
+    explain.add_argument(
+        "--context",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a condition key of the request, e.g. kms:EncryptionContext:app=payroll or aws:SourceIp=10.0.0.1 "
+        "(default: none)",
+    )
+    _add_json_option(explain, "the answer")
+    _add_store_option(explain)
+    explain.set_defaults(handler=run_authz_explain)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _region_list(text: str) -> list[str]:
+    from kmsd.api.regions import parse_region_list
+
+    try:
+        return parse_region_list(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
