@@ -5,6 +5,8 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 4599
 STORE  ?= sqlite:///./.kmsd/kmsd.db
+# More `kmsd serve` flags, passed through as given: make serve ARGS="--dev --explain-denials"
+ARGS   ?=
 
 .PHONY: serve test lint typecheck unit soak bench system-test-deps clean
 
@@ -21,7 +23,7 @@ $(VENV)/.test-installed: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.installed
 
 serve: $(VENV)/.installed
-	$(BIN)/kmsd serve --host $(HOST) --port $(PORT) --store $(STORE)
+	$(BIN)/kmsd serve --host $(HOST) --port $(PORT) --store $(STORE) $(ARGS)
 
 # System packages the tests and benchmarks need, installed only when missing.
 system-test-deps:

@@ -1,0 +1,133 @@
+"""The ``kmsd`` command line: every option documents its default, policy typos are named, pipes close quietly.
+
+These run the installed ``kmsd`` console script as a subprocess (the way a
+user meets it), except the parser walk, which reads the parser the script
+builds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kmsd.cli import build_parser
+from kmsd.cli.authz import KeyNameError, key_arn
+from kmsd.cli.known_actions import known_actions
+
+KMSD = str(Path(sys.executable).with_name("kmsd"))
+
+
+def run_kmsd(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    # A wide terminal, so argparse does not wrap a help line in the middle of "(default: ...)".
+    env = {**os.environ, "COLUMNS": "250"}
+    return subprocess.run([KMSD, *args], capture_output=True, text=True, timeout=60, check=False, cwd=cwd, env=env)
+
+
+def _parsers(parser: argparse.ArgumentParser, path: str = "kmsd") -> Iterator[tuple[str, argparse.ArgumentParser]]:
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                yield from _parsers(child, f"{path} {name}")
+
+
+def test_every_option_has_help_that_names_its_default_or_says_it_is_required() -> None:
+    options = 0
+    for path, parser in _parsers(build_parser()):
+        for action in parser._actions:
+            if isinstance(action, argparse._HelpAction | argparse._SubParsersAction):
+                continue
+            label = f"{path} {'/'.join(action.option_strings) or action.dest}"
+            assert action.help, f"{label} has no help"
+            if action.option_strings:
+                options += 1
+                help_text = action.help % {"default": action.default}
+                assert "(default" in help_text or "(required" in help_text, f"{label}: {help_text}"
+                if action.required:
+                    assert "required" in help_text, f"{label} is required but its help does not say so"
+    assert options > 25  # the walk really reached every subcommand
+
+
+def test_help_output_of_every_command_shows_the_defaults() -> None:
+    done = run_kmsd("serve", "--help")
+    assert done.returncode == 0
+    assert "(default: 4599)" in done.stdout and "(default: sqlite:///./.kmsd/kmsd.db)" in done.stdout
+    done = run_kmsd("accounts", "credentials", "--help")
+    assert done.returncode == 0 and "--rotate" in done.stdout
+
+
+def _policy(tmp_path: Path, actions: list[str], name: str = "policy.json") -> Path:
+    path = tmp_path / name
+    statement = {"Effect": "Allow", "Action": actions, "Resource": "*"}
+    path.write_text(json.dumps({"Version": "2012-10-17", "Statement": [statement]}), encoding="utf-8")
+    return path
+
+
+def test_policy_check_names_an_action_that_does_not_exist_and_suggests_the_real_one(tmp_path: Path) -> None:
+    path = _policy(tmp_path, ["kms:Encrpt", "iam:PasRole", "sts:AsumeRole"])
+    done = run_kmsd("policy", "check", str(path))
+    assert done.returncode == 0, done.stderr  # a warning, not a refusal: IAM accepts the document
+    assert done.stdout.splitlines() == [
+        "warning: statement #0: `kms:Encrpt` is not a kms action: did you mean kms:Encrypt? [unknown-action]",
+        "warning: statement #0: `iam:PasRole` is not a iam action: did you mean iam:PassRole? [unknown-action]",
+        "warning: statement #0: `sts:AsumeRole` is not a sts action: did you mean sts:AssumeRole? [unknown-action]",
+        "ok: valid identity policy, 1 statement, 3 warnings",
+    ]
+
+
+def test_policy_check_accepts_real_actions_any_case_and_wildcards_that_match(tmp_path: Path) -> None:
+    actions = ["kms:encrypt", "kms:Get*", "kms:ReEncrypt*", "kms:ReEncryptFrom", "iam:PassRole", "sts:TagSession"]
+    done = run_kmsd("policy", "check", str(_policy(tmp_path, [*actions, "s3:GetObjekt", "ec2:*"])))
+    # Services kmsd has no model of (s3, ec2) are not judged.
+    assert (done.returncode, done.stdout) == (0, "ok: valid identity policy, 1 statement, 0 warnings\n")
+
+
+def test_policy_check_warns_about_a_wildcard_that_matches_no_action(tmp_path: Path) -> None:
+    done = run_kmsd("policy", "check", str(_policy(tmp_path, ["kms:Encrypt", "kms:Zork*"])))
+    assert done.stdout.splitlines()[0] == "warning: statement #0: `kms:Zork*` matches no kms action [unknown-action]"
+
+
+def test_known_actions_come_from_the_vendored_models() -> None:
+    actions = known_actions()
+    assert set(actions) == {"kms", "iam", "sts"}
+    assert {"Encrypt", "ReEncryptFrom", "ReEncryptTo", "CreateKey"} <= actions["kms"]
+    assert "ReEncrypt" not in actions["kms"]  # authorized as ReEncryptFrom and ReEncryptTo
+    assert {"CreateUser", "PassRole"} <= actions["iam"] and {"AssumeRole", "TagSession"} <= actions["sts"]
+
+
+def test_output_piped_into_head_ends_without_a_traceback(tmp_path: Path) -> None:
+    # About 150 KB of warnings: more than a pipe holds, so kmsd is still writing when head has gone.
+    path = _policy(tmp_path, [f"kms:Nope{index}" for index in range(1500)])
+    done = subprocess.run(
+        f"'{KMSD}' policy check --limit key '{path}' | head -n 1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert len(done.stdout.splitlines()) == 1 and done.stdout.startswith("warning: ")
+    assert done.stderr == ""
+
+
+def test_authz_explain_key_names_become_arns() -> None:
+    key_id = "1234abcd-12ab-34cd-56ef-1234567890ab"
+    alice = "arn:aws:iam::111122223333:user/alice"
+    arn = f"arn:aws:kms:us-east-1:111122223333:key/{key_id}"
+    assert key_arn(arn, None, None, alice) == arn
+    assert key_arn(key_id, None, "us-east-1", alice) == arn
+    assert (
+        key_arn("alias/orders", "444455556666", "eu-west-1", alice) == "arn:aws:kms:eu-west-1:444455556666:alias/orders"
+    )
+    assert key_arn(key_id, None, "us-east-1", "111122223333") == arn
+    with pytest.raises(KeyNameError, match="give --region"):
+        key_arn(key_id, None, None, alice)
+    with pytest.raises(KeyNameError, match="give --account"):
+        key_arn(key_id, None, "us-east-1", "*")
