@@ -19,8 +19,9 @@ from typing import Any
 from kmsd.errors import AwsError
 from kmsd.iam.accounts import new_access_key_id, new_secret_access_key, secret_purpose
 from kmsd.iam.context import IamContext
+from kmsd.iam.entity_kinds import no_such_entity
 from kmsd.iam.ids import ACCESS_KEY_ID_PREFIX
-from kmsd.iam.lookup import no_such_entity, user_or_caller
+from kmsd.iam.lookup import user_or_caller
 from kmsd.iam.paging import paginate
 from kmsd.iam.principal import Caller
 from kmsd.store.models import AccessKeyRecord, IamUser

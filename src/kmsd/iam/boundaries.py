@@ -10,16 +10,21 @@ previous boundary; the evaluation itself is the authorizer's.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from kmsd.errors import AwsError
 from kmsd.iam.aws_managed import is_service_role_policy
 from kmsd.iam.context import IamContext
-from kmsd.iam.lookup import boundary_policy, role_named, user_named
+from kmsd.iam.entity_kinds import ROLES, USERS, EntityKind
+from kmsd.iam.lookup import boundary_policy
 from kmsd.iam.managed_policies import checked_policy_arn
 from kmsd.iam.principal import Caller
-from kmsd.store.models import ManagedPolicy
+from kmsd.store.models import IamRole, IamUser, ManagedPolicy
+
+# The entity kinds that can have a permissions boundary (IAM groups cannot).
+Bounded = TypeVar("Bounded", IamUser, IamRole)
+Handler = Callable[[IamContext, Caller, Mapping[str, Any]], dict[str, Any]]
 
 # AttachedPermissionsBoundary.PermissionsBoundaryType: the one value of botocore's
 # PermissionsBoundaryAttachmentType enum.
@@ -44,27 +49,24 @@ def _boundary(ctx: IamContext, caller: Caller, params: Mapping[str, Any], entity
     return policy
 
 
-def put_user_permissions_boundary(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
-    user = user_named(ctx, caller.principal.account_id, str(params["UserName"]))
-    policy = _boundary(ctx, caller, params, "User")
-    ctx.store.update_user(dataclasses.replace(user, permissions_boundary_arn=policy.arn))
-    return {}
+def _putter(kind: EntityKind[Bounded]) -> Handler:
+    def put(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
+        entity = kind.requested(ctx, caller, params)
+        policy = _boundary(ctx, caller, params, kind.title)
+        kind.update(ctx.store, dataclasses.replace(entity, permissions_boundary_arn=policy.arn))
+        return {}
+
+    return put
 
 
-def delete_user_permissions_boundary(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
-    user = user_named(ctx, caller.principal.account_id, str(params["UserName"]))
-    ctx.store.update_user(dataclasses.replace(user, permissions_boundary_arn=None))
-    return {}
+def _deleter(kind: EntityKind[Bounded]) -> Handler:
+    def delete(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
+        entity = kind.requested(ctx, caller, params)
+        kind.update(ctx.store, dataclasses.replace(entity, permissions_boundary_arn=None))
+        return {}
+
+    return delete
 
 
-def put_role_permissions_boundary(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
-    role = role_named(ctx, caller.principal.account_id, str(params["RoleName"]))
-    policy = _boundary(ctx, caller, params, "Role")
-    ctx.store.update_role(dataclasses.replace(role, permissions_boundary_arn=policy.arn))
-    return {}
-
-
-def delete_role_permissions_boundary(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
-    role = role_named(ctx, caller.principal.account_id, str(params["RoleName"]))
-    ctx.store.update_role(dataclasses.replace(role, permissions_boundary_arn=None))
-    return {}
+put_user_permissions_boundary, delete_user_permissions_boundary = _putter(USERS), _deleter(USERS)
+put_role_permissions_boundary, delete_role_permissions_boundary = _putter(ROLES), _deleter(ROLES)

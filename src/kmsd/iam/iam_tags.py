@@ -6,20 +6,26 @@ of users and roles are not case-sensitive but keep their case, so tagging
 ``department`` over ``Department`` replaces the tag (and the new spelling
 wins); one request may not name a key twice in any case; the ``aws:`` prefix is
 reserved for AWS.  Lengths and character patterns are checked by the API
-layer from botocore's model.  Tags come back sorted by key.
+layer from botocore's model.  Tags come back sorted by key.  The six
+operations are written once, over the table of entity kinds.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
 
 from kmsd.errors import AwsError
 from kmsd.iam.context import IamContext
-from kmsd.iam.lookup import role_named, user_named
+from kmsd.iam.entity_kinds import ROLES, USERS, EntityKind
 from kmsd.iam.paging import paginate
 from kmsd.iam.principal import Caller
+from kmsd.store.models import IamRole, IamUser
+
+# The entity kinds that carry tags (IAM groups have none).
+Tagged = TypeVar("Tagged", IamUser, IamRole)
+Handler = Callable[[IamContext, Caller, Mapping[str, Any]], dict[str, Any]]
 
 MAX_TAGS_PER_ENTITY = 50  # "IAM and AWS STS quotas": tags per IAM user / role
 
@@ -71,44 +77,35 @@ def tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
     return [{"Key": key, "Value": tags[key]} for key in sorted(tags)]
 
 
-def _tag_page(tags: Mapping[str, str], scope: str, params: Mapping[str, Any]) -> dict[str, Any]:
-    page = paginate(tag_list(tags), lambda tag: tag["Key"], scope, params)
-    return {"Tags": page.items, **page.response_members()}
+def _tagger(kind: EntityKind[Tagged]) -> Handler:
+    def tag(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
+        entity = kind.requested(ctx, caller, params)
+        tags = merged_tags(entity.tags, requested_tags(params))
+        check_tag_quota(tags, kind.title)
+        kind.update(ctx.store, dataclasses.replace(entity, tags=tags))
+        return {}
+
+    return tag
 
 
-def tag_user(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
-    user = user_named(ctx, caller.principal.account_id, str(params["UserName"]))
-    tags = merged_tags(user.tags, requested_tags(params))
-    check_tag_quota(tags, "User")
-    ctx.store.update_user(dataclasses.replace(user, tags=tags))
-    return {}
+def _untagger(kind: EntityKind[Tagged]) -> Handler:
+    def untag(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
+        entity = kind.requested(ctx, caller, params)
+        kind.update(ctx.store, dataclasses.replace(entity, tags=without_tags(entity.tags, params["TagKeys"])))
+        return {}
+
+    return untag
 
 
-def untag_user(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
-    user = user_named(ctx, caller.principal.account_id, str(params["UserName"]))
-    ctx.store.update_user(dataclasses.replace(user, tags=without_tags(user.tags, params["TagKeys"])))
-    return {}
+def _tag_lister(kind: EntityKind[Tagged]) -> Handler:
+    def list_tags(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
+        entity = kind.requested(ctx, caller, params)
+        scope = f"{kind.owner_kind}-tags/{kind.id_of(entity)}"
+        page = paginate(tag_list(entity.tags), lambda tag: tag["Key"], scope, params)
+        return {"Tags": page.items, **page.response_members()}
+
+    return list_tags
 
 
-def list_user_tags(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
-    user = user_named(ctx, caller.principal.account_id, str(params["UserName"]))
-    return _tag_page(user.tags, f"user-tags/{user.user_id}", params)
-
-
-def tag_role(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
-    role = role_named(ctx, caller.principal.account_id, str(params["RoleName"]))
-    tags = merged_tags(role.tags, requested_tags(params))
-    check_tag_quota(tags, "Role")
-    ctx.store.update_role(dataclasses.replace(role, tags=tags))
-    return {}
-
-
-def untag_role(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
-    role = role_named(ctx, caller.principal.account_id, str(params["RoleName"]))
-    ctx.store.update_role(dataclasses.replace(role, tags=without_tags(role.tags, params["TagKeys"])))
-    return {}
-
-
-def list_role_tags(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
-    role = role_named(ctx, caller.principal.account_id, str(params["RoleName"]))
-    return _tag_page(role.tags, f"role-tags/{role.role_id}", params)
+tag_user, untag_user, list_user_tags = _tagger(USERS), _untagger(USERS), _tag_lister(USERS)
+tag_role, untag_role, list_role_tags = _tagger(ROLES), _untagger(ROLES), _tag_lister(ROLES)

@@ -18,7 +18,7 @@ from typing import Any
 from kmsd.errors import AwsError
 from kmsd.iam.context import IamContext
 from kmsd.iam.documents import url_encoded
-from kmsd.iam.lookup import group_named, no_such_entity, role_named, user_named
+from kmsd.iam.entity_kinds import ENTITY_KINDS, no_such_entity
 from kmsd.iam.managed_policies import checked_document
 from kmsd.iam.paging import paginate
 from kmsd.iam.principal import Caller
@@ -32,7 +32,6 @@ _LIMITS: dict[OwnerKind, SizeLimit] = {
     "role": ROLE_INLINE_POLICY,
 }
 # The request and response member that names the owner, per kind.
-_NAME_MEMBERS: dict[OwnerKind, str] = {"user": "UserName", "group": "GroupName", "role": "RoleName"}
 
 
 @dataclass(frozen=True)
@@ -43,16 +42,9 @@ class _Owner:
 
 
 def _owner(ctx: IamContext, caller: Caller, kind: OwnerKind, params: Mapping[str, Any]) -> _Owner:
-    account_id = caller.principal.account_id
-    name = str(params[_NAME_MEMBERS[kind]])
-    if kind == "user":
-        user = user_named(ctx, account_id, name)
-        return _Owner(kind, user.user_id, user.user_name)
-    if kind == "group":
-        group = group_named(ctx, account_id, name)
-        return _Owner(kind, group.group_id, group.group_name)
-    role = role_named(ctx, account_id, name)
-    return _Owner(kind, role.role_id, role.role_name)
+    entity_kind = ENTITY_KINDS[kind]
+    entity = entity_kind.requested(ctx, caller, params)
+    return _Owner(kind, entity_kind.id_of(entity), entity_kind.name_of(entity))
 
 
 def _too_large(owner: _Owner) -> AwsError:
@@ -97,7 +89,7 @@ def _get(ctx: IamContext, caller: Caller, kind: OwnerKind, params: Mapping[str, 
     owner = _owner(ctx, caller, kind, params)
     policy = _policy_named(ctx, owner, str(params["PolicyName"]))
     return {
-        _NAME_MEMBERS[kind]: owner.name,
+        ENTITY_KINDS[kind].name_member: owner.name,
         "PolicyName": policy.policy_name,
         "PolicyDocument": url_encoded(policy.document),
     }

@@ -1,8 +1,8 @@
-"""Finding the IAM entity a request names, with AWS's ``NoSuchEntity`` answer when there is none.
+"""Finding what an IAM request names beyond a plain entity name: a permissions boundary, or the calling user.
 
-Every IAM handler that takes a ``UserName``, ``GroupName`` or ``RoleName``
-starts here, so the "cannot be found" wording (IAM API reference,
-``NoSuchEntity``, HTTP 404) is written once.  Names are looked up in the
+A ``UserName``, ``GroupName`` or ``RoleName`` is looked up through the
+table of entity kinds (:mod:`kmsd.iam.entity_kinds`), which words AWS's
+``NoSuchEntity`` answer once for all three.  Names are looked up in the
 caller's account: IAM entities are never reachable across accounts by name.
 """
 
@@ -10,33 +10,9 @@ from __future__ import annotations
 
 from kmsd.errors import AwsError
 from kmsd.iam.context import IamContext
+from kmsd.iam.entity_kinds import USERS, no_such_entity
 from kmsd.iam.principal import Caller
-from kmsd.store.models import IamGroup, IamRole, IamUser, ManagedPolicy
-
-
-def no_such_entity(message: str) -> AwsError:
-    return AwsError("NoSuchEntity", message, 404)
-
-
-def user_named(ctx: IamContext, account_id: str, user_name: str) -> IamUser:
-    user = ctx.store.get_user(account_id, user_name)
-    if user is None:
-        raise no_such_entity(f"The user with name {user_name} cannot be found.")
-    return user
-
-
-def group_named(ctx: IamContext, account_id: str, group_name: str) -> IamGroup:
-    group = ctx.store.get_group(account_id, group_name)
-    if group is None:
-        raise no_such_entity(f"The group with name {group_name} cannot be found.")
-    return group
-
-
-def role_named(ctx: IamContext, account_id: str, role_name: str) -> IamRole:
-    role = ctx.store.get_role(account_id, role_name)
-    if role is None:
-        raise no_such_entity(f"The role with name {role_name} cannot be found.")
-    return role
+from kmsd.store.models import IamUser, ManagedPolicy
 
 
 def boundary_policy(ctx: IamContext, account_id: str, policy_arn: str) -> ManagedPolicy:
@@ -68,7 +44,7 @@ def user_or_caller(ctx: IamContext, caller: Caller, user_name: object) -> IamUse
     """
     account_id = caller.principal.account_id
     if user_name is not None:
-        return user_named(ctx, account_id, str(user_name))
+        return USERS.named(ctx, account_id, str(user_name))
     if caller.principal.kind == "root":
         return None
     user = calling_user(ctx, caller)

@@ -23,9 +23,9 @@ from kmsd.errors import AwsError
 from kmsd.iam.aws_managed import AWS_ACCOUNT, is_aws_managed, is_service_role_policy
 from kmsd.iam.context import IamContext
 from kmsd.iam.documents import url_encoded
+from kmsd.iam.entity_kinds import ENTITY_KINDS, no_such_entity
 from kmsd.iam.iam_tags import check_tag_quota, requested_tags, tag_list
 from kmsd.iam.ids import POLICY_ID_PREFIX, new_unique_id, path_matches, validate_path
-from kmsd.iam.lookup import group_named, no_such_entity, role_named, user_named
 from kmsd.iam.paging import paginate
 from kmsd.iam.principal import Caller
 from kmsd.policy import PolicyKind, PolicySizeError, PolicyValidationError, SizeLimit, parse_policy
@@ -371,12 +371,8 @@ class _Owner:
 
 
 def _owner(ctx: IamContext, caller: Caller, kind: OwnerKind, params: Mapping[str, Any]) -> _Owner:
-    account_id = caller.principal.account_id
-    if kind == "user":
-        return _Owner(kind, user_named(ctx, account_id, str(params["UserName"])).user_id, "User")
-    if kind == "group":
-        return _Owner(kind, group_named(ctx, account_id, str(params["GroupName"])).group_id, "Group")
-    return _Owner(kind, role_named(ctx, account_id, str(params["RoleName"])).role_id, "Role")
+    entity_kind = ENTITY_KINDS[kind]
+    return _Owner(kind, entity_kind.id_of(entity_kind.requested(ctx, caller, params)), entity_kind.title)
 
 
 def _attach(ctx: IamContext, caller: Caller, kind: OwnerKind, params: Mapping[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,9 @@ Resource"), may not name IAM users or roles that do not exist (AWS: "Invalid
 principal in policy"), and is limited to 2,048 characters without white space
 ("IAM and AWS STS quotas": role trust policy length, ``ACLSizePerRole``).
 Refusals carry AWS's ``MalformedPolicyDocument`` reason.  DeleteRole refuses
-with ``DeleteConflict`` while the role has inline or attached policies.
+with ``DeleteConflict`` while the role has inline or attached policies; that,
+the name checks, the quota and listing are shared with users and groups
+(:mod:`kmsd.iam.entity_kinds`).
 """
 
 from __future__ import annotations
@@ -20,25 +22,18 @@ from kmsd.errors import AwsError
 from kmsd.iam.boundaries import boundary_shape
 from kmsd.iam.context import IamContext
 from kmsd.iam.documents import url_encoded
+from kmsd.iam.entity_kinds import ROLES, create, delete, list_page
 from kmsd.iam.iam_tags import check_tag_quota, requested_tags, tag_list
-from kmsd.iam.ids import ROLE_ID_PREFIX, new_unique_id, validate_path
-from kmsd.iam.lookup import boundary_policy, role_named
-from kmsd.iam.paging import paginate
+from kmsd.iam.ids import validate_path
+from kmsd.iam.lookup import boundary_policy
 from kmsd.iam.principal import Caller
-from kmsd.iam.users import delete_conflict
 from kmsd.policy import Policy, PolicyKind, PolicySizeError, PolicyValidationError, SizeLimit, parse_policy
-from kmsd.store.base import Conflict
 from kmsd.store.models import IamRole
 
-MAX_ROLES_PER_ACCOUNT = 1000  # "IAM and AWS STS quotas": roles in an AWS account
 MIN_SESSION_DURATION, MAX_SESSION_DURATION = 3600, 43200  # CreateRole MaxSessionDuration: 1 to 12 hours
 TRUST_POLICY_SIZE = SizeLimit(
     "role trust policy", 2_048, False, "characters", "Cannot exceed quota for ACLSizePerRole: {limit}"
 )
-
-
-def role_exists(role_name: str) -> AwsError:
-    return AwsError("EntityAlreadyExists", f"Role with name {role_name} already exists.", 409)
 
 
 def malformed(message: str) -> AwsError:
@@ -140,47 +135,41 @@ def create_role(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> d
     validated_trust_policy(ctx, document)
     duration = _session_duration(params)
     tags = requested_tags(params)
-    check_tag_quota(tags, "Role")
+    check_tag_quota(tags, ROLES.title)
     boundary = params.get("PermissionsBoundary")
     if boundary is not None:
         boundary_policy(ctx, account_id, str(boundary))
-    if ctx.store.get_role(account_id, role_name) is not None:
-        raise role_exists(role_name)
-    if len(ctx.store.list_roles(account_id)) >= MAX_ROLES_PER_ACCOUNT:
-        raise AwsError("LimitExceeded", f"Cannot exceed quota for RolesPerAccount: {MAX_ROLES_PER_ACCOUNT}", 409)
-    role = IamRole(
-        role_id=new_unique_id(ctx.rng, ROLE_ID_PREFIX),
-        account_id=account_id,
-        role_name=role_name,
-        path=path,
-        created_at=ctx.clock.now(),
-        assume_role_policy=document,
-        description=str(params.get("Description") or ""),
-        max_session_duration=MIN_SESSION_DURATION if duration is None else duration,
-        permissions_boundary_arn=None if boundary is None else str(boundary),
-        tags=tags,
-    )
-    try:
-        ctx.store.insert_role(role)
-    except Conflict:
-        raise role_exists(role_name) from None
+
+    def build(role_id: str) -> IamRole:
+        return IamRole(
+            role_id=role_id,
+            account_id=account_id,
+            role_name=role_name,
+            path=path,
+            created_at=ctx.clock.now(),
+            assume_role_policy=document,
+            description=str(params.get("Description") or ""),
+            max_session_duration=MIN_SESSION_DURATION if duration is None else duration,
+            permissions_boundary_arn=None if boundary is None else str(boundary),
+            tags=tags,
+        )
+
+    role = create(ctx, ROLES, account_id, role_name, build)
     return {"Role": role_shape(role, detailed=True)}
 
 
 def get_role(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
-    role = role_named(ctx, caller.principal.account_id, str(params["RoleName"]))
+    role = ROLES.requested(ctx, caller, params)
     return {"Role": role_shape(role, detailed=True, last_used=True)}
 
 
 def list_roles(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
-    prefix = str(params.get("PathPrefix") or "/")
-    roles = ctx.store.list_roles(caller.principal.account_id, prefix)
-    page = paginate(roles, lambda role: role.role_name.lower(), "roles", params)
+    page = list_page(ctx, ROLES, caller, params)
     return {"Roles": [role_shape(role) for role in page.items], **page.response_members()}
 
 
 def update_role(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
-    role = role_named(ctx, caller.principal.account_id, str(params["RoleName"]))
+    role = ROLES.requested(ctx, caller, params)
     duration = _session_duration(params)
     description = params.get("Description")
     ctx.store.update_role(
@@ -194,14 +183,14 @@ def update_role(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> d
 
 
 def update_role_description(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
-    role = role_named(ctx, caller.principal.account_id, str(params["RoleName"]))
+    role = ROLES.requested(ctx, caller, params)
     updated = dataclasses.replace(role, description=str(params["Description"]))
     ctx.store.update_role(updated)
     return {"Role": role_shape(updated, detailed=True)}
 
 
 def update_assume_role_policy(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
-    role = role_named(ctx, caller.principal.account_id, str(params["RoleName"]))
+    role = ROLES.requested(ctx, caller, params)
     document = str(params["PolicyDocument"])
     validated_trust_policy(ctx, document)
     ctx.store.update_role(dataclasses.replace(role, assume_role_policy=document))
@@ -209,11 +198,5 @@ def update_assume_role_policy(ctx: IamContext, caller: Caller, params: Mapping[s
 
 
 def delete_role(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
-    role = role_named(ctx, caller.principal.account_id, str(params["RoleName"]))
-    # DeleteRole (IAM API reference): inline policies and attached managed policies must be removed first.
-    if ctx.store.list_inline_policies("role", role.role_id):
-        raise delete_conflict("Cannot delete entity, must delete policies first.")
-    if ctx.store.list_attached_policies("role", role.role_id):
-        raise delete_conflict("Cannot delete entity, must detach all policies first.")
-    ctx.store.delete_role(role.role_id)
+    delete(ctx, ROLES, caller, params)
     return {}
