@@ -15,6 +15,7 @@ def test_public_names() -> None:
         "CiphertextBlob",
         "CryptoError",
         "FileRootKey",
+        "KeySpec",
         "RandomSource",
         "RootKey",
         "RootKeyError",

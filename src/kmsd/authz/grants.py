@@ -27,6 +27,7 @@ import re
 from collections.abc import Collection, Mapping, Sequence
 from typing import Protocol
 
+from kmsd.crypto.key_spec import KEY_SPECS
 from kmsd.errors import AwsError
 from kmsd.iam.principal import Principal
 from kmsd.store.models import GrantRecord
@@ -108,7 +109,8 @@ class RandomBytes(Protocol):
 
 def operations_for_key(key_spec: str, key_usage: str) -> frozenset[str]:
     """The grant operations a key of this spec and usage supports ("Grant operations", Grants in AWS KMS)."""
-    if key_spec == "SYMMETRIC_DEFAULT":
+    spec = KEY_SPECS.get(key_spec)
+    if spec is not None and spec.is_symmetric_encryption:
         return _ANY_KEY_OPERATIONS | ENCRYPTION_CONTEXT_OPERATIONS
     return _ANY_KEY_OPERATIONS | _OPERATIONS_BY_KEY_USAGE.get(key_usage, frozenset())
 

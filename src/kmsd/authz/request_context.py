@@ -43,6 +43,7 @@ from typing import Any, NamedTuple
 
 from kmsd.authz.permissions import OperationPermissions, Permission, Target
 from kmsd.clock import Clock
+from kmsd.crypto.key_spec import default_encryption_algorithm, default_key_spec
 from kmsd.iam.authorization import principal_info, request_context_keys
 from kmsd.iam.principal import Caller, Principal
 from kmsd.policy import PrincipalInfo, RequestContext
@@ -56,7 +57,6 @@ ContextValue = str | tuple[str, ...]
 # key only in IAM policies."
 IAM_ONLY_KEYS = frozenset({"aws:ResourceTag/*", "kms:ResourceAliases"})
 
-SYMMETRIC_DEFAULT = "SYMMETRIC_DEFAULT"
 
 # Condition keys set straight from one request member, when the request has it.
 _FROM_MEMBER: tuple[tuple[str, str], ...] = (
@@ -320,10 +320,11 @@ def key_fact_keys(key: KeyRecord, aliases: Sequence[str], supported: frozenset[s
 def _created_key_keys(params: Mapping[str, Any], supported: frozenset[str]) -> dict[str, ContextValue]:
     """CreateKey: the properties of the key the request would create, AWS's defaults included."""
     keys: dict[str, ContextValue] = {}
-    spec = params.get("KeySpec") or params.get("CustomerMasterKeySpec") or SYMMETRIC_DEFAULT
+    default = default_key_spec()
+    spec = params.get("KeySpec") or params.get("CustomerMasterKeySpec") or default.name
     if "kms:KeySpec" in supported:
         keys["kms:KeySpec"] = keys["kms:CustomerMasterKeySpec"] = str(spec)
-        usage = str(params.get("KeyUsage") or "ENCRYPT_DECRYPT")
+        usage = str(params.get("KeyUsage") or default.key_usages[0])
         keys["kms:KeyUsage"] = keys["kms:CustomerMasterKeyUsage"] = usage
         keys["kms:KeyOrigin"] = str(params.get("Origin") or "AWS_KMS")
         keys["kms:MultiRegion"] = "true" if params.get("MultiRegion") else "false"
@@ -443,14 +444,14 @@ def _encryption_context_keys(context: Mapping[str, str] | None) -> dict[str, Con
 
 def _encryption_algorithm(permission: Permission, params: Mapping[str, Any]) -> str:
     # "kms:EncryptionAlgorithm": the algorithm in the request, or the one the operation uses (the data key
-    # operations always use SYMMETRIC_DEFAULT).
+    # operations always use the symmetric algorithm).
     if permission.target is Target.SOURCE_KEY:
         member = "SourceEncryptionAlgorithm"
     elif permission.target is Target.DESTINATION_KEY:
         member = "DestinationEncryptionAlgorithm"
     else:
         member = "EncryptionAlgorithm"
-    return str(params.get(member) or SYMMETRIC_DEFAULT)
+    return str(params.get(member) or default_encryption_algorithm())
 
 
 def _epoch_seconds(value: Any) -> str:

@@ -9,13 +9,15 @@ layer turns that into ``InvalidCiphertextException`` with no reason.
 Modules: :mod:`~kmsd.crypto.aead` (AES-256-GCM, the one construction),
 :mod:`~kmsd.crypto.root_key` (the root of trust),
 :mod:`~kmsd.crypto.randomness`, :mod:`~kmsd.crypto.context` (canonical
-encryption context), :mod:`~kmsd.crypto.blob` (the blob format) and
-:mod:`~kmsd.crypto.symmetric` (AES-GCM keys that seal and open blobs).
+encryption context), :mod:`~kmsd.crypto.blob` (the blob format),
+:mod:`~kmsd.crypto.symmetric` (AES-GCM keys that seal and open blobs) and
+:mod:`~kmsd.crypto.key_spec` (what a key of each key spec can do).
 """
 
 from kmsd.crypto.blob import CiphertextBlob
 from kmsd.crypto.context import canonical_encryption_context
 from kmsd.crypto.errors import CryptoError
+from kmsd.crypto.key_spec import KeySpec
 from kmsd.crypto.randomness import RandomSource, SeededRandomSource, SystemRandomSource
 from kmsd.crypto.root_key import ROOT_KEY_ENV, FileRootKey, RootKey, RootKeyError
 from kmsd.crypto.symmetric import (
@@ -31,6 +33,7 @@ __all__ = [
     "CiphertextBlob",
     "CryptoError",
     "FileRootKey",
+    "KeySpec",
     "RandomSource",
     "RootKey",
     "RootKeyError",

@@ -34,7 +34,7 @@ MATERIAL_ID_BYTES = 32  # AWS's KeyMaterialId: 64 hex characters
 
 
 def new_symmetric_material(rng: RandomSource) -> bytes:
-    """Fresh AES-256 key material for a SYMMETRIC_DEFAULT key."""
+    """Fresh AES-256 key material for a symmetric encryption key."""
     return rng.bytes(SYMMETRIC_MATERIAL_BYTES)
 
 

@@ -18,6 +18,7 @@ from dataclasses import replace
 from typing import Any
 
 from kmsd.authz.permissions import Target
+from kmsd.crypto.key_spec import key_spec
 from kmsd.errors import AwsError, ValidationError, already_exists, constraint_violation, not_found
 from kmsd.iam.principal import Caller
 from kmsd.kms.context import KmsContext
@@ -88,8 +89,8 @@ def create_alias(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> 
 
 
 def _same_kind(current: KeyRecord, new: KeyRecord) -> bool:
-    symmetric = "SYMMETRIC_DEFAULT"
-    return (current.key_spec == symmetric) == (new.key_spec == symmetric) and current.key_usage == new.key_usage
+    same_type = key_spec(current.key_spec).same_kind(key_spec(new.key_spec))
+    return same_type and current.key_usage == new.key_usage
 
 
 def update_alias(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ why.
 
 Not supported, answered with ``UnsupportedOperationException``: ``Recipient``
 (AWS Nitro Enclaves attestation documents, which kmsd cannot verify) and
-encryption under asymmetric keys (kmsd creates SYMMETRIC_DEFAULT keys only).
+encryption under asymmetric keys (kmsd creates symmetric encryption keys only).
 kmsd has no custom key stores, so any ``CustomKeyStoreId`` is unknown.
 """
 
@@ -27,23 +27,13 @@ from typing import Any
 
 from kmsd.authz.permissions import Target
 from kmsd.crypto import CiphertextBlob, CryptoError
+from kmsd.crypto.key_spec import ENCRYPT_DECRYPT, default_encryption_algorithm, key_spec
 from kmsd.errors import AwsError, ValidationError, constraint_violation, internal, invalid_ciphertext
 from kmsd.iam.principal import Caller
 from kmsd.kms.context import KmsContext
 from kmsd.kms.materials import UnwrappedMaterial
 from kmsd.kms.resolve import find_key, find_key_for_ciphertext, require_enabled
 from kmsd.store.models import KeyRecord
-
-SYMMETRIC_DEFAULT = "SYMMETRIC_DEFAULT"
-
-# Encryption algorithms each key spec accepts (AWS KMS Developer Guide, "Key spec reference").
-_ENCRYPTION_ALGORITHMS: dict[str, frozenset[str]] = {
-    SYMMETRIC_DEFAULT: frozenset({SYMMETRIC_DEFAULT}),
-    "RSA_2048": frozenset({"RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256"}),
-    "RSA_3072": frozenset({"RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256"}),
-    "RSA_4096": frozenset({"RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256"}),
-    "SM2": frozenset({"SM2PKE"}),
-}
 
 # GenerateDataKey KeySpec → data key length (API reference, GenerateDataKey "KeySpec").
 _DATA_KEY_BYTES = {"AES_128": 16, "AES_256": 32}
@@ -148,7 +138,7 @@ def _usable_key(ctx: KmsContext, caller: Caller, key_id: str, operation: str, ta
 def _require_encrypt_decrypt(key: KeyRecord, operation: str) -> None:
     # Encrypt, Decrypt, ReEncrypt and GenerateDataKey* need a key whose KeyUsage is ENCRYPT_DECRYPT
     # (API reference, Encrypt "KeyId"); AWS names the key's usage and the operation in the refusal.
-    if key.key_usage != "ENCRYPT_DECRYPT":
+    if key.key_usage != ENCRYPT_DECRYPT:
         raise AwsError(
             "InvalidKeyUsageException",
             f"{key.arn} key usage is {key.key_usage} which is not valid for {operation}.",
@@ -156,16 +146,17 @@ def _require_encrypt_decrypt(key: KeyRecord, operation: str) -> None:
 
 
 def _encryption_algorithm(key: KeyRecord, requested: str | None) -> str:
-    """The algorithm to use (SYMMETRIC_DEFAULT when none is requested), or AWS's refusal."""
-    algorithm = requested or SYMMETRIC_DEFAULT
-    if algorithm not in _ENCRYPTION_ALGORITHMS.get(key.key_spec, frozenset()):
+    """The algorithm to use (the symmetric one when none is requested), or AWS's refusal."""
+    algorithm = requested or default_encryption_algorithm()
+    spec = key_spec(key.key_spec)
+    if not spec.supports_encryption_algorithm(algorithm):
         raise AwsError(
             "InvalidKeyUsageException", f"Algorithm {algorithm} is incompatible with key spec {key.key_spec}."
         )
-    if key.key_spec != SYMMETRIC_DEFAULT:
+    if not spec.is_symmetric_encryption:
         raise AwsError(
             "UnsupportedOperationException",
-            f"{key.arn} has key spec {key.key_spec}; kmsd encrypts only with SYMMETRIC_DEFAULT keys.",
+            f"{key.arn} has key spec {key.key_spec}; kmsd encrypts only with {default_encryption_algorithm()} keys.",
         )
     return algorithm
 
@@ -256,7 +247,7 @@ def _data_key(
     key = find_key(ctx, caller, params["KeyId"])
     require_enabled(key)
     _require_encrypt_decrypt(key, operation)
-    if key.key_spec != SYMMETRIC_DEFAULT:
+    if not key_spec(key.key_spec).is_symmetric_encryption:
         raise AwsError("InvalidKeyUsageException", "You cannot generate a data key with an asymmetric CMK")
     _answer_dry_run(params)
     plaintext = ctx.rng.bytes(length)

@@ -58,6 +58,7 @@ from kmsd.authz.grants import (
     operations_for_key,
     retire_delegating_accounts,
 )
+from kmsd.crypto.key_spec import key_spec
 from kmsd.errors import AwsError, ValidationError, constraint_violation, invalid_arn, not_found
 from kmsd.iam.principal import Caller
 from kmsd.kms.context import KmsContext
@@ -415,7 +416,7 @@ def _constraint(params: Mapping[str, Any], key: KeyRecord) -> tuple[dict[str, st
     pairs = equals if equals is not None else subset
     if pairs is None:
         return None, None
-    if key.key_spec != "SYMMETRIC_DEFAULT":
+    if not key_spec(key.key_spec).is_symmetric_encryption:
         # "Using grant constraints": "You cannot use encryption context grant constraints in a grant for
         # an asymmetric KMS key"; HMAC keys take no encryption context either.
         raise ValidationError(

@@ -1,7 +1,8 @@
 """The life of a key: CreateKey, DescribeKey, ListKeys, EnableKey, DisableKey and UpdateKeyDescription.
 
-kmsd creates symmetric encryption keys (``SYMMETRIC_DEFAULT``, usage
-``ENCRYPT_DECRYPT``, origin ``AWS_KMS``, single-Region).  A request for any
+kmsd creates the key specs :mod:`kmsd.crypto.key_spec` marks creatable (the
+symmetric encryption spec: usage ``ENCRYPT_DECRYPT``, origin ``AWS_KMS``,
+single-Region).  A request for any
 other kind of key is refused before anything is written, with AWS's error
 where AWS would refuse it too and ``UnsupportedOperationException`` where AWS
 would build something kmsd does not build yet (asymmetric and HMAC key specs,
@@ -21,6 +22,7 @@ from typing import Any
 from kmsd.authz.call_scope import key_resolved
 from kmsd.authz.default_policy import default_key_policy
 from kmsd.authz.permissions import Target
+from kmsd.crypto.key_spec import KEY_SPECS, KeySpec, default_key_spec
 from kmsd.errors import AwsError, ValidationError
 from kmsd.iam.principal import Caller
 from kmsd.kms.context import KmsContext
@@ -33,8 +35,6 @@ from kmsd.kms.resolve import find_key, find_own_key
 from kmsd.kms.tags import validate_tags
 from kmsd.store.models import KeyRecord
 
-SYMMETRIC_DEFAULT = "SYMMETRIC_DEFAULT"
-ENCRYPT_DECRYPT = "ENCRYPT_DECRYPT"
 _CUSTOM_KEY_STORE_ORIGINS = frozenset({"AWS_CLOUDHSM", "EXTERNAL_KEY_STORE"})
 
 
@@ -43,6 +43,7 @@ def unsupported(message: str) -> AwsError:
 
 
 def _requested_key_spec(params: Mapping[str, Any]) -> str:
+    """The spec name the request asks for (botocore's model has checked it is one), or the default's."""
     key_spec, legacy_spec = params.get("KeySpec"), params.get("CustomerMasterKeySpec")
     if key_spec is not None and legacy_spec is not None:
         # CreateKey: KeySpec replaces the deprecated CustomerMasterKeySpec; AWS refuses both at once.
@@ -50,19 +51,21 @@ def _requested_key_spec(params: Mapping[str, Any]) -> str:
             "You cannot specify KeySpec and CustomerMasterKeySpec in the same request. "
             "CustomerMasterKeySpec is deprecated."
         )
-    return str(key_spec or legacy_spec or SYMMETRIC_DEFAULT)
+    return str(key_spec or legacy_spec or default_key_spec().name)
 
 
 def _check_key_kind(params: Mapping[str, Any]) -> tuple[str, str, str]:
     """The (key spec, key usage, origin) of the requested key, when kmsd can create it."""
     key_spec = _requested_key_spec(params)
-    usage = str(params.get("KeyUsage") or ENCRYPT_DECRYPT)
+    spec: KeySpec | None = KEY_SPECS.get(key_spec)
+    default = default_key_spec()
+    usage = str(params.get("KeyUsage") or default.key_usages[0])
     origin = str(params.get("Origin") or "AWS_KMS")
-    if key_spec == SYMMETRIC_DEFAULT and usage != ENCRYPT_DECRYPT:
-        # "Key spec reference": SYMMETRIC_DEFAULT keys are for ENCRYPT_DECRYPT only.
+    if spec is default and usage not in spec.key_usages:
+        # "Key spec reference": symmetric encryption keys are for ENCRYPT_DECRYPT only.
         raise ValidationError(f"KeyUsage {usage} is not compatible with KeySpec {key_spec}")
-    if key_spec != SYMMETRIC_DEFAULT:
-        raise unsupported(f"KeySpec {key_spec} is not supported by kmsd; only {SYMMETRIC_DEFAULT} keys can be created.")
+    if spec is None or not spec.creatable:
+        raise unsupported(f"KeySpec {key_spec} is not supported by kmsd; only {default.name} keys can be created.")
     if params.get("CustomKeyStoreId") is not None:
         # kmsd has no custom key stores, so every CustomKeyStoreId names a store that does not exist.
         raise AwsError(

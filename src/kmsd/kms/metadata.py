@@ -3,37 +3,17 @@
 Members that do not apply to a key are left out, as AWS leaves them out:
 ``DeletionDate`` and ``PendingDeletionWindowInDays`` only while the key is
 pending deletion, and the algorithm lists only for the usage that has them
-(a symmetric encryption key lists ``EncryptionAlgorithms``).
+(a symmetric encryption key lists ``EncryptionAlgorithms``, from its
+:class:`~kmsd.crypto.key_spec.KeySpec`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from kmsd.crypto.key_spec import ENCRYPT_DECRYPT, GENERATE_VERIFY_MAC, KEY_AGREEMENT, SIGN_VERIFY, key_spec
 from kmsd.kms.context import KmsContext
 from kmsd.store.models import KeyRecord
-
-# Which algorithm list a key spec carries, by spec ("Key spec reference", KMS Developer Guide).
-_ENCRYPTION_ALGORITHMS: dict[str, list[str]] = {"SYMMETRIC_DEFAULT": ["SYMMETRIC_DEFAULT"]}
-
-# CustomerMasterKeySpec is deprecated and has no members for the newer specs; AWS leaves it out for them.
-_LEGACY_KEY_SPECS = frozenset(
-    {
-        "RSA_2048",
-        "RSA_3072",
-        "RSA_4096",
-        "ECC_NIST_P256",
-        "ECC_NIST_P384",
-        "ECC_NIST_P521",
-        "ECC_SECG_P256K1",
-        "SYMMETRIC_DEFAULT",
-        "HMAC_224",
-        "HMAC_256",
-        "HMAC_384",
-        "HMAC_512",
-        "SM2",
-    }
-)
 
 
 def key_metadata(ctx: KmsContext, key: KeyRecord) -> dict[str, Any]:
@@ -51,10 +31,19 @@ def key_metadata(ctx: KmsContext, key: KeyRecord) -> dict[str, Any]:
         "KeySpec": key.key_spec,
         "MultiRegion": key.multi_region,
     }
-    if key.key_spec in _LEGACY_KEY_SPECS:
+    spec = key_spec(key.key_spec)
+    if spec.in_legacy_enum:
+        # CustomerMasterKeySpec is deprecated and has no members for the newer specs; AWS leaves it out for them.
         metadata["CustomerMasterKeySpec"] = key.key_spec
-    if key.key_spec in _ENCRYPTION_ALGORITHMS:
-        metadata["EncryptionAlgorithms"] = list(_ENCRYPTION_ALGORITHMS[key.key_spec])
+    # Each usage lists its own algorithms (DescribeKey API reference, KeyMetadata).
+    if key.key_usage == ENCRYPT_DECRYPT and spec.encryption_algorithms:
+        metadata["EncryptionAlgorithms"] = list(spec.encryption_algorithms)
+    elif key.key_usage == SIGN_VERIFY and spec.signing_algorithms:
+        metadata["SigningAlgorithms"] = list(spec.signing_algorithms)
+    elif key.key_usage == GENERATE_VERIFY_MAC and spec.mac_algorithms:
+        metadata["MacAlgorithms"] = list(spec.mac_algorithms)
+    elif key.key_usage == KEY_AGREEMENT and spec.key_agreement_algorithms:
+        metadata["KeyAgreementAlgorithms"] = list(spec.key_agreement_algorithms)
     if key.key_state == "PendingDeletion":
         metadata["DeletionDate"] = key.deletion_date
         metadata["PendingDeletionWindowInDays"] = key.pending_deletion_window_days

@@ -17,6 +17,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from kmsd.crypto.key_spec import key_spec
 from kmsd.errors import AwsError
 from kmsd.iam.principal import Caller
 from kmsd.kms.context import KmsContext
@@ -40,7 +41,7 @@ def _require_rotatable(key: KeyRecord) -> None:
             "UnsupportedOperationException",
             f"{key.arn} origin is {key.origin} which is not valid for this operation.",
         )
-    if key.key_spec != "SYMMETRIC_DEFAULT":
+    if not key_spec(key.key_spec).rotatable:
         raise AwsError(
             "UnsupportedOperationException",
             f"{key.arn} key spec is {key.key_spec} which is not valid for this operation.",
