@@ -7,14 +7,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from kmsd.store.models import AccessKeyRecord, Account
+from kmsd.store.sqlite.codec import encode_time
 from kmsd.store.sqlite.connections import SqliteConnections
-from kmsd.store.sqlite.rows import (
-    _ACCESS_KEY_COLUMNS,
-    _access_key_from_row,
-    _access_key_to_row,
-    decode_time,
-    encode_time,
-)
+from kmsd.store.sqlite.rows import ACCESS_KEYS, ACCOUNTS
+
+# put_access_key replaces every field of a key with the same id, the last-used fields too.
+_REPLACE_ACCESS_KEY = ", ".join(f"{column} = excluded.{column}" for column in ACCESS_KEYS.names[1:])
 
 
 class AccountQueries(SqliteConnections):
@@ -24,51 +22,44 @@ class AccountQueries(SqliteConnections):
 
     def create_account(self, account: Account) -> None:
         self._write(
-            "INSERT INTO accounts (account_id, created_at) VALUES (?, ?)",
-            (account.account_id, encode_time(account.created_at)),
+            ACCOUNTS.insert_sql,
+            ACCOUNTS.to_row(account),
             f"account `{account.account_id}`",
         )
 
     def get_account(self, account_id: str) -> Account | None:
-        row = self._fetchone("SELECT account_id, created_at FROM accounts WHERE account_id = ?", (account_id,))
-        return None if row is None else Account(account_id=row[0], created_at=decode_time(row[1]))
+        row = self._fetchone(f"{ACCOUNTS.select_sql} WHERE account_id = ?", (account_id,))
+        return None if row is None else ACCOUNTS.from_row(row)
 
     def list_accounts(self) -> list[Account]:
-        rows = self._fetchall("SELECT account_id, created_at FROM accounts ORDER BY account_id")
-        return [Account(account_id=row[0], created_at=decode_time(row[1])) for row in rows]
+        rows = self._fetchall(f"{ACCOUNTS.select_sql} ORDER BY account_id")
+        return [ACCOUNTS.from_row(row) for row in rows]
 
     def put_access_key(self, key: AccessKeyRecord) -> None:
         """Insert, or replace every field of the key with the same id (the last-used fields too)."""
         self._write(
-            f"INSERT INTO access_keys ({_ACCESS_KEY_COLUMNS}) VALUES ({', '.join('?' * 10)}) "
-            "ON CONFLICT (access_key_id) DO UPDATE SET account_id = excluded.account_id, "
-            "principal_arn = excluded.principal_arn, wrapped_secret = excluded.wrapped_secret, "
-            "status = excluded.status, created_at = excluded.created_at, user_id = excluded.user_id, "
-            "last_used_at = excluded.last_used_at, last_used_service = excluded.last_used_service, "
-            "last_used_region = excluded.last_used_region",
-            _access_key_to_row(key),
+            f"{ACCESS_KEYS.insert_sql} ON CONFLICT (access_key_id) DO UPDATE SET {_REPLACE_ACCESS_KEY}",
+            ACCESS_KEYS.to_row(key),
             f"access key `{key.access_key_id}`",
         )
 
     def get_access_key(self, access_key_id: str) -> AccessKeyRecord | None:
-        row = self._fetchone(f"SELECT {_ACCESS_KEY_COLUMNS} FROM access_keys WHERE access_key_id = ?", (access_key_id,))
-        return None if row is None else _access_key_from_row(row)
+        row = self._fetchone(f"{ACCESS_KEYS.select_sql} WHERE access_key_id = ?", (access_key_id,))
+        return None if row is None else ACCESS_KEYS.from_row(row)
 
     def list_access_keys(self, account_id: str) -> list[AccessKeyRecord]:
         rows = self._fetchall(
-            f"SELECT {_ACCESS_KEY_COLUMNS} FROM access_keys WHERE account_id = ? ORDER BY created_at, access_key_id",
-            (account_id,),
+            f"{ACCESS_KEYS.select_sql} WHERE account_id = ? ORDER BY created_at, access_key_id", (account_id,)
         )
-        return [_access_key_from_row(row) for row in rows]
+        return [ACCESS_KEYS.from_row(row) for row in rows]
 
     # --- IAM: access keys of users -------------------------------------------------------------
 
     def list_user_access_keys(self, user_id: str) -> list[AccessKeyRecord]:
         rows = self._fetchall(
-            f"SELECT {_ACCESS_KEY_COLUMNS} FROM access_keys WHERE user_id = ? ORDER BY created_at, access_key_id",
-            (user_id,),
+            f"{ACCESS_KEYS.select_sql} WHERE user_id = ? ORDER BY created_at, access_key_id", (user_id,)
         )
-        return [_access_key_from_row(row) for row in rows]
+        return [ACCESS_KEYS.from_row(row) for row in rows]
 
     def delete_access_key(self, access_key_id: str) -> None:
         """No-op when absent."""

@@ -17,7 +17,7 @@ from typing import Any
 
 from kmsd.store.base import Conflict, StoreError
 from kmsd.store.models import KeyRecord
-from kmsd.store.sqlite.rows import Row
+from kmsd.store.sqlite.codec import Row
 
 BUSY_TIMEOUT_MS = 10_000
 # How long the WAL scrub after a purge waits for other processes' readers: they hold a snapshot for a
@@ -25,12 +25,12 @@ BUSY_TIMEOUT_MS = 10_000
 SCRUB_WAIT_MS = 1_000
 # How stale a cached key may be after another process changed it; DESIGN.md allows a second.
 KEY_CACHE_CHECK_SECONDS = 0.1
-_KEY_CACHE_LIMIT = 10_000
+KEY_CACHE_LIMIT = 10_000
 
 _UNIQUE_VIOLATIONS = frozenset({"SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_CONSTRAINT_UNIQUE"})
 
 
-def _connect(path: str, *, query_only: bool) -> sqlite3.Connection:
+def connect(path: str, *, query_only: bool) -> sqlite3.Connection:
     # isolation_level=None: the store issues BEGIN/COMMIT itself instead of the module's implicit ones.
     # check_same_thread=False: the writer is shared under a lock, and close() may run on any thread.
     connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
@@ -50,7 +50,7 @@ def _connect(path: str, *, query_only: bool) -> sqlite3.Connection:
     return connection
 
 
-class _ReaderSlot:
+class ReaderSlot:
     """One thread's reader connection, closed when the thread ends (its thread-local slot is collected)."""
 
     __slots__ = ("__weakref__", "connection")
@@ -69,7 +69,7 @@ class SqliteConnections:
     _owner: int | None
     _doomed: bool
     _local: threading.local
-    _readers: weakref.WeakSet[_ReaderSlot]
+    _readers: weakref.WeakSet[ReaderSlot]
     _closed: bool
     _key_cache: dict[str, KeyRecord]
     _key_cache_lock: threading.Lock
@@ -87,7 +87,7 @@ class SqliteConnections:
         if self._owner == threading.get_ident():
             return self._writer
         try:
-            slot: _ReaderSlot = self._local.slot
+            slot: ReaderSlot = self._local.slot
         except AttributeError:
             return self._open_reader()
         return slot.connection
@@ -95,7 +95,7 @@ class SqliteConnections:
     def _open_reader(self) -> sqlite3.Connection:
         if self._closed:
             raise StoreError("the store is closed")
-        slot = _ReaderSlot(_connect(str(self.path), query_only=True))
+        slot = ReaderSlot(connect(str(self.path), query_only=True))
         self._local.slot = slot
         self._readers.add(slot)
         return slot.connection

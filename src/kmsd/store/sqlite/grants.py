@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kmsd.store.models import GrantRecord
 from kmsd.store.sqlite.connections import SqliteConnections
-from kmsd.store.sqlite.rows import _GRANT_COLUMNS, _columns, _grant_from_row, _grant_to_row, _placeholders
+from kmsd.store.sqlite.rows import GRANTS
 
 
 class GrantQueries(SqliteConnections):
@@ -17,29 +17,25 @@ class GrantQueries(SqliteConnections):
     def insert_grant(self, grant: GrantRecord) -> None:
         """Conflict for a grant id already stored; StoreError when the grant's key does not exist."""
         self._write(
-            f"INSERT INTO grants ({_columns(_GRANT_COLUMNS)}) VALUES ({_placeholders(_GRANT_COLUMNS)})",
-            _grant_to_row(grant),
+            GRANTS.insert_sql,
+            GRANTS.to_row(grant),
             f"grant `{grant.grant_id}` on key `{grant.key_id}`",
         )
 
     def get_grant(self, grant_id: str) -> GrantRecord | None:
-        row = self._fetchone(f"SELECT {_columns(_GRANT_COLUMNS)} FROM grants WHERE grant_id = ?", (grant_id,))
-        return None if row is None else _grant_from_row(row)
+        row = self._fetchone(f"{GRANTS.select_sql} WHERE grant_id = ?", (grant_id,))
+        return None if row is None else GRANTS.from_row(row)
 
     def list_grants(self, key_id: str) -> list[GrantRecord]:
-        rows = self._fetchall(
-            f"SELECT {_columns(_GRANT_COLUMNS)} FROM grants WHERE key_id = ? ORDER BY created_at, grant_id",
-            (key_id,),
-        )
-        return [_grant_from_row(row) for row in rows]
+        rows = self._fetchall(f"{GRANTS.select_sql} WHERE key_id = ? ORDER BY created_at, grant_id", (key_id,))
+        return [GRANTS.from_row(row) for row in rows]
 
     def list_grants_retirable_by(self, retiring_principal: str) -> list[GrantRecord]:
         """Grants on keys of any account and Region: narrowing them down is the KMS service's job."""
         rows = self._fetchall(
-            f"SELECT {_columns(_GRANT_COLUMNS)} FROM grants WHERE retiring_principal = ? ORDER BY created_at, grant_id",
-            (retiring_principal,),
+            f"{GRANTS.select_sql} WHERE retiring_principal = ? ORDER BY created_at, grant_id", (retiring_principal,)
         )
-        return [_grant_from_row(row) for row in rows]
+        return [GRANTS.from_row(row) for row in rows]
 
     def delete_grant(self, grant_id: str) -> None:
         """No-op when absent."""

@@ -8,21 +8,7 @@ import threading
 
 from kmsd.store.models import IamGroup, IamRole, IamUser
 from kmsd.store.sqlite.principal_references import PrincipalReferenceQueries
-from kmsd.store.sqlite.rows import (
-    _GROUP_COLUMNS,
-    _PATH_PREFIX_MATCH,
-    _ROLE_COLUMNS,
-    _USER_COLUMNS,
-    _assignments,
-    _columns,
-    _group_from_row,
-    _group_to_row,
-    _placeholders,
-    _role_from_row,
-    _role_to_row,
-    _user_from_row,
-    _user_to_row,
-)
+from kmsd.store.sqlite.rows import GROUPS, PATH_PREFIX_MATCH, ROLES, USERS
 
 
 class IamEntityQueries(PrincipalReferenceQueries):
@@ -34,8 +20,8 @@ class IamEntityQueries(PrincipalReferenceQueries):
 
     def insert_user(self, user: IamUser) -> None:
         self._write(
-            f"INSERT INTO iam_users ({_columns(_USER_COLUMNS)}) VALUES ({_placeholders(_USER_COLUMNS)})",
-            _user_to_row(user),
+            USERS.insert_sql,
+            USERS.to_row(user),
             f"user `{user.user_name}` in account {user.account_id}",
         )
 
@@ -49,34 +35,29 @@ class IamEntityQueries(PrincipalReferenceQueries):
             self._update_user(user)
 
     def _update_user(self, user: IamUser) -> None:
-        row = _user_to_row(user)
         before = self.get_user_by_id(user.user_id)
         self._update_stored(
-            f"UPDATE iam_users SET {_assignments(_USER_COLUMNS)} WHERE user_id = ?",
-            (*row[1:], row[0]),
+            USERS.update_sql,
+            USERS.update_values(user),
             f"user `{user.user_name}` ({user.user_id}) in account {user.account_id}",
         )
         if before is not None and before.arn != user.arn:
             self._rename_principal(before.arn, user.arn)
 
     def get_user(self, account_id: str, user_name: str) -> IamUser | None:
-        row = self._fetchone(
-            f"SELECT {_columns(_USER_COLUMNS)} FROM iam_users WHERE account_id = ? AND user_name = ?",
-            (account_id, user_name),
-        )
-        return None if row is None else _user_from_row(row)
+        row = self._fetchone(f"{USERS.select_sql} WHERE account_id = ? AND user_name = ?", (account_id, user_name))
+        return None if row is None else USERS.from_row(row)
 
     def get_user_by_id(self, user_id: str) -> IamUser | None:
-        row = self._fetchone(f"SELECT {_columns(_USER_COLUMNS)} FROM iam_users WHERE user_id = ?", (user_id,))
-        return None if row is None else _user_from_row(row)
+        row = self._fetchone(f"{USERS.select_sql} WHERE user_id = ?", (user_id,))
+        return None if row is None else USERS.from_row(row)
 
     def list_users(self, account_id: str, path_prefix: str = "/") -> list[IamUser]:
         rows = self._fetchall(
-            f"SELECT {_columns(_USER_COLUMNS)} FROM iam_users WHERE account_id = ? AND {_PATH_PREFIX_MATCH} "
-            "ORDER BY user_name, user_id",
+            f"{USERS.select_sql} WHERE account_id = ? AND {PATH_PREFIX_MATCH} ORDER BY user_name, user_id",
             (account_id, path_prefix, path_prefix),
         )
-        return [_user_from_row(row) for row in rows]
+        return [USERS.from_row(row) for row in rows]
 
     def delete_user(self, user_id: str) -> None:
         """Remove the user with its memberships, attachments, inline policies and access keys; no-op when absent.
@@ -92,37 +73,32 @@ class IamEntityQueries(PrincipalReferenceQueries):
 
     def insert_group(self, group: IamGroup) -> None:
         self._write(
-            f"INSERT INTO iam_groups ({_columns(_GROUP_COLUMNS)}) VALUES ({_placeholders(_GROUP_COLUMNS)})",
-            _group_to_row(group),
+            GROUPS.insert_sql,
+            GROUPS.to_row(group),
             f"group `{group.group_name}` in account {group.account_id}",
         )
 
     def update_group(self, group: IamGroup) -> None:
-        row = _group_to_row(group)
         self._update_stored(
-            f"UPDATE iam_groups SET {_assignments(_GROUP_COLUMNS)} WHERE group_id = ?",
-            (*row[1:], row[0]),
+            GROUPS.update_sql,
+            GROUPS.update_values(group),
             f"group `{group.group_name}` ({group.group_id}) in account {group.account_id}",
         )
 
     def get_group(self, account_id: str, group_name: str) -> IamGroup | None:
-        row = self._fetchone(
-            f"SELECT {_columns(_GROUP_COLUMNS)} FROM iam_groups WHERE account_id = ? AND group_name = ?",
-            (account_id, group_name),
-        )
-        return None if row is None else _group_from_row(row)
+        row = self._fetchone(f"{GROUPS.select_sql} WHERE account_id = ? AND group_name = ?", (account_id, group_name))
+        return None if row is None else GROUPS.from_row(row)
 
     def get_group_by_id(self, group_id: str) -> IamGroup | None:
-        row = self._fetchone(f"SELECT {_columns(_GROUP_COLUMNS)} FROM iam_groups WHERE group_id = ?", (group_id,))
-        return None if row is None else _group_from_row(row)
+        row = self._fetchone(f"{GROUPS.select_sql} WHERE group_id = ?", (group_id,))
+        return None if row is None else GROUPS.from_row(row)
 
     def list_groups(self, account_id: str, path_prefix: str = "/") -> list[IamGroup]:
         rows = self._fetchall(
-            f"SELECT {_columns(_GROUP_COLUMNS)} FROM iam_groups WHERE account_id = ? AND {_PATH_PREFIX_MATCH} "
-            "ORDER BY group_name, group_id",
+            f"{GROUPS.select_sql} WHERE account_id = ? AND {PATH_PREFIX_MATCH} ORDER BY group_name, group_id",
             (account_id, path_prefix, path_prefix),
         )
-        return [_group_from_row(row) for row in rows]
+        return [GROUPS.from_row(row) for row in rows]
 
     def delete_group(self, group_id: str) -> None:
         """Remove the group with its memberships, attachments and inline policies; no-op when absent."""
@@ -147,54 +123,49 @@ class IamEntityQueries(PrincipalReferenceQueries):
     def list_group_members(self, group_id: str) -> list[IamUser]:
         """Ordered by user name."""
         rows = self._fetchall(
-            f"SELECT {_columns(_USER_COLUMNS, 'u')} FROM iam_group_members m "
+            f"SELECT {USERS.columns_of('u')} FROM iam_group_members m "
             "JOIN iam_users u ON u.user_id = m.user_id WHERE m.group_id = ? ORDER BY u.user_name, u.user_id",
             (group_id,),
         )
-        return [_user_from_row(row) for row in rows]
+        return [USERS.from_row(row) for row in rows]
 
     def list_groups_for_user(self, user_id: str) -> list[IamGroup]:
         """Ordered by group name."""
         rows = self._fetchall(
-            f"SELECT {_columns(_GROUP_COLUMNS, 'g')} FROM iam_group_members m "
+            f"SELECT {GROUPS.columns_of('g')} FROM iam_group_members m "
             "JOIN iam_groups g ON g.group_id = m.group_id WHERE m.user_id = ? ORDER BY g.group_name, g.group_id",
             (user_id,),
         )
-        return [_group_from_row(row) for row in rows]
+        return [GROUPS.from_row(row) for row in rows]
 
     def insert_role(self, role: IamRole) -> None:
         self._write(
-            f"INSERT INTO iam_roles ({_columns(_ROLE_COLUMNS)}) VALUES ({_placeholders(_ROLE_COLUMNS)})",
-            _role_to_row(role),
+            ROLES.insert_sql,
+            ROLES.to_row(role),
             f"role `{role.role_name}` in account {role.account_id}",
         )
 
     def update_role(self, role: IamRole) -> None:
-        row = _role_to_row(role)
         self._update_stored(
-            f"UPDATE iam_roles SET {_assignments(_ROLE_COLUMNS)} WHERE role_id = ?",
-            (*row[1:], row[0]),
+            ROLES.update_sql,
+            ROLES.update_values(role),
             f"role `{role.role_name}` ({role.role_id}) in account {role.account_id}",
         )
 
     def get_role(self, account_id: str, role_name: str) -> IamRole | None:
-        row = self._fetchone(
-            f"SELECT {_columns(_ROLE_COLUMNS)} FROM iam_roles WHERE account_id = ? AND role_name = ?",
-            (account_id, role_name),
-        )
-        return None if row is None else _role_from_row(row)
+        row = self._fetchone(f"{ROLES.select_sql} WHERE account_id = ? AND role_name = ?", (account_id, role_name))
+        return None if row is None else ROLES.from_row(row)
 
     def get_role_by_id(self, role_id: str) -> IamRole | None:
-        row = self._fetchone(f"SELECT {_columns(_ROLE_COLUMNS)} FROM iam_roles WHERE role_id = ?", (role_id,))
-        return None if row is None else _role_from_row(row)
+        row = self._fetchone(f"{ROLES.select_sql} WHERE role_id = ?", (role_id,))
+        return None if row is None else ROLES.from_row(row)
 
     def list_roles(self, account_id: str, path_prefix: str = "/") -> list[IamRole]:
         rows = self._fetchall(
-            f"SELECT {_columns(_ROLE_COLUMNS)} FROM iam_roles WHERE account_id = ? AND {_PATH_PREFIX_MATCH} "
-            "ORDER BY role_name, role_id",
+            f"{ROLES.select_sql} WHERE account_id = ? AND {PATH_PREFIX_MATCH} ORDER BY role_name, role_id",
             (account_id, path_prefix, path_prefix),
         )
-        return [_role_from_row(row) for row in rows]
+        return [ROLES.from_row(row) for row in rows]
 
     def delete_role(self, role_id: str) -> None:
         """Remove the role with its attachments and inline policies (not its sessions); no-op when absent.

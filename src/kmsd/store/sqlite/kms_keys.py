@@ -9,19 +9,12 @@ from datetime import datetime
 
 from kmsd.store.base import StoreError
 from kmsd.store.models import AliasRecord, KeyMaterialRecord, KeyRecord
-from kmsd.store.sqlite.connections import _KEY_CACHE_LIMIT, SqliteConnections
-from kmsd.store.sqlite.rows import (
-    _ALIAS_COLUMNS,
-    _KEY_COLUMNS,
-    _KEY_PLACEHOLDERS,
-    _KEY_UPDATE,
-    _MATERIAL_COLUMNS,
-    _alias_from_row,
-    _key_from_row,
-    _key_to_row,
-    _material_from_row,
-    encode_time,
-)
+from kmsd.store.sqlite.codec import encode_time
+from kmsd.store.sqlite.connections import KEY_CACHE_LIMIT, SqliteConnections
+from kmsd.store.sqlite.rows import ALIASES, KEY_MATERIALS, KEYS
+
+# get_key's statement, built once: a cache miss is on the request path.
+_SELECT_KEY = f"{KEYS.select_sql} WHERE key_id = ?"
 
 
 class KmsKeyQueries(SqliteConnections):
@@ -30,17 +23,10 @@ class KmsKeyQueries(SqliteConnections):
     # --- KMS keys ------------------------------------------------------------------
 
     def insert_key(self, key: KeyRecord) -> None:
-        self._write(
-            f"INSERT INTO keys ({_KEY_COLUMNS}) VALUES ({_KEY_PLACEHOLDERS})",
-            _key_to_row(key),
-            f"key `{key.key_id}`",
-        )
+        self._write(KEYS.insert_sql, KEYS.to_row(key), f"key `{key.key_id}`")
 
     def update_key(self, key: KeyRecord) -> None:
-        row = _key_to_row(key)
-        changed = self._write(
-            f"UPDATE keys SET {_KEY_UPDATE} WHERE key_id = ?", (*row[1:], row[0]), f"key `{key.key_id}`"
-        )
+        changed = self._write(KEYS.update_sql, KEYS.update_values(key), f"key `{key.key_id}`")
         if changed == 0:
             raise StoreError(f"key `{key.key_id}` cannot be updated: it is not stored")
 
@@ -57,24 +43,23 @@ class KmsKeyQueries(SqliteConnections):
         if key is not None:
             with self._key_cache_lock:
                 if generation == self._key_cache_generation:
-                    if len(self._key_cache) >= _KEY_CACHE_LIMIT:
+                    if len(self._key_cache) >= KEY_CACHE_LIMIT:
                         self._key_cache.clear()
                     self._key_cache[key_id] = key
         return key
 
     def _read_key(self, key_id: str) -> KeyRecord | None:
-        row = self._fetchone(f"SELECT {_KEY_COLUMNS} FROM keys WHERE key_id = ?", (key_id,))
-        return None if row is None else _key_from_row(row)
+        row = self._fetchone(_SELECT_KEY, (key_id,))
+        return None if row is None else KEYS.from_row(row)
 
     def list_keys(self, account_id: str, region: str, after_key_id: str | None, limit: int) -> list[KeyRecord]:
         if limit < 0:
             raise StoreError(f"list_keys limit must not be negative, got {limit}")
         rows = self._fetchall(
-            f"SELECT {_KEY_COLUMNS} FROM keys WHERE account_id = ? AND region = ? AND key_id > ? "
-            "ORDER BY key_id LIMIT ?",
+            f"{KEYS.select_sql} WHERE account_id = ? AND region = ? AND key_id > ? ORDER BY key_id LIMIT ?",
             (account_id, region, after_key_id or "", limit),
         )
-        return [_key_from_row(row) for row in rows]
+        return [KEYS.from_row(row) for row in rows]
 
     def delete_key(self, key_id: str) -> None:
         """Remove the key, its material, aliases and grants (by foreign-key cascade); no-op when absent.
@@ -89,11 +74,11 @@ class KmsKeyQueries(SqliteConnections):
     def keys_pending_deletion_before(self, when: datetime) -> list[KeyRecord]:
         """Keys in PendingDeletion whose deletion date is at or before ``when``, soonest first."""
         rows = self._fetchall(
-            f"SELECT {_KEY_COLUMNS} FROM keys WHERE key_state = 'PendingDeletion' AND deletion_date <= ? "
+            f"{KEYS.select_sql} WHERE key_state = 'PendingDeletion' AND deletion_date <= ? "
             "ORDER BY deletion_date, key_id",
             (encode_time(when),),
         )
-        return [_key_from_row(row) for row in rows]
+        return [KEYS.from_row(row) for row in rows]
 
     def keys_due_for_rotation(self, when: datetime) -> list[KeyRecord]:
         """Keys with rotation enabled whose next rotation date is at or before ``when``, soonest first.
@@ -102,54 +87,35 @@ class KmsKeyQueries(SqliteConnections):
         if the date has passed, so that decision belongs to the KMS service.
         """
         rows = self._fetchall(
-            f"SELECT {_KEY_COLUMNS} FROM keys WHERE rotation_enabled = 1 AND next_rotation_date <= ? "
+            f"{KEYS.select_sql} WHERE rotation_enabled = 1 AND next_rotation_date <= ? "
             "ORDER BY next_rotation_date, key_id",
             (encode_time(when),),
         )
-        return [_key_from_row(row) for row in rows]
+        return [KEYS.from_row(row) for row in rows]
 
     # --- key material ---------------------------------------------------------------
 
     def add_key_material(self, material: KeyMaterialRecord) -> None:
         self._write(
-            f"INSERT INTO key_materials ({_MATERIAL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                material.key_id,
-                material.version,
-                material.material_id,
-                material.wrapped_material,
-                encode_time(material.created_at),
-                material.rotation_type,
-            ),
+            KEY_MATERIALS.insert_sql,
+            KEY_MATERIALS.to_row(material),
             f"key material version {material.version} of key `{material.key_id}`",
         )
 
     def get_key_material(self, key_id: str, version: int) -> KeyMaterialRecord | None:
-        row = self._fetchone(
-            f"SELECT {_MATERIAL_COLUMNS} FROM key_materials WHERE key_id = ? AND version = ?",
-            (key_id, version),
-        )
-        return None if row is None else _material_from_row(row)
+        row = self._fetchone(f"{KEY_MATERIALS.select_sql} WHERE key_id = ? AND version = ?", (key_id, version))
+        return None if row is None else KEY_MATERIALS.from_row(row)
 
     def list_key_materials(self, key_id: str) -> list[KeyMaterialRecord]:
-        rows = self._fetchall(
-            f"SELECT {_MATERIAL_COLUMNS} FROM key_materials WHERE key_id = ? ORDER BY version", (key_id,)
-        )
-        return [_material_from_row(row) for row in rows]
+        rows = self._fetchall(f"{KEY_MATERIALS.select_sql} WHERE key_id = ? ORDER BY version", (key_id,))
+        return [KEY_MATERIALS.from_row(row) for row in rows]
 
     # --- aliases ---------------------------------------------------------------------
 
     def insert_alias(self, alias: AliasRecord) -> None:
         self._write(
-            f"INSERT INTO aliases ({_ALIAS_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                alias.account_id,
-                alias.region,
-                alias.alias_name,
-                alias.target_key_id,
-                encode_time(alias.creation_date),
-                encode_time(alias.last_updated_date),
-            ),
+            ALIASES.insert_sql,
+            ALIASES.to_row(alias),
             f"alias `{alias.alias_name}` in {alias.account_id}/{alias.region}",
         )
 
@@ -182,21 +148,20 @@ class KmsKeyQueries(SqliteConnections):
 
     def get_alias(self, account_id: str, region: str, alias_name: str) -> AliasRecord | None:
         row = self._fetchone(
-            f"SELECT {_ALIAS_COLUMNS} FROM aliases WHERE account_id = ? AND region = ? AND alias_name = ?",
+            f"{ALIASES.select_sql} WHERE account_id = ? AND region = ? AND alias_name = ?",
             (account_id, region, alias_name),
         )
-        return None if row is None else _alias_from_row(row)
+        return None if row is None else ALIASES.from_row(row)
 
     def list_aliases(self, account_id: str, region: str, key_id: str | None = None) -> list[AliasRecord]:
         if key_id is None:
             rows = self._fetchall(
-                f"SELECT {_ALIAS_COLUMNS} FROM aliases WHERE account_id = ? AND region = ? ORDER BY alias_name",
+                f"{ALIASES.select_sql} WHERE account_id = ? AND region = ? ORDER BY alias_name",
                 (account_id, region),
             )
         else:
             rows = self._fetchall(
-                f"SELECT {_ALIAS_COLUMNS} FROM aliases WHERE account_id = ? AND region = ? "
-                "AND target_key_id = ? ORDER BY alias_name",
+                f"{ALIASES.select_sql} WHERE account_id = ? AND region = ? AND target_key_id = ? ORDER BY alias_name",
                 (account_id, region, key_id),
             )
-        return [_alias_from_row(row) for row in rows]
+        return [ALIASES.from_row(row) for row in rows]

@@ -7,15 +7,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from kmsd.store.models import SessionRecord
+from kmsd.store.sqlite.codec import encode_time
 from kmsd.store.sqlite.connections import SqliteConnections
-from kmsd.store.sqlite.rows import (
-    _SESSION_COLUMNS,
-    _columns,
-    _placeholders,
-    _session_from_row,
-    _session_to_row,
-    encode_time,
-)
+from kmsd.store.sqlite.rows import SESSIONS
 
 
 class SessionQueries(SqliteConnections):
@@ -25,17 +19,15 @@ class SessionQueries(SqliteConnections):
 
     def insert_session(self, session: SessionRecord) -> None:
         self._write(
-            f"INSERT INTO sts_sessions ({_columns(_SESSION_COLUMNS)}) VALUES ({_placeholders(_SESSION_COLUMNS)})",
-            _session_to_row(session),
+            SESSIONS.insert_sql,
+            SESSIONS.to_row(session),
             f"session `{session.access_key_id}`",
         )
 
     def get_session(self, access_key_id: str) -> SessionRecord | None:
         """The session, expired or not: telling an expired token from an unknown one is the caller's job."""
-        row = self._fetchone(
-            f"SELECT {_columns(_SESSION_COLUMNS)} FROM sts_sessions WHERE access_key_id = ?", (access_key_id,)
-        )
-        return None if row is None else _session_from_row(row)
+        row = self._fetchone(f"{SESSIONS.select_sql} WHERE access_key_id = ?", (access_key_id,))
+        return None if row is None else SESSIONS.from_row(row)
 
     def delete_sessions_expired_before(self, when: datetime) -> int:
         """Remove sessions whose expiry is strictly before ``when``; how many were removed."""

@@ -89,12 +89,12 @@ from kmsd.store.base import StoreError
 from kmsd.store.migrations import LATEST_VERSION, MIGRATIONS
 from kmsd.store.models import KeyRecord
 from kmsd.store.sqlite.accounts import AccountQueries
-from kmsd.store.sqlite.connections import BUSY_TIMEOUT_MS, KEY_CACHE_CHECK_SECONDS, _connect, _ReaderSlot
+from kmsd.store.sqlite.codec import decode_time, encode_time
+from kmsd.store.sqlite.connections import BUSY_TIMEOUT_MS, KEY_CACHE_CHECK_SECONDS, ReaderSlot, connect
 from kmsd.store.sqlite.grants import GrantQueries
 from kmsd.store.sqlite.iam_entities import IamEntityQueries
 from kmsd.store.sqlite.iam_policies import IamPolicyQueries
 from kmsd.store.sqlite.kms_keys import KmsKeyQueries
-from kmsd.store.sqlite.rows import decode_time, encode_time
 from kmsd.store.sqlite.sessions import SessionQueries
 
 __all__ = ["BUSY_TIMEOUT_MS", "KEY_CACHE_CHECK_SECONDS", "SqliteStore", "decode_time", "encode_time"]
@@ -112,7 +112,7 @@ class SqliteStore(KmsKeyQueries, GrantQueries, AccountQueries, IamEntityQueries,
         self._owner: int | None = None  # thread ident holding the open transaction
         self._doomed = False
         self._local = threading.local()
-        self._readers: weakref.WeakSet[_ReaderSlot] = weakref.WeakSet()
+        self._readers: weakref.WeakSet[ReaderSlot] = weakref.WeakSet()
         self._closed = False
         self._key_cache: dict[str, KeyRecord] = {}
         self._key_cache_lock = threading.Lock()  # orders filling the cache against emptying it
@@ -123,7 +123,7 @@ class SqliteStore(KmsKeyQueries, GrantQueries, AccountQueries, IamEntityQueries,
         self._scrub_pending = False
         self._create_private_file()
         try:
-            self._writer = _connect(str(self.path), query_only=False)
+            self._writer = connect(str(self.path), query_only=False)
         except sqlite3.Error as error:
             raise StoreError(f"cannot open the SQLite store at {self.path}: {error}") from error
         try:
