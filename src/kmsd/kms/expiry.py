@@ -37,7 +37,7 @@ def purge_key(ctx: KmsContext, key: KeyRecord) -> None:
     """Delete the key, its material, aliases and tags, then drop its unwrapped material from memory.
 
     The store overwrites the deleted rows and empties its journal after the commit (see
-    :mod:`kmsd.store.sqlite`), and the purge is counted so that other processes drop their
+    :mod:`kmsd.store.sqlite.store`), and the purge is counted so that other processes drop their
     cached copies too (:meth:`~kmsd.kms.materials.KeyMaterials.drop_if_purged_elsewhere`).
     """
     with ctx.store.transaction():

@@ -2,7 +2,7 @@
 with ``BEGIN IMMEDIATE`` transactions, a ``query_only`` reader per thread, the translation of ``sqlite3``
 errors into :class:`~kmsd.store.base.StoreError` and :class:`~kmsd.store.base.Conflict`, and the key cache
 that every commit and every foreign commit (seen through ``PRAGMA data_version``) empties.  Why it is built
-this way is told in the docstring of :mod:`kmsd.store.sqlite`."""
+this way is told in the docstring of :mod:`kmsd.store.sqlite.store`."""
 
 from __future__ import annotations
 

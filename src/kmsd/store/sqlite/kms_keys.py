@@ -65,7 +65,7 @@ class KmsKeyQueries(SqliteConnections):
         """Remove the key, its material, aliases and grants (by foreign-key cascade); no-op when absent.
 
         The wrapped material is then scrubbed from the files: zeroed by secure_delete, and the WAL
-        emptied once the transaction commits (see the ``Deletion`` paragraph of :mod:`kmsd.store.sqlite`).
+        emptied once the transaction commits (see the ``Deletion`` paragraph of :mod:`kmsd.store.sqlite.store`).
         """
         with self.transaction():
             self._request_scrub()
