@@ -38,11 +38,11 @@ import functools
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
-from kmsd.api import json_protocol, query_protocol
+from kmsd.api import explanation_header, json_protocol, query_protocol
 from kmsd.api.forwarded import forwarded_source_ip, via_service
 from kmsd.api.query_protocol import FORM_CONTENT_TYPE, QueryCodec, read_fields
 from kmsd.api.regions import RegionPolicy
@@ -425,10 +425,11 @@ class KmsdApp:
         self, send: Send, error: AwsError, request_id: str, caller_account: str | None = None
     ) -> None:
         payload = json_protocol.encode_error(error)
+        extra: tuple[tuple[bytes, bytes], ...] = ()
         if self.explain_denials and caller_account is not None and isinstance(error, AccessDeniedError):
             # Only a caller in the account that owns the key sees its policies and grants (issue 9, item 14).
-            payload = _with_explanation(payload, error, caller_account)
-        await _send(send, error.status, json_protocol.CONTENT_TYPE, payload, request_id)
+            payload, extra = _with_explanation(payload, error, caller_account)
+        await _send(send, error.status, json_protocol.CONTENT_TYPE, payload, request_id, extra)
 
     # --- other routes -----------------------------------------------------------
     async def _health(self, send: Send) -> None:
@@ -478,17 +479,22 @@ def _protocol_of(method: str, header_map: Mapping[str, list[str]]) -> WireProtoc
     return "json"
 
 
-def _with_explanation(payload: bytes, error: AccessDeniedError, caller_account: str) -> bytes:
-    """The AccessDenied body with the decision's trace as one more member (AWS SDKs ignore unknown members).
+def _with_explanation(
+    payload: bytes, error: AccessDeniedError, caller_account: str
+) -> tuple[bytes, tuple[tuple[bytes, bytes], ...]]:
+    """The AccessDenied body with the decision's trace as one more member, and its summary as a header.
 
-    Unchanged, AWS's plain error, when the trace covers a resource of another account than the caller's.
+    AWS SDKs drop unknown body members, so the summary also travels in ``x-kmsd-explanation``, which boto3
+    keeps in ResponseMetadata.  Unchanged, AWS's plain error, when the trace covers a resource of another
+    account than the caller's.
     """
     explanation = error.explanation_for(caller_account)
     if explanation is None:
-        return payload
+        return payload, ()
     body = json.loads(payload)
     body[EXPLANATION_MEMBER] = explanation
-    return json.dumps(body, separators=(",", ":")).encode("utf-8")
+    header = (explanation_header.HEADER, explanation_header.summary(explanation).encode("ascii"))
+    return json.dumps(body, separators=(",", ":")).encode("utf-8"), (header,)
 
 
 # _caller stores exactly these fields: a field added to Caller must be added there too.
@@ -559,9 +565,17 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
     return None if too_large else b"".join(chunks)
 
 
-async def _send(send: Send, status: int, content_type: bytes, body: bytes, request_id: str | None) -> None:
+async def _send(
+    send: Send,
+    status: int,
+    content_type: bytes,
+    body: bytes,
+    request_id: str | None,
+    extra_headers: Sequence[tuple[bytes, bytes]] = (),
+) -> None:
     headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
     if request_id is not None:
         headers.append((b"x-amzn-requestid", request_id.encode()))
+    headers.extend(extra_headers)
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

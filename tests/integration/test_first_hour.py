@@ -1,0 +1,274 @@
+"""The first hour of a new user, against real processes: ``make serve``, a busy port, lost credentials, explanations.
+
+Each test drives what a user drives: the ``make serve`` target, the ``kmsd``
+console script as a subprocess, boto3 and the AWS CLI against a real
+``kmsd serve``.  The README's own commands are run by
+``test_readme_commands.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from tests.integration.server import KMSD, KmsdServer, free_port
+
+REPO = Path(__file__).resolve().parents[2]
+AWS_CLI = str(Path(sys.executable).with_name("aws"))
+DEFAULT_ACCOUNT = "000000000000"
+
+
+def kmsd(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([KMSD, *args], capture_output=True, text=True, timeout=60, check=False)
+
+
+def dev_client(endpoint: str, service: str, access_key: str = "test", secret: str = "test") -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=access_key,
+        aws_secret_access_key=secret,
+        config=Config(retries={"max_attempts": 1}),
+    )
+
+
+def wait_healthy(endpoint: str, process: subprocess.Popen[str], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, "the server exited early"
+        try:
+            with urllib.request.urlopen(endpoint + "/health", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError("the server did not become healthy")
+
+
+# --- make serve ARGS=... -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def make_served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """``make serve`` with HOST, PORT, STORE and ARGS as the README documents them, in its own process group."""
+    data = tmp_path_factory.mktemp("make-serve")
+    port = free_port()
+    log = data / "make.log"
+    with log.open("w") as out:
+        # -o: the venv is already installed; make must not reinstall it here.
+        process = subprocess.Popen(
+            [
+                "make",
+                "--no-print-directory",
+                "-C",
+                str(REPO),
+                "-o",
+                ".venv/.installed",
+                "serve",
+                "HOST=127.0.0.1",
+                f"PORT={port}",
+                f"STORE=sqlite:///{data / 'kmsd.db'}",
+                "ARGS=--dev --explain-denials",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(endpoint, process)
+        yield endpoint, log
+    finally:
+        # make and the kmsd it started share the session this test created for them.
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
+
+
+def test_make_serve_passes_args_through(make_served: tuple[str, Path]) -> None:
+    endpoint, log = make_served
+    assert "(--dev: development credentials accepted)" in log.read_text()
+    # --dev reached the server: the well-known development credentials sign.
+    assert dev_client(endpoint, "sts").get_caller_identity()["Account"] == DEFAULT_ACCOUNT
+
+
+def _denied_alice(endpoint: str) -> tuple[str, Any]:
+    """A key of the default account and a client of its IAM user alice, whom no identity policy allows anything."""
+    iam = dev_client(endpoint, "iam")
+    name = f"alice-{free_port()}"
+    iam.create_user(UserName=name)
+    access = iam.create_access_key(UserName=name)["AccessKey"]
+    key_arn = dev_client(endpoint, "kms").create_key()["KeyMetadata"]["Arn"]
+    return key_arn, dev_client(endpoint, "kms", access["AccessKeyId"], access["SecretAccessKey"])
+
+
+def test_explanation_summary_reaches_boto3_in_a_header(make_served: tuple[str, Path]) -> None:
+    endpoint, _ = make_served
+    key_arn, alice = _denied_alice(endpoint)
+    with pytest.raises(ClientError) as denied:
+        alice.encrypt(KeyId=key_arn, Plaintext=b"x")
+    response = denied.value.response
+    assert response["Error"]["Code"] == "AccessDeniedException"
+    summary = response["ResponseMetadata"]["HTTPHeaders"]["x-kmsd-explanation"]
+    assert summary == (
+        f"kms:Encrypt on {key_arn}: denied, because no identity-based policy allows the kms:Encrypt action "
+        "[allow: key-policy:Enable IAM User Permissions]"
+    )
+    assert summary.isascii()
+
+
+def test_explanation_header_is_only_for_the_key_owners_account(make_served: tuple[str, Path]) -> None:
+    endpoint, _ = make_served
+    key_arn = dev_client(endpoint, "kms").create_key()["KeyMetadata"]["Arn"]
+    stranger = dev_client(endpoint, "kms", "111122223333")  # --dev: the root user of another account
+    with pytest.raises(ClientError) as denied:
+        stranger.encrypt(KeyId=key_arn, Plaintext=b"x")
+    assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert "x-kmsd-explanation" not in denied.value.response["ResponseMetadata"]["HTTPHeaders"]
+
+
+def test_explanation_summary_reaches_the_aws_cli_with_debug(make_served: tuple[str, Path]) -> None:
+    endpoint, _ = make_served
+    key_arn, alice = _denied_alice(endpoint)
+    credentials = alice._request_signer._credentials
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_ACCESS_KEY_ID=credentials.access_key,
+        AWS_SECRET_ACCESS_KEY=credentials.secret_key,
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_MAX_ATTEMPTS="1",
+    )
+    done = subprocess.run(
+        [AWS_CLI, "--debug", "--endpoint-url", endpoint, "kms", "encrypt", "--key-id", key_arn, "--plaintext", "eA=="],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=env,
+    )
+    assert done.returncode != 0
+    assert "AccessDeniedException" in done.stderr
+    assert f"'x-kmsd-explanation': 'kms:Encrypt on {key_arn}: denied" in done.stderr
+
+
+# --- a second server on a busy port ------------------------------------------------------------------------
+
+
+def test_a_second_server_on_a_busy_port_fails_in_one_line(fresh_server: KmsdServer, tmp_path: Path) -> None:
+    fresh_server.start()
+    second_store = tmp_path / "second"
+    done = kmsd("serve", "--port", str(fresh_server.port), "--store", f"sqlite:///{second_store / 'kmsd.db'}")
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"kmsd: cannot listen on 127.0.0.1:{fresh_server.port}: the address is already in use (another kmsd?)\n"
+    )
+    # Nothing claimed to serve, and no credentials were created and shown for a server that never ran.
+    assert done.stdout == ""
+    # The first server is untouched.
+    assert fresh_server.root_client("sts").get_caller_identity()["Account"] == DEFAULT_ACCOUNT
+
+
+# --- lost root credentials ---------------------------------------------------------------------------------
+
+
+def test_rotated_root_credentials_work_at_once_on_a_running_server_and_the_old_ones_stop(
+    fresh_server: KmsdServer,
+) -> None:
+    fresh_server.start()
+    old_key, old_secret = fresh_server.default_credentials()
+    old = fresh_server.client("sts", access_key=old_key, secret_key=old_secret)
+    assert old.get_caller_identity()["Account"] == DEFAULT_ACCOUNT  # cached by the server now
+
+    done = kmsd("accounts", "credentials", DEFAULT_ACCOUNT, "--rotate", "--json", "--store", fresh_server.store_url)
+    assert done.returncode == 0, done.stderr
+    new = json.loads(done.stdout)
+    assert new["AccountId"] == DEFAULT_ACCOUNT and new["AccessKeyId"] != old_key
+
+    fresh = fresh_server.client("sts", access_key=new["AccessKeyId"], secret_key=new["SecretAccessKey"])
+    assert fresh.get_caller_identity()["Arn"] == f"arn:aws:iam::{DEFAULT_ACCOUNT}:root"
+    with pytest.raises(ClientError) as refused:
+        old.get_caller_identity()
+    assert refused.value.response["Error"]["Code"] == "InvalidClientTokenId"
+
+
+def test_root_credentials_rotate_offline(fresh_server: KmsdServer) -> None:
+    fresh_server.start()
+    fresh_server.stop()
+    done = kmsd("accounts", "credentials", DEFAULT_ACCOUNT, "--rotate", "--store", fresh_server.store_url)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == f"account {DEFAULT_ACCOUNT}: new root access key (the old ones are deleted):"
+    access_key = lines[1].removeprefix("  AWS_ACCESS_KEY_ID=")
+    secret = lines[2].removeprefix("  AWS_SECRET_ACCESS_KEY=")
+    fresh_server.start()
+    client = fresh_server.client("kms", access_key=access_key, secret_key=secret)
+    assert client.list_keys()["Keys"] == []
+
+
+def test_rotating_an_unknown_account_is_one_line(fresh_server: KmsdServer) -> None:
+    fresh_server.start()
+    done = kmsd("accounts", "credentials", "999999999999", "--rotate", "--store", fresh_server.store_url)
+    assert (done.returncode, done.stdout, done.stderr) == (1, "", "kmsd: Account 999999999999 does not exist.\n")
+
+
+# --- authz explain --key in every KeyId form ---------------------------------------------------------------
+
+
+def test_authz_explain_takes_a_key_id_key_arn_alias_name_or_alias_arn(fresh_server: KmsdServer) -> None:
+    fresh_server.start()
+    kms = fresh_server.root_client("kms")
+    metadata = kms.create_key()["KeyMetadata"]
+    kms.create_alias(AliasName="alias/orders", TargetKeyId=metadata["KeyId"])
+    alias_arn = f"arn:aws:kms:us-east-1:{DEFAULT_ACCOUNT}:alias/orders"
+    answers = []
+    for key in (metadata["KeyId"], metadata["Arn"], "alias/orders", alias_arn):
+        done = kmsd(
+            "authz",
+            "explain",
+            "--principal",
+            DEFAULT_ACCOUNT,
+            "--action",
+            "kms:Encrypt",
+            "--key",
+            key,
+            "--region",
+            "us-east-1",
+            "--json",
+            "--store",
+            fresh_server.store_url,
+        )
+        assert done.returncode == 0, done.stderr
+        answer = json.loads(done.stdout)
+        answers.append((answer["decision"], answer["checks"][0]["resource"]))
+    assert answers == [("Allow", metadata["Arn"])] * 4
+
+    # A key id in another region is a key that does not exist there.
+    done = kmsd(
+        "authz",
+        "explain",
+        "--principal",
+        DEFAULT_ACCOUNT,
+        "--action",
+        "kms:Encrypt",
+        "--key",
+        metadata["KeyId"],
+        "--region",
+        "eu-west-1",
+        "--store",
+        fresh_server.store_url,
+    )
+    assert done.returncode == 1 and done.stderr.startswith("kmsd authz explain: key `arn:aws:kms:eu-west-1:")
