@@ -2,14 +2,15 @@
 
 Each test drives what a user drives: the ``make serve`` target, the ``kmsd``
 console script as a subprocess, boto3 and the AWS CLI against a real
-``kmsd serve``.  The README's own commands are run by
-``test_readme_commands.py``.
+``kmsd serve``.  The last test runs every ``kmsd`` command of the README's
+code blocks as written, from a shell set up as the README says.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -272,3 +273,81 @@ def test_authz_explain_takes_a_key_id_key_arn_alias_name_or_alias_arn(fresh_serv
         fresh_server.store_url,
     )
     assert done.returncode == 1 and done.stderr.startswith("kmsd authz explain: key `arn:aws:kms:eu-west-1:")
+
+
+# --- every kmsd command of the README, as written ------------------------------------------------------------
+
+README = REPO / "README.md"
+PATH_LINE = 'export PATH="$PWD/.venv/bin:$PATH"'
+POLICY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:Encrypt", "Resource": "*"}]}
+
+
+def readme_commands() -> list[str]:
+    """Each ``kmsd ...`` command line of the README's fenced code blocks, continuation lines joined."""
+    commands: list[str] = []
+    in_block = False
+    pending = ""
+    for line in README.read_text(encoding="utf-8").splitlines():
+        if line.startswith("```"):
+            in_block = not in_block
+            continue
+        if not in_block:
+            continue
+        pending += line.rstrip()
+        if pending.endswith("\\"):
+            pending = pending[:-1]
+            continue
+        command = shlex.join(shlex.split(pending, comments=True))
+        pending = ""
+        if command.startswith("kmsd ") or command == "kmsd":
+            commands.append(command)
+    return commands
+
+
+def test_every_kmsd_command_in_the_readme_runs_as_written(tmp_path: Path) -> None:
+    commands = readme_commands()
+    assert len(commands) >= 9 and any(command.startswith("kmsd serve") for command in commands)
+    assert PATH_LINE in README.read_text(encoding="utf-8")
+    # The README's world: the repository's directory with ./.kmsd/ (here a copy of its layout in tmp_path, so the
+    # repository's own store is untouched), a server on that store, user alice, a key KEY_ID with alias/orders,
+    # and the user's policy.json.  The shell finds kmsd only through the README's PATH line, run in the repository.
+    server = KmsdServer(tmp_path / ".kmsd").start()
+    try:
+        kms = server.root_client("kms")
+        key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+        kms.create_alias(AliasName="alias/orders", TargetKeyId=key_id)
+        server.root_client("iam").create_user(UserName="alice")
+        (tmp_path / "policy.json").write_text(json.dumps(POLICY), encoding="utf-8")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "KMSD_"))}
+        env["PATH"] = "/usr/local/bin:/usr/bin:/bin"  # no venv on it until the README's line puts it there
+        for command in commands:
+            filled = command.replace("KEY_ID", key_id)
+            prefix = f"cd {shlex.quote(str(REPO))} && {PATH_LINE} && cd {shlex.quote(str(tmp_path))} && "
+            if filled.startswith("kmsd serve"):
+                _serve_briefly(prefix, filled, env)
+                continue
+            done = subprocess.run(
+                ["bash", "-c", prefix + filled], capture_output=True, text=True, timeout=60, check=False, env=env
+            )
+            assert done.returncode == 0, f"{command}\n{done.stdout}\n{done.stderr}"
+            assert "Traceback" not in done.stderr
+    finally:
+        server.stop()
+
+
+def _serve_briefly(prefix: str, command: str, env: dict[str, str]) -> None:
+    """Start a README ``kmsd serve`` line (on a free port: 4599 may be taken), see it healthy, stop it."""
+    port = free_port()
+    process = subprocess.Popen(
+        ["bash", "-c", f"{prefix}exec {command} --port {port}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    try:
+        wait_healthy(f"http://127.0.0.1:{port}", process)
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=20)
+    assert f"kmsd: serving KMS, IAM and STS on http://127.0.0.1:{port}" in output, output
