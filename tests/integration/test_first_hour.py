@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import signal
 import subprocess
@@ -351,3 +352,15 @@ def _serve_briefly(prefix: str, command: str, env: dict[str, str]) -> None:
         process.terminate()
         output, _ = process.communicate(timeout=20)
     assert f"kmsd: serving KMS, IAM and STS on http://127.0.0.1:{port}" in output, output
+
+
+def test_the_readme_points_only_at_files_in_the_repository() -> None:
+    text = README.read_text(encoding="utf-8")
+    # Every backquoted path under the repository's top-level folders names something that exists.
+    paths = set(re.findall(r"`((?:src|tests|bench|docs)/[^`\s]*)`", text))
+    assert len(paths) >= 8
+    assert [path for path in sorted(paths) if not (REPO / path).exists()] == []
+    assert "DESIGN" not in text and "open issues" not in text
+    # Markdown links, if any, are relative paths inside the repository.
+    for target in re.findall(r"\]\(([^)]+)\)", text):
+        assert "://" not in target and (REPO / target.split("#")[0]).exists(), target

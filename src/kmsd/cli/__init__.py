@@ -24,8 +24,9 @@ __all__ = ["build_parser", "main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     try:
+        # Inside the try: --help piped into head can meet a closed pipe too.
+        args = build_parser().parse_args(argv)
         code = int(args.handler(args))
         sys.stdout.flush()
         return code
