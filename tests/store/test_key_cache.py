@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.store.test_sqlite_store import make_key
+from tests.store.records import make_key
 
 from kmsd.store.sqlite import KEY_CACHE_CHECK_SECONDS, SqliteStore
 

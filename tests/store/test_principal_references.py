@@ -14,9 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from tests.store.test_sqlite_grants import make_grant
-from tests.store.test_sqlite_iam import T0, role, user
-from tests.store.test_sqlite_store import make_key
+from tests.store.records import T0, make_grant, make_key, role, user
 
 import kmsd.store.sqlite.store as sqlite_module
 from kmsd.store.base import Conflict

@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from tests.store.records import ALICE, grant_id, make_grant
 
 import kmsd.store.sqlite.store as sqlite_module
 from kmsd.store.base import Conflict, Store, StoreError
 from kmsd.store.migrations import LATEST_VERSION
-from kmsd.store.models import GrantRecord, KeyRecord
+from kmsd.store.models import KeyRecord
 from kmsd.store.sqlite import SqliteStore
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
 ACCOUNT = "111122223333"
-ALICE = f"arn:aws:iam::{ACCOUNT}:user/alice"
 ADMIN = f"arn:aws:iam::{ACCOUNT}:role/admin"
 
 
@@ -40,22 +39,6 @@ def make_key(n: int) -> KeyRecord:
         policy="{}",
         current_material_version=1,
     )
-
-
-def grant_id(n: int) -> str:
-    return f"{n:064x}"
-
-
-def make_grant(n: int, key: int = 1, created_at: datetime = T0, **changes: object) -> GrantRecord:
-    grant = GrantRecord(
-        grant_id=grant_id(n),
-        key_id=key_id(key),
-        grantee_principal=ALICE,
-        operations=("Encrypt", "Decrypt"),
-        issuing_account=f"arn:aws:iam::{ACCOUNT}:root",
-        created_at=created_at,
-    )
-    return replace(grant, **changes)  # type: ignore[arg-type]
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from tests.store.records import role, unique_id, user
 
 import kmsd.store.sqlite.store as sqlite_module
 from kmsd.store.base import Conflict, Store, StoreError
@@ -17,7 +18,6 @@ from kmsd.store.models import (
     AccessKeyRecord,
     Account,
     IamGroup,
-    IamRole,
     IamUser,
     InlinePolicy,
     KeyRecord,
@@ -32,40 +32,12 @@ T0 = datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
 ACCOUNT = "111122223333"
 OTHER = "444455556666"
 DOCUMENT = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}'
-TRUST = (
-    '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"111122223333"},'
-    '"Action":"sts:AssumeRole"}]}'
-)
-
-
-def unique_id(prefix: str, account_id: str, name: str) -> str:
-    """An AWS-shaped id, the same for names that differ only by case (as one entity's would be)."""
-    return prefix + f"{account_id[-3:]}{name.upper()}".rjust(17, "X")[:17]
-
-
-def user(name: str, account_id: str = ACCOUNT, path: str = "/", **changes: object) -> IamUser:
-    record = IamUser(
-        user_id=unique_id("AIDA", account_id, name), account_id=account_id, user_name=name, path=path, created_at=T0
-    )
-    return replace(record, **changes)  # type: ignore[arg-type]
 
 
 def group(name: str, account_id: str = ACCOUNT, path: str = "/") -> IamGroup:
     return IamGroup(
         group_id=unique_id("AGPA", account_id, name), account_id=account_id, group_name=name, path=path, created_at=T0
     )
-
-
-def role(name: str, account_id: str = ACCOUNT, path: str = "/", **changes: object) -> IamRole:
-    record = IamRole(
-        role_id=unique_id("AROA", account_id, name),
-        account_id=account_id,
-        role_name=name,
-        path=path,
-        created_at=T0,
-        assume_role_policy=TRUST,
-    )
-    return replace(record, **changes)  # type: ignore[arg-type]
 
 
 def policy(name: str, account_id: str = ACCOUNT, path: str = "/", **changes: object) -> ManagedPolicy:

@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from tests.store.test_sqlite_store import make_key, make_material
+from tests.store.records import make_key, make_material
 
 from kmsd.store.sqlite import SqliteStore
 

@@ -15,70 +15,23 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from tests.store.records import (
+    ACCOUNT,
+    REGION,
+    T0,
+    key_id,
+    make_access_key,
+    make_alias,
+    make_key,
+    make_material,
+)
 
 from kmsd.store.base import Conflict, Store, StoreError, iter_all_keys
 from kmsd.store.migrations import LATEST_VERSION
-from kmsd.store.models import AccessKeyRecord, Account, AliasRecord, KeyMaterialRecord, KeyRecord
+from kmsd.store.models import Account, KeyRecord
 from kmsd.store.sqlite import SqliteStore
 
-T0 = datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
-ACCOUNT = "111122223333"
 OTHER_ACCOUNT = "444455556666"
-REGION = "us-east-1"
-
-
-def key_id(n: int) -> str:
-    return f"{n:08x}-0000-4000-8000-000000000000"
-
-
-def make_key(n: int, account_id: str = ACCOUNT, region: str = REGION, **changes: object) -> KeyRecord:
-    key = KeyRecord(
-        key_id=key_id(n),
-        account_id=account_id,
-        region=region,
-        description=f"key {n}",
-        key_usage="ENCRYPT_DECRYPT",
-        key_spec="SYMMETRIC_DEFAULT",
-        origin="AWS_KMS",
-        key_state="Enabled",
-        creation_date=T0,
-        policy='{"Version":"2012-10-17","Statement":[]}',
-        current_material_version=1,
-    )
-    return replace(key, **changes)  # type: ignore[arg-type]
-
-
-def make_material(n: int, version: int = 1, rotation_type: str | None = None) -> KeyMaterialRecord:
-    return KeyMaterialRecord(
-        key_id=key_id(n),
-        version=version,
-        material_id=f"{version:064x}",
-        wrapped_material=bytes([n % 256, version % 256]) * 30 + b"\x00\xff",
-        created_at=T0 + timedelta(days=version),
-        rotation_type=rotation_type,
-    )
-
-
-def make_alias(name: str, target: int, account_id: str = ACCOUNT, region: str = REGION) -> AliasRecord:
-    return AliasRecord(
-        account_id=account_id,
-        region=region,
-        alias_name=name,
-        target_key_id=key_id(target),
-        creation_date=T0,
-        last_updated_date=T0,
-    )
-
-
-def make_access_key(suffix: str, created_at: datetime = T0, account_id: str = ACCOUNT) -> AccessKeyRecord:
-    return AccessKeyRecord(
-        access_key_id=f"AKIA{suffix:0>16}",
-        account_id=account_id,
-        principal_arn=f"arn:aws:iam::{account_id}:root",
-        wrapped_secret=b"\x00wrapped\xff" + suffix.encode(),
-        status="Active",
-        created_at=created_at,
-    )
 
 
 @pytest.fixture
