@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,10 +12,25 @@ from tests.store.records import make_key
 from kmsd.store.sqlite import KEY_CACHE_CHECK_SECONDS, SqliteStore
 
 
+class Ticks:
+    """A monotonic clock that moves only when a test moves it: the key cache's time, without sleeping."""
+
+    def __init__(self) -> None:
+        self.seconds = 1000.0
+
+    def __call__(self) -> float:
+        return self.seconds
+
+
 @pytest.fixture
-def stores(tmp_path: Path) -> Iterator[tuple[SqliteStore, SqliteStore]]:
-    first = SqliteStore(tmp_path / "kmsd.db")
-    second = SqliteStore(tmp_path / "kmsd.db")
+def ticks() -> Ticks:
+    return Ticks()
+
+
+@pytest.fixture
+def stores(tmp_path: Path, ticks: Ticks) -> Iterator[tuple[SqliteStore, SqliteStore]]:
+    first = SqliteStore(tmp_path / "kmsd.db", monotonic=ticks)
+    second = SqliteStore(tmp_path / "kmsd.db", monotonic=ticks)
     yield first, second
     second.close()
     first.close()
@@ -68,7 +82,7 @@ def test_another_stores_change_is_seen_after_the_change_check(stores: tuple[Sqli
 
 
 def test_another_stores_change_is_seen_within_the_bound_without_a_check(
-    stores: tuple[SqliteStore, SqliteStore],
+    stores: tuple[SqliteStore, SqliteStore], ticks: Ticks
 ) -> None:
     store, other = stores
     with store.transaction():
@@ -77,7 +91,9 @@ def test_another_stores_change_is_seen_within_the_bound_without_a_check(
     renamed = dataclasses.replace(make_key(5), description="changed by another node")
     with other.transaction():
         other.update_key(renamed)
-    time.sleep(KEY_CACHE_CHECK_SECONDS * 1.5)
+    ticks.seconds += KEY_CACHE_CHECK_SECONDS * 0.5
+    assert store.get_key(renamed.key_id) == make_key(5)  # within the bound the cache still answers
+    ticks.seconds += KEY_CACHE_CHECK_SECONDS
     assert store.get_key(renamed.key_id) == renamed
     # get_key's own check does not use up the signal the request path relies on.
     assert store.changed_since_last_check()

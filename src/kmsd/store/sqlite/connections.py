@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -76,6 +75,7 @@ class SqliteConnections:
     _key_cache_generation: int
     _key_cache_data_version: int | None
     _key_cache_checked_at: float
+    _monotonic: Callable[[], float]  # time.monotonic, or a test's clock
     _writer: sqlite3.Connection
     _seen_data_version: int
     _scrub_requested: bool  # this transaction deleted something that must not survive in the WAL
@@ -262,14 +262,14 @@ class SqliteConnections:
 
     def _note_data_version(self, version: int) -> None:
         """Empty the key cache if someone else committed since it was last checked."""
-        self._key_cache_checked_at = time.monotonic()
+        self._key_cache_checked_at = self._monotonic()
         if version != self._key_cache_data_version:
             self._forget_cached_keys()
             self._key_cache_data_version = version
 
     def _key_cache_is_current(self) -> bool:
         """Whether the cache may answer: checked against other processes' commits recently enough."""
-        if time.monotonic() - self._key_cache_checked_at < KEY_CACHE_CHECK_SECONDS:
+        if self._monotonic() - self._key_cache_checked_at < KEY_CACHE_CHECK_SECONDS:
             return True
         # Another thread writing holds the writer: rather than wait (on the event loop), read the database.
         if not self._lock.acquire(blocking=False):

@@ -83,6 +83,7 @@ import sqlite3
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 
 from kmsd.store.base import StoreError
@@ -103,8 +104,14 @@ __all__ = ["BUSY_TIMEOUT_MS", "KEY_CACHE_CHECK_SECONDS", "SqliteStore", "decode_
 class SqliteStore(KmsKeyQueries, GrantQueries, AccountQueries, IamEntityQueries, IamPolicyQueries, SessionQueries):
     """The Store protocol on one SQLite file; safe to share between threads and processes."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, monotonic: Callable[[], float] = time.monotonic) -> None:
+        """Open (creating and migrating) the store at ``path``.
+
+        ``monotonic`` is the clock of the key cache's ``KEY_CACHE_CHECK_SECONDS`` bound; tests pass
+        their own to step past it instead of sleeping.
+        """
         self.path = Path(path)
+        self._monotonic = monotonic
         if str(path) in ("", ":memory:"):
             # Every thread's reader would get its own empty in-memory database.
             raise StoreError("an in-memory SQLite store is not supported: give a file path")
@@ -118,7 +125,7 @@ class SqliteStore(KmsKeyQueries, GrantQueries, AccountQueries, IamEntityQueries,
         self._key_cache_lock = threading.Lock()  # orders filling the cache against emptying it
         self._key_cache_generation = 0  # advanced whenever the cache is emptied
         self._key_cache_data_version: int | None = None  # the writer's data_version the cache is valid for
-        self._key_cache_checked_at = time.monotonic()
+        self._key_cache_checked_at = monotonic()
         self._scrub_requested = False
         self._scrub_pending = False
         self._create_private_file()
