@@ -9,6 +9,7 @@ status)`` asserts that a block raises exactly that AWS error.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -19,9 +20,12 @@ import pytest
 from kmsd.clock import ManualClock
 from kmsd.crypto import FileRootKey, SeededRandomSource
 from kmsd.errors import AwsError
+from kmsd.iam.accounts import AccountDirectory
+from kmsd.iam.credentials import CredentialResolver
 from kmsd.iam.ids import new_unique_id
 from kmsd.iam.principal import Caller, Principal, Session
 from kmsd.iam.service import IamService
+from kmsd.iam.sts import StsService
 from kmsd.store.models import InlinePolicy, ManagedPolicy, PolicyAttachment, PolicyVersion
 from kmsd.store.sqlite import SqliteStore
 
@@ -173,3 +177,69 @@ def service(store: SqliteStore, root_key: FileRootKey, clock: ManualClock) -> Ia
 def iam(service: IamService) -> Iam:
     """The IAM service as the root user of :data:`ACCOUNT`."""
     return Iam(service, root_caller())
+
+
+def document(*statements: dict[str, Any]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def allow(action: str | list[str], resource: str = "*", **extra: Any) -> dict[str, Any]:
+    return {"Effect": "Allow", "Action": action, "Resource": resource, **extra}
+
+
+def trust(principal: str | list[str], action: str | list[str] = "sts:AssumeRole", **extra: Any) -> str:
+    return document({"Effect": "Allow", "Principal": {"AWS": principal}, "Action": action, **extra})
+
+
+class World:
+    """IAM as root of each account, STS, and a credential resolver that sees IAM's writes at once."""
+
+    def __init__(self, store: SqliteStore, root_key: FileRootKey, clock: ManualClock, service: IamService) -> None:
+        self.clock = clock
+        self.iam = Iam(service, root_caller())
+        self.other = self.iam.as_root(OTHER_ACCOUNT)
+        self.sts = StsService(store, root_key, clock, SeededRandomSource(23))
+        rng = SeededRandomSource(29)
+        self.resolver = CredentialResolver(store, root_key, AccountDirectory(store, root_key, clock, rng), clock=clock)
+        service.add_write_listener(self.resolver.invalidate)
+
+    def user(self, name: str, *statements: dict[str, Any], iam: Iam | None = None, **params: Any) -> Caller:
+        """A new IAM user (with an inline policy of ``statements``) signing with its own access key."""
+        admin = iam or self.iam
+        admin.create_user(name, **params)
+        if statements:
+            admin("PutUserPolicy", UserName=name, PolicyName="inline", PolicyDocument=document(*statements))
+        key = admin("CreateAccessKey", UserName=name)["AccessKey"]
+        resolved = self.resolver.resolve(key["AccessKeyId"])
+        assert resolved is not None
+        return Caller(principal=resolved.principal, region=REGION, request_id="test-request")
+
+    def role(
+        self, name: str, trust_policy: str, *statements: dict[str, Any], iam: Iam | None = None, **params: Any
+    ) -> str:
+        admin = iam or self.iam
+        arn: str = admin.create_role(name, trust_policy, **params)["Arn"]
+        if statements:
+            admin("PutRolePolicy", RoleName=name, PolicyName="inline", PolicyDocument=document(*statements))
+        return arn
+
+    def assume(self, caller: Caller, role_arn: str, session_name: str = "session", **params: Any) -> dict[str, Any]:
+        return self.sts.call("AssumeRole", {"RoleArn": role_arn, "RoleSessionName": session_name, **params}, caller)
+
+    def signed_in(self, credentials: dict[str, Any]) -> Caller:
+        """The caller who signs with ``credentials`` (an STS answer's Credentials)."""
+        resolved = self.resolver.resolve(credentials["AccessKeyId"], credentials["SessionToken"])
+        assert resolved is not None
+        assert resolved.secret_access_key == credentials["SecretAccessKey"]
+        return Caller(principal=resolved.principal, region=REGION, request_id="test-request")
+
+    def session(self, caller: Caller, role_arn: str, session_name: str = "session", **params: Any) -> Caller:
+        return self.signed_in(self.assume(caller, role_arn, session_name, **params)["Credentials"])
+
+    def iam_as(self, caller: Caller) -> Iam:
+        return self.iam.as_caller(caller)
+
+
+@pytest.fixture
+def world(store: SqliteStore, root_key: FileRootKey, clock: ManualClock, service: IamService) -> World:
+    return World(store, root_key, clock, service)

@@ -7,20 +7,9 @@ in every later request, and cannot change along a role chain.
 
 from __future__ import annotations
 
-import pytest
-
-from kmsd.clock import ManualClock
-from kmsd.crypto import FileRootKey
 from kmsd.iam.authorization import request_context_keys
-from kmsd.iam.service import IamService
 from kmsd.store.sqlite import SqliteStore
-from tests.iam.conftest import ACCOUNT, aws_error
-from tests.iam.test_sts import World, allow, trust
-
-
-@pytest.fixture
-def world(store: SqliteStore, root_key: FileRootKey, clock: ManualClock, service: IamService) -> World:
-    return World(store, root_key, clock, service)
+from tests.iam.conftest import ACCOUNT, World, allow, aws_error, trust
 
 
 def test_the_source_identity_is_stored_with_the_session_and_is_a_global_key(world: World, store: SqliteStore) -> None:

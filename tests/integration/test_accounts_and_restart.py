@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.helpers.aws_errors import error_of
 from tests.integration.server import KMSD, KmsdServer
-from tests.integration.test_kms_keys import error_of
 
 
 def test_first_start_prints_default_credentials_once(fresh_server: KmsdServer) -> None:

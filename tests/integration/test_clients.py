@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,21 +13,8 @@ import botocore.session
 import pytest
 from aws_encryption_sdk.identifiers import CommitmentPolicy
 
+from tests.helpers.clients import AWS_CLI, cli_env
 from tests.integration.server import KmsdServer
-
-AWS_CLI = str(Path(sys.executable).with_name("aws"))
-
-
-def cli_env(server: KmsdServer, credentials: tuple[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        AWS_ACCESS_KEY_ID=credentials[0],
-        AWS_SECRET_ACCESS_KEY=credentials[1],
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_CONFIG_FILE="/dev/null",
-        AWS_SHARED_CREDENTIALS_FILE="/dev/null",
-    )
-    return env
 
 
 def aws(server: KmsdServer, credentials: tuple[str, str], *args: str) -> str:

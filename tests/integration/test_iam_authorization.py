@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.helpers.aws_errors import error_of
+from tests.helpers.clients import client, unique, user_with_key
 from tests.integration.server import KmsdServer
-from tests.integration.test_iam_wire import client, unique, user_with_key
-from tests.integration.test_kms_keys import error_of
 
 ACCOUNT = "000000000000"
 IAM_READ_ONLY = "arn:aws:iam::aws:policy/IAMReadOnlyAccess"

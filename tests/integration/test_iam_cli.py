@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import subprocess
 
+from tests.helpers.clients import AWS_CLI, cli_env, unique
 from tests.integration.server import KmsdServer
-from tests.integration.test_clients import AWS_CLI, cli_env
-from tests.integration.test_iam_wire import unique
 
 ACCOUNT = "000000000000"
 

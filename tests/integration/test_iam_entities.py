@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.helpers.aws_errors import error_of
+from tests.helpers.clients import client, unique
 from tests.integration.server import KmsdServer
-from tests.integration.test_iam_wire import client, unique
-from tests.integration.test_kms_keys import error_of
 
 ACCOUNT = "000000000000"
 KMS_READ: dict[str, Any] = {

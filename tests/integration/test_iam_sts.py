@@ -8,7 +8,6 @@ session can be aged by hours without waiting.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import uuid
@@ -20,41 +19,17 @@ from typing import Any
 import botocore.auth
 import pytest
 import uvicorn
-from botocore.exceptions import ClientError
 
 from kmsd.api.app import KmsdApp
 from kmsd.clock import ManualClock
 from kmsd.server import build_runtime, open_parts
+from tests.helpers.aws_errors import error_from
+from tests.helpers.clients import client, session_client, unique, user_with_key
+from tests.helpers.documents import allow, policy, trust
 from tests.integration.server import KmsdServer, free_port
-from tests.integration.test_iam_wire import client, unique, user_with_key
-from tests.integration.test_kms_keys import error_of
 
 ACCOUNT = "000000000000"
 INVALID_TOKEN = ("InvalidClientTokenId", "The security token included in the request is invalid.", 403)
-
-
-def policy(*statements: dict[str, Any]) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
-
-
-def allow(*actions: str, resource: str = "*", **extra: Any) -> dict[str, Any]:
-    return {"Effect": "Allow", "Action": list(actions), "Resource": resource, **extra}
-
-
-def trust(principal: str, *actions: str, **extra: Any) -> dict[str, Any]:
-    return {"Effect": "Allow", "Principal": {"AWS": principal}, "Action": list(actions or ["sts:AssumeRole"]), **extra}
-
-
-def error_from(call: Any, **kwargs: Any) -> tuple[str, str, int]:
-    with pytest.raises(ClientError) as excinfo:
-        call(**kwargs)
-    return error_of(excinfo)
-
-
-def session_client(server: KmsdServer, service: str, credentials: dict[str, Any]) -> Any:
-    return client(
-        server, service, (credentials["AccessKeyId"], credentials["SecretAccessKey"]), credentials["SessionToken"]
-    )
 
 
 @pytest.fixture

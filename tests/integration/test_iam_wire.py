@@ -10,51 +10,23 @@ from __future__ import annotations
 import http.client
 import json
 import urllib.request
-import uuid
 import xml.etree.ElementTree as ElementTree
-from typing import Any
 from urllib.parse import urlencode
 
-import boto3
 import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
-from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from kmsd.api.sigv4.errors import SIGNATURE_MISMATCH
+from tests.helpers.aws_errors import error_of
+from tests.helpers.clients import client, unique
 from tests.integration.server import KmsdServer
-from tests.integration.test_kms_keys import error_of
 
 IAM_NS = "{https://iam.amazonaws.com/doc/2010-05-08/}"
 STS_NS = "{https://sts.amazonaws.com/doc/2011-06-15/}"
 FORM = "application/x-www-form-urlencoded; charset=utf-8"
-
-
-# --- helpers shared by the test_iam_* modules ----------------------------------------------------------------
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def client(server: KmsdServer, service: str, credentials: tuple[str, str], session_token: str | None = None) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=server.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=credentials[0],
-        aws_secret_access_key=credentials[1],
-        aws_session_token=session_token,
-        config=Config(retries={"max_attempts": 1}),
-    )
-
-
-def user_with_key(iam: Any, name: str | None = None) -> tuple[str, tuple[str, str]]:
-    """A new IAM user and its first access key."""
-    name = name or unique("user")
-    iam.create_user(UserName=name)
-    key = iam.create_access_key(UserName=name)["AccessKey"]
-    return name, (key["AccessKeyId"], key["SecretAccessKey"])
 
 
 def signed_request(

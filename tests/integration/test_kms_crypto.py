@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.integration.test_kms_keys import error_of
+from tests.helpers.aws_errors import error_of
 
 
 @pytest.fixture

@@ -8,14 +8,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-
-def error_of(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, str, int]:
-    response: Any = excinfo.value.response
-    return (
-        response["Error"]["Code"],
-        response["Error"].get("Message", ""),
-        response["ResponseMetadata"]["HTTPStatusCode"],
-    )
+from tests.helpers.aws_errors import error_of
 
 
 def test_create_describe_list(kms: Any) -> None:

@@ -21,8 +21,9 @@ from typing import Any
 
 import pytest
 
+from tests.helpers.clients import health, kms_call, new_account
+from tests.helpers.documents import root_statement
 from tests.integration.server import KmsdServer
-from tests.integration.test_security_policy import health, kms_call, new_account, root_statement
 
 KEY_POLICY_LIMIT = 32_768
 # Substring patterns that almost match a run of "a"s: each costs a full scan of the value.

@@ -28,9 +28,10 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from tests.helpers.aws_errors import error_from
+from tests.helpers.clients import client, session_client, unique, user_with_key
+from tests.helpers.documents import allow, policy, trust
 from tests.integration.server import KmsdServer
-from tests.integration.test_iam_sts import allow, error_from, policy, session_client, trust
-from tests.integration.test_iam_wire import client, unique, user_with_key
 
 ACCOUNT = "000000000000"
 ADMIN_ACCESS = "arn:aws:iam::aws:policy/AdministratorAccess"

@@ -14,73 +14,17 @@
 
 from __future__ import annotations
 
-import http.client
 import json
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
+from tests.helpers.clients import Account, health, kms_call, new_account
+from tests.helpers.documents import root_statement
 from tests.integration.server import KmsdServer
-
-
-@dataclass(frozen=True)
-class Account:
-    account_id: str
-    credentials: tuple[str, str]
-
-
-def new_account(server: KmsdServer) -> Account:
-    account_id = f"{uuid.uuid4().int % 10**12:012d}"
-    return Account(account_id, server.create_account(account_id))
-
-
-def kms_call(server: KmsdServer, credentials: tuple[str, str], operation: str, body: dict[str, Any]) -> tuple[int, Any]:
-    """One KMS call signed by hand with SigV4, the way a hostile client sends it; (status, decoded body)."""
-    payload = json.dumps(body).encode()
-    headers = {
-        "Content-Type": "application/x-amz-json-1.1",
-        "X-Amz-Target": f"TrentService.{operation}",
-        "Host": f"127.0.0.1:{server.port}",
-    }
-    request = AWSRequest(method="POST", url=server.endpoint + "/", data=payload, headers=headers)
-    SigV4Auth(Credentials(*credentials), "kms", "us-east-1").add_auth(request)
-    # A generous deadline: a server stuck matching would fail the test here instead of hanging it.
-    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=120)
-    try:
-        connection.request("POST", "/", body=payload, headers=dict(request.headers.items()))
-        response = connection.getresponse()
-        data = response.read()
-    finally:
-        connection.close()
-    return response.status, json.loads(data) if data else {}
-
-
-def health(server: KmsdServer) -> int:
-    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
-    try:
-        connection.request("GET", "/health")
-        response = connection.getresponse()
-        response.read()
-        return response.status
-    finally:
-        connection.close()
-
-
-def root_statement(account_id: str) -> dict[str, Any]:
-    return {
-        "Sid": "Enable IAM User Permissions",
-        "Effect": "Allow",
-        "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
-        "Action": "kms:*",
-        "Resource": "*",
-    }
 
 
 def key_with_policy(server: KmsdServer, account: Account, *statements: dict[str, Any]) -> str:

@@ -18,8 +18,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from kmsd.clock import ManualClock
+from tests.helpers.aws_errors import error_of
 from tests.integration.server import in_process_server
-from tests.integration.test_kms_keys import error_of
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
+from tests.helpers.aws_errors import error_of
 from tests.integration.server import KmsdServer
-from tests.integration.test_kms_keys import error_of
 
 
 def raw_post(

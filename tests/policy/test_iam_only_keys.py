@@ -20,9 +20,9 @@ from kmsd.policy import AllowVia, KindMatch, Mismatch, Outcome, PolicyKind, Requ
 from kmsd.policy.compiled import compiled_of
 from kmsd.policy.explain import trace_statements
 from kmsd.policy.plans import PolicySetPlan
+from tests.helpers.policy_oracle import assert_agrees_with_trace
+from tests.helpers.policy_strategies import PROPERTY_SETTINGS, contexts, policy_sets
 from tests.policy.helpers import ALICE, KEY_ARN, allow, decide, deny, identity, resource_policy
-from tests.policy.test_fast_path import assert_agrees_with_trace
-from tests.policy.test_properties import PROPERTY_SETTINGS, contexts, policy_sets
 
 HIDDEN = frozenset({"aws:ResourceTag/*", "kms:ResourceAliases"})
 TAGGED: dict[str, str | Sequence[str]] = {
