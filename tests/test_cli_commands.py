@@ -131,3 +131,13 @@ def test_authz_explain_key_names_become_arns() -> None:
         key_arn(key_id, None, None, alice)
     with pytest.raises(KeyNameError, match="give --account"):
         key_arn(key_id, None, "us-east-1", "*")
+
+
+def test_the_offline_tools_do_not_load_the_server_stack() -> None:
+    # kmsd policy ... must start fast and work where only the policy engine is wanted.
+    probe = (
+        "import sys; from kmsd.cli import build_parser; build_parser(); "
+        "print(sorted(m for m in ('kmsd.server', 'kmsd.api.app', 'uvicorn') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout == "[]\n"

@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from kmsd.cli.parser import build_parser
 from kmsd.crypto.root_key import RootKeyError
 from kmsd.errors import AwsError
-from kmsd.server import ListenError
 from kmsd.store.base import StoreError
 
 __all__ = ["build_parser", "main"]
@@ -30,7 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = int(args.handler(args))
         sys.stdout.flush()
         return code
-    except (StoreError, AwsError, RootKeyError, ListenError) as error:
+    except (StoreError, AwsError, RootKeyError) as error:
         # RootKeyError: a missing, unreadable or wrong root key (not the store's own) is refused in one line.
         message = error.message if isinstance(error, AwsError) else str(error)
         print(f"kmsd: {message}", file=sys.stderr)

@@ -42,7 +42,7 @@ def _add_json_option(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--json", action="store_true", help=f"print {what} as one JSON object (default: text)")
 
 
-def _add_serve(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve = commands.add_parser("serve", help="run the server")
     serve.add_argument("--host", default="127.0.0.1", help="the address to listen on (default: %(default)s)")
     serve.add_argument("--port", type=int, default=4599, help="the TCP port to listen on (default: %(default)s)")
@@ -91,7 +91,7 @@ def _add_serve(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     serve.set_defaults(handler=run_serve)
 
 
-def _add_accounts(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _add_accounts(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     accounts = commands.add_parser("accounts", help="manage accounts and their root users' credentials")
     account_commands = accounts.add_subparsers(dest="accounts_command", required=True)
 
@@ -121,7 +121,7 @@ def _add_accounts(commands: argparse._SubParsersAction) -> None:  # type: ignore
     credentials.set_defaults(handler=run_credentials)
 
 
-def _add_policy(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _add_policy(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     policy = commands.add_parser("policy", help="check and explain IAM policy documents offline")
     policy_commands = policy.add_subparsers(dest="policy_command", required=True)
 
@@ -166,7 +166,7 @@ def _add_policy(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
     explain.set_defaults(handler=run_explain)
 
 
-def _add_authz(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _add_authz(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     authz = commands.add_parser("authz", help="the KMS authorizer, offline")
     authz_commands = authz.add_subparsers(dest="authz_command", required=True)
     explain = authz_commands.add_parser(

@@ -7,11 +7,14 @@ The composition itself (store, root key, services, uvicorn) is
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    # Imported here: the server stack (uvicorn, the app) is only needed by this command.
-    from kmsd.server import RequestOptions, serve
+    """Serve until stopped; 1 with one line on stderr when the address cannot be bound."""
+    # Imported here: the server stack (uvicorn, the app) is only needed by this command, and the offline
+    # tools (kmsd policy ...) must work without it.
+    from kmsd.server import ListenError, RequestOptions, serve
 
     options = RequestOptions(
         explain_denials=args.explain_denials,
@@ -20,5 +23,9 @@ def run_serve(args: argparse.Namespace) -> int:
         trusted_proxy_hops=args.trusted_proxy_hops,
         regions=tuple(args.regions) if args.regions is not None else None,
     )
-    serve(args.host, args.port, args.store, dev=args.dev, options=options)
+    try:
+        serve(args.host, args.port, args.store, dev=args.dev, options=options)
+    except ListenError as error:
+        print(f"kmsd: {error}", file=sys.stderr)
+        return 1
     return 0
