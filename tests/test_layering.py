@@ -8,6 +8,9 @@ dependency a reader has to follow), and fail on any import of another part of
 kmsd, or of an outside library, that its row does not allow.  They also keep
 the table honest (every module has a row, a row only looks up) and check that
 no two modules of kmsd import each other, directly or round a longer loop.
+The tests have a layering of their own: a test module imports what it shares
+from ``tests/helpers/``, a conftest or ``tests/integration/server.py``, never
+from another ``test_*.py`` module.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT / "src" / "kmsd"
+TESTS = ROOT / "tests"
 ARCHITECTURE = ROOT / "docs" / "architecture.md"
 HEADER = "| package | its one job | may import |"
 EVERY_ROW_ABOVE = "every row above"
@@ -254,3 +258,14 @@ def test_the_check_finds_modules_that_import_each_other(tmp_path: Path) -> None:
     assert import_loops(source) == [
         ["kmsd.policy.decision", "kmsd.policy.model", "kmsd.policy.explain", "kmsd.policy.decision"]
     ]
+
+
+def test_no_test_module_imports_another() -> None:
+    # A test file can then be moved, renamed or run on its own without breaking another.
+    found = [
+        f"{imported.path.relative_to(ROOT)}:{imported.line}: imports {imported.module}"
+        for path in modules(TESTS)
+        for imported in imports_in(path, TESTS)
+        if imported.module.split(".")[0] == "tests" and imported.module.rsplit(".", 1)[-1].startswith("test_")
+    ]
+    assert found == []

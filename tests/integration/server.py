@@ -138,6 +138,20 @@ class InProcessServer:
     clock: ManualClock
     parts: Parts
     server: uvicorn.Server
+    thread: threading.Thread
+
+    @property
+    def port(self) -> int:
+        return self.server.config.port
+
+    def stop(self) -> None:
+        """Stop serving and close the store, once the server's thread has ended (a second call does nothing)."""
+        if not self.thread.is_alive() and self.server.should_exit:
+            return
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        assert not self.thread.is_alive(), "the in-process server did not stop"
+        self.parts.store.close()
 
 
 @contextmanager
@@ -165,9 +179,8 @@ def in_process_server(data_dir: Path, *, sweep_interval: float) -> Iterator[InPr
         aws_secret_access_key="test",
         config=Config(retries={"max_attempts": 1}, parameter_validation=False),
     )
+    running = InProcessServer(kms, clock, parts, server, thread)
     try:
-        yield InProcessServer(kms, clock, parts, server)
+        yield running
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        parts.store.close()
+        running.stop()

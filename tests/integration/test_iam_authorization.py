@@ -9,14 +9,12 @@ made inactive or deleted stops working on the very next request.
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
-from tests.helpers.aws_errors import error_of
+from tests.helpers.aws_errors import error_from
 from tests.helpers.clients import client, unique, user_with_key
 from tests.integration.server import KmsdServer
 
@@ -40,24 +38,6 @@ def iam(server: KmsdServer, root_credentials: tuple[str, str]) -> Any:
     return client(server, "iam", root_credentials)
 
 
-def error_from(call: Any, **kwargs: Any) -> tuple[str, str, int]:
-    with pytest.raises(ClientError) as excinfo:
-        call(**kwargs)
-    return error_of(excinfo)
-
-
-def eventually(call: Any, within: float = 1.0) -> Any:
-    """``call()``'s result once it stops raising ClientError, failing after ``within`` seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        try:
-            return call()
-        except ClientError:
-            if time.monotonic() >= deadline:
-                raise
-            time.sleep(0.02)
-
-
 def test_user_without_policy_is_denied_then_allowed_after_attach(server: KmsdServer, iam: Any) -> None:
     name, credentials = user_with_key(iam)
     arn = f"arn:aws:iam::{ACCOUNT}:user/{name}"
@@ -75,7 +55,7 @@ def test_user_without_policy_is_denied_then_allowed_after_attach(server: KmsdSer
     assert client(server, "sts", credentials).get_caller_identity()["Arn"] == arn
 
     iam.attach_user_policy(UserName=name, PolicyArn=IAM_READ_ONLY)
-    listed = eventually(own.list_users)
+    listed = own.list_users()
     assert name in [u["UserName"] for u in listed["Users"]]
     # Read-only means read-only.
     assert error_from(own.create_user, UserName=unique("nope"))[0] == "AccessDenied"
@@ -92,12 +72,12 @@ def test_group_policies_apply_to_members(server: KmsdServer, iam: Any) -> None:
     own = client(server, "iam", credentials)
     assert error_from(own.list_roles)[0] == "AccessDenied"
     iam.add_user_to_group(GroupName=group, UserName=name)
-    assert "Roles" in eventually(own.list_roles)
+    assert "Roles" in own.list_roles()
     assert error_from(own.list_users)[0] == "AccessDenied"
 
     managed = iam.create_policy(PolicyName=unique("groups"), PolicyDocument=allow("iam:ListGroups"))["Policy"]["Arn"]
     iam.attach_group_policy(GroupName=group, PolicyArn=managed)
-    assert "Groups" in eventually(own.list_groups)
+    assert "Groups" in own.list_groups()
 
     iam.remove_user_from_group(GroupName=group, UserName=name)
     assert error_from(own.list_roles)[0] == "AccessDenied"
@@ -127,7 +107,7 @@ def test_permissions_boundary_limits_what_policies_allow(server: KmsdServer, iam
     iam.attach_user_policy(UserName=name, PolicyArn="arn:aws:iam::aws:policy/AdministratorAccess")
     iam.put_user_permissions_boundary(UserName=name, PermissionsBoundary=boundary["Arn"])
     own = client(server, "iam", credentials)
-    assert "Roles" in eventually(own.list_roles)
+    assert "Roles" in own.list_roles()
     assert error_from(own.list_users) == denied(
         f"arn:aws:iam::{ACCOUNT}:user/{name}",
         "iam:ListUsers",
@@ -140,7 +120,7 @@ def test_inactive_key_is_refused_at_once(server: KmsdServer, iam: Any) -> None:
     name, credentials = user_with_key(iam)
     iam.attach_user_policy(UserName=name, PolicyArn=IAM_READ_ONLY)
     own = client(server, "iam", credentials)
-    eventually(own.list_users)
+    own.list_users()
     iam.update_access_key(UserName=name, AccessKeyId=credentials[0], Status="Inactive")
     assert error_from(own.list_users) == INVALID_TOKEN
     assert error_from(client(server, "kms", credentials).list_keys)[0] == "UnrecognizedClientException"

@@ -8,8 +8,6 @@ session can be aged by hours without waiting.
 
 from __future__ import annotations
 
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -18,15 +16,12 @@ from typing import Any
 
 import botocore.auth
 import pytest
-import uvicorn
 
-from kmsd.api.app import KmsdApp
 from kmsd.clock import ManualClock
-from kmsd.server import build_runtime, open_parts
 from tests.helpers.aws_errors import error_from
 from tests.helpers.clients import client, session_client, unique, user_with_key
 from tests.helpers.documents import allow, policy, trust
-from tests.integration.server import KmsdServer, free_port
+from tests.integration.server import KmsdServer, in_process_server
 
 ACCOUNT = "000000000000"
 INVALID_TOKEN = ("InvalidClientTokenId", "The security token included in the request is invalid.", 403)
@@ -221,27 +216,17 @@ def test_session_token_must_match(server: KmsdServer, iam: Any) -> None:
 def clocked_server(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[KmsdServer, ManualClock, tuple[str, str]]]:
-    """An in-process server on a manual clock (only its port and endpoint are used), and its root credentials."""
-    clock = ManualClock(datetime.now(UTC))
-    # botocore stamps each signature with its own clock; make it the server's, so hours can pass at once.
-    monkeypatch.setattr(
-        botocore.auth, "get_current_datetime", lambda remove_tzinfo=True: clock.now().replace(tzinfo=None)
-    )
-    parts = open_parts(f"sqlite:///{tmp_path / 'kmsd.db'}", clock=clock)
-    root = parts.accounts.initialise_default()
-    assert root is not None
-    app = KmsdApp(build_runtime(parts), sweep_interval=3600)
-    handle = KmsdServer(tmp_path, port=free_port())
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=handle.port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    yield handle, clock, (root.access_key_id, root.secret_access_key)
-    server.should_exit = True
-    thread.join(timeout=10)
-    parts.store.close()
+    """An in-process server on a manual clock (only its port and endpoint are used), and root credentials.
+
+    The root credentials are the development ones (``--dev``): root of the default account.
+    """
+    with in_process_server(tmp_path, sweep_interval=3600) as running:
+        clock = running.clock
+        # botocore stamps each signature with its own clock; make it the server's, so hours can pass at once.
+        monkeypatch.setattr(
+            botocore.auth, "get_current_datetime", lambda remove_tzinfo=True: clock.now().replace(tzinfo=None)
+        )
+        yield KmsdServer(tmp_path, port=running.port), clock, ("test", "test")
 
 
 def test_expired_session_is_refused(clocked_server: tuple[KmsdServer, ManualClock, tuple[str, str]]) -> None:

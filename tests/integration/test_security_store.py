@@ -14,19 +14,15 @@ import base64
 import os
 import sqlite3
 import subprocess
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from botocore.exceptions import ClientError
 
-from kmsd.clock import ManualClock
-from kmsd.server import Parts
-from tests.integration.server import KMSD, KmsdServer, free_port, in_process_server
+from tests.integration.server import KMSD, InProcessServer, KmsdServer, free_port, in_process_server
 
 # --- item 16: RotateKeyOnDemand answers with the key ARN ---------------------------------------------------
 
@@ -129,10 +125,10 @@ def test_a_cli_command_without_the_servers_root_key_writes_no_second_one(tmp_pat
 
 
 @pytest.fixture
-def clocked_server(tmp_path: Path) -> Iterator[tuple[Any, ManualClock, Parts, uvicorn.Server]]:
+def clocked_server(tmp_path: Path) -> Iterator[InProcessServer]:
     """A server in this process whose clock the test moves (development credentials: see test_time.py)."""
     with in_process_server(tmp_path, sweep_interval=3600) as running:
-        yield running.kms, running.clock, running.parts, running.server
+        yield running
 
 
 def _wrapped_material(db: Path, key_id: str) -> list[bytes]:
@@ -157,9 +153,9 @@ def _files_holding(directory: Path, secrets: list[bytes]) -> list[str]:
 
 
 def test_a_purged_keys_material_is_gone_from_the_database_files(
-    clocked_server: tuple[Any, ManualClock, Parts, uvicorn.Server], tmp_path: Path
+    clocked_server: InProcessServer, tmp_path: Path
 ) -> None:
-    kms, clock, parts, server = clocked_server
+    kms, clock = clocked_server.kms, clocked_server.clock
     key_id = kms.create_key()["KeyMetadata"]["KeyId"]
     kms.rotate_key_on_demand(KeyId=key_id)
     blob = kms.encrypt(KeyId=key_id, Plaintext=b"must not outlive the key")["CiphertextBlob"]
@@ -182,7 +178,5 @@ def test_a_purged_keys_material_is_gone_from_the_database_files(
     # ... the server keeps working ...
     assert kms.encrypt(KeyId=kept, Plaintext=b"x")["KeyId"].endswith(kept)
     # ... and neither do the files once the server has stopped.
-    server.should_exit = True
-    time.sleep(0.5)
-    parts.store.close()
+    clocked_server.stop()
     assert _files_holding(tmp_path, wrapped) == []
