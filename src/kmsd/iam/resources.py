@@ -6,7 +6,8 @@ element matches: a user, group, role or policy ARN (with the entity's path),
 or, for the list operations, the path prefix of the kind listed
 (``arn:aws:iam::ACCOUNT:user/`` for ``iam:ListUsers``, as AWS's denials show).
 IAM names are unique whatever their case and are looked up in any case
-(:mod:`kmsd.iam.lookup`), so an existing entity is always named by its
+(the table of entity kinds, :mod:`kmsd.iam.entity_kinds`, which also builds
+these ARNs alike for users, groups and roles), so an existing entity is always named by its
 stored ARN, never by the spelling in the request: a ``Deny`` on
 ``user/admin`` must hold for ``UserName=ADMIN`` too, because that is the
 entity acted on.  An entity that does not exist is named as the request
@@ -24,8 +25,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from kmsd.iam.context import IamContext
+from kmsd.iam.entity_kinds import GROUPS, ROLES, USERS, EntityKind
 from kmsd.iam.principal import Caller
-from kmsd.store.models import IamGroup, IamRole, IamUser, ManagedPolicy
+from kmsd.store.models import IamRole, IamUser, ManagedPolicy
 
 ResourceBuilder = Callable[[IamContext, Caller, Mapping[str, Any]], str]
 # A second resource some operations are also authorized on (the new name of UpdateUser); None when there is none.
@@ -44,8 +46,56 @@ def _prefix_of(params: Mapping[str, Any]) -> str:
     return str(params.get("PathPrefix") or "/")
 
 
-def new_user(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> str:
-    return f"arn:aws:iam::{_account(caller)}:user{_path_of(params)}{params['UserName']}"
+def _new(kind: EntityKind[Any]) -> ResourceBuilder:
+    """CreateUser / CreateGroup / CreateRole: the ARN the new entity will have."""
+
+    def new(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> str:
+        return f"arn:aws:iam::{_account(caller)}:{kind.owner_kind}{_path_of(params)}{params[kind.name_member]}"
+
+    return new
+
+
+def _named(kind: EntityKind[Any]) -> ResourceBuilder:
+    """The stored ARN of the entity the request names, or the request's spelling with path ``/``."""
+
+    def named(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> str:
+        name = str(params[kind.name_member])
+        entity = kind.get(ctx.store, _account(caller), name)
+        return str(entity.arn) if entity is not None else f"arn:aws:iam::{_account(caller)}:{kind.owner_kind}/{name}"
+
+    return named
+
+
+def _renamed(kind: EntityKind[Any]) -> ExtraResourceBuilder:
+    """UpdateUser's / UpdateGroup's new ARN: "the requester must have appropriate permissions on both the
+    source object and the target object" (IAM API Reference, UpdateUser).  None when neither name nor path
+    changes."""
+
+    def renamed(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> str | None:
+        entity = kind.get(ctx.store, _account(caller), str(params[kind.name_member]))
+        new_name = params.get(kind.new_name_member)
+        if entity is None or (new_name is None and params.get("NewPath") is None):
+            return None
+        path = str(params.get("NewPath") or entity.path)
+        return f"arn:aws:iam::{entity.account_id}:{kind.owner_kind}{path}{new_name or kind.name_of(entity)}"
+
+    return renamed
+
+
+def _path_prefix(kind: EntityKind[Any]) -> ResourceBuilder:
+    """The list operations: the path prefix of the kind listed (``arn:aws:iam::ACCOUNT:user/``)."""
+
+    def path_prefix(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> str:
+        return f"arn:aws:iam::{_account(caller)}:{kind.owner_kind}{_prefix_of(params)}"
+
+    return path_prefix
+
+
+new_user, renamed_user, user_path_prefix = _new(USERS), _renamed(USERS), _path_prefix(USERS)
+new_group, named_group, renamed_group = _new(GROUPS), _named(GROUPS), _renamed(GROUPS)
+group_path_prefix = _path_prefix(GROUPS)
+new_role, named_role, role_path_prefix = _new(ROLES), _named(ROLES), _path_prefix(ROLES)
+_named_user = _named(USERS)
 
 
 def target_user(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> IamUser | None:
@@ -60,17 +110,9 @@ def target_user(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> I
 
 def named_user(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> str:
     """The user named by ``UserName``, or the calling principal itself when it is absent (GetUser, keys)."""
-    name = params.get("UserName")
-    if name is None:
+    if params.get("UserName") is None:
         return caller.principal.arn
-    user = ctx.store.get_user(_account(caller), str(name))
-    return user.arn if user is not None else f"arn:aws:iam::{_account(caller)}:user/{name}"
-
-
-def renamed_user(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> str | None:
-    """UpdateUser's new ARN: "the requester must have appropriate permissions on both the source object
-    and the target object" (IAM API Reference, UpdateUser).  None when neither name nor path changes."""
-    return _renamed(ctx.store.get_user(_account(caller), str(params["UserName"])), "user", params, "NewUserName")
+    return _named_user(ctx, caller, params)
 
 
 def key_owner_user(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> IamUser | None:
@@ -88,44 +130,8 @@ def key_owner(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> str
     return record.principal_arn
 
 
-def user_path_prefix(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> str:
-    return f"arn:aws:iam::{_account(caller)}:user{_prefix_of(params)}"
-
-
-def new_group(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> str:
-    return f"arn:aws:iam::{_account(caller)}:group{_path_of(params)}{params['GroupName']}"
-
-
-def named_group(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> str:
-    name = str(params["GroupName"])
-    group = ctx.store.get_group(_account(caller), name)
-    return group.arn if group is not None else f"arn:aws:iam::{_account(caller)}:group/{name}"
-
-
-def renamed_group(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> str | None:
-    """UpdateGroup's new ARN, which the requester also needs permission on (IAM API Reference, UpdateGroup)."""
-    return _renamed(ctx.store.get_group(_account(caller), str(params["GroupName"])), "group", params, "NewGroupName")
-
-
-def group_path_prefix(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> str:
-    return f"arn:aws:iam::{_account(caller)}:group{_prefix_of(params)}"
-
-
-def new_role(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> str:
-    return f"arn:aws:iam::{_account(caller)}:role{_path_of(params)}{params['RoleName']}"
-
-
 def target_role(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> IamRole | None:
-    return ctx.store.get_role(_account(caller), str(params["RoleName"]))
-
-
-def named_role(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> str:
-    role = target_role(ctx, caller, params)
-    return role.arn if role is not None else f"arn:aws:iam::{_account(caller)}:role/{params['RoleName']}"
-
-
-def role_path_prefix(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> str:
-    return f"arn:aws:iam::{_account(caller)}:role{_prefix_of(params)}"
+    return ROLES.get(ctx.store, _account(caller), str(params["RoleName"]))
 
 
 def new_policy(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> str:
@@ -143,11 +149,3 @@ def named_policy(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> 
 
 def policy_path_prefix(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> str:
     return f"arn:aws:iam::{_account(caller)}:policy{_prefix_of(params)}"
-
-
-def _renamed(entity: IamUser | IamGroup | None, kind: str, params: Mapping[str, Any], name_member: str) -> str | None:
-    if entity is None or (params.get(name_member) is None and params.get("NewPath") is None):
-        return None
-    name = entity.user_name if isinstance(entity, IamUser) else entity.group_name
-    path = str(params.get("NewPath") or entity.path)
-    return f"arn:aws:iam::{entity.account_id}:{kind}{path}{params.get(name_member) or name}"
