@@ -1,4 +1,4 @@
-"""The authorizer's own API (authorize, evaluate_call), and its caches following writes from elsewhere."""
+"""The authorizer's one path (gather the facts, then the pure decide), and its caches following other writes."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from kmsd.authz.authorizer import Basis, KmsCall, NamedKey
+from kmsd.authz.authorizer import KmsCall, NamedKey
+from kmsd.authz.decide import Basis, decide
 from kmsd.authz.denial import AccessDeniedError
 from kmsd.authz.permissions import Target
 from kmsd.crypto import FileRootKey, SeededRandomSource
@@ -16,27 +17,27 @@ from kmsd.store.sqlite import SqliteStore
 from .conftest import World, access_denied, allow, denial, no_identity_policy
 
 
-def test_authorize_allows_or_raises_access_denied(world: World) -> None:
+def test_decide_allows_or_raises_access_denied(world: World) -> None:
     key = world.key()
     record = world.store.get_key(key["KeyId"])
     assert record is not None
     authorizer = world.kms_service.authorizer
-    authorizer.authorize(KmsCall("Encrypt", world.root(), {}, {Target.KEY: NamedKey(record)}))
+    decide(authorizer.gather(KmsCall("Encrypt", world.root(), {}, {Target.KEY: NamedKey(record)}))).enforce()
     user = world.user("erin")
     with pytest.raises(AccessDeniedError) as raised:
-        authorizer.authorize(KmsCall("Encrypt", user, {}, {Target.KEY: NamedKey(record)}))
+        decide(authorizer.gather(KmsCall("Encrypt", user, {}, {Target.KEY: NamedKey(record)}))).enforce()
     assert raised.value.message == denial(
         user.principal.arn, "kms:Encrypt", key["Arn"], no_identity_policy("kms:Encrypt")
     )
 
 
-def test_evaluate_call_answers_every_permission(world: World) -> None:
+def test_decide_answers_each_permission_up_to_the_first_refused(world: World) -> None:
     source, destination = world.key(), world.key()
     records = [world.store.get_key(metadata["KeyId"]) for metadata in (source, destination)]
     assert records[0] is not None and records[1] is not None
     user = world.user("fay", allow("kms:ReEncryptFrom", source["Arn"]))
     keys = {Target.SOURCE_KEY: NamedKey(records[0]), Target.DESTINATION_KEY: NamedKey(records[1])}
-    results = world.kms_service.authorizer.evaluate_call(KmsCall("ReEncrypt", user, {}, keys))
+    results = decide(world.kms_service.authorizer.gather(KmsCall("ReEncrypt", user, {}, keys))).results
     assert [(result.permission.action, result.allowed) for result in results] == [
         ("kms:ReEncryptFrom", True),
         ("kms:ReEncryptTo", False),

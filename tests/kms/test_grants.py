@@ -8,7 +8,7 @@ and is tested with it.  Keys are created through KmsService by the root user of 
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,23 +18,14 @@ from kmsd.authz.grants import grant_id_from_token, is_grant_id
 from kmsd.clock import ManualClock
 from kmsd.iam.principal import Caller, Principal
 from kmsd.kms import grants
-from kmsd.kms.context import KmsContext
-from kmsd.kms.service import KmsService
+from kmsd.kms.service import OPERATIONS, KmsService, Operation
 from kmsd.store.models import AliasRecord, GrantRecord, IamRole, IamUser, KeyRecord
 from kmsd.store.sqlite import SqliteStore
 
 from .aws_errors import aws_error
 from .conftest import ACCOUNT, OTHER_ACCOUNT, REGION, Kms, caller_for
 
-Handler = Callable[[KmsContext, Caller, Mapping[str, Any]], dict[str, Any]]
-
-HANDLERS: dict[str, tuple[Handler, bool]] = {
-    "CreateGrant": (grants.create_grant, True),
-    "ListGrants": (grants.list_grants, False),
-    "ListRetirableGrants": (grants.list_retirable_grants, False),
-    "RetireGrant": (grants.retire_grant, True),
-    "RevokeGrant": (grants.revoke_grant, True),
-}
+GRANT_OPERATIONS = ("CreateGrant", "ListGrants", "ListRetirableGrants", "RetireGrant", "RevokeGrant")
 
 T0 = datetime(2026, 1, 2, tzinfo=UTC)
 ROOT_ARN = f"arn:aws:iam::{ACCOUNT}:root"
@@ -45,19 +36,24 @@ OTHER_USER_ARN = f"arn:aws:iam::{OTHER_ACCOUNT}:user/carol"
 
 
 class Grants:
-    """Calls the grant handlers as one caller, with KmsService's context."""
+    """Resolves and runs the grant handlers as one caller, with KmsService's context, without the decision."""
 
     def __init__(self, service: KmsService, caller: Caller) -> None:
         self.service = service
         self.caller = caller
 
     def __call__(self, operation: str, **params: Any) -> dict[str, Any]:
-        handler, writes = HANDLERS[operation]
+        assert operation in GRANT_OPERATIONS
+        entry = OPERATIONS[operation]
+        if not entry.writes:
+            return self._run(entry, params)
+        with self.service.context.store.transaction():
+            return self._run(entry, params)
+
+    def _run(self, entry: Operation, params: Mapping[str, Any]) -> dict[str, Any]:
         context = self.service.context
-        if not writes:
-            return handler(context, self.caller, params)
-        with context.store.transaction():
-            return handler(context, self.caller, params)
+        resolved = entry.resolve(context, self.caller, params)
+        return entry.act(context, self.caller, resolved.params, resolved)
 
     def as_principal(self, principal: Principal) -> Grants:
         return Grants(self.service, Caller(principal=principal, region=self.caller.region, request_id="grants-test"))

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from kmsd.authz.authorizer import CheckResult, KmsAuthorizer, KmsCall, NamedKey
+from kmsd.authz.authorizer import KmsAuthorizer, KmsCall, NamedKey
+from kmsd.authz.decide import CheckResult
 from kmsd.authz.permissions import PERMISSIONS, OperationPermissions, Permission, Target
 from kmsd.clock import Clock
 from kmsd.iam.principal import Caller, Principal, Session

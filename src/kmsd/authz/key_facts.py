@@ -1,4 +1,4 @@
-"""The per-key facts every authorization reads besides the key itself: its grants and the aliases that name it.
+"""The per-key facts every authorization reads besides the key record: its grants, aliases and compiled policy.
 
 Reading them from the store on every Encrypt would cost two queries per
 call, so :class:`KeyFacts` keeps them per key id.  Any KMS write (a grant
@@ -9,7 +9,8 @@ reports a commit from another process or node.  Writes are rare next to
 cryptographic calls, so the coarse invalidation costs little and can never
 leave a stale grant in place.  The key record itself is not cached here: the
 operation reads it anyway, so a changed key policy is effective for the next
-request.
+request.  Compiled key policies are kept by document text (a changed
+policy is a new text), so they need no invalidation.
 """
 
 from __future__ import annotations
@@ -17,10 +18,14 @@ from __future__ import annotations
 import threading
 from typing import TypeVar
 
+from kmsd.errors import AwsError
+from kmsd.policy import Policy, PolicyKind, PolicyValidationError, parse_policy
 from kmsd.store.base import Store
 from kmsd.store.models import GrantRecord
 
 _CACHE_LIMIT = 10_000
+_KEY_POLICY_CACHE_LIMIT = 4096
+KEY_POLICY_ID = "key-policy"
 K = TypeVar("K")
 V = TypeVar("V")
 
@@ -31,6 +36,7 @@ class KeyFacts:
         self._grants: dict[str, tuple[GrantRecord, ...]] = {}
         self._aliases: dict[tuple[str, str, str], tuple[str, ...]] = {}
         self._generation = 0
+        self._policies: dict[str, Policy] = {}
         self._lock = threading.Lock()
 
     def grants(self, key_id: str) -> tuple[GrantRecord, ...]:
@@ -51,6 +57,21 @@ class KeyFacts:
             found = tuple(alias.alias_name for alias in self._store.list_aliases(account_id, region, key_id))
             self._keep(self._aliases, cache_key, found, generation)
         return found
+
+    def key_policy(self, text: str) -> Policy:
+        """The key policy ``text``, compiled; a stored policy that no longer parses fails closed."""
+        # A dictionary hit costs less than the parser's own hash of the text.
+        found = self._policies.get(text)
+        if found is not None:
+            return found
+        try:
+            policy = parse_policy(text, PolicyKind.RESOURCE, KEY_POLICY_ID)
+        except PolicyValidationError:
+            raise AwsError("KMSInternalException", "", 500) from None
+        if len(self._policies) >= _KEY_POLICY_CACHE_LIMIT:
+            self._policies.clear()
+        self._policies[text] = policy
+        return policy
 
     def invalidate(self) -> None:
         """Forget everything: a KMS write happened here, or another process committed."""

@@ -17,15 +17,16 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
+from kmsd.authz.authorizer import NamedKey
 from kmsd.authz.permissions import Target
 from kmsd.crypto.key_spec import key_spec
-from kmsd.errors import AwsError, ValidationError, already_exists, constraint_violation, not_found
+from kmsd.errors import AwsError, ValidationError, already_exists, constraint_violation, internal, not_found
 from kmsd.iam.principal import Caller
 from kmsd.kms.context import KmsContext
 from kmsd.kms.expiry import purge_expired_keys
 from kmsd.kms.key_states import require_state
 from kmsd.kms.paging import paginate
-from kmsd.kms.resolve import find_alias_key, find_own_key, parse_key_reference
+from kmsd.kms.resolve import Resolved, find_alias_key, find_own_key, parse_key_reference
 from kmsd.store.models import AliasRecord, KeyRecord
 
 ALIAS_PREFIX = "alias/"
@@ -66,20 +67,24 @@ def _alias_arn(caller: Caller, name: str) -> str:
     return f"arn:aws:kms:{caller.region}:{caller.principal.account_id}:{name}"
 
 
-def _target_key(ctx: KmsContext, caller: Caller, target_key_id: str, operation: str) -> KeyRecord:
+def _target_key(ctx: KmsContext, caller: Caller, target_key_id: str) -> NamedKey:
     """The key an alias is to point at: a key of the caller's account and Region, by key id or key ARN."""
     reference = parse_key_reference(caller, target_key_id)
     if reference.alias_name is not None:
         raise ValidationError("Aliases must refer to keys. Not aliases")
-    key = find_own_key(ctx, caller, target_key_id, Target.TARGET_KEY)
-    require_state(operation, key)
-    return key
+    return find_own_key(ctx, caller, target_key_id)
 
 
-def create_alias(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
+def resolve_create_alias(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> Resolved:
     name = _alias_name(params)
     _refuse_reserved(name)
-    key = _target_key(ctx, caller, str(params["TargetKeyId"]), "CreateAlias")
+    return Resolved(params, {Target.TARGET_KEY: _target_key(ctx, caller, str(params["TargetKeyId"]))})
+
+
+def create_alias(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resolved: Resolved) -> dict[str, Any]:
+    name = str(params["AliasName"])
+    key = resolved.key(Target.TARGET_KEY)
+    require_state("CreateAlias", key)
     account_id, region = caller.principal.account_id, caller.region
     if ctx.store.get_alias(account_id, region, name) is not None:
         raise already_exists(f"An alias with the name {_alias_arn(caller, name)} already exists")
@@ -93,15 +98,27 @@ def _same_kind(current: KeyRecord, new: KeyRecord) -> bool:
     return same_type and current.key_usage == new.key_usage
 
 
-def update_alias(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
+def resolve_update_alias(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> Resolved:
+    """The alias, the key it is to point at (whose state is checked at once, as AWS does) and its current key."""
     name = _alias_name(params)
     _refuse_reserved(name)
-    account_id, region = caller.principal.account_id, caller.region
-    alias = ctx.store.get_alias(account_id, region, name)
-    if alias is None:
-        raise not_found(f"Alias {_alias_arn(caller, name)} is not found.")
-    new_key = _target_key(ctx, caller, str(params["TargetKeyId"]), "UpdateAlias")
+    alias = _existing_alias(ctx, caller, name)
+    new_key = _target_key(ctx, caller, str(params["TargetKeyId"]))
+    require_state("UpdateAlias", new_key.key)
+    keys = {Target.TARGET_KEY: new_key}
     current = find_alias_key(ctx, alias)
+    if current is not None:
+        keys[Target.ALIAS_KEY] = current
+    return Resolved(params, keys, alias)
+
+
+def update_alias(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resolved: Resolved) -> dict[str, Any]:
+    name = str(params["AliasName"])
+    alias = resolved.alias
+    if alias is None:
+        raise internal()
+    new_key = resolved.key(Target.TARGET_KEY)
+    current = resolved.maybe_key(Target.ALIAS_KEY)
     # UpdateAlias: "The current and new KMS key must be the same type ... and ... the same key usage."
     if current is not None and not _same_kind(current, new_key):
         raise ValidationError(
@@ -112,33 +129,48 @@ def update_alias(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> 
     return {}
 
 
-def delete_alias(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
+def resolve_delete_alias(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> Resolved:
     name = _alias_name(params)
     if name.startswith(RESERVED_PREFIX):
         raise AwsError("KMSInvalidStateException", f"The alias {name} is a AWS managed alias and cannot be deleted.")
-    account_id, region = caller.principal.account_id, caller.region
-    alias = ctx.store.get_alias(account_id, region, name)
-    if alias is None:
-        raise not_found(f"Alias {_alias_arn(caller, name)} is not found.")
+    alias = _existing_alias(ctx, caller, name)
     # DeleteAlias needs kms:DeleteAlias on the key the alias points at, too ("Controlling access to aliases").
-    find_alias_key(ctx, alias)
-    ctx.store.delete_alias(account_id, region, name)
+    current = find_alias_key(ctx, alias)
+    return Resolved(params, {} if current is None else {Target.ALIAS_KEY: current}, alias)
+
+
+def delete_alias(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resolved: Resolved) -> dict[str, Any]:
+    ctx.store.delete_alias(caller.principal.account_id, caller.region, str(params["AliasName"]))
     return {}
 
 
-def list_aliases(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
+def _existing_alias(ctx: KmsContext, caller: Caller, name: str) -> AliasRecord:
+    alias = ctx.store.get_alias(caller.principal.account_id, caller.region, name)
+    if alias is None:
+        raise not_found(f"Alias {_alias_arn(caller, name)} is not found.")
+    return alias
+
+
+def resolve_list_aliases(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> Resolved:
+    """The key whose aliases to list, when ``KeyId`` names one (its own permission is on ``*``)."""
+    key_id = params.get("KeyId")
+    if key_id is None:
+        return Resolved(params)
+    if parse_key_reference(caller, str(key_id)).alias_name is not None:
+        # ListAliases: KeyId is a key id or key ARN; an alias cannot filter aliases.
+        raise ValidationError("Aliases must refer to keys. Not aliases")
+    return Resolved(params, {Target.KEY: find_own_key(ctx, caller, str(key_id))})
+
+
+def list_aliases(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resolved: Resolved) -> dict[str, Any]:
     # Aliases of keys whose deletion window has ended are gone even if the sweep has not run yet.
     purge_expired_keys(ctx)
     account_id, region = caller.principal.account_id, caller.region
-    key_id = params.get("KeyId")
-    if key_id is None:
+    key = resolved.maybe_key()
+    if key is None:
         aliases = ctx.store.list_aliases(account_id, region)
         scope = "aliases"
     else:
-        if parse_key_reference(caller, str(key_id)).alias_name is not None:
-            # ListAliases: KeyId is a key id or key ARN; an alias cannot filter aliases.
-            raise ValidationError("Aliases must refer to keys. Not aliases")
-        key = find_own_key(ctx, caller, str(key_id))
         aliases = ctx.store.list_aliases(key.account_id, key.region, key.key_id)
         scope = f"aliases:{key.key_id}"
     # ListAliases API reference: Limit "between 1 and 100 ... defaults to 50".

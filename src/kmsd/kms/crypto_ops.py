@@ -1,10 +1,12 @@
 """The cryptographic KMS operations: Encrypt, Decrypt, ReEncrypt, GenerateDataKey*, GenerateRandom.
 
-Each handler is the whole story of its operation after the API layer has
-checked the request against botocore's model (types, required members,
-lengths, enums, ranges): find the key, check its state and usage, refuse an
-algorithm the key cannot use, answer DryRun, then seal or open a ciphertext
-blob with the key's cached material.  The order of the checks follows what
+Each operation is a resolver and a handler, run by :mod:`kmsd.kms.service`
+after the API layer has checked the request against botocore's model (types,
+required members, lengths, enums, ranges).  The resolver checks what AWS
+checks before the key and finds the key (for Decrypt and ReEncrypt without
+a key id, from the blob); the call is then decided; the handler checks the
+key's state and usage, refuses an algorithm the key cannot use, answers
+DryRun, then seals or opens a ciphertext blob with the key's cached material.  The order of the checks follows what
 AWS answers first.  Every failure to open a blob (malformed, tampered, wrong
 encryption context, unknown key or material generation) is the same
 ``InvalidCiphertextException`` with no message, as AWS answers it.
@@ -25,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from kmsd.authz.authorizer import NamedKey
 from kmsd.authz.permissions import Target
 from kmsd.crypto import CiphertextBlob, CryptoError
 from kmsd.crypto.key_spec import ENCRYPT_DECRYPT, default_encryption_algorithm, key_spec
@@ -32,7 +35,7 @@ from kmsd.errors import AwsError, ValidationError, constraint_violation, interna
 from kmsd.iam.principal import Caller
 from kmsd.kms.context import KmsContext
 from kmsd.kms.materials import UnwrappedMaterial
-from kmsd.kms.resolve import find_key, find_key_for_ciphertext, require_enabled
+from kmsd.kms.resolve import Resolved, find_key, find_key_for_ciphertext, key_of, require_enabled
 from kmsd.store.models import KeyRecord
 
 # GenerateDataKey KeySpec → data key length (API reference, GenerateDataKey "KeySpec").
@@ -42,11 +45,41 @@ _DRY_RUN_MESSAGE = "The request would have succeeded, but the DryRun option is s
 _IGNORE_CIPHERTEXT = "IGNORE_CIPHERTEXT"
 
 
+# --- resolving what each operation names -----------------------------------------------------------------
+
+
+def resolve_decrypt(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> Resolved:
+    _refuse_recipient(params)
+    blob, key = _resolve_source(ctx, caller, params.get("CiphertextBlob"), params.get("KeyId"), params, "keyId")
+    return Resolved(params, {Target.KEY: key}, blob=blob)
+
+
+def resolve_re_encrypt(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> Resolved:
+    # The destination is looked up first, so that both keys are known -- and both permissions decided
+    # (kms:ReEncryptOnSameKey needs both) -- before anything about the source or the ciphertext is told.
+    destination = find_key(ctx, caller, params["DestinationKeyId"])
+    blob, source = _resolve_source(
+        ctx, caller, params.get("CiphertextBlob"), params.get("SourceKeyId"), params, "sourceKeyId"
+    )
+    return Resolved(params, {Target.DESTINATION_KEY: destination, Target.SOURCE_KEY: source}, blob=blob)
+
+
+def resolve_generate_data_key(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> Resolved:
+    _refuse_recipient(params)
+    _data_key_length(params)
+    return key_of(ctx, caller, params)
+
+
+def resolve_generate_data_key_without_plaintext(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> Resolved:
+    _data_key_length(params)
+    return key_of(ctx, caller, params)
+
+
 # --- the operations ----------------------------------------------------------------------------------
 
 
-def encrypt(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
-    key = _usable_key(ctx, caller, params["KeyId"], "Encrypt")
+def encrypt(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resolved: Resolved) -> dict[str, Any]:
+    key = _usable_key(resolved.key(), "Encrypt")
     algorithm = _encryption_algorithm(key, params.get("EncryptionAlgorithm"))
     _answer_dry_run(params)
     current = _current_material(ctx, key)
@@ -54,9 +87,9 @@ def encrypt(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[
     return {"CiphertextBlob": blob, "KeyId": key.arn, "EncryptionAlgorithm": algorithm}
 
 
-def decrypt(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
-    _refuse_recipient(params)
-    blob, key = _source(ctx, caller, params.get("CiphertextBlob"), params.get("KeyId"), params, "keyId")
+def decrypt(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resolved: Resolved) -> dict[str, Any]:
+    key = resolved.key()
+    blob = _source_blob(params.get("CiphertextBlob"), resolved.blob, key)
     require_enabled(key)
     _require_encrypt_decrypt(key, "Decrypt")
     algorithm = _encryption_algorithm(key, params.get("EncryptionAlgorithm"))
@@ -72,13 +105,9 @@ def decrypt(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[
     }
 
 
-def re_encrypt(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
-    # The destination is looked up first, so that both keys are known -- and both permissions checked
-    # (kms:ReEncryptOnSameKey needs both) -- before anything about the source or the ciphertext is told.
-    destination = find_key(ctx, caller, params["DestinationKeyId"], Target.DESTINATION_KEY)
-    blob, source = _source(
-        ctx, caller, params.get("CiphertextBlob"), params.get("SourceKeyId"), params, "sourceKeyId", Target.SOURCE_KEY
-    )
+def re_encrypt(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resolved: Resolved) -> dict[str, Any]:
+    destination, source = resolved.key(Target.DESTINATION_KEY), resolved.key(Target.SOURCE_KEY)
+    blob = _source_blob(params.get("CiphertextBlob"), resolved.blob, source)
     require_enabled(source)
     _require_encrypt_decrypt(source, "ReEncrypt")
     source_algorithm = _encryption_algorithm(source, params.get("SourceEncryptionAlgorithm"))
@@ -102,18 +131,19 @@ def re_encrypt(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> di
     }
 
 
-def generate_data_key(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
-    _refuse_recipient(params)
-    plaintext, response = _data_key(ctx, caller, params, "GenerateDataKey")
+def generate_data_key(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resolved: Resolved) -> dict[str, Any]:
+    plaintext, response = _data_key(ctx, resolved.key(), params, "GenerateDataKey")
     return {**response, "Plaintext": plaintext}
 
 
-def generate_data_key_without_plaintext(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
-    _, response = _data_key(ctx, caller, params, "GenerateDataKeyWithoutPlaintext")
+def generate_data_key_without_plaintext(
+    ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resolved: Resolved
+) -> dict[str, Any]:
+    _, response = _data_key(ctx, resolved.key(), params, "GenerateDataKeyWithoutPlaintext")
     return response
 
 
-def generate_random(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
+def generate_random(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resolved: Resolved) -> dict[str, Any]:
     _refuse_recipient(params)
     number_of_bytes = params.get("NumberOfBytes")
     if number_of_bytes is None:
@@ -128,8 +158,7 @@ def generate_random(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) 
 # --- keys and their checks -----------------------------------------------------------------------------
 
 
-def _usable_key(ctx: KmsContext, caller: Caller, key_id: str, operation: str, target: Target = Target.KEY) -> KeyRecord:
-    key = find_key(ctx, caller, key_id, target)
+def _usable_key(key: KeyRecord, operation: str) -> KeyRecord:
     require_enabled(key)
     _require_encrypt_decrypt(key, operation)
     return key
@@ -161,42 +190,53 @@ def _encryption_algorithm(key: KeyRecord, requested: str | None) -> str:
     return algorithm
 
 
-def _source(
+def _resolve_source(
     ctx: KmsContext,
     caller: Caller,
     blob_bytes: bytes | None,
     requested_key_id: str | None,
     params: Mapping[str, Any],
     key_id_member: str,
-    target: Target = Target.KEY,
-) -> tuple[CiphertextBlob | None, KeyRecord]:
-    """The blob to open and the key that opens it, for Decrypt (``KeyId``) and ReEncrypt (``SourceKeyId``).
+) -> tuple[CiphertextBlob | None, NamedKey]:
+    """The key that opens the blob, for Decrypt (``KeyId``) and ReEncrypt (``SourceKeyId``), and the blob if read.
 
-    The key is the one the blob names; a requested key must be that key (IncorrectKeyException
-    otherwise).  A dry run with the IGNORE_CIPHERTEXT modifier may omit the blob and name the key.
+    A requested key is found before the blob is read, and the blob is read only after the decision
+    (:func:`_source_blob`), so that nothing about the ciphertext is told to a caller who may not use the
+    key.  Without a key id, the key is the one the ciphertext names, and that is the key authorized.  A
+    dry run with the IGNORE_CIPHERTEXT modifier may omit the blob and name the key.
     """
     if blob_bytes is None:
         if not (params.get("DryRun") and _IGNORE_CIPHERTEXT in (params.get("DryRunModifiers") or ())):
             raise ValidationError([constraint_violation(None, "ciphertextBlob", "Member must not be null")])
         if requested_key_id is None:
             raise ValidationError([constraint_violation(None, key_id_member, "Member must not be null")])
-        return None, find_key(ctx, caller, requested_key_id, target)
-    requested = find_key(ctx, caller, requested_key_id, target) if requested_key_id is not None else None
+        return None, find_key(ctx, caller, requested_key_id)
+    if requested_key_id is not None:
+        return None, find_key(ctx, caller, requested_key_id)
+    blob = _decode(blob_bytes)
+    return blob, find_key_for_ciphertext(ctx, caller, blob.key_id)
+
+
+def _source_blob(blob_bytes: bytes | None, read: CiphertextBlob | None, key: KeyRecord) -> CiphertextBlob | None:
+    """The blob to open with ``key``: the one resolving read, or the request's, which must name ``key``."""
+    if blob_bytes is None or read is not None:
+        return read
+    blob = _decode(blob_bytes)
+    if key.key_id != blob.key_id:
+        # API reference, Decrypt "KeyId": "If you identify a different KMS key, the Decrypt
+        # operation throws an IncorrectKeyException."
+        raise AwsError(
+            "IncorrectKeyException",
+            "The key ID in the request does not identify a CMK that can perform this operation.",
+        )
+    return blob
+
+
+def _decode(blob_bytes: bytes) -> CiphertextBlob:
     try:
-        blob = CiphertextBlob.decode(blob_bytes)
+        return CiphertextBlob.decode(blob_bytes)
     except CryptoError:
         raise invalid_ciphertext() from None
-    if requested is not None:
-        if requested.key_id != blob.key_id:
-            # API reference, Decrypt "KeyId": "If you identify a different KMS key, the Decrypt
-            # operation throws an IncorrectKeyException."
-            raise AwsError(
-                "IncorrectKeyException",
-                "The key ID in the request does not identify a CMK that can perform this operation.",
-            )
-        return blob, requested
-    # Without a key id, the key is the one the ciphertext names, and that is the key authorized.
-    return blob, find_key_for_ciphertext(ctx, caller, blob.key_id, target)
 
 
 def _answer_dry_run(params: Mapping[str, Any]) -> None:
@@ -241,10 +281,9 @@ def _open(
 
 
 def _data_key(
-    ctx: KmsContext, caller: Caller, params: Mapping[str, Any], operation: str
+    ctx: KmsContext, key: KeyRecord, params: Mapping[str, Any], operation: str
 ) -> tuple[bytes, dict[str, Any]]:
     length = _data_key_length(params)
-    key = find_key(ctx, caller, params["KeyId"])
     require_enabled(key)
     _require_encrypt_decrypt(key, operation)
     if not key_spec(key.key_spec).is_symmetric_encryption:

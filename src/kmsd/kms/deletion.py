@@ -14,11 +14,12 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+from kmsd.authz.permissions import Target
 from kmsd.errors import ValidationError, constraint_violation
 from kmsd.iam.principal import Caller
 from kmsd.kms.context import KmsContext
 from kmsd.kms.key_states import require_state
-from kmsd.kms.resolve import find_own_key
+from kmsd.kms.resolve import Resolved, find_own_key
 
 MIN_WAITING_PERIOD_DAYS = 7
 MAX_WAITING_PERIOD_DAYS = 30
@@ -38,9 +39,17 @@ def _waiting_period(params: Mapping[str, Any]) -> int:
     return days
 
 
-def schedule_key_deletion(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
+def resolve_schedule_key_deletion(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> Resolved:
+    # The waiting period is checked before the key is looked up.
+    _waiting_period(params)
+    return Resolved(params, {Target.KEY: find_own_key(ctx, caller, str(params["KeyId"]))})
+
+
+def schedule_key_deletion(
+    ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resolved: Resolved
+) -> dict[str, Any]:
     days = _waiting_period(params)
-    key = find_own_key(ctx, caller, str(params["KeyId"]))
+    key = resolved.key()
     require_state("ScheduleKeyDeletion", key)
     deletion_date = ctx.clock.now() + timedelta(days=days)
     ctx.store.update_key(
@@ -55,8 +64,10 @@ def schedule_key_deletion(ctx: KmsContext, caller: Caller, params: Mapping[str, 
     }
 
 
-def cancel_key_deletion(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
-    key = find_own_key(ctx, caller, str(params["KeyId"]))
+def cancel_key_deletion(
+    ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resolved: Resolved
+) -> dict[str, Any]:
+    key = resolved.key()
     require_state("CancelKeyDeletion", key)
     # "When you cancel key deletion, the key state ... is Disabled" (Deleting AWS KMS keys).
     ctx.store.update_key(replace(key, key_state="Disabled", deletion_date=None, pending_deletion_window_days=None))

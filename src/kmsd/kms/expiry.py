@@ -3,8 +3,9 @@
 AWS deletes a KMS key when its waiting period ends ("Deleting AWS KMS keys",
 KMS Developer Guide); from then on every reference to it is NotFoundException.
 kmsd removes such keys in two places that share :func:`purge_key`: the
-periodic ``KmsService.sweep()`` and, lazily, key resolution, so a request
-arriving between two sweeps cannot use a key that should already be gone.
+periodic ``KmsService.sweep()`` and, lazily, a call whose resolution meets
+such a key (:class:`KeyDeleted`), so a request arriving between two sweeps
+cannot use a key that should already be gone.
 """
 
 from __future__ import annotations
@@ -17,15 +18,20 @@ from kmsd.store.models import KeyRecord
 
 
 class KeyDeleted(AwsError):
-    """NotFoundException for a key whose deletion window has ended, naming the key.
+    """The answer for a key whose deletion window has ended (NotFoundException naming it, or ``error``).
 
-    A write operation that meets such a key fails, and its transaction rolls
-    back the purge done on the way; the service catches this error after the
-    rollback and purges the key again, for good.
+    Resolving a call writes nothing, so it raises this instead of deleting the
+    key; the service catches it, purges the key in a transaction of its own
+    (after rolling back the call's, for a write operation) and answers with
+    the error.  A ciphertext that names such a key is ``error`` =
+    InvalidCiphertextException, which says nothing about why.
     """
 
-    def __init__(self, key: KeyRecord) -> None:
-        super().__init__("NotFoundException", f"Key '{key.arn}' does not exist")
+    def __init__(self, key: KeyRecord, error: AwsError | None = None) -> None:
+        if error is None:
+            super().__init__("NotFoundException", f"Key '{key.arn}' does not exist")
+        else:
+            super().__init__(error.code, error.message, error.status)
         self.key = key
 
 

@@ -43,7 +43,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC
 from typing import Any
 
-from kmsd.authz.call_scope import current_call
+from kmsd.authz.authorizer import NamedKey
 from kmsd.authz.grants import (
     EQUALS,
     GRANT_OPERATIONS,
@@ -58,13 +58,14 @@ from kmsd.authz.grants import (
     operations_for_key,
     retire_delegating_accounts,
 )
+from kmsd.authz.permissions import Target
 from kmsd.crypto.key_spec import key_spec
 from kmsd.errors import AwsError, ValidationError, constraint_violation, invalid_arn, not_found
 from kmsd.iam.principal import Caller
 from kmsd.kms.context import KmsContext
 from kmsd.kms.key_states import require_state
 from kmsd.kms.paging import paginate
-from kmsd.kms.resolve import KeyReference, find_key, parse_key_reference
+from kmsd.kms.resolve import KeyReference, Resolved, find_key, parse_key_reference
 from kmsd.store.models import GrantRecord, KeyRecord
 
 # "Quotas" (KMS Developer Guide): grants per KMS key, and grants for a given principal per KMS key.
@@ -89,19 +90,33 @@ _FEDERATED_NAME = re.compile(r"^[\w+=,.@-]{2,32}$")
 # --- the operations ------------------------------------------------------------------------------------
 
 
-def create_grant(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
-    # The principals are resolved to the entities they name before the key is, because resolving the
-    # key authorizes the call: kms:GranteePrincipal and kms:RetiringPrincipal must be the stored ARNs,
-    # or a Deny on `user/admin` would not see `user/ADMIN`, which names the same user.
-    # The constraint's size limits come first: its encryption context feeds kms:EncryptionContext:* in the
-    # authorization, whose cost grows with it, and the authorization runs inside the write transaction.
+def resolve_create_grant(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> Resolved:
+    """The key, and the request with each principal spelled as the entity it names is stored.
+
+    The decision sees the resolved request: kms:GranteePrincipal and kms:RetiringPrincipal must be the
+    stored ARNs, or a Deny on `user/admin` would not see `user/ADMIN`, which names the same user.
+    The constraint's size limits come first: its encryption context feeds kms:EncryptionContext:* in the
+    decision, whose cost grows with it.  The principals are looked up before the key, as before.
+    """
     _check_constraint_size(params)
     key_account = _grant_reference(caller, params["KeyId"]).account_id
     grantee, retiring = params.get("GranteePrincipal"), params.get("RetiringPrincipal")
     grantee_arn = None if grantee is None else existing_principal_arn(ctx, caller, key_account, str(grantee))
     retiring_arn = None if retiring is None else existing_principal_arn(ctx, caller, key_account, str(retiring))
-    params = _with_principals(params, grantee_arn, retiring_arn)
-    key = _grant_key(ctx, caller, params["KeyId"])
+    resolved_params = _with_principals(params, grantee_arn, retiring_arn)
+    key = _grant_key(ctx, caller, resolved_params["KeyId"])
+    principals = {"GranteePrincipal": grantee_arn, "RetiringPrincipal": retiring_arn}
+    return Resolved(resolved_params, {Target.KEY: key}, principals=principals)
+
+
+def create_grant(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resolved: Resolved) -> dict[str, Any]:
+    # ``params`` is the request as resolved: a principal that names an existing entity reads as its ARN.
+    grantee, retiring = params.get("GranteePrincipal"), params.get("RetiringPrincipal")
+    grantee_arn, retiring_arn = (
+        resolved.principals.get("GranteePrincipal"),
+        resolved.principals.get("RetiringPrincipal"),
+    )
+    key = resolved.key()
     require_state("CreateGrant", key)
     _refuse_service_principals(params)
     grant_ids_from_tokens(params.get("GrantTokens") or [])
@@ -139,8 +154,8 @@ def create_grant(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> 
     return {"GrantToken": new_grant_token(grant.grant_id, ctx.rng), "GrantId": grant.grant_id}
 
 
-def list_grants(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
-    key = _grant_key(ctx, caller, params["KeyId"])
+def list_grants(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resolved: Resolved) -> dict[str, Any]:
+    key = resolved.key()
     grants = ctx.store.list_grants(key.key_id)
     grant_id = params.get("GrantId")
     if grant_id is not None:
@@ -155,7 +170,9 @@ def list_grants(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> d
     return {"Grants": [grant_entry(grant, key) for grant in page.items], **page.response_members()}
 
 
-def list_retirable_grants(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
+def list_retirable_grants(
+    ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resolved: Resolved
+) -> dict[str, Any]:
     # ListRetirableGrants: "Returns information about all grants in the AWS account and Region that
     # have the specified retiring principal", including grants on other accounts' keys.  Whether the
     # caller may ask about this principal is the authorizer's question (the resource is the principal).
@@ -180,7 +197,9 @@ def list_retirable_grants(ctx: KmsContext, caller: Caller, params: Mapping[str, 
     return {"Grants": [grant_entry(grant, key) for grant, key in page.items], **page.response_members()}
 
 
-def retire_grant(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
+def retire_grant(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resolved: Resolved) -> dict[str, Any]:
+    # RetireGrant is decided by the grant, not by a policy of its key: the decision has read the grant already
+    # (kmsd.authz.authorizer), and the key is looked up here only to check the request against it.
     token, key_id, grant_id = params.get("GrantToken"), params.get("KeyId"), params.get("GrantId")
     if token is not None:
         from_token = grant_id_from_token(str(token))
@@ -196,7 +215,7 @@ def retire_grant(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> 
         raise ValidationError("Either the grant token, or the key ARN and the grant ID, must be specified.")
     grant = ctx.store.get_grant(wanted)
     if key_id is not None:
-        key = _grant_key(ctx, caller, key_id)
+        key = _grant_key(ctx, caller, key_id).key
         if grant is None or grant.key_id != key.key_id:
             raise grant_not_found(wanted)
     else:
@@ -212,10 +231,10 @@ def retire_grant(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> 
     return {}
 
 
-def revoke_grant(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
+def revoke_grant(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resolved: Resolved) -> dict[str, Any]:
     # "Managing grants": RevokeGrant is authorized by key policies and IAM policies like most
     # operations, and "doesn't accept a grant token".
-    key = _grant_key(ctx, caller, params["KeyId"])
+    key = resolved.key()
     wanted = _grant_id(params["GrantId"])
     grant = ctx.store.get_grant(wanted)
     if grant is None or grant.key_id != key.key_id:
@@ -308,9 +327,6 @@ def _with_principals(params: Mapping[str, Any], grantee: str | None, retiring: s
         resolved["GranteePrincipal"] = grantee
     if retiring is not None:
         resolved["RetiringPrincipal"] = retiring
-    scope = current_call()
-    if scope is not None:
-        scope.resolve_params(resolved)
     return resolved
 
 
@@ -344,9 +360,14 @@ def _grant_reference(caller: Caller, key_id: object) -> KeyReference:
     return reference
 
 
-def _grant_key(ctx: KmsContext, caller: Caller, key_id: object) -> KeyRecord:
+def _grant_key(ctx: KmsContext, caller: Caller, key_id: object) -> NamedKey:
     _grant_reference(caller, key_id)
     return find_key(ctx, caller, str(key_id))
+
+
+def resolve_grant_key(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> Resolved:
+    """The resolver of ListGrants and RevokeGrant: the key, named by key id or key ARN (never an alias)."""
+    return Resolved(params, {Target.KEY: _grant_key(ctx, caller, params["KeyId"])})
 
 
 def _grant_id(value: object) -> str:

@@ -25,13 +25,12 @@ from dataclasses import replace
 from typing import Any
 
 from kmsd.authz import key_policy_rules
-from kmsd.authz.call_scope import current_call
 from kmsd.errors import not_found
 from kmsd.iam.principal import Caller
 from kmsd.kms.context import KmsContext
 from kmsd.kms.key_states import require_state
 from kmsd.kms.paging import paginate
-from kmsd.kms.resolve import find_own_key
+from kmsd.kms.resolve import Resolved
 from kmsd.store.models import KeyRecord
 
 DEFAULT_POLICY_NAME = "default"
@@ -42,12 +41,13 @@ def validate_key_policy(ctx: KmsContext, text: str) -> None:
     key_policy_rules.validate_key_policy(ctx.store, text)
 
 
-def check_lockout(ctx: KmsContext, caller: Caller, key: KeyRecord, params: Mapping[str, Any]) -> None:
+def check_lockout(
+    ctx: KmsContext, caller: Caller, key: KeyRecord, params: Mapping[str, Any], via_service: str | None
+) -> None:
     """The key policy lockout safety check for ``key`` carrying its new policy, unless the request bypasses it."""
     if params.get("BypassPolicyLockoutSafetyCheck"):
         return
-    scope = current_call()
-    ctx.authorizer.check_lockout(caller, key, scope.via_service if scope is not None else None)
+    ctx.authorizer.check_lockout(caller, key, via_service)
 
 
 def _require_default_name(params: Mapping[str, Any]) -> None:
@@ -57,27 +57,27 @@ def _require_default_name(params: Mapping[str, Any]) -> None:
         raise not_found(f"No such policy exists: {name}. The only valid policy name is {DEFAULT_POLICY_NAME}.")
 
 
-def get_key_policy(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
-    key = find_own_key(ctx, caller, str(params["KeyId"]))
+def get_key_policy(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resolved: Resolved) -> dict[str, Any]:
+    key = resolved.key()
     require_state("GetKeyPolicy", key)
     _require_default_name(params)
     return {"Policy": key.policy, "PolicyName": DEFAULT_POLICY_NAME}
 
 
-def put_key_policy(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
-    key = find_own_key(ctx, caller, str(params["KeyId"]))
+def put_key_policy(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resolved: Resolved) -> dict[str, Any]:
+    key = resolved.key()
     require_state("PutKeyPolicy", key)
     _require_default_name(params)
     text = str(params["Policy"])
     validate_key_policy(ctx, text)
     updated = replace(key, policy=text)
-    check_lockout(ctx, caller, updated, params)
+    check_lockout(ctx, caller, updated, params, resolved.via_service)
     ctx.store.update_key(updated)
     return {}
 
 
-def list_key_policies(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
-    key = find_own_key(ctx, caller, str(params["KeyId"]))
+def list_key_policies(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resolved: Resolved) -> dict[str, Any]:
+    key = resolved.key()
     require_state("ListKeyPolicies", key)
     page = paginate([DEFAULT_POLICY_NAME], lambda name: name, f"policies:{key.key_id}", params)
     return {"PolicyNames": page.items, **page.response_members()}

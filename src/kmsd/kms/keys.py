@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from kmsd.authz.call_scope import key_resolved
+from kmsd.authz.authorizer import NamedKey
 from kmsd.authz.default_policy import default_key_policy
 from kmsd.authz.permissions import Target
 from kmsd.crypto.key_spec import KEY_SPECS, KeySpec, default_key_spec
@@ -31,7 +31,7 @@ from kmsd.kms.key_policies import check_lockout, validate_key_policy
 from kmsd.kms.key_states import require_state
 from kmsd.kms.metadata import key_metadata
 from kmsd.kms.paging import decode_marker, encode_marker, limit_of
-from kmsd.kms.resolve import find_key, find_own_key
+from kmsd.kms.resolve import Resolved
 from kmsd.kms.tags import validate_tags
 from kmsd.store.models import KeyRecord
 
@@ -90,7 +90,11 @@ def new_key_id(ctx: KmsContext) -> str:
             return key_id
 
 
-def create_key(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
+def resolve_create_key(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> Resolved:
+    """The key CreateKey would create, after AWS's checks of the request; nothing is written yet.
+
+    The new key is a resource of the call: kms:TagResource for the request's Tags is checked on it.
+    """
     key_spec, usage, origin = _check_key_kind(params)
     account_id = caller.principal.account_id
     policy = params.get("Policy")
@@ -114,22 +118,25 @@ def create_key(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> di
         current_material_version=1,
         tags=tags,
     )
-    # The key is known now: kms:TagResource for the request's Tags is checked on it.
-    key_resolved(Target.NEW_KEY, key)
-    if policy is not None:
-        check_lockout(ctx, caller, key, params)
+    return Resolved(params, {Target.NEW_KEY: NamedKey(key)})
+
+
+def create_key(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resolved: Resolved) -> dict[str, Any]:
+    key = resolved.key(Target.NEW_KEY)
+    if params.get("Policy") is not None:
+        check_lockout(ctx, caller, key, params, resolved.via_service)
     ctx.store.insert_key(key)
     ctx.materials.create_first(key.key_id)
     return {"KeyMetadata": key_metadata(ctx, key)}
 
 
-def describe_key(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
-    # DescribeKey is one of the operations AWS allows across accounts (with a key or alias ARN).
-    key = find_key(ctx, caller, str(params["KeyId"]))
+def describe_key(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resolved: Resolved) -> dict[str, Any]:
+    # DescribeKey is one of the operations AWS allows across accounts (with a key or alias ARN): key_of.
+    key = resolved.key()
     return {"KeyMetadata": key_metadata(ctx, key)}
 
 
-def list_keys(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
+def list_keys(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resolved: Resolved) -> dict[str, Any]:
     # Keys whose deletion window has ended are gone even if the periodic sweep has not run yet.
     purge_expired_keys(ctx)
     # ListKeys API reference: Limit "between 1 and 1000 ... defaults to 100".
@@ -148,22 +155,24 @@ def list_keys(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dic
     return response
 
 
-def enable_key(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
-    key = find_own_key(ctx, caller, str(params["KeyId"]))
+def enable_key(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resolved: Resolved) -> dict[str, Any]:
+    key = resolved.key()
     require_state("EnableKey", key)
     ctx.store.update_key(replace(key, key_state="Enabled"))
     return {}
 
 
-def disable_key(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
-    key = find_own_key(ctx, caller, str(params["KeyId"]))
+def disable_key(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resolved: Resolved) -> dict[str, Any]:
+    key = resolved.key()
     require_state("DisableKey", key)
     ctx.store.update_key(replace(key, key_state="Disabled"))
     return {}
 
 
-def update_key_description(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
-    key = find_own_key(ctx, caller, str(params["KeyId"]))
+def update_key_description(
+    ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resolved: Resolved
+) -> dict[str, Any]:
+    key = resolved.key()
     require_state("UpdateKeyDescription", key)
     ctx.store.update_key(replace(key, description=str(params["Description"])))
     return {}

@@ -5,31 +5,37 @@ key id (a UUID), the key ARN, an alias name (``alias/x``) and an alias ARN.
 Without an ARN the key is looked up in the caller's own account and region;
 an ARN may name another account (the authorizer decides whether the caller
 may use it) but must name the caller's region, because a KMS key lives in one
-region only.  A key whose deletion window has ended is deleted here, on first
-sight, before ``NotFoundException`` is raised, so no request can use it even
-if the periodic sweep has not run yet.
+region only.  A key whose deletion window has ended is gone on first sight,
+even if the periodic sweep has not run yet.
 
-Every key found here is reported to the authorization of the call in
-progress (:mod:`kmsd.authz.call_scope`) with the role it plays in the
-request (``target``: the key, ReEncrypt's source or destination, an alias's
-current or new key) and the alias name the request used for it, so the
-call's permissions on it are checked before the handler can use it.  A key
-of another account is only reachable by ARN, and only for the operations
-AWS allows across accounts ("Cross-account use: Yes"); the others report it
-as not existing in the caller's own account.
+The resolve phase of a call (:mod:`kmsd.kms.service`) runs each
+operation's resolver, which uses these lookups and returns a
+:class:`Resolved`: the keys the request names, each under the role it plays
+(``target``: the key, ReEncrypt's source or destination, an alias's current
+or new key) with the alias name the request used for it, and whatever else it
+found on the way (the alias, the decoded ciphertext blob, the request with
+its principals resolved).  Resolving writes nothing: a key whose deletion
+window has ended is reported with :class:`~kmsd.kms.expiry.KeyDeleted`, and
+the service purges it.  A key of another account is only reachable by ARN,
+and only for the operations AWS allows across accounts ("Cross-account use:
+Yes"); the others report it as not existing in the caller's own account.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
 
-from kmsd.authz.call_scope import key_resolved
+from kmsd.authz.authorizer import NamedKey
 from kmsd.authz.permissions import Target
-from kmsd.errors import invalid_arn, invalid_ciphertext, not_found
+from kmsd.crypto import CiphertextBlob
+from kmsd.errors import AwsError, invalid_arn, invalid_ciphertext, not_found
 from kmsd.iam.principal import Caller
 from kmsd.kms.context import KmsContext
-from kmsd.kms.expiry import KeyDeleted, deletion_window_ended, purge_key
+from kmsd.kms.expiry import KeyDeleted, deletion_window_ended
 from kmsd.kms.key_states import require_state
 from kmsd.store.models import AliasRecord, KeyRecord
 
@@ -37,6 +43,43 @@ _KEY_ID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 _PARTITIONS = frozenset({"aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b"})
+_NO_KEYS: Mapping[Target, NamedKey] = MappingProxyType({})
+_NO_PRINCIPALS: Mapping[str, str | None] = MappingProxyType({})
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What the resolve phase found for one call, handed to the decision and then to the handler.
+
+    ``keys`` are the keys the request names, by the role they play; the
+    handler can reach a key only through :meth:`key`, so a key that was not
+    resolved (and so not authorized) cannot be acted on.  ``params`` is the
+    request as resolved (CreateGrant: its principals as the stored ARNs);
+    ``alias`` is the alias an alias operation names, when it exists; ``blob``
+    the ciphertext blob, when resolving needed to decode it.
+    """
+
+    params: Mapping[str, Any]
+    keys: Mapping[Target, NamedKey] = field(default_factory=lambda: _NO_KEYS)
+    alias: AliasRecord | None = None
+    blob: CiphertextBlob | None = None
+    # The AWS service the call came through (kms:ViaService), for the question the handler asks the
+    # authorizer itself: the lockout safety check of CreateKey and PutKeyPolicy.  Set by the service.
+    via_service: str | None = None
+    # CreateGrant: each principal member -> the stored ARN of the entity it names, or None if it names none.
+    principals: Mapping[str, str | None] = field(default_factory=lambda: _NO_PRINCIPALS)
+
+    def key(self, target: Target = Target.KEY) -> KeyRecord:
+        """The key resolved as ``target``; fail closed when the resolver did not resolve one."""
+        named = self.keys.get(target)
+        if named is None:
+            raise AwsError("KMSInternalException", "", 500)
+        return named.key
+
+    def maybe_key(self, target: Target = Target.KEY) -> KeyRecord | None:
+        """The key resolved as ``target``, for members that may name none (ListAliases' KeyId)."""
+        named = self.keys.get(target)
+        return None if named is None else named.key
 
 
 @dataclass(frozen=True)
@@ -94,19 +137,17 @@ def _parse_arn(caller: Caller, arn: str) -> KeyReference:
     return reference
 
 
-def find_key(ctx: KmsContext, caller: Caller, key_id: str, target: Target = Target.KEY) -> KeyRecord:
-    """The key ``key_id`` names, in any state; NotFoundException when there is none (or no longer).
+def find_key(ctx: KmsContext, caller: Caller, key_id: str) -> NamedKey:
+    """The key ``key_id`` names, in any state, and the alias name it used; NotFoundException when there is none.
 
-    The key is reported to the call's authorization as ``target``.
+    ``kms:RequestAlias``: "the value of the KeyId parameter in the request must be a matching alias name
+    or alias ARN"; the condition value is the alias name either way.
     """
     key, alias_name = _lookup(ctx, caller, key_id)
-    # kms:RequestAlias: "the value of the KeyId parameter in the request must be a matching alias name or
-    # alias ARN"; the condition value is the alias name either way.
-    key_resolved(target, key, alias_name)
-    return key
+    return NamedKey(key, alias_name)
 
 
-def find_own_key(ctx: KmsContext, caller: Caller, key_id: str, target: Target = Target.KEY) -> KeyRecord:
+def find_own_key(ctx: KmsContext, caller: Caller, key_id: str) -> NamedKey:
     """Like :func:`find_key`, for operations AWS marks "Cross-account use: No".
 
     A key of another account is reported as not existing in the caller's
@@ -116,8 +157,7 @@ def find_own_key(ctx: KmsContext, caller: Caller, key_id: str, target: Target = 
     if key.account_id != caller.principal.account_id:
         own = KeyReference(caller.principal.account_id, caller.region, key_id=key.key_id)
         raise not_found(f"Key '{own.arn}' does not exist")
-    key_resolved(target, key, alias_name)
-    return key
+    return NamedKey(key, alias_name)
 
 
 def _lookup(ctx: KmsContext, caller: Caller, key_id: str) -> tuple[KeyRecord, str | None]:
@@ -129,7 +169,7 @@ def _lookup(ctx: KmsContext, caller: Caller, key_id: str) -> tuple[KeyRecord, st
         if key is None or key.account_id != caller.principal.account_id or key.region != caller.region:
             own = f"arn:aws:kms:{caller.region}:{caller.principal.account_id}:key/{key_id.lower()}"
             raise not_found(f"Key '{own}' does not exist")
-        _purge_if_deletion_ended(ctx, key)
+        _refuse_if_deletion_ended(ctx, key)
         return key, None
     reference = parse_key_reference(caller, key_id)
     if reference.alias_name is not None:
@@ -143,19 +183,18 @@ def _lookup(ctx: KmsContext, caller: Caller, key_id: str) -> tuple[KeyRecord, st
         key = ctx.store.get_key(str(reference.key_id))
     if key is None or key.account_id != target_reference.account_id or key.region != target_reference.region:
         raise not_found(f"Key '{target_reference.arn}' does not exist")
-    _purge_if_deletion_ended(ctx, key)
+    _refuse_if_deletion_ended(ctx, key)
     return key, reference.alias_name
 
 
-def _purge_if_deletion_ended(ctx: KmsContext, key: KeyRecord) -> None:
-    """Delete a key whose deletion window has ended, on first sight, and say so with :class:`KeyDeleted`."""
+def _refuse_if_deletion_ended(ctx: KmsContext, key: KeyRecord) -> None:
+    """A key whose deletion window has ended no longer exists: :class:`KeyDeleted`, which the service purges."""
     # Only a key pending deletion has a window to end: the others need not read the clock.
     if key.key_state == "PendingDeletion" and deletion_window_ended(key, ctx.clock.now()):
-        purge_key(ctx, key)
         raise KeyDeleted(key)
 
 
-def find_key_for_ciphertext(ctx: KmsContext, caller: Caller, key_id: str, target: Target = Target.KEY) -> KeyRecord:
+def find_key_for_ciphertext(ctx: KmsContext, caller: Caller, key_id: str) -> NamedKey:
     """The key a ciphertext blob names (Decrypt and ReEncrypt without a key id), in any account of the region.
 
     A blob whose key is not here (never was, deleted, another region) cannot be decrypted, and the
@@ -165,18 +204,14 @@ def find_key_for_ciphertext(ctx: KmsContext, caller: Caller, key_id: str, target
     if key is None or key.region != caller.region:
         raise invalid_ciphertext()
     if key.key_state == "PendingDeletion" and deletion_window_ended(key, ctx.clock.now()):
-        purge_key(ctx, key)
-        raise invalid_ciphertext()
-    key_resolved(target, key)
-    return key
+        raise KeyDeleted(key, invalid_ciphertext())
+    return NamedKey(key)
 
 
-def find_alias_key(ctx: KmsContext, alias: AliasRecord) -> KeyRecord | None:
-    """The key an alias points at now (DeleteAlias, UpdateAlias), reported as the alias's key; None if gone."""
+def find_alias_key(ctx: KmsContext, alias: AliasRecord) -> NamedKey | None:
+    """The key an alias points at now (DeleteAlias, UpdateAlias); None if it is gone."""
     key = ctx.store.get_key(alias.target_key_id)
-    if key is not None:
-        key_resolved(Target.ALIAS_KEY, key)
-    return key
+    return None if key is None else NamedKey(key)
 
 
 def require_enabled(key: KeyRecord) -> None:
@@ -186,3 +221,18 @@ def require_enabled(key: KeyRecord) -> None:
     KMSInvalidStateException "<key ARN> is pending deletion." for a key pending deletion.
     """
     require_state("Encrypt", key)
+
+
+def key_of(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> Resolved:
+    """The resolver of most operations: the key ``KeyId`` names, in any account (cross-account operations)."""
+    return Resolved(params, {Target.KEY: find_key(ctx, caller, str(params["KeyId"]))})
+
+
+def own_key_of(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> Resolved:
+    """The resolver of the operations on a key of the caller's own account ("Cross-account use: No")."""
+    return Resolved(params, {Target.KEY: find_own_key(ctx, caller, str(params["KeyId"]))})
+
+
+def nothing(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> Resolved:
+    """The resolver of the operations that name no key (CreateKey aside: ListKeys, GenerateRandom, ...)."""
+    return Resolved(params)

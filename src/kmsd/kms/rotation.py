@@ -23,7 +23,7 @@ from kmsd.iam.principal import Caller
 from kmsd.kms.context import KmsContext
 from kmsd.kms.key_states import require_state
 from kmsd.kms.paging import paginate
-from kmsd.kms.resolve import find_key, find_own_key
+from kmsd.kms.resolve import Resolved
 from kmsd.store.models import KeyRecord
 
 DEFAULT_ROTATION_PERIOD_DAYS = 365
@@ -48,8 +48,10 @@ def _require_rotatable(key: KeyRecord) -> None:
         )
 
 
-def enable_key_rotation(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
-    key = find_own_key(ctx, caller, str(params["KeyId"]))
+def enable_key_rotation(
+    ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resolved: Resolved
+) -> dict[str, Any]:
+    key = resolved.key()
     require_state("EnableKeyRotation", key)
     _require_rotatable(key)
     requested = params.get("RotationPeriodInDays")
@@ -77,17 +79,21 @@ def enable_key_rotation(ctx: KmsContext, caller: Caller, params: Mapping[str, An
     return {}
 
 
-def disable_key_rotation(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
-    key = find_own_key(ctx, caller, str(params["KeyId"]))
+def disable_key_rotation(
+    ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resolved: Resolved
+) -> dict[str, Any]:
+    key = resolved.key()
     require_state("DisableKeyRotation", key)
     _require_rotatable(key)
     ctx.store.update_key(replace(key, rotation_enabled=False, next_rotation_date=None))
     return {}
 
 
-def get_key_rotation_status(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
+def get_key_rotation_status(
+    ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resolved: Resolved
+) -> dict[str, Any]:
     # GetKeyRotationStatus is allowed across accounts with a key ARN.
-    key = find_key(ctx, caller, str(params["KeyId"]))
+    key = resolved.key()
     require_state("GetKeyRotationStatus", key)
     _require_rotatable(key)
     status: dict[str, Any] = {"KeyId": key.key_id, "KeyRotationEnabled": key.rotation_enabled}
@@ -99,8 +105,10 @@ def get_key_rotation_status(ctx: KmsContext, caller: Caller, params: Mapping[str
     return status
 
 
-def rotate_key_on_demand(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
-    key = find_own_key(ctx, caller, str(params["KeyId"]))
+def rotate_key_on_demand(
+    ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resolved: Resolved
+) -> dict[str, Any]:
+    key = resolved.key()
     require_state("RotateKeyOnDemand", key)
     _require_rotatable(key)
     done = sum(1 for material in ctx.store.list_key_materials(key.key_id) if material.rotation_type == ON_DEMAND)
@@ -121,8 +129,10 @@ def _rotate(ctx: KmsContext, key: KeyRecord, rotation_type: str) -> KeyRecord:
     return rotated
 
 
-def list_key_rotations(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
-    key = find_own_key(ctx, caller, str(params["KeyId"]))
+def list_key_rotations(
+    ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resolved: Resolved
+) -> dict[str, Any]:
+    key = resolved.key()
     require_state("ListKeyRotations", key)
     _require_rotatable(key)
     materials = ctx.store.list_key_materials(key.key_id)

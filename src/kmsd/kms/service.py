@@ -1,17 +1,28 @@
-"""The KMS service: one dispatch table from operation name to handler, the authorization of every call, the sweep.
+"""The KMS service: one table from operation name to its resolver and handler, and every call in three phases.
 
 The API layer decodes a request into ``(operation, params, caller)`` and
-calls :meth:`KmsService.call`; the handler named in :data:`OPERATIONS` does the
-work.  Every call is authorized as AWS authorizes it (:mod:`kmsd.authz`): the
-service opens the call's authorization before the handler runs, checks at
-once the permissions that need no key (CreateKey, ListKeys, an alias, ...),
-lets ``kmsd.kms.resolve`` check the permissions on each key as the handler
-looks it up, and refuses to return (or commit) a call whose permissions were
-not all checked.  Operations that write run inside one store transaction, so
-an operation that fails part-way -- or is refused -- leaves nothing written;
-read-only operations (the cryptographic ones above all) run without one, so
-they never queue behind writers.  After every write the authorizer's cached
-grants and aliases are dropped, so a change is effective for the next request.
+calls :meth:`KmsService.call`, which reads top to bottom:
+
+1. **resolve** -- the operation's resolver finds what the request names (the
+   key, ReEncrypt's source and destination, an alias and its keys, the key a
+   ciphertext names, CreateKey's new key) with AWS's errors, in AWS's order,
+   for what it names wrongly; it writes nothing (:mod:`kmsd.kms.resolve`);
+2. **decide** -- the authorizer gathers the facts of the call from the store
+   (key policy, identity policies, grants, aliases, condition keys) and one
+   pure :func:`~kmsd.authz.decide.decide` allows the call or raises AWS's
+   AccessDeniedException (:mod:`kmsd.authz`);
+3. **act** -- the handler receives the resolved, allowed keys (only through
+   :class:`~kmsd.kms.resolve.Resolved`, so a key it was not given is one it
+   cannot reach) and checks their state, answers DryRun, does the crypto and
+   the writes.
+
+Operations that write run all three phases inside one store transaction, so
+an operation that fails part-way -- or is refused -- leaves nothing written,
+and the facts decided on are the ones the writes see; read-only operations
+(the cryptographic ones above all) run without one, so they never queue
+behind writers.  After every write the authorizer's caches are dropped, so a
+change is effective for the next request.  A key whose deletion window has
+ended is purged when a call meets it (:class:`~kmsd.kms.expiry.KeyDeleted`).
 :meth:`KmsService.sweep` is the clock-driven half of KMS: it deletes keys
 whose deletion window has ended and performs automatic rotations that have
 fallen due; the server calls it periodically.
@@ -20,11 +31,12 @@ fallen due; the server calls it periodically.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from kmsd.authz.authorizer import KmsAuthorizer
-from kmsd.authz.call_scope import CallAuthorization, authorizing
+from kmsd.authz.authorizer import KmsAuthorizer, KmsCall
+from kmsd.authz.decide import decide
+from kmsd.authz.grants import grant_ids_from_tokens
 from kmsd.clock import Clock
 from kmsd.crypto import RandomSource, RootKey
 from kmsd.errors import AwsError
@@ -33,59 +45,71 @@ from kmsd.kms import aliases, crypto_ops, deletion, grants, key_policies, keys, 
 from kmsd.kms.context import KmsContext
 from kmsd.kms.expiry import KeyDeleted, purge_expired_keys, purge_key
 from kmsd.kms.materials import KeyMaterials
+from kmsd.kms.resolve import Resolved, key_of, nothing, own_key_of
 from kmsd.store.base import Store
 
-Handler = Callable[[KmsContext, Caller, Mapping[str, Any]], dict[str, Any]]
+Resolver = Callable[[KmsContext, Caller, Mapping[str, Any]], Resolved]
+Handler = Callable[[KmsContext, Caller, Mapping[str, Any], Resolved], dict[str, Any]]
 
 
 @dataclass(frozen=True)
 class Operation:
-    handler: Handler
+    resolve: Resolver  # finds what the request names; writes nothing
+    act: Handler  # acts on the resolved, allowed keys
     writes: bool
 
 
 OPERATIONS: dict[str, Operation] = {
     # keys
-    "CreateKey": Operation(keys.create_key, writes=True),
-    "DescribeKey": Operation(keys.describe_key, writes=False),
-    "ListKeys": Operation(keys.list_keys, writes=False),
-    "EnableKey": Operation(keys.enable_key, writes=True),
-    "DisableKey": Operation(keys.disable_key, writes=True),
-    "UpdateKeyDescription": Operation(keys.update_key_description, writes=True),
-    "ScheduleKeyDeletion": Operation(deletion.schedule_key_deletion, writes=True),
-    "CancelKeyDeletion": Operation(deletion.cancel_key_deletion, writes=True),
+    "CreateKey": Operation(keys.resolve_create_key, keys.create_key, writes=True),
+    # DescribeKey is one of the operations AWS allows across accounts: key_of, not own_key_of.
+    "DescribeKey": Operation(key_of, keys.describe_key, writes=False),
+    "ListKeys": Operation(nothing, keys.list_keys, writes=False),
+    "EnableKey": Operation(own_key_of, keys.enable_key, writes=True),
+    "DisableKey": Operation(own_key_of, keys.disable_key, writes=True),
+    "UpdateKeyDescription": Operation(own_key_of, keys.update_key_description, writes=True),
+    "ScheduleKeyDeletion": Operation(
+        deletion.resolve_schedule_key_deletion, deletion.schedule_key_deletion, writes=True
+    ),
+    "CancelKeyDeletion": Operation(own_key_of, deletion.cancel_key_deletion, writes=True),
     # aliases
-    "CreateAlias": Operation(aliases.create_alias, writes=True),
-    "UpdateAlias": Operation(aliases.update_alias, writes=True),
-    "DeleteAlias": Operation(aliases.delete_alias, writes=True),
-    "ListAliases": Operation(aliases.list_aliases, writes=False),
+    "CreateAlias": Operation(aliases.resolve_create_alias, aliases.create_alias, writes=True),
+    "UpdateAlias": Operation(aliases.resolve_update_alias, aliases.update_alias, writes=True),
+    "DeleteAlias": Operation(aliases.resolve_delete_alias, aliases.delete_alias, writes=True),
+    "ListAliases": Operation(aliases.resolve_list_aliases, aliases.list_aliases, writes=False),
     # tags
-    "TagResource": Operation(tags.tag_resource, writes=True),
-    "UntagResource": Operation(tags.untag_resource, writes=True),
-    "ListResourceTags": Operation(tags.list_resource_tags, writes=False),
+    "TagResource": Operation(own_key_of, tags.tag_resource, writes=True),
+    "UntagResource": Operation(own_key_of, tags.untag_resource, writes=True),
+    "ListResourceTags": Operation(own_key_of, tags.list_resource_tags, writes=False),
     # key policies
-    "GetKeyPolicy": Operation(key_policies.get_key_policy, writes=False),
-    "PutKeyPolicy": Operation(key_policies.put_key_policy, writes=True),
-    "ListKeyPolicies": Operation(key_policies.list_key_policies, writes=False),
+    "GetKeyPolicy": Operation(own_key_of, key_policies.get_key_policy, writes=False),
+    "PutKeyPolicy": Operation(own_key_of, key_policies.put_key_policy, writes=True),
+    "ListKeyPolicies": Operation(own_key_of, key_policies.list_key_policies, writes=False),
     # rotation
-    "EnableKeyRotation": Operation(rotation.enable_key_rotation, writes=True),
-    "DisableKeyRotation": Operation(rotation.disable_key_rotation, writes=True),
-    "GetKeyRotationStatus": Operation(rotation.get_key_rotation_status, writes=False),
-    "RotateKeyOnDemand": Operation(rotation.rotate_key_on_demand, writes=True),
-    "ListKeyRotations": Operation(rotation.list_key_rotations, writes=False),
+    "EnableKeyRotation": Operation(own_key_of, rotation.enable_key_rotation, writes=True),
+    "DisableKeyRotation": Operation(own_key_of, rotation.disable_key_rotation, writes=True),
+    # GetKeyRotationStatus is allowed across accounts with a key ARN.
+    "GetKeyRotationStatus": Operation(key_of, rotation.get_key_rotation_status, writes=False),
+    "RotateKeyOnDemand": Operation(own_key_of, rotation.rotate_key_on_demand, writes=True),
+    "ListKeyRotations": Operation(own_key_of, rotation.list_key_rotations, writes=False),
     # grants
-    "CreateGrant": Operation(grants.create_grant, writes=True),
-    "ListGrants": Operation(grants.list_grants, writes=False),
-    "ListRetirableGrants": Operation(grants.list_retirable_grants, writes=False),
-    "RetireGrant": Operation(grants.retire_grant, writes=True),
-    "RevokeGrant": Operation(grants.revoke_grant, writes=True),
+    "CreateGrant": Operation(grants.resolve_create_grant, grants.create_grant, writes=True),
+    "ListGrants": Operation(grants.resolve_grant_key, grants.list_grants, writes=False),
+    "ListRetirableGrants": Operation(nothing, grants.list_retirable_grants, writes=False),
+    # RetireGrant is decided by the grant, which the authorizer reads itself.
+    "RetireGrant": Operation(nothing, grants.retire_grant, writes=True),
+    "RevokeGrant": Operation(grants.resolve_grant_key, grants.revoke_grant, writes=True),
     # cryptographic operations
-    "Encrypt": Operation(crypto_ops.encrypt, writes=False),
-    "Decrypt": Operation(crypto_ops.decrypt, writes=False),
-    "ReEncrypt": Operation(crypto_ops.re_encrypt, writes=False),
-    "GenerateDataKey": Operation(crypto_ops.generate_data_key, writes=False),
-    "GenerateDataKeyWithoutPlaintext": Operation(crypto_ops.generate_data_key_without_plaintext, writes=False),
-    "GenerateRandom": Operation(crypto_ops.generate_random, writes=False),
+    "Encrypt": Operation(key_of, crypto_ops.encrypt, writes=False),
+    "Decrypt": Operation(crypto_ops.resolve_decrypt, crypto_ops.decrypt, writes=False),
+    "ReEncrypt": Operation(crypto_ops.resolve_re_encrypt, crypto_ops.re_encrypt, writes=False),
+    "GenerateDataKey": Operation(crypto_ops.resolve_generate_data_key, crypto_ops.generate_data_key, writes=False),
+    "GenerateDataKeyWithoutPlaintext": Operation(
+        crypto_ops.resolve_generate_data_key_without_plaintext,
+        crypto_ops.generate_data_key_without_plaintext,
+        writes=False,
+    ),
+    "GenerateRandom": Operation(nothing, crypto_ops.generate_random, writes=False),
 }
 
 
@@ -110,27 +134,38 @@ class KmsService:
         entry = OPERATIONS.get(operation)
         if entry is None:
             raise AwsError("UnknownOperationException", f"Unknown operation {operation}")
-        scope = CallAuthorization(self.authorizer, operation, caller, params, via_service)
-        with authorizing(scope):
+        try:
             if not entry.writes:
-                return self._run(entry, scope, params, caller)
+                return self._run(entry, operation, params, caller, via_service)
             try:
                 with self.context.store.transaction():
-                    return self._run(entry, scope, params, caller)
-            except KeyDeleted as deleted:
-                # The purge done while resolving the key was rolled back with the failed operation.
-                purge_key(self.context, deleted.key)
-                raise
+                    return self._run(entry, operation, params, caller, via_service)
             finally:
                 self.authorizer.invalidate()
+        except KeyDeleted as deleted:
+            # The call met a key whose deletion window has ended; resolving writes nothing, so the key is
+            # purged here, in a transaction of its own (a write operation's has been rolled back).
+            purge_key(self.context, deleted.key)
+            self.authorizer.invalidate()
+            raise
 
     def _run(
-        self, entry: Operation, scope: CallAuthorization, params: Mapping[str, Any], caller: Caller
+        self, entry: Operation, operation: str, params: Mapping[str, Any], caller: Caller, via_service: str | None
     ) -> dict[str, Any]:
-        scope.authorize_keyless()
-        result = entry.handler(self.context, caller, params)
-        scope.verify_complete()
-        return result
+        ctx = self.context
+        tokens = params.get("GrantTokens")
+        if tokens:
+            # A malformed grant token fails the request whatever else would allow it.
+            grant_ids_from_tokens(tokens)
+        # 1. resolve: what the request names, with AWS's errors for what it names wrongly.
+        resolved = entry.resolve(ctx, caller, params)
+        # 2. decide: the facts of the call, gathered from the store, then one pure decision.
+        call = KmsCall(operation, caller, resolved.params, resolved.keys, _alias_arn(caller, params), via_service)
+        decide(self.authorizer.gather(call)).enforce()
+        # 3. act: the handler, on the resolved and allowed keys.
+        if via_service is not None:
+            resolved = replace(resolved, via_service=via_service)
+        return entry.act(ctx, caller, resolved.params, resolved)
 
     @staticmethod
     def writes(operation: str) -> bool:
@@ -153,3 +188,12 @@ class KmsService:
         purge_expired_keys(self.context)
         self.context.materials.drop_if_purged_elsewhere()
         rotation.rotate_due_keys(self.context)
+
+
+def _alias_arn(caller: Caller, params: Mapping[str, Any]) -> str | None:
+    """The alias an alias operation acts on: always one of the caller's own account and Region
+    ("Cross-account use: No"), spelled as the request spells it."""
+    alias_name = params.get("AliasName")
+    if alias_name is None:
+        return None
+    return f"arn:aws:kms:{caller.region}:{caller.principal.account_id}:{alias_name}"

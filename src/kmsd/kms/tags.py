@@ -20,7 +20,7 @@ from kmsd.iam.principal import Caller
 from kmsd.kms.context import KmsContext
 from kmsd.kms.key_states import require_state
 from kmsd.kms.paging import paginate
-from kmsd.kms.resolve import find_own_key
+from kmsd.kms.resolve import Resolved
 
 MAX_TAGS_PER_KEY = 50
 MAX_TAG_KEY_LENGTH = 128
@@ -67,8 +67,8 @@ def _refuse_reserved(keys: Iterable[str]) -> None:
         raise tag_error("Tags beginning with aws: are reserved")
 
 
-def tag_resource(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
-    key = find_own_key(ctx, caller, str(params["KeyId"]))
+def tag_resource(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resolved: Resolved) -> dict[str, Any]:
+    key = resolved.key()
     require_state("TagResource", key)
     added = validate_tags(params["Tags"])
     merged = {**key.tags, **added}
@@ -78,8 +78,8 @@ def tag_resource(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> 
     return {}
 
 
-def untag_resource(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
-    key = find_own_key(ctx, caller, str(params["KeyId"]))
+def untag_resource(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resolved: Resolved) -> dict[str, Any]:
+    key = resolved.key()
     require_state("UntagResource", key)
     removed = [str(name) for name in params["TagKeys"]]
     _refuse_reserved(removed)
@@ -89,8 +89,10 @@ def untag_resource(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -
     return {}
 
 
-def list_resource_tags(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> dict[str, Any]:
-    key = find_own_key(ctx, caller, str(params["KeyId"]))
+def list_resource_tags(
+    ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resolved: Resolved
+) -> dict[str, Any]:
+    key = resolved.key()
     require_state("ListResourceTags", key)
     ordered = sorted(key.tags.items())
     # ListResourceTags API reference: Limit "must be between 1 and 50 ... it defaults to 50".
