@@ -5,7 +5,9 @@ document's statements as values (single values and lists both become tuples,
 so ``"kms:Encrypt"`` and ``["kms:Encrypt"]`` parse to equal statements), the
 kind of policy it is, the id the caller gave it, and the compiled matchers the
 evaluator runs.  ``to_json()`` writes a document that parses back to an equal
-policy.
+policy.  :class:`AllowVia` (how a resource-policy statement names the caller)
+is part of the language's meaning of ``Principal``, so it lives here, below
+both the matchers that produce it and the decision that reports it.
 """
 
 from __future__ import annotations
