@@ -206,6 +206,15 @@ def test_rotated_root_credentials_work_at_once_on_a_running_server_and_the_old_o
         old.get_caller_identity()
     assert refused.value.response["Error"]["Code"] == "InvalidClientTokenId"
 
+    # Without --rotate: the root user's key ids, never a secret.
+    done = kmsd("accounts", "credentials", DEFAULT_ACCOUNT, "--json", "--store", fresh_server.store_url)
+    assert done.returncode == 0, done.stderr
+    listed = json.loads(done.stdout)["AccessKeys"]
+    assert [(key["AccessKeyId"], key["Status"]) for key in listed] == [(new["AccessKeyId"], "Active")]
+    assert new["SecretAccessKey"] not in done.stdout
+    done = kmsd("accounts", "credentials", DEFAULT_ACCOUNT, "--store", fresh_server.store_url)
+    assert done.stdout.startswith(f"{new['AccessKeyId']}\tActive\tcreated ")
+
 
 def test_root_credentials_rotate_offline(fresh_server: KmsdServer) -> None:
     fresh_server.start()

@@ -107,16 +107,16 @@ def _add_accounts(commands: argparse._SubParsersAction[argparse.ArgumentParser])
 
     credentials = account_commands.add_parser(
         "credentials",
-        help="manage an account's root access key (works offline, and while a server runs on the store)",
+        help="list an account's root access keys, or replace them (works offline, and while a server runs)",
     )
     credentials.add_argument("account_id", metavar="ACCOUNT", help="the account's 12-digit id")
     credentials.add_argument(
         "--rotate",
         action="store_true",
-        required=True,
-        help="create a new root access key, print it, and delete the old ones (required: the only action)",
+        help="create a new root access key, print it with its secret, and delete the old ones "
+        "(default: off, list the access key ids without secrets)",
     )
-    _add_json_option(credentials, "the new credentials")
+    _add_json_option(credentials, "the keys")
     _add_store_option(credentials)
     credentials.set_defaults(handler=run_credentials)
 

@@ -106,6 +106,12 @@ class AccountDirectory:
     def list(self) -> list[Account]:
         return self._store.list_accounts()
 
+    def root_keys(self, account_id: str) -> tuple[AccessKeyRecord, ...]:
+        """The access keys of ``account_id``'s root user (records only: a secret is shown once, at creation)."""
+        if self._store.get_account(account_id) is None:
+            raise AwsError("NoSuchEntity", f"Account {account_id} does not exist.", 404)
+        return tuple(key for key in self._store.list_access_keys(account_id) if _is_root_key(key))
+
     def rotate_root_key(self, account_id: str) -> RootCredentials:
         """Give ``account_id``'s root user a new access key and delete its old ones (lost credentials).
 
@@ -118,7 +124,7 @@ class AccountDirectory:
             if self._store.get_account(account_id) is None:
                 raise AwsError("NoSuchEntity", f"Account {account_id} does not exist.", 404)
             for record in self._store.list_access_keys(account_id):
-                if record.user_id is None and record.principal_arn.endswith(":root"):
+                if _is_root_key(record):
                     self._store.delete_access_key(record.access_key_id)
             return self._add_root_key(account_id)
 
@@ -136,3 +142,7 @@ class AccountDirectory:
             )
         )
         return RootCredentials(account_id, access_key_id, secret)
+
+
+def _is_root_key(record: AccessKeyRecord) -> bool:
+    return record.user_id is None and record.principal_arn.endswith(":root")
