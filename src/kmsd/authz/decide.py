@@ -198,6 +198,10 @@ class DecisionMemo:
 
 def decide(facts: CallFacts) -> CallDecision:
     """Decide every permission of the call in order, stopping at the first refused."""
+    if len(facts.permissions) == 1:
+        # Most calls need one permission: no list to build on the path of every Encrypt.
+        result = decide_permission(facts.caller, facts.row, facts.params, facts.permissions[0], facts.memo)
+        return CallDecision(facts.operation, facts.caller, (result,), None if result.allowed else result)
     results: list[CheckResult] = []
     for permission_facts in facts.permissions:
         result = decide_permission(facts.caller, facts.row, facts.params, permission_facts, facts.memo)

@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 from kmsd.authz.authorizer import NamedKey
 from kmsd.authz.permissions import Target
@@ -47,8 +47,7 @@ _NO_KEYS: Mapping[Target, NamedKey] = MappingProxyType({})
 _NO_PRINCIPALS: Mapping[str, str | None] = MappingProxyType({})
 
 
-@dataclass(frozen=True)
-class Resolved:
+class Resolved(NamedTuple):
     """What the resolve phase found for one call, handed to the decision and then to the handler.
 
     ``keys`` are the keys the request names, by the role they play; the
@@ -56,18 +55,19 @@ class Resolved:
     resolved (and so not authorized) cannot be acted on.  ``params`` is the
     request as resolved (CreateGrant: its principals as the stored ARNs);
     ``alias`` is the alias an alias operation names, when it exists; ``blob``
-    the ciphertext blob, when resolving needed to decode it.
+    the ciphertext blob, when resolving needed to decode it.  A named tuple
+    rather than a dataclass: one is built per call.
     """
 
     params: Mapping[str, Any]
-    keys: Mapping[Target, NamedKey] = field(default_factory=lambda: _NO_KEYS)
+    keys: Mapping[Target, NamedKey] = _NO_KEYS
     alias: AliasRecord | None = None
     blob: CiphertextBlob | None = None
     # The AWS service the call came through (kms:ViaService), for the question the handler asks the
     # authorizer itself: the lockout safety check of CreateKey and PutKeyPolicy.  Set by the service.
     via_service: str | None = None
     # CreateGrant: each principal member -> the stored ARN of the entity it names, or None if it names none.
-    principals: Mapping[str, str | None] = field(default_factory=lambda: _NO_PRINCIPALS)
+    principals: Mapping[str, str | None] = _NO_PRINCIPALS
 
     def key(self, target: Target = Target.KEY) -> KeyRecord:
         """The key resolved as ``target``; fail closed when the resolver did not resolve one."""

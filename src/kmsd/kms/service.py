@@ -31,7 +31,7 @@ fallen due; the server calls it periodically.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from kmsd.authz.authorizer import KmsAuthorizer, KmsCall
@@ -164,7 +164,7 @@ class KmsService:
         decide(self.authorizer.gather(call)).enforce()
         # 3. act: the handler, on the resolved and allowed keys.
         if via_service is not None:
-            resolved = replace(resolved, via_service=via_service)
+            resolved = resolved._replace(via_service=via_service)
         return entry.act(ctx, caller, resolved.params, resolved)
 
     @staticmethod
