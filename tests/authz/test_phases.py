@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 
 from kmsd.authz.authorizer import KmsCall
 from kmsd.authz.decide import decide
+from kmsd.authz.denial import AccessDeniedError
 from kmsd.authz.permissions import Target
 from kmsd.errors import AwsError
 from kmsd.kms import keys
@@ -16,7 +18,7 @@ from kmsd.kms.expiry import KeyDeleted
 from kmsd.kms.resolve import Resolved, key_of, nothing
 from kmsd.kms.service import OPERATIONS, Operation
 
-from .conftest import World, access_denied, allow, aws_error, denial, no_identity_policy
+from .conftest import REGION, A, World, access_denied, allow, aws_error, denial, no_identity_policy
 
 
 class _NoStore:
@@ -72,3 +74,38 @@ def test_resolving_an_expired_key_writes_nothing_and_the_service_purges_it(world
     with aws_error("NotFoundException"):
         world.kms()("Encrypt", KeyId=key["KeyId"], Plaintext=b"x")
     assert world.store.get_key(key["KeyId"]) is None
+
+
+def test_permissions_on_what_needs_no_lookup_are_decided_before_the_keys_are_looked_up(world: World) -> None:
+    # The alias half of CreateAlias is decided on the alias ARN alone: a caller refused it hears so
+    # whether or not the target key exists, and before the alias name is checked.
+    nobody = world.user("kim")
+    alias_arn = f"arn:aws:kms:{REGION}:{A}:alias/app"
+    message = denial(nobody.principal.arn, "kms:CreateAlias", alias_arn, no_identity_policy("kms:CreateAlias"))
+    with access_denied(message):
+        world.kms(nobody)("CreateAlias", AliasName="alias/app", TargetKeyId=str(uuid.UUID(int=1)))
+    bad_name = denial(
+        nobody.principal.arn, "kms:CreateAlias", f"arn:aws:kms:{REGION}:{A}:app", no_identity_policy("kms:CreateAlias")
+    )
+    with access_denied(bad_name):
+        world.kms(nobody)("CreateAlias", AliasName="app", TargetKeyId=str(uuid.UUID(int=1)))
+    # CreateKey is decided on `*` before the request's key spec is checked.
+    with access_denied(denial(nobody.principal.arn, "kms:CreateKey", "*", no_identity_policy("kms:CreateKey"))):
+        world.kms(nobody)("CreateKey", KeySpec="RSA_2048")
+    # A caller who may create aliases hears about the missing key.
+    creator = world.user("lee", allow("kms:CreateAlias"))
+    with aws_error("NotFoundException"):
+        world.kms(creator)("CreateAlias", AliasName="alias/app", TargetKeyId=str(uuid.UUID(int=1)))
+
+
+def test_the_account_of_a_denial_lists_what_was_decided_before_the_keys(world: World) -> None:
+    key = world.key()
+    user = world.user("max", allow("kms:CreateAlias", f"arn:aws:kms:{REGION}:{A}:alias/*"))
+    with pytest.raises(AccessDeniedError) as raised:
+        world.kms(user)("CreateAlias", AliasName="alias/app", TargetKeyId=key["KeyId"])
+    explanation = raised.value.explanation()
+    assert explanation is not None
+    assert [(check["action"], check["resource"], check["allowed"]) for check in explanation["checks"]] == [
+        ("kms:CreateAlias", f"arn:aws:kms:{REGION}:{A}:alias/app", True),
+        ("kms:CreateAlias", key["Arn"], False),
+    ]

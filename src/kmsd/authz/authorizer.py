@@ -86,6 +86,22 @@ def required_permissions(row: OperationPermissions, params: Mapping[str, Any]) -
     return row.permissions + extra
 
 
+def split_permissions(
+    row: OperationPermissions, params: Mapping[str, Any]
+) -> tuple[tuple[Permission, ...], tuple[Permission, ...]]:
+    """The request's permissions as (those on what it names without a lookup, those on the keys it names).
+
+    The first are decided before the keys are looked up, as AWS answers them first (a caller refused
+    kms:CreateAlias on the alias hears so whether or not the target key exists); the second once the
+    keys are known.  Either part keeps the order of :func:`required_permissions`.
+    """
+    if not row.when_present:
+        return row.before_keys, row.on_resolved_keys
+    extra = tuple(permission for member, permission in row.when_present if params.get(member))
+    before = row.before_keys + tuple(permission for permission in extra if not permission.on_key)
+    return before, row.on_resolved_keys + tuple(permission for permission in extra if permission.on_key)
+
+
 def _internal() -> AwsError:
     return AwsError("KMSInternalException", "", 500)
 
@@ -101,10 +117,13 @@ class KmsAuthorizer:
         """Drop cached grants and aliases (a KMS write happened, or another process committed)."""
         self.key_facts.invalidate()
 
-    def gather(self, call: KmsCall) -> CallFacts:
-        """The facts of every permission ``call`` needs, read from the store, for :func:`~kmsd.authz.decide.decide`."""
+    def gather(self, call: KmsCall, permissions: tuple[Permission, ...] | None = None) -> CallFacts:
+        """The facts of ``permissions`` of ``call`` (all it needs by default), read from the store, for
+        :func:`~kmsd.authz.decide.decide`."""
         row = permissions_for(call.operation)
-        required = required_permissions(row, call.params)
+        required = required_permissions(row, call.params) if permissions is None else permissions
+        if not required:
+            return CallFacts(call.operation, call.caller, call.params, row, (), self.memo)
         if len(required) == 1:
             # Most operations need one permission: skip the generator on the path of every Encrypt.
             facts: tuple[PermissionFacts, ...] = (self.gather_permission(call, row, required[0]),)

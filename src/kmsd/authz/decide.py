@@ -196,13 +196,17 @@ class DecisionMemo:
         return decision
 
 
-def decide(facts: CallFacts) -> CallDecision:
-    """Decide every permission of the call in order, stopping at the first refused."""
+def decide(facts: CallFacts, prior: tuple[CheckResult, ...] = ()) -> CallDecision:
+    """Decide every permission of the call in order, stopping at the first refused.
+
+    ``prior`` are the permissions of the same call decided already (those decided before its keys
+    were looked up): the decision's account lists them first.
+    """
     if len(facts.permissions) == 1:
         # Most calls need one permission: no list to build on the path of every Encrypt.
         result = decide_permission(facts.caller, facts.row, facts.params, facts.permissions[0], facts.memo)
-        return CallDecision(facts.operation, facts.caller, (result,), None if result.allowed else result)
-    results: list[CheckResult] = []
+        return CallDecision(facts.operation, facts.caller, (*prior, result), None if result.allowed else result)
+    results: list[CheckResult] = list(prior)
     for permission_facts in facts.permissions:
         result = decide_permission(facts.caller, facts.row, facts.params, permission_facts, facts.memo)
         results.append(result)

@@ -84,10 +84,16 @@ class OperationPermissions:
     when_present: tuple[tuple[str, Permission], ...] = ()  # (request member, permission it adds)
     # The keys the operation's own permissions are about (derived once: this is read on every call).
     key_targets: frozenset[Target] = field(init=False, compare=False, repr=False)
+    # Its permissions on what the request names without a lookup (``*``, an alias, a principal, a grant),
+    # decided before its keys are looked up, and those on its keys, decided once they are (derived once).
+    before_keys: tuple[Permission, ...] = field(init=False, compare=False, repr=False)
+    on_resolved_keys: tuple[Permission, ...] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         targets = frozenset(permission.target for permission in self.permissions if permission.on_key)
         object.__setattr__(self, "key_targets", targets)
+        object.__setattr__(self, "before_keys", tuple(p for p in self.permissions if not p.on_key))
+        object.__setattr__(self, "on_resolved_keys", tuple(p for p in self.permissions if p.on_key))
 
     @property
     def on_keys(self) -> bool:

@@ -6,7 +6,11 @@ calls :meth:`KmsService.call`, which reads top to bottom:
 1. **resolve** -- the operation's resolver finds what the request names (the
    key, ReEncrypt's source and destination, an alias and its keys, the key a
    ciphertext names, CreateKey's new key) with AWS's errors, in AWS's order,
-   for what it names wrongly; it writes nothing (:mod:`kmsd.kms.resolve`);
+   for what it names wrongly; it writes nothing (:mod:`kmsd.kms.resolve`).
+   What a request names by name alone (``*``, an alias, a principal, a
+   grant) needs no lookup, and AWS answers for it first: its permissions are
+   decided before the resolver runs (CreateKey, ListKeys, the alias half of
+   alias operations, RetireGrant);
 2. **decide** -- the authorizer gathers the facts of the call from the store
    (key policy, identity policies, grants, aliases, condition keys) and one
    pure :func:`~kmsd.authz.decide.decide` allows the call or raises AWS's
@@ -34,9 +38,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from kmsd.authz.authorizer import KmsAuthorizer, KmsCall
-from kmsd.authz.decide import decide
+from kmsd.authz.authorizer import KmsAuthorizer, KmsCall, split_permissions
+from kmsd.authz.decide import CheckResult, decide
 from kmsd.authz.grants import grant_ids_from_tokens
+from kmsd.authz.permissions import Permission, permissions_for
 from kmsd.clock import Clock
 from kmsd.crypto import RandomSource, RootKey
 from kmsd.errors import AwsError
@@ -157,15 +162,34 @@ class KmsService:
         if tokens:
             # A malformed grant token fails the request whatever else would allow it.
             grant_ids_from_tokens(tokens)
-        # 1. resolve: what the request names, with AWS's errors for what it names wrongly.
+        before_keys, on_keys = split_permissions(permissions_for(operation), params)
+        alias_arn = _alias_arn(caller, params)
+        # 1. resolve: the keys the request names, with AWS's errors for what it names wrongly.  What it names
+        #    by name alone (`*`, an alias, a principal, a grant) needs no lookup, and AWS answers for it
+        #    before anything is looked up: its permissions are decided first.
+        decided = (
+            self._decide(KmsCall(operation, caller, params, alias_arn=alias_arn, via_service=via_service), before_keys)
+            if before_keys
+            else ()
+        )
         resolved = entry.resolve(ctx, caller, params)
         # 2. decide: the facts of the call, gathered from the store, then one pure decision.
-        call = KmsCall(operation, caller, resolved.params, resolved.keys, _alias_arn(caller, params), via_service)
-        decide(self.authorizer.gather(call)).enforce()
+        call = KmsCall(operation, caller, resolved.params, resolved.keys, alias_arn, via_service)
+        self._decide(call, on_keys, decided)
         # 3. act: the handler, on the resolved and allowed keys.
         if via_service is not None:
             resolved = resolved._replace(via_service=via_service)
         return entry.act(ctx, caller, resolved.params, resolved)
+
+    def _decide(
+        self, call: KmsCall, permissions: tuple[Permission, ...], decided: tuple[CheckResult, ...] = ()
+    ) -> tuple[CheckResult, ...]:
+        """Gather the facts of ``permissions``, decide them (after those ``decided``), raise AWS's denial."""
+        if not permissions:
+            return decided
+        decision = decide(self.authorizer.gather(call, permissions), decided)
+        decision.enforce()
+        return decision.results
 
     @staticmethod
     def writes(operation: str) -> bool:
