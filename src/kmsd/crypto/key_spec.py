@@ -4,10 +4,10 @@ One :class:`KeySpec` per member of botocore's ``KeySpec`` enum, transcribed
 from the AWS KMS Developer Guide: "Key spec reference" (usages, algorithms,
 key sizes), "Asymmetric key specs" (the largest plaintext each RSA and SM2
 encryption algorithm takes), "Key type reference" (which specs can be
-rotated, imported or made multi-Region).  kmsd creates only
-``SYMMETRIC_DEFAULT`` keys today (:attr:`KeySpec.creatable`); the other rows
-are here so that the operations for asymmetric, HMAC, SM2 and ML-DSA keys
-find their data in one place when they arrive.  Algorithm names are the wire
+rotated, imported or made multi-Region).  kmsd creates the symmetric, RSA,
+NIST and SECG elliptic-curve and HMAC specs (:attr:`KeySpec.creatable`); the
+other rows (Edwards25519, SM2, ML-DSA, ML-KEM) are here so that their
+operations find their data in one place when they arrive.  Algorithm names are the wire
 values of botocore's ``EncryptionAlgorithmSpec``, ``SigningAlgorithmSpec``,
 ``MacAlgorithmSpec`` and ``KeyAgreementAlgorithmSpec``.
 """
@@ -110,6 +110,7 @@ def _rsa(bits: int) -> KeySpec:
         signing_algorithms=_RSA_SIGNING,
         importable=True,
         multi_region=True,
+        creatable=True,
     )
 
 
@@ -123,6 +124,8 @@ def _ecc(name: str, bits: int, signing: tuple[str, ...], *, agreement: bool, leg
         key_agreement_algorithms=("ECDH",) if agreement else (),
         importable=True,
         multi_region=True,
+        # Edwards25519 is not created yet: `cryptography` has no Ed25519ph for ED25519_PH_SHA_512.
+        creatable=legacy,
         in_legacy_enum=legacy,
     )
 
@@ -135,6 +138,7 @@ def _hmac(bits: int) -> KeySpec:
         mac_algorithms=(f"HMAC_SHA_{bits}",),
         importable=True,
         multi_region=True,
+        creatable=True,
     )
 
 

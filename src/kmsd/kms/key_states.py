@@ -51,6 +51,7 @@ KEY_STATE_TABLE: dict[str, StateRow] = {
     "CreateAlias": _MANAGEMENT,
     "CreateGrant": _CRYPTOGRAPHIC,
     "Decrypt": _CRYPTOGRAPHIC,
+    "DeriveSharedSecret": _CRYPTOGRAPHIC,
     "DeleteAlias": _ANY_STATE,
     "DescribeKey": _ANY_STATE,
     "DisableKey": _MANAGEMENT,
@@ -60,6 +61,8 @@ KEY_STATE_TABLE: dict[str, StateRow] = {
     "Encrypt": _CRYPTOGRAPHIC,
     "GenerateDataKey": _CRYPTOGRAPHIC,
     "GenerateDataKeyWithoutPlaintext": _CRYPTOGRAPHIC,
+    "GenerateMac": _CRYPTOGRAPHIC,
+    "GetPublicKey": _CRYPTOGRAPHIC,
     "GetKeyPolicy": _ANY_STATE,
     "GetKeyRotationStatus": _ANY_STATE,
     "ListAliases": _ANY_STATE,
@@ -70,11 +73,14 @@ KEY_STATE_TABLE: dict[str, StateRow] = {
     "ReEncrypt": _CRYPTOGRAPHIC,
     "RotateKeyOnDemand": _CRYPTOGRAPHIC,
     "ScheduleKeyDeletion": _MANAGEMENT,
+    "Sign": _CRYPTOGRAPHIC,
     "TagResource": _MANAGEMENT,
     "UntagResource": _MANAGEMENT,
     # UpdateAlias: the row is about the alias's new target key; the current target may be in any state.
     "UpdateAlias": _MANAGEMENT,
     "UpdateKeyDescription": _MANAGEMENT,
+    "Verify": _CRYPTOGRAPHIC,
+    "VerifyMac": _CRYPTOGRAPHIC,
 }
 
 _STATE_WORDING = {

@@ -1,12 +1,12 @@
 """The life of a key: CreateKey, DescribeKey, ListKeys, EnableKey, DisableKey and UpdateKeyDescription.
 
-kmsd creates the key specs :mod:`kmsd.crypto.key_spec` marks creatable (the
-symmetric encryption spec: usage ``ENCRYPT_DECRYPT``, origin ``AWS_KMS``,
-single-Region).  A request for any
+kmsd creates the key specs :mod:`kmsd.crypto.key_spec` marks creatable
+(symmetric, RSA, NIST and SECG elliptic curves, HMAC; origin ``AWS_KMS``,
+single-Region), each with a usage its spec allows.  A request for any
 other kind of key is refused before anything is written, with AWS's error
 where AWS would refuse it too and ``UnsupportedOperationException`` where AWS
-would build something kmsd does not build yet (asymmetric and HMAC key specs,
-imported key material, multi-Region keys).  A key policy in the request must
+would build something kmsd does not build yet (the specs ``cryptography``
+cannot do, imported key material, multi-Region keys).  A key policy in the request must
 pass KMS's key policy rules and the lockout safety check.  CreateKey writes
 the key and its first key material in the caller's transaction, so a failure
 part-way leaves no key behind.
@@ -22,7 +22,9 @@ from typing import Any
 from kmsd.authz.authorizer import NamedKey
 from kmsd.authz.default_policy import default_key_policy
 from kmsd.authz.permissions import Target
+from kmsd.crypto.asymmetric import new_private_key
 from kmsd.crypto.key_spec import KEY_SPECS, KeySpec, default_key_spec
+from kmsd.crypto.mac import new_hmac_material
 from kmsd.errors import AwsError, ValidationError
 from kmsd.iam.principal import Caller
 from kmsd.kms.context import KmsContext
@@ -59,13 +61,20 @@ def _check_key_kind(params: Mapping[str, Any]) -> tuple[str, str, str]:
     key_spec = _requested_key_spec(params)
     spec: KeySpec | None = KEY_SPECS.get(key_spec)
     default = default_key_spec()
-    usage = str(params.get("KeyUsage") or default.key_usages[0])
+    requested_usage = params.get("KeyUsage")
+    if requested_usage is None and spec is not None and spec is not default:
+        # CreateKey "KeyUsage": "This parameter is optional when you are creating a symmetric encryption
+        # KMS key; otherwise, it is required."
+        raise ValidationError(f"You must specify a KeyUsage value for a KMS key with KeySpec {key_spec}.")
+    usage = str(requested_usage or default.key_usages[0])
     origin = str(params.get("Origin") or "AWS_KMS")
-    if spec is default and usage not in spec.key_usages:
-        # "Key spec reference": symmetric encryption keys are for ENCRYPT_DECRYPT only.
+    if spec is not None and usage not in spec.key_usages:
+        # "Key spec reference": the usages each spec allows (symmetric keys: ENCRYPT_DECRYPT only).
         raise ValidationError(f"KeyUsage {usage} is not compatible with KeySpec {key_spec}")
     if spec is None or not spec.creatable:
-        raise unsupported(f"KeySpec {key_spec} is not supported by kmsd; only {default.name} keys can be created.")
+        # The specs `cryptography` cannot do yet (README: "Key specs"), answered as AWS answers a spec that
+        # is not available in the Region.
+        raise unsupported(f"KeySpec {key_spec} is not supported in this Region.")
     if params.get("CustomKeyStoreId") is not None:
         # kmsd has no custom key stores, so every CustomKeyStoreId names a store that does not exist.
         raise AwsError(
@@ -126,8 +135,18 @@ def create_key(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resol
     if params.get("Policy") is not None:
         check_lockout(ctx, caller, key, params, resolved.via_service)
     ctx.store.insert_key(key)
-    ctx.materials.create_first(key.key_id)
+    ctx.materials.create_first(key.key_id, _first_material(ctx, KEY_SPECS[key.key_spec]))
     return {"KeyMetadata": key_metadata(ctx, key)}
+
+
+def _first_material(ctx: KmsContext, spec: KeySpec) -> bytes | None:
+    """A new key's material: a private key, HMAC key bytes, or None for the symmetric material
+    :class:`~kmsd.kms.materials.KeyMaterials` generates itself."""
+    if spec.mac_algorithms:
+        return new_hmac_material(spec, ctx.rng)
+    if spec.is_symmetric_encryption:
+        return None
+    return new_private_key(spec)
 
 
 def describe_key(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resolved: Resolved) -> dict[str, Any]:

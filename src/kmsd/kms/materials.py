@@ -85,9 +85,13 @@ class KeyMaterials:
         self._lock = threading.Lock()
         self._purges_seen: str | None = None  # the store's purge count when the cache was last checked
 
-    def create_first(self, key_id: str) -> KeyMaterialRecord:
-        """Generate and store version 1 of a new key's material; the caller holds the transaction."""
-        return self._add(key_id, 1, rotation_type=None)
+    def create_first(self, key_id: str, material: bytes | None = None) -> KeyMaterialRecord:
+        """Store version 1 of a new key's material, wrapped; the caller holds the transaction.
+
+        ``material`` is an asymmetric or HMAC key's (its spec decides its form); without it, fresh
+        symmetric material is generated.
+        """
+        return self._add(key_id, 1, rotation_type=None, material=material)
 
     def rotate(self, key: KeyRecord, rotation_type: str) -> KeyMaterialRecord:
         """Add version ``key.current_material_version + 1``; the caller then stores the key pointing at it."""
@@ -139,8 +143,11 @@ class KeyMaterials:
         self._purges_seen = count
         return True
 
-    def _add(self, key_id: str, version: int, rotation_type: str | None) -> KeyMaterialRecord:
-        material = new_symmetric_material(self._rng)
+    def _add(
+        self, key_id: str, version: int, rotation_type: str | None, material: bytes | None = None
+    ) -> KeyMaterialRecord:
+        if material is None:
+            material = new_symmetric_material(self._rng)
         record = KeyMaterialRecord(
             key_id=key_id,
             version=version,

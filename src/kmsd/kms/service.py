@@ -46,7 +46,7 @@ from kmsd.clock import Clock
 from kmsd.crypto import RandomSource, RootKey
 from kmsd.errors import AwsError
 from kmsd.iam.principal import Caller
-from kmsd.kms import aliases, crypto_ops, deletion, grants, key_policies, keys, rotation, tags
+from kmsd.kms import aliases, asymmetric_ops, crypto_ops, deletion, grants, key_policies, keys, mac_ops, rotation, tags
 from kmsd.kms.context import KmsContext
 from kmsd.kms.expiry import KeyDeleted, purge_expired_keys, purge_key
 from kmsd.kms.materials import KeyMaterials
@@ -115,6 +115,13 @@ OPERATIONS: dict[str, Operation] = {
         writes=False,
     ),
     "GenerateRandom": Operation(nothing, crypto_ops.generate_random, writes=False),
+    # asymmetric and HMAC keys (all of them allowed across accounts: key_of)
+    "GetPublicKey": Operation(key_of, asymmetric_ops.get_public_key, writes=False),
+    "Sign": Operation(key_of, asymmetric_ops.sign, writes=False),
+    "Verify": Operation(key_of, asymmetric_ops.verify, writes=False),
+    "DeriveSharedSecret": Operation(key_of, asymmetric_ops.derive_shared_secret, writes=False),
+    "GenerateMac": Operation(key_of, mac_ops.generate_mac, writes=False),
+    "VerifyMac": Operation(key_of, mac_ops.verify_mac, writes=False),
 }
 
 

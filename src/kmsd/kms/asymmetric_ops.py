@@ -1,0 +1,153 @@
+"""The operations of asymmetric keys: GetPublicKey, Sign, Verify and DeriveSharedSecret.
+
+Each is a handler run by :mod:`kmsd.kms.service` after the key is resolved
+(``key_of``: all four work across accounts) and the call decided.  The
+handler checks, in the order AWS answers them, the key's state (the
+"cryptographic" row of the key state table), its usage, the algorithm
+against the key's :class:`~kmsd.crypto.key_spec.KeySpec`, the message, then
+DryRun, and only then unwraps the private key (afresh on every call: the
+material cache holds symmetric keys only) and asks
+:class:`~kmsd.crypto.asymmetric.AsymmetricKey` to act.  No private key ever
+leaves this module, and no error names one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from kmsd.crypto import CryptoError
+from kmsd.crypto.asymmetric import DIGEST, RAW, AsymmetricKey, signing_scheme
+from kmsd.crypto.key_spec import ENCRYPT_DECRYPT, KEY_AGREEMENT, SIGN_VERIFY, KeySpec, key_spec
+from kmsd.errors import AwsError, ValidationError, internal
+from kmsd.iam.principal import Caller
+from kmsd.kms.context import KmsContext
+from kmsd.kms.key_states import require_state
+from kmsd.kms.resolve import Resolved
+from kmsd.store.models import KeyRecord
+
+DRY_RUN_MESSAGE = "The request would have succeeded, but the DryRun option is set."
+
+
+def get_public_key(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resolved: Resolved) -> dict[str, Any]:
+    key = resolved.key()
+    require_state("GetPublicKey", key)
+    spec = key_spec(key.key_spec)
+    if key.key_usage not in (ENCRYPT_DECRYPT, SIGN_VERIFY, KEY_AGREEMENT) or spec.is_symmetric_encryption:
+        # GetPublicKey API reference: there is no public key of a symmetric encryption or HMAC key.
+        raise AwsError(
+            "UnsupportedOperationException",
+            f"{key.arn} key usage is {key.key_usage} which is not valid for GetPublicKey.",
+        )
+    response: dict[str, Any] = {
+        "KeyId": key.arn,
+        "PublicKey": private_key(ctx, key).public_key_der(),
+        "KeySpec": key.key_spec,
+        "KeyUsage": key.key_usage,
+    }
+    if spec.in_legacy_enum:
+        response["CustomerMasterKeySpec"] = key.key_spec
+    # Only the algorithms of the key's usage are returned (GetPublicKey API reference, response elements).
+    if key.key_usage == ENCRYPT_DECRYPT:
+        response["EncryptionAlgorithms"] = list(spec.encryption_algorithms)
+    elif key.key_usage == SIGN_VERIFY:
+        response["SigningAlgorithms"] = list(spec.signing_algorithms)
+    else:
+        response["KeyAgreementAlgorithms"] = list(spec.key_agreement_algorithms)
+    return response
+
+
+def sign(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resolved: Resolved) -> dict[str, Any]:
+    key, algorithm, message_type = _signing_request(resolved.key(), params, "Sign")
+    answer_dry_run(params)
+    signature = private_key(ctx, key).sign(params["Message"], message_type, algorithm)
+    return {"KeyId": key.arn, "Signature": signature, "SigningAlgorithm": algorithm}
+
+
+def verify(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resolved: Resolved) -> dict[str, Any]:
+    key, algorithm, message_type = _signing_request(resolved.key(), params, "Verify")
+    answer_dry_run(params)
+    try:
+        private_key(ctx, key).verify(params["Message"], message_type, algorithm, params["Signature"])
+    except CryptoError:
+        # Verify API reference: "If the signature is not verified, the Verify operation fails with a
+        # KMSInvalidSignatureException exception."
+        raise AwsError("KMSInvalidSignatureException") from None
+    return {"KeyId": key.arn, "SignatureValid": True, "SigningAlgorithm": algorithm}
+
+
+def derive_shared_secret(
+    ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resolved: Resolved
+) -> dict[str, Any]:
+    key = resolved.key()
+    require_state("DeriveSharedSecret", key)
+    require_usage(key, KEY_AGREEMENT, "DeriveSharedSecret")
+    algorithm = str(params["KeyAgreementAlgorithm"])
+    _require_algorithm(key, algorithm, key_spec(key.key_spec).key_agreement_algorithms)
+    if params.get("Recipient") is not None:
+        raise AwsError(
+            "UnsupportedOperationException",
+            "kmsd cannot verify AWS Nitro Enclaves attestation documents; Recipient is not supported.",
+        )
+    answer_dry_run(params)
+    try:
+        secret = private_key(ctx, key).derive_shared_secret(params["PublicKey"])
+    except CryptoError:
+        # DeriveSharedSecret "PublicKey": a DER SubjectPublicKeyInfo on the key's own curve.
+        raise ValidationError(f"PublicKey is not a valid public key for KeySpec {key.key_spec}.") from None
+    return {
+        "KeyId": key.arn,
+        "SharedSecret": secret,
+        "KeyAgreementAlgorithm": algorithm,
+        "KeyOrigin": key.origin,
+    }
+
+
+# --- checks shared by the asymmetric and HMAC operations -------------------------------------------------
+
+
+def require_usage(key: KeyRecord, usage: str, operation: str) -> None:
+    # AWS names the key's usage and the operation in the refusal (as for Encrypt with a signing key).
+    if key.key_usage != usage:
+        raise AwsError(
+            "InvalidKeyUsageException", f"{key.arn} key usage is {key.key_usage} which is not valid for {operation}."
+        )
+
+
+def answer_dry_run(params: Mapping[str, Any]) -> None:
+    # "Testing your permissions": a DryRun call that would succeed fails with DryRunOperationException.
+    if params.get("DryRun"):
+        raise AwsError("DryRunOperationException", DRY_RUN_MESSAGE)
+
+
+def private_key(ctx: KmsContext, key: KeyRecord) -> AsymmetricKey:
+    try:
+        return AsymmetricKey(ctx.materials.plaintext(key.key_id, key.current_material_version))
+    except CryptoError:
+        # A key's current material must exist and unwrap; if not, the store or the root key is wrong.
+        raise internal() from None
+
+
+def _require_algorithm(key: KeyRecord, algorithm: str, supported: tuple[str, ...]) -> None:
+    if algorithm not in supported:
+        raise AwsError(
+            "InvalidKeyUsageException", f"Algorithm {algorithm} is incompatible with key spec {key.key_spec}."
+        )
+
+
+def _signing_request(key: KeyRecord, params: Mapping[str, Any], operation: str) -> tuple[KeyRecord, str, str]:
+    """The checks Sign and Verify share: state, usage, algorithm, message type and digest length."""
+    require_state(operation, key)
+    require_usage(key, SIGN_VERIFY, operation)
+    spec: KeySpec = key_spec(key.key_spec)
+    algorithm = str(params["SigningAlgorithm"])
+    _require_algorithm(key, algorithm, spec.signing_algorithms)
+    # Sign "MessageType": "The default value is RAW."  EXTERNAL_MU is for ML-DSA keys only.
+    message_type = str(params.get("MessageType") or RAW)
+    if message_type not in (RAW, DIGEST):
+        raise ValidationError(f"MessageType {message_type} is not valid for key spec {key.key_spec}.")
+    # Sign "Message": with DIGEST, "the length of the Message value must match the length of hashed
+    # messages for the specified signing algorithm".  RAW messages are at most 4096 bytes (the model's max).
+    if message_type == DIGEST and len(params["Message"]) != signing_scheme(algorithm).digest_bytes:
+        raise ValidationError(f"Digest is invalid length for algorithm {algorithm}.")
+    return key, algorithm, message_type
