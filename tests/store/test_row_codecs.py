@@ -28,6 +28,7 @@ from kmsd.store.models import (
     IamGroup,
     IamRole,
     IamUser,
+    ImportedMaterialRecord,
     InlinePolicy,
     KeyMaterialRecord,
     KeyRecord,
@@ -158,6 +159,9 @@ FULL: list[Any] = [
         owner_kind="role",
         owner_id="AROAEXAMPLEEXAMPLE01",
         policy_arn=f"arn:aws:iam::{ACCOUNT}:policy/ops/readers",
+    ),
+    ImportedMaterialRecord(
+        key_id=KEY_ID, wrapped_digest=b"\x01digest", expiration_model="KEY_MATERIAL_EXPIRES", valid_to=T1
     ),
     SessionRecord(
         access_key_id="ASIAEXAMPLEEXAMPLE01",

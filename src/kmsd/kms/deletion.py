@@ -69,6 +69,9 @@ def cancel_key_deletion(
 ) -> dict[str, Any]:
     key = resolved.key()
     require_state("CancelKeyDeletion", key)
-    # "When you cancel key deletion, the key state ... is Disabled" (Deleting AWS KMS keys).
-    ctx.store.update_key(replace(key, key_state="Disabled", deletion_date=None, pending_deletion_window_days=None))
+    # "When you cancel key deletion, the key state ... is Disabled" (Deleting AWS KMS keys); a key whose
+    # imported material was deleted meanwhile waits for it again.
+    has_material = ctx.store.get_key_material(key.key_id, key.current_material_version) is not None
+    state = "Disabled" if has_material or key.origin != "EXTERNAL" else "PendingImport"
+    ctx.store.update_key(replace(key, key_state=state, deletion_date=None, pending_deletion_window_days=None))
     return {"KeyId": key.arn}

@@ -47,6 +47,12 @@ def key_metadata(ctx: KmsContext, key: KeyRecord) -> dict[str, Any]:
     if key.key_state == "PendingDeletion":
         metadata["DeletionDate"] = key.deletion_date
         metadata["PendingDeletionWindowInDays"] = key.pending_deletion_window_days
+    imported = ctx.store.get_imported_material(key.key_id) if key.origin == "EXTERNAL" else None
+    if imported is not None and imported.expiration_model is not None:
+        # Imported material: how it expires, and when (DescribeKey API reference, KeyMetadata).
+        metadata["ExpirationModel"] = imported.expiration_model
+        if imported.valid_to is not None:
+            metadata["ValidTo"] = imported.valid_to
     material = ctx.store.get_key_material(key.key_id, key.current_material_version)
     if material is not None:
         metadata["CurrentKeyMaterialId"] = material.material_id

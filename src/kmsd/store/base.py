@@ -23,6 +23,7 @@ from kmsd.store.models import (
     IamGroup,
     IamRole,
     IamUser,
+    ImportedMaterialRecord,
     InlinePolicy,
     KeyMaterialRecord,
     KeyRecord,
@@ -110,6 +111,17 @@ class Store(Protocol):
 
     def keys_due_for_rotation(self, when: datetime) -> list[KeyRecord]: ...
 
+    # --- imported key material (origin EXTERNAL) ---------------------------
+    def get_imported_material(self, key_id: str) -> ImportedMaterialRecord | None: ...
+
+    def put_imported_material(self, record: ImportedMaterialRecord) -> None:
+        """Store the record, replacing the key's earlier one."""
+        ...
+
+    def imported_materials_expired_by(self, when: datetime) -> list[ImportedMaterialRecord]:
+        """The records whose ValidTo is at or before ``when``, soonest first."""
+        ...
+
     # --- key material ----------------------------------------------------
     def add_key_material(self, material: KeyMaterialRecord) -> None: ...
 
@@ -117,6 +129,10 @@ class Store(Protocol):
 
     def list_key_materials(self, key_id: str) -> list[KeyMaterialRecord]:
         """Ordered by version, oldest first."""
+        ...
+
+    def delete_key_materials(self, key_id: str) -> None:
+        """Remove every generation of the key's material, scrubbed from the files as a purge is."""
         ...
 
     # --- aliases -----------------------------------------------------------

@@ -294,6 +294,20 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 5: the index of the IAM ARNs that key policies and trust policies name, kept by triggers, so that
     # deleting a user or role rewrites them to its unique id (see principal_references_schema.py).
     PRINCIPAL_REFERENCES_MIGRATION,
+    # 6: imported key material (Origin EXTERNAL): the root-key-wrapped digest of the material first imported,
+    # which outlives DeleteImportedKeyMaterial so that only that material is accepted again, and how and when
+    # the material imported now expires.  It goes with its key, like the key's material.
+    (
+        """
+        CREATE TABLE imported_materials (
+            key_id TEXT PRIMARY KEY REFERENCES keys (key_id) ON DELETE CASCADE,
+            wrapped_digest BLOB NOT NULL,
+            expiration_model TEXT,
+            valid_to TEXT
+        )
+        """,
+        "CREATE INDEX imported_materials_by_valid_to ON imported_materials (valid_to) WHERE valid_to IS NOT NULL",
+    ),
 )
 
 LATEST_VERSION = len(MIGRATIONS)

@@ -78,6 +78,21 @@ class KeyMaterialRecord:
 
 
 @dataclass(frozen=True)
+class ImportedMaterialRecord:
+    """What a key of origin EXTERNAL keeps about its imported material, beyond the material itself.
+
+    ``wrapped_digest`` is the SHA-256 of the first material imported and its KeyMaterialId, wrapped under
+    the root key: it outlives the material, so that only that material may be imported again.
+    ``expiration_model`` and ``valid_to`` are AWS's ExpirationModel and ValidTo while material is imported.
+    """
+
+    key_id: str
+    wrapped_digest: bytes
+    expiration_model: str | None = None
+    valid_to: datetime | None = None
+
+
+@dataclass(frozen=True)
 class AliasRecord:
     account_id: str
     region: str

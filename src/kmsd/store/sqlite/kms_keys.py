@@ -8,10 +8,10 @@ import threading
 from datetime import datetime
 
 from kmsd.store.base import StoreError
-from kmsd.store.models import AliasRecord, KeyMaterialRecord, KeyRecord
+from kmsd.store.models import AliasRecord, ImportedMaterialRecord, KeyMaterialRecord, KeyRecord
 from kmsd.store.sqlite.codec import encode_time
 from kmsd.store.sqlite.connections import KEY_CACHE_LIMIT, SqliteConnections
-from kmsd.store.sqlite.rows import ALIASES, KEY_MATERIALS, KEYS
+from kmsd.store.sqlite.rows import ALIASES, IMPORTED_MATERIALS, KEY_MATERIALS, KEYS
 
 # get_key's statement, built once: a cache miss is on the request path.
 _SELECT_KEY = f"{KEYS.select_sql} WHERE key_id = ?"
@@ -109,6 +109,36 @@ class KmsKeyQueries(SqliteConnections):
     def list_key_materials(self, key_id: str) -> list[KeyMaterialRecord]:
         rows = self._fetchall(f"{KEY_MATERIALS.select_sql} WHERE key_id = ? ORDER BY version", (key_id,))
         return [KEY_MATERIALS.from_row(row) for row in rows]
+
+    def delete_key_materials(self, key_id: str) -> None:
+        """Remove every generation of the key's material (DeleteImportedKeyMaterial, expiry); no-op when none.
+
+        Scrubbed like a purged key's: zeroed by secure_delete, and the WAL emptied once the transaction commits.
+        """
+        with self.transaction():
+            self._request_scrub()
+            self._write("DELETE FROM key_materials WHERE key_id = ?", (key_id,), f"key material of key `{key_id}`")
+
+    # --- imported key material (origin EXTERNAL) ------------------------------------
+
+    def get_imported_material(self, key_id: str) -> ImportedMaterialRecord | None:
+        row = self._fetchone(f"{IMPORTED_MATERIALS.select_sql} WHERE key_id = ?", (key_id,))
+        return None if row is None else IMPORTED_MATERIALS.from_row(row)
+
+    def put_imported_material(self, record: ImportedMaterialRecord) -> None:
+        """Store the record, replacing the key's earlier one."""
+        with self.transaction():
+            what = f"imported material of key `{record.key_id}`"
+            self._write("DELETE FROM imported_materials WHERE key_id = ?", (record.key_id,), what)
+            self._write(IMPORTED_MATERIALS.insert_sql, IMPORTED_MATERIALS.to_row(record), what)
+
+    def imported_materials_expired_by(self, when: datetime) -> list[ImportedMaterialRecord]:
+        """The records whose ValidTo is at or before ``when``, soonest first."""
+        rows = self._fetchall(
+            f"{IMPORTED_MATERIALS.select_sql} WHERE valid_to IS NOT NULL AND valid_to <= ? ORDER BY valid_to, key_id",
+            (encode_time(when),),
+        )
+        return [IMPORTED_MATERIALS.from_row(row) for row in rows]
 
     # --- aliases ---------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from kmsd.store.models import (
     IamGroup,
     IamRole,
     IamUser,
+    ImportedMaterialRecord,
     InlinePolicy,
     KeyMaterialRecord,
     KeyRecord,
@@ -50,6 +51,9 @@ KEYS = RowCodec(
     },
 )
 KEY_MATERIALS = RowCodec(KeyMaterialRecord, "key_materials", {"wrapped_material": BLOB, "created_at": TIME})
+IMPORTED_MATERIALS = RowCodec(
+    ImportedMaterialRecord, "imported_materials", {"wrapped_digest": BLOB, "valid_to": TIME.or_none()}
+)
 ALIASES = RowCodec(AliasRecord, "aliases", {"creation_date": TIME, "last_updated_date": TIME})
 GRANTS = RowCodec(
     GrantRecord,
@@ -98,6 +102,7 @@ ALL_CODECS: tuple[RowCodec[Any], ...] = (
     ACCESS_KEYS,
     KEYS,
     KEY_MATERIALS,
+    IMPORTED_MATERIALS,
     ALIASES,
     GRANTS,
     USERS,

@@ -1,0 +1,233 @@
+"""Imported key material through :class:`KmsService`: CreateKey with Origin EXTERNAL, GetParametersForImport,
+ImportKeyMaterial, DeleteImportedKeyMaterial, expiry on the manual clock, and the key states around them."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from kmsd.clock import ManualClock
+from kmsd.store.sqlite import SqliteStore
+from tests.crypto.import_wrapping import wrap_outside
+from tests.kms.aws_errors import aws_error
+from tests.kms.conftest import Kms
+
+ALGORITHM = "RSAES_OAEP_SHA_256"
+
+
+def external_key(kms: Kms) -> dict[str, Any]:
+    return kms.create_key(Origin="EXTERNAL")
+
+
+def import_material(kms: Kms, key_id: str, material: bytes, algorithm: str = ALGORITHM, **params: Any) -> Any:
+    parameters = kms("GetParametersForImport", KeyId=key_id, WrappingAlgorithm=algorithm, WrappingKeySpec="RSA_2048")
+    wrapped = wrap_outside(parameters["PublicKey"], algorithm, material)
+    params.setdefault("ExpirationModel", "KEY_MATERIAL_DOES_NOT_EXPIRE")
+    return kms(
+        "ImportKeyMaterial", KeyId=key_id, ImportToken=parameters["ImportToken"], EncryptedKeyMaterial=wrapped, **params
+    )
+
+
+def test_an_external_key_waits_for_its_material(kms: Kms) -> None:
+    metadata = external_key(kms)
+    assert metadata["Origin"] == "EXTERNAL" and metadata["KeyState"] == "PendingImport"
+    assert metadata["Enabled"] is False
+    assert "CurrentKeyMaterialId" not in metadata and "ExpirationModel" not in metadata
+    arn = metadata["Arn"]
+    for operation in ("Encrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext"):
+        params: dict[str, Any] = {"Plaintext": b"x"} if operation == "Encrypt" else {"KeySpec": "AES_256"}
+        with aws_error("KMSInvalidStateException", f"{arn} is pending import."):
+            kms(operation, KeyId=arn, **params)
+    for operation in ("EnableKey", "DisableKey"):
+        with aws_error("KMSInvalidStateException", f"{arn} is pending import."):
+            kms(operation, KeyId=arn)
+    # Management operations run while the key waits (key state table).
+    kms("UpdateKeyDescription", KeyId=arn, Description="waiting")
+    kms("TagResource", KeyId=arn, Tags=[{"TagKey": "a", "TagValue": "b"}])
+    kms("CreateAlias", AliasName="alias/imported", TargetKeyId=arn)
+
+
+def test_imported_material_encrypts_and_decrypts(kms: Kms) -> None:
+    key_id = external_key(kms)["KeyId"]
+    parameters = kms("GetParametersForImport", KeyId=key_id, WrappingAlgorithm=ALGORITHM, WrappingKeySpec="RSA_2048")
+    assert parameters["KeyId"].endswith(key_id)
+    material = os.urandom(32)
+    imported = kms(
+        "ImportKeyMaterial",
+        KeyId=key_id,
+        ImportToken=parameters["ImportToken"],
+        EncryptedKeyMaterial=wrap_outside(parameters["PublicKey"], ALGORITHM, material),
+        ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE",
+    )
+    assert len(imported["KeyMaterialId"]) == 64
+    metadata = kms("DescribeKey", KeyId=key_id)["KeyMetadata"]
+    assert metadata["KeyState"] == "Enabled" and metadata["ExpirationModel"] == "KEY_MATERIAL_DOES_NOT_EXPIRE"
+    assert metadata["CurrentKeyMaterialId"] == imported["KeyMaterialId"] and "ValidTo" not in metadata
+    blob = kms("Encrypt", KeyId=key_id, Plaintext=b"secret")["CiphertextBlob"]
+    assert kms("Decrypt", CiphertextBlob=blob)["Plaintext"] == b"secret"
+
+
+def test_parameters_are_valid_for_24_hours(kms: Kms, clock: ManualClock) -> None:
+    key_id = external_key(kms)["KeyId"]
+    parameters = kms("GetParametersForImport", KeyId=key_id, WrappingAlgorithm=ALGORITHM, WrappingKeySpec="RSA_2048")
+    assert parameters["ParametersValidTo"] == clock.now() + timedelta(hours=24)
+    clock.advance(timedelta(hours=24))
+    with aws_error("ExpiredImportTokenException"):
+        kms(
+            "ImportKeyMaterial",
+            KeyId=key_id,
+            ImportToken=parameters["ImportToken"],
+            EncryptedKeyMaterial=wrap_outside(parameters["PublicKey"], ALGORITHM, os.urandom(32)),
+            ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE",
+        )
+
+
+def test_a_token_is_bound_to_its_key(kms: Kms) -> None:
+    first, second = external_key(kms)["KeyId"], external_key(kms)["KeyId"]
+    parameters = kms("GetParametersForImport", KeyId=first, WrappingAlgorithm=ALGORITHM, WrappingKeySpec="RSA_2048")
+    wrapped = wrap_outside(parameters["PublicKey"], ALGORITHM, os.urandom(32))
+    for token in (parameters["ImportToken"], b"not a token"):
+        with aws_error("InvalidImportTokenException"):
+            kms(
+                "ImportKeyMaterial",
+                KeyId=second,
+                ImportToken=token,
+                EncryptedKeyMaterial=wrapped,
+                ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE",
+            )
+    assert kms("DescribeKey", KeyId=second)["KeyMetadata"]["KeyState"] == "PendingImport"
+
+
+def test_material_of_the_wrong_size_or_wrapping_is_refused(kms: Kms) -> None:
+    key_id = external_key(kms)["KeyId"]
+    with aws_error("IncorrectKeyMaterialException"):
+        import_material(kms, key_id, os.urandom(16))
+    parameters = kms("GetParametersForImport", KeyId=key_id, WrappingAlgorithm=ALGORITHM, WrappingKeySpec="RSA_2048")
+    wrapped_sha1 = wrap_outside(parameters["PublicKey"], "RSAES_OAEP_SHA_1", os.urandom(32))
+    with aws_error("InvalidCiphertextException"):
+        kms(
+            "ImportKeyMaterial",
+            KeyId=key_id,
+            ImportToken=parameters["ImportToken"],
+            EncryptedKeyMaterial=wrapped_sha1,
+            ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE",
+        )
+
+
+def test_only_the_same_material_is_imported_again(kms: Kms) -> None:
+    key_id = external_key(kms)["KeyId"]
+    material = os.urandom(32)
+    first = import_material(kms, key_id, material)
+    blob = kms("Encrypt", KeyId=key_id, Plaintext=b"before")["CiphertextBlob"]
+    with aws_error("IncorrectKeyMaterialException"):
+        import_material(kms, key_id, os.urandom(32))
+    deleted = kms("DeleteImportedKeyMaterial", KeyId=key_id)
+    assert deleted["KeyMaterialId"] == first["KeyMaterialId"]
+    assert kms("DescribeKey", KeyId=key_id)["KeyMetadata"]["KeyState"] == "PendingImport"
+    with aws_error("KMSInvalidStateException"):
+        kms("Decrypt", CiphertextBlob=blob)
+    with aws_error("IncorrectKeyMaterialException"):
+        import_material(kms, key_id, os.urandom(32))
+    again = import_material(kms, key_id, material, "RSA_AES_KEY_WRAP_SHA_256")
+    assert again["KeyMaterialId"] == first["KeyMaterialId"]
+    assert kms("Decrypt", CiphertextBlob=blob)["Plaintext"] == b"before"
+
+
+def test_delete_scrubs_the_material_and_counts_a_purge(kms: Kms, store: SqliteStore) -> None:
+    key_id = external_key(kms)["KeyId"]
+    import_material(kms, key_id, os.urandom(32))
+    kms("Encrypt", KeyId=key_id, Plaintext=b"cached")
+    purges = store.get_setting("kms_key_purges")
+    kms("DeleteImportedKeyMaterial", KeyId=key_id)
+    assert store.list_key_materials(key_id) == []
+    assert store.get_setting("kms_key_purges") != purges
+    assert not [entry for entry in kms.service.context.materials._cache if entry[0] == key_id]
+
+
+def test_expiring_material_is_deleted_when_valid_to_passes(kms: Kms, clock: ManualClock) -> None:
+    key_id = external_key(kms)["KeyId"]
+    valid_to = clock.now() + timedelta(days=2)
+    import_material(kms, key_id, os.urandom(32), ExpirationModel="KEY_MATERIAL_EXPIRES", ValidTo=valid_to)
+    metadata = kms("DescribeKey", KeyId=key_id)["KeyMetadata"]
+    assert metadata["ExpirationModel"] == "KEY_MATERIAL_EXPIRES" and metadata["ValidTo"] == valid_to
+    clock.advance(timedelta(days=1))
+    kms.service.sweep()
+    kms("Encrypt", KeyId=key_id, Plaintext=b"still")
+    clock.advance(timedelta(days=1))
+    kms.service.sweep()
+    metadata = kms("DescribeKey", KeyId=key_id)["KeyMetadata"]
+    assert metadata["KeyState"] == "PendingImport" and "ValidTo" not in metadata
+    with aws_error("KMSInvalidStateException", f"{metadata['Arn']} is pending import."):
+        kms("Encrypt", KeyId=key_id, Plaintext=b"gone")
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"ExpirationModel": "KEY_MATERIAL_EXPIRES"},
+        {"ExpirationModel": "KEY_MATERIAL_DOES_NOT_EXPIRE", "ValidTo": "future"},
+        {"ValidTo": "past"},
+        {"ValidTo": "366 days"},
+    ],
+)
+def test_expiration_parameters_follow_aws_rules(kms: Kms, clock: ManualClock, params: dict[str, Any]) -> None:
+    when = {"future": timedelta(days=1), "past": timedelta(seconds=-1), "366 days": timedelta(days=366)}
+    if "ValidTo" in params:
+        params = {**params, "ValidTo": clock.now() + when[params["ValidTo"]]}
+    key_id = external_key(kms)["KeyId"]
+    parameters = kms("GetParametersForImport", KeyId=key_id, WrappingAlgorithm=ALGORITHM, WrappingKeySpec="RSA_2048")
+    with aws_error("ValidationException"):
+        kms(
+            "ImportKeyMaterial",
+            KeyId=key_id,
+            ImportToken=parameters["ImportToken"],
+            EncryptedKeyMaterial=wrap_outside(parameters["PublicKey"], ALGORITHM, os.urandom(32)),
+            **params,
+        )
+
+
+def test_import_operations_refuse_a_key_of_origin_aws_kms(kms: Kms) -> None:
+    arn = kms.create_key()["Arn"]
+    message = f"{arn} origin is AWS_KMS which is not valid for this operation."
+    with aws_error("UnsupportedOperationException", message):
+        kms("GetParametersForImport", KeyId=arn, WrappingAlgorithm=ALGORITHM, WrappingKeySpec="RSA_2048")
+    with aws_error("UnsupportedOperationException", message):
+        kms("DeleteImportedKeyMaterial", KeyId=arn)
+    with aws_error("UnsupportedOperationException", message):
+        kms("ImportKeyMaterial", KeyId=arn, ImportToken=b"t", EncryptedKeyMaterial=b"m")
+
+
+def test_rotation_is_not_available_for_imported_material(kms: Kms) -> None:
+    key_id = external_key(kms)["KeyId"]
+    import_material(kms, key_id, os.urandom(32))
+    arn = kms("DescribeKey", KeyId=key_id)["KeyMetadata"]["Arn"]
+    for operation in ("EnableKeyRotation", "RotateKeyOnDemand"):
+        with aws_error(
+            "UnsupportedOperationException", f"{arn} origin is EXTERNAL which is not valid for this operation."
+        ):
+            kms(operation, KeyId=key_id)
+
+
+def test_a_pending_deletion_key_loses_material_but_keeps_its_state(kms: Kms) -> None:
+    key_id = external_key(kms)["KeyId"]
+    import_material(kms, key_id, os.urandom(32))
+    kms("ScheduleKeyDeletion", KeyId=key_id, PendingWindowInDays=7)
+    arn = kms("DescribeKey", KeyId=key_id)["KeyMetadata"]["Arn"]
+    with aws_error("KMSInvalidStateException", f"{arn} is pending deletion."):
+        kms("GetParametersForImport", KeyId=key_id, WrappingAlgorithm=ALGORITHM, WrappingKeySpec="RSA_2048")
+    kms("DeleteImportedKeyMaterial", KeyId=key_id)
+    assert kms("DescribeKey", KeyId=key_id)["KeyMetadata"]["KeyState"] == "PendingDeletion"
+    kms("CancelKeyDeletion", KeyId=key_id)
+    assert kms("DescribeKey", KeyId=key_id)["KeyMetadata"]["KeyState"] == "PendingImport"
+
+
+def test_wrapping_parameters_aws_no_longer_accepts_are_refused(kms: Kms) -> None:
+    key_id = external_key(kms)["KeyId"]
+    with aws_error("UnsupportedOperationException"):
+        kms("GetParametersForImport", KeyId=key_id, WrappingAlgorithm="RSAES_PKCS1_V1_5", WrappingKeySpec="RSA_2048")
+    with aws_error("UnsupportedOperationException"):
+        kms("GetParametersForImport", KeyId=key_id, WrappingAlgorithm=ALGORITHM, WrappingKeySpec="SM2")
