@@ -16,9 +16,15 @@ existed, deleted, another region) is also ``InvalidCiphertextException``:
 the ciphertext cannot be decrypted here, and the answer does not depend on
 why.
 
+RSA keys with usage ENCRYPT_DECRYPT encrypt with RSAES-OAEP (SHA-1 or SHA-256):
+the ciphertext is the bare OAEP output, as AWS returns it, so that anyone with
+the public key from GetPublicKey can make one; Decrypt of such a ciphertext
+needs the KeyId (the ciphertext names no key), takes no encryption context,
+and fails as ``InvalidCiphertextException`` like any other.
+
 Not supported, answered with ``UnsupportedOperationException``: ``Recipient``
 (AWS Nitro Enclaves attestation documents, which kmsd cannot verify) and
-encryption under asymmetric keys (kmsd creates symmetric encryption keys only).
+ReEncrypt from or to an RSA key.
 kmsd has no custom key stores, so any ``CustomKeyStoreId`` is unknown.
 """
 
@@ -30,6 +36,7 @@ from typing import Any
 from kmsd.authz.authorizer import NamedKey
 from kmsd.authz.permissions import Target
 from kmsd.crypto import CiphertextBlob, CryptoError
+from kmsd.crypto.asymmetric import AsymmetricKey
 from kmsd.crypto.key_spec import ENCRYPT_DECRYPT, default_encryption_algorithm, key_spec
 from kmsd.errors import AwsError, ValidationError, constraint_violation, internal, invalid_ciphertext
 from kmsd.iam.principal import Caller
@@ -81,6 +88,8 @@ def resolve_generate_data_key_without_plaintext(ctx: KmsContext, caller: Caller,
 def encrypt(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resolved: Resolved) -> dict[str, Any]:
     key = _usable_key(resolved.key(), "Encrypt")
     algorithm = _encryption_algorithm(key, params.get("EncryptionAlgorithm"))
+    if not key_spec(key.key_spec).is_symmetric_encryption:
+        return _rsa_encrypt(ctx, key, algorithm, params)
     _answer_dry_run(params)
     current = _current_material(ctx, key)
     blob = current.cipher.encrypt(params["Plaintext"], params.get("EncryptionContext"), ctx.rng)
@@ -89,6 +98,8 @@ def encrypt(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resolved
 
 def decrypt(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resolved: Resolved) -> dict[str, Any]:
     key = resolved.key()
+    if not key_spec(key.key_spec).is_symmetric_encryption:
+        return _rsa_decrypt(ctx, key, params)
     blob = _source_blob(params.get("CiphertextBlob"), resolved.blob, key)
     require_enabled(key)
     _require_encrypt_decrypt(key, "Decrypt")
@@ -114,6 +125,13 @@ def re_encrypt(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resol
     require_enabled(destination)
     _require_encrypt_decrypt(destination, "ReEncrypt")
     destination_algorithm = _encryption_algorithm(destination, params.get("DestinationEncryptionAlgorithm"))
+    for named in (source, destination):
+        if not key_spec(named.key_spec).is_symmetric_encryption:
+            raise AwsError(
+                "UnsupportedOperationException",
+                f"{named.arn} has key spec {named.key_spec}; kmsd re-encrypts only with "
+                f"{default_encryption_algorithm()} keys.",
+            )
     if blob is None:
         _answer_dry_run(params)
     source_material, plaintext = _open(ctx, blob, params.get("SourceEncryptionContext"))
@@ -182,12 +200,54 @@ def _encryption_algorithm(key: KeyRecord, requested: str | None) -> str:
         raise AwsError(
             "InvalidKeyUsageException", f"Algorithm {algorithm} is incompatible with key spec {key.key_spec}."
         )
-    if not spec.is_symmetric_encryption:
-        raise AwsError(
-            "UnsupportedOperationException",
-            f"{key.arn} has key spec {key.key_spec}; kmsd encrypts only with {default_encryption_algorithm()} keys.",
-        )
     return algorithm
+
+
+# --- RSA keys ---------------------------------------------------------------------------------------------
+
+
+def _rsa_encrypt(ctx: KmsContext, key: KeyRecord, algorithm: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    _refuse_encryption_context(params.get("EncryptionContext"))
+    plaintext: bytes = params["Plaintext"]
+    # "Asymmetric key specs": RSAES_OAEP takes at most the modulus size - 2 * hash size - 2 bytes.
+    limit = key_spec(key.key_spec).max_plaintext_bytes[algorithm]
+    if len(plaintext) > limit:
+        raise ValidationError(
+            f"Plaintext is too long: {algorithm} with key spec {key.key_spec} takes at most {limit} bytes."
+        )
+    _answer_dry_run(params)
+    ciphertext = _rsa_key(ctx, key).encrypt(plaintext, algorithm)
+    return {"CiphertextBlob": ciphertext, "KeyId": key.arn, "EncryptionAlgorithm": algorithm}
+
+
+def _rsa_decrypt(ctx: KmsContext, key: KeyRecord, params: Mapping[str, Any]) -> dict[str, Any]:
+    require_enabled(key)
+    _require_encrypt_decrypt(key, "Decrypt")
+    algorithm = _encryption_algorithm(key, params.get("EncryptionAlgorithm"))
+    _refuse_encryption_context(params.get("EncryptionContext"))
+    ciphertext: bytes | None = params.get("CiphertextBlob")
+    _answer_dry_run(params)
+    if ciphertext is None:
+        raise invalid_ciphertext()
+    try:
+        plaintext = _rsa_key(ctx, key).decrypt(ciphertext, algorithm)
+    except CryptoError:
+        raise invalid_ciphertext() from None
+    return {"KeyId": key.arn, "Plaintext": plaintext, "EncryptionAlgorithm": algorithm}
+
+
+def _refuse_encryption_context(encryption_context: Mapping[str, str] | None) -> None:
+    # Encrypt "EncryptionContext": "An encryption context is supported only on operations with symmetric
+    # encryption KMS keys."
+    if encryption_context:
+        raise ValidationError("EncryptionContext is not supported for asymmetric KMS keys.")
+
+
+def _rsa_key(ctx: KmsContext, key: KeyRecord) -> AsymmetricKey:
+    try:
+        return AsymmetricKey(ctx.materials.plaintext(key.key_id, key.current_material_version))
+    except CryptoError:
+        raise internal() from None
 
 
 def _resolve_source(

@@ -1,0 +1,125 @@
+"""Asymmetric keys through boto3 against a real ``kmsd serve``: what kmsd signs verifies with `cryptography`
+from GetPublicKey alone, RSA ciphertexts made outside decrypt, ECDH secrets agree, and the calls are
+authorized as AWS authorizes them (a denied Sign with AWS's text, and a grant that allows it)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding
+
+from tests.integration.authz_world import NO_IDENTITY_POLICY, World, denied, refused, running_world
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    with running_world(tmp_path_factory.mktemp("kms-asymmetric")) as built:
+        yield built
+
+
+def new_key(world: World, spec: str, usage: str) -> dict[str, Any]:
+    return dict(world.a.kms().create_key(KeySpec=spec, KeyUsage=usage)["KeyMetadata"])
+
+
+def public_key_of(kms: Any, key_id: str) -> Any:
+    return serialization.load_der_public_key(kms.get_public_key(KeyId=key_id)["PublicKey"])
+
+
+@pytest.mark.parametrize(
+    ("spec", "algorithm"),
+    [
+        ("RSA_2048", "RSASSA_PSS_SHA_256"),
+        ("RSA_3072", "RSASSA_PKCS1_V1_5_SHA_384"),
+        ("ECC_NIST_P256", "ECDSA_SHA_256"),
+        ("ECC_NIST_P384", "ECDSA_SHA_384"),
+        ("ECC_SECG_P256K1", "ECDSA_SHA_256"),
+    ],
+)
+def test_signatures_verify_outside(world: World, spec: str, algorithm: str) -> None:
+    kms = world.a.kms()
+    key = new_key(world, spec, "SIGN_VERIFY")
+    assert algorithm in key["SigningAlgorithms"]
+    public = public_key_of(kms, key["KeyId"])
+    message = b"sign me through boto3"
+    signature = kms.sign(KeyId=key["KeyId"], Message=message, SigningAlgorithm=algorithm)["Signature"]
+    hash_type = {"256": hashes.SHA256, "384": hashes.SHA384}[algorithm[-3:]]
+    if algorithm.startswith("ECDSA"):
+        public.verify(signature, message, ec.ECDSA(hash_type()))
+    elif algorithm.startswith("RSASSA_PSS"):
+        public.verify(signature, message, padding.PSS(padding.MGF1(hash_type()), hash_type.digest_size), hash_type())
+    else:
+        public.verify(signature, message, padding.PKCS1v15(), hash_type())
+    digest = hashlib.new("sha" + algorithm[-3:], message).digest()
+    verified = kms.verify(
+        KeyId=key["KeyId"], Message=digest, MessageType="DIGEST", Signature=signature, SigningAlgorithm=algorithm
+    )
+    assert verified["SignatureValid"] is True
+    assert (
+        refused(kms.verify, KeyId=key["KeyId"], Message=b"other", Signature=signature, SigningAlgorithm=algorithm)[0]
+        == "KMSInvalidSignatureException"
+    )
+
+
+def test_rsa_ciphertexts_made_outside_decrypt(world: World) -> None:
+    kms = world.a.kms()
+    key = new_key(world, "RSA_2048", "ENCRYPT_DECRYPT")
+    public = public_key_of(kms, key["KeyId"])
+    sealed = public.encrypt(b"to kmsd", padding.OAEP(padding.MGF1(hashes.SHA256()), hashes.SHA256(), None))
+    opened = kms.decrypt(KeyId=key["KeyId"], CiphertextBlob=sealed, EncryptionAlgorithm="RSAES_OAEP_SHA_256")
+    assert opened["Plaintext"] == b"to kmsd"
+    # "Asymmetric key specs": RSAES_OAEP_SHA_1 with RSA_2048 takes at most 214 bytes.
+    kms.encrypt(KeyId=key["Arn"], Plaintext=b"x" * 214, EncryptionAlgorithm="RSAES_OAEP_SHA_1")
+    assert refused(kms.encrypt, KeyId=key["Arn"], Plaintext=b"x" * 215, EncryptionAlgorithm="RSAES_OAEP_SHA_1")[0] == (
+        "ValidationException"
+    )
+
+
+def test_ecdh_secret_matches(world: World) -> None:
+    kms = world.a.kms()
+    key = new_key(world, "ECC_NIST_P256", "KEY_AGREEMENT")
+    theirs = ec.generate_private_key(ec.SECP256R1())
+    der = theirs.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    derived = kms.derive_shared_secret(KeyId=key["KeyId"], KeyAgreementAlgorithm="ECDH", PublicKey=der)
+    assert derived["SharedSecret"] == theirs.exchange(ec.ECDH(), public_key_of(kms, key["KeyId"]))
+    assert derived["KeyOrigin"] == "AWS_KMS"
+
+
+def test_create_key_validation(world: World) -> None:
+    kms = world.a.kms()
+    assert refused(kms.create_key, KeySpec="ECC_NIST_P256", KeyUsage="ENCRYPT_DECRYPT")[:2] == (
+        "ValidationException",
+        "KeyUsage ENCRYPT_DECRYPT is not compatible with KeySpec ECC_NIST_P256",
+    )
+    assert refused(kms.create_key, KeySpec="ML_DSA_44", KeyUsage="SIGN_VERIFY")[0] == "UnsupportedOperationException"
+    arn = new_key(world, "RSA_2048", "SIGN_VERIFY")["Arn"]
+    assert refused(kms.enable_key_rotation, KeyId=arn)[0] == "UnsupportedOperationException"
+
+
+def test_sign_is_denied_with_aws_text_and_allowed_by_a_grant(world: World) -> None:
+    key = new_key(world, "ECC_NIST_P256", "SIGN_VERIFY")
+    user = world.a.user()
+    kms = user.kms()
+    sign = {"KeyId": key["Arn"], "Message": b"m", "SigningAlgorithm": "ECDSA_SHA_256"}
+    assert refused(kms.sign, **sign) == denied(user.arn, "kms:Sign", key["Arn"], NO_IDENTITY_POLICY)
+    assert refused(kms.get_public_key, KeyId=key["Arn"]) == denied(
+        user.arn, "kms:GetPublicKey", key["Arn"], NO_IDENTITY_POLICY
+    )
+    token = world.a.kms().create_grant(
+        KeyId=key["KeyId"], GranteePrincipal=user.arn, Operations=["Sign", "GetPublicKey"]
+    )["GrantToken"]
+    signature = kms.sign(**sign, GrantTokens=[token])["Signature"]
+    public = public_key_of(world.a.kms(), key["KeyId"])
+    public.verify(signature, b"m", ec.ECDSA(hashes.SHA256()))
+    # The grant names Sign, not Verify.
+    assert refused(kms.verify, **sign, Signature=signature, GrantTokens=[token]) == denied(
+        user.arn, "kms:Verify", key["Arn"], NO_IDENTITY_POLICY
+    )
+    # AWS: grants for asymmetric keys cannot allow operations the key cannot do.
+    assert (
+        refused(world.a.kms().create_grant, KeyId=key["KeyId"], GranteePrincipal=user.arn, Operations=["Encrypt"])[0]
+        == "ValidationException"
+    )

@@ -1,0 +1,105 @@
+"""Encrypt and Decrypt with RSA keys: RSAES-OAEP ciphertexts made outside with the public key decrypt in
+kmsd and kmsd's decrypt outside, AWS's plaintext limits per key size, and no encryption context."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from kmsd.errors import AwsError
+from tests.kms.conftest import Kms
+
+_OAEP = {"RSAES_OAEP_SHA_1": hashes.SHA1, "RSAES_OAEP_SHA_256": hashes.SHA256}
+
+
+def refusal(kms: Kms, operation: str, **params: Any) -> tuple[str, str]:
+    with pytest.raises(AwsError) as raised:
+        kms(operation, **params)
+    return raised.value.code, raised.value.message
+
+
+def oaep(algorithm: str) -> padding.OAEP:
+    hash_type = _OAEP[algorithm]
+    return padding.OAEP(mgf=padding.MGF1(hash_type()), algorithm=hash_type(), label=None)
+
+
+@pytest.fixture
+def rsa_key(kms: Kms) -> dict[str, Any]:
+    return kms.create_key(KeySpec="RSA_2048", KeyUsage="ENCRYPT_DECRYPT")
+
+
+@pytest.mark.parametrize("algorithm", ["RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256"])
+def test_ciphertexts_cross_between_kmsd_and_the_public_key(kms: Kms, rsa_key: dict[str, Any], algorithm: str) -> None:
+    assert rsa_key["EncryptionAlgorithms"] == ["RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256"]
+    public = serialization.load_der_public_key(kms("GetPublicKey", KeyId=rsa_key["KeyId"])["PublicKey"])
+    assert isinstance(public, rsa.RSAPublicKey)
+    outside = public.encrypt(b"made outside", oaep(algorithm))
+    decrypted = kms("Decrypt", KeyId=rsa_key["KeyId"], CiphertextBlob=outside, EncryptionAlgorithm=algorithm)
+    assert decrypted == {"KeyId": rsa_key["Arn"], "Plaintext": b"made outside", "EncryptionAlgorithm": algorithm}
+    encrypted = kms("Encrypt", KeyId=rsa_key["KeyId"], Plaintext=b"made inside", EncryptionAlgorithm=algorithm)
+    assert (encrypted["KeyId"], encrypted["EncryptionAlgorithm"]) == (rsa_key["Arn"], algorithm)
+    assert len(encrypted["CiphertextBlob"]) == 256
+    again = kms(
+        "Decrypt", KeyId=rsa_key["KeyId"], CiphertextBlob=encrypted["CiphertextBlob"], EncryptionAlgorithm=algorithm
+    )
+    assert again["Plaintext"] == b"made inside"
+
+
+@pytest.mark.parametrize(
+    ("spec", "algorithm", "limit"),
+    [
+        ("RSA_2048", "RSAES_OAEP_SHA_1", 214),
+        ("RSA_2048", "RSAES_OAEP_SHA_256", 190),
+        ("RSA_3072", "RSAES_OAEP_SHA_256", 318),
+    ],
+)
+def test_plaintext_limits_per_key_size(kms: Kms, spec: str, algorithm: str, limit: int) -> None:
+    key_id = kms.create_key(KeySpec=spec, KeyUsage="ENCRYPT_DECRYPT")["KeyId"]
+    blob = kms("Encrypt", KeyId=key_id, Plaintext=b"p" * limit, EncryptionAlgorithm=algorithm)["CiphertextBlob"]
+    assert kms("Decrypt", KeyId=key_id, CiphertextBlob=blob, EncryptionAlgorithm=algorithm)["Plaintext"] == b"p" * limit
+    code, _ = refusal(kms, "Encrypt", KeyId=key_id, Plaintext=b"p" * (limit + 1), EncryptionAlgorithm=algorithm)
+    assert code == "ValidationException"
+
+
+def test_no_encryption_context_and_opaque_failures(kms: Kms, rsa_key: dict[str, Any]) -> None:
+    key_id = rsa_key["KeyId"]
+    alg = "RSAES_OAEP_SHA_256"
+    assert refusal(
+        kms, "Encrypt", KeyId=key_id, Plaintext=b"x", EncryptionAlgorithm=alg, EncryptionContext={"a": "b"}
+    ) == (
+        "ValidationException",
+        "EncryptionContext is not supported for asymmetric KMS keys.",
+    )
+    blob = kms("Encrypt", KeyId=key_id, Plaintext=b"x", EncryptionAlgorithm=alg)["CiphertextBlob"]
+    # The wrong OAEP hash, a tampered ciphertext, and a ciphertext without its KeyId all fail alike.
+    assert refusal(kms, "Decrypt", KeyId=key_id, CiphertextBlob=blob, EncryptionAlgorithm="RSAES_OAEP_SHA_1") == (
+        "InvalidCiphertextException",
+        "",
+    )
+    tampered = bytes([blob[0] ^ 1]) + blob[1:]
+    assert refusal(kms, "Decrypt", KeyId=key_id, CiphertextBlob=tampered, EncryptionAlgorithm=alg)[0] == (
+        "InvalidCiphertextException"
+    )
+    assert refusal(kms, "Decrypt", CiphertextBlob=blob, EncryptionAlgorithm=alg)[0] == "InvalidCiphertextException"
+    assert refusal(kms, "Decrypt", KeyId=key_id, CiphertextBlob=blob, EncryptionAlgorithm=alg, DryRun=True)[0] == (
+        "DryRunOperationException"
+    )
+    kms("DisableKey", KeyId=key_id)
+    assert refusal(kms, "Decrypt", KeyId=key_id, CiphertextBlob=blob, EncryptionAlgorithm=alg)[0] == "DisabledException"
+
+
+def test_rsa_keys_do_not_generate_data_keys_or_re_encrypt(kms: Kms, rsa_key: dict[str, Any]) -> None:
+    assert refusal(kms, "GenerateDataKey", KeyId=rsa_key["KeyId"], KeySpec="AES_256")[0] == "InvalidKeyUsageException"
+    symmetric = kms.create_key()["KeyId"]
+    blob = kms("Encrypt", KeyId=symmetric, Plaintext=b"x")["CiphertextBlob"]
+    code, _ = refusal(
+        kms,
+        "ReEncrypt",
+        CiphertextBlob=blob,
+        DestinationKeyId=rsa_key["KeyId"],
+        DestinationEncryptionAlgorithm="RSAES_OAEP_SHA_256",
+    )
+    assert code == "UnsupportedOperationException"
