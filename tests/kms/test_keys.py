@@ -135,13 +135,10 @@ def test_custom_key_store_origins_need_a_custom_key_store(kms: Kms, origin: str)
     assert _no_keys(kms)
 
 
-def test_imported_key_material_is_unsupported(kms: Kms) -> None:
-    with aws_error(
-        "UnsupportedOperationException",
-        "Origin EXTERNAL is not supported by kmsd; key material cannot be imported.",
-    ):
-        kms.create_key(Origin="EXTERNAL")
-    assert _no_keys(kms)
+# Issue 11: keys for imported material are created now, waiting for it (tests/kms/test_imports.py).
+def test_a_key_for_imported_material_waits_for_it(kms: Kms) -> None:
+    metadata = kms.create_key(Origin="EXTERNAL")
+    assert (metadata["Origin"], metadata["KeyState"], metadata["Enabled"]) == ("EXTERNAL", "PendingImport", False)
 
 
 def test_multi_region_keys_are_unsupported(kms: Kms) -> None:

@@ -22,6 +22,7 @@ EXPECTED_OPERATIONS = {
     "ListKeyRotations",
     "CreateGrant", "ListGrants", "ListRetirableGrants", "RetireGrant", "RevokeGrant",
     "Encrypt", "Decrypt", "ReEncrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "GenerateRandom",
+    "GetParametersForImport", "ImportKeyMaterial", "DeleteImportedKeyMaterial",
     "GetPublicKey", "Sign", "Verify", "DeriveSharedSecret", "GenerateMac", "VerifyMac",
 }  # fmt: skip
 

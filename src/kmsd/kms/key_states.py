@@ -30,6 +30,7 @@ class Refusal:
 IS_DISABLED = Refusal("DisabledException", "{arn} is disabled.")
 IS_PENDING_DELETION = Refusal("KMSInvalidStateException", "{arn} is pending deletion.")
 IS_NOT_PENDING_DELETION = Refusal("KMSInvalidStateException", "{arn} is not pending deletion.")
+IS_PENDING_IMPORT = Refusal("KMSInvalidStateException", "{arn} is pending import.")
 
 
 @dataclass(frozen=True)
@@ -37,26 +38,36 @@ class StateRow:
     enabled: Refusal | None
     disabled: Refusal | None
     pending_deletion: Refusal | None
+    # PendingImport: keys with imported material that have none yet (or no longer); most operations refuse.
+    pending_import: Refusal | None = IS_PENDING_IMPORT
 
 
 _CRYPTOGRAPHIC = StateRow(enabled=None, disabled=IS_DISABLED, pending_deletion=IS_PENDING_DELETION)
-_MANAGEMENT = StateRow(enabled=None, disabled=None, pending_deletion=IS_PENDING_DELETION)
-_ANY_STATE = StateRow(enabled=None, disabled=None, pending_deletion=None)
+_MANAGEMENT = StateRow(enabled=None, disabled=None, pending_deletion=IS_PENDING_DELETION, pending_import=None)
+# EnableKey and DisableKey: a key without its imported material can be neither.
+_ENABLEMENT = StateRow(enabled=None, disabled=None, pending_deletion=IS_PENDING_DELETION)
+_ANY_STATE = StateRow(enabled=None, disabled=None, pending_deletion=None, pending_import=None)
 
 # AWS KMS Developer Guide, "Key states of AWS KMS keys", key state table.
 KEY_STATE_TABLE: dict[str, StateRow] = {
     "CancelKeyDeletion": StateRow(
-        enabled=IS_NOT_PENDING_DELETION, disabled=IS_NOT_PENDING_DELETION, pending_deletion=None
+        enabled=IS_NOT_PENDING_DELETION,
+        disabled=IS_NOT_PENDING_DELETION,
+        pending_deletion=None,
+        pending_import=IS_NOT_PENDING_DELETION,
     ),
     "CreateAlias": _MANAGEMENT,
     "CreateGrant": _CRYPTOGRAPHIC,
     "Decrypt": _CRYPTOGRAPHIC,
     "DeriveSharedSecret": _CRYPTOGRAPHIC,
     "DeleteAlias": _ANY_STATE,
+    # "When the specified KMS key is in the PendingDeletion state, this operation does not change the KMS
+    # key's state" (DeleteImportedKeyMaterial API reference): it runs in every state.
+    "DeleteImportedKeyMaterial": _ANY_STATE,
     "DescribeKey": _ANY_STATE,
-    "DisableKey": _MANAGEMENT,
+    "DisableKey": _ENABLEMENT,
     "DisableKeyRotation": _CRYPTOGRAPHIC,
-    "EnableKey": _MANAGEMENT,
+    "EnableKey": _ENABLEMENT,
     "EnableKeyRotation": _CRYPTOGRAPHIC,
     "Encrypt": _CRYPTOGRAPHIC,
     "GenerateDataKey": _CRYPTOGRAPHIC,
@@ -64,6 +75,8 @@ KEY_STATE_TABLE: dict[str, StateRow] = {
     "GenerateMac": _CRYPTOGRAPHIC,
     "GetPublicKey": _CRYPTOGRAPHIC,
     "GetKeyPolicy": _ANY_STATE,
+    "GetParametersForImport": _MANAGEMENT,
+    "ImportKeyMaterial": _MANAGEMENT,
     "GetKeyRotationStatus": _ANY_STATE,
     "ListAliases": _ANY_STATE,
     "ListKeyPolicies": _ANY_STATE,
@@ -101,10 +114,12 @@ def require_state(operation: str, key: KeyRecord) -> None:
         refusal = row.disabled
     elif key.key_state == "PendingDeletion":
         refusal = row.pending_deletion
+    elif key.key_state == "PendingImport":
+        refusal = row.pending_import
     elif row == _ANY_STATE:
         refusal = None
     else:
-        # States kmsd's symmetric AWS_KMS keys never enter; refuse them as AWS refuses a transient state.
+        # States kmsd's keys never enter; refuse them as AWS refuses a transient state.
         wording = _STATE_WORDING.get(key.key_state, key.key_state)
         refusal = Refusal("KMSInvalidStateException", f"{{arn}} is {wording}.")
     if refusal is not None:

@@ -84,8 +84,11 @@ def _check_key_kind(params: Mapping[str, Any]) -> tuple[str, str, str]:
     if origin in _CUSTOM_KEY_STORE_ORIGINS:
         # CreateKey: "To create a KMS key in a custom key store, ... specify the CustomKeyStoreId".
         raise ValidationError(f"Origin {origin} requires a CustomKeyStoreId.")
-    if origin != "AWS_KMS":
-        raise unsupported(f"Origin {origin} is not supported by kmsd; key material cannot be imported.")
+    if origin == "EXTERNAL" and spec is not default:
+        # Imported material is built for symmetric encryption keys only (kmsd.kms.imports).
+        raise unsupported(f"Origin EXTERNAL is not supported by kmsd for KeySpec {key_spec}.")
+    if origin not in ("AWS_KMS", "EXTERNAL"):
+        raise unsupported(f"Origin {origin} is not supported by kmsd.")
     if params.get("MultiRegion"):
         raise unsupported("Multi-Region keys are not supported by kmsd.")
     return key_spec, usage, origin
@@ -121,7 +124,8 @@ def resolve_create_key(ctx: KmsContext, caller: Caller, params: Mapping[str, Any
         key_usage=usage,
         key_spec=key_spec,
         origin=origin,
-        key_state="Enabled",
+        # A key for imported material has none until ImportKeyMaterial ("Importing key material").
+        key_state="PendingImport" if origin == "EXTERNAL" else "Enabled",
         creation_date=ctx.clock.now(),
         policy=policy_text,
         current_material_version=1,
@@ -135,6 +139,8 @@ def create_key(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resol
     if params.get("Policy") is not None:
         check_lockout(ctx, caller, key, params, resolved.via_service)
     ctx.store.insert_key(key)
+    if key.origin == "EXTERNAL":
+        return {"KeyMetadata": key_metadata(ctx, key)}
     ctx.materials.create_first(key.key_id, _first_material(ctx, KEY_SPECS[key.key_spec]))
     return {"KeyMetadata": key_metadata(ctx, key)}
 

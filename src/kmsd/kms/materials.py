@@ -93,6 +93,18 @@ class KeyMaterials:
         """
         return self._add(key_id, 1, rotation_type=None, material=material)
 
+    def add_imported(self, key_id: str, version: int, material_id: str, material: bytes) -> KeyMaterialRecord:
+        """Store imported material as generation ``version``, wrapped like generated material."""
+        record = KeyMaterialRecord(
+            key_id=key_id,
+            version=version,
+            material_id=material_id,
+            wrapped_material=self._root_key.wrap(material, material_purpose(key_id, version)),
+            created_at=self._clock.now(),
+        )
+        self._store.add_key_material(record)
+        return record
+
     def rotate(self, key: KeyRecord, rotation_type: str) -> KeyMaterialRecord:
         """Add version ``key.current_material_version + 1``; the caller then stores the key pointing at it."""
         return self._add(key.key_id, key.current_material_version + 1, rotation_type=rotation_type)

@@ -49,6 +49,12 @@ from kmsd.iam.principal import Caller
 from kmsd.kms import aliases, asymmetric_ops, crypto_ops, deletion, grants, key_policies, keys, mac_ops, rotation, tags
 from kmsd.kms.context import KmsContext
 from kmsd.kms.expiry import KeyDeleted, purge_expired_keys, purge_key
+from kmsd.kms.imports import (
+    delete_imported_key_material,
+    expire_imported_material,
+    get_parameters_for_import,
+    import_key_material,
+)
 from kmsd.kms.materials import KeyMaterials
 from kmsd.kms.resolve import Resolved, key_of, nothing, own_key_of
 from kmsd.store.base import Store
@@ -122,6 +128,10 @@ OPERATIONS: dict[str, Operation] = {
     "DeriveSharedSecret": Operation(key_of, asymmetric_ops.derive_shared_secret, writes=False),
     "GenerateMac": Operation(key_of, mac_ops.generate_mac, writes=False),
     "VerifyMac": Operation(key_of, mac_ops.verify_mac, writes=False),
+    # imported key material (none of them across accounts: own_key_of)
+    "GetParametersForImport": Operation(own_key_of, get_parameters_for_import, writes=False),
+    "ImportKeyMaterial": Operation(own_key_of, import_key_material, writes=True),
+    "DeleteImportedKeyMaterial": Operation(own_key_of, delete_imported_key_material, writes=True),
 }
 
 
@@ -211,12 +221,14 @@ class KmsService:
         self.context.materials.drop_if_purged_elsewhere()
 
     def sweep(self) -> None:
-        """Delete keys whose deletion window has ended, then perform the automatic rotations that are due.
+        """Delete keys whose deletion window has ended and imported material whose ValidTo has passed, then
+        perform the automatic rotations that are due.
 
         It also drops the unwrapped material cached here if a key was purged anywhere, so that a process
         nobody sends requests to does not keep a deleted key's material in memory.
         """
         purge_expired_keys(self.context)
+        expire_imported_material(self.context)
         self.context.materials.drop_if_purged_elsewhere()
         rotation.rotate_due_keys(self.context)
 
