@@ -12,7 +12,16 @@ import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 
-from tests.integration.authz_world import NO_IDENTITY_POLICY, World, denied, refused, running_world
+from tests.integration.authz_world import (
+    DENY_IN_IDENTITY_POLICY,
+    NO_IDENTITY_POLICY,
+    World,
+    allow,
+    denied,
+    deny,
+    refused,
+    running_world,
+)
 
 
 @pytest.fixture(scope="module")
@@ -122,4 +131,34 @@ def test_sign_is_denied_with_aws_text_and_allowed_by_a_grant(world: World) -> No
     assert (
         refused(world.a.kms().create_grant, KeyId=key["KeyId"], GranteePrincipal=user.arn, Operations=["Encrypt"])[0]
         == "ValidationException"
+    )
+
+
+def test_condition_keys_of_the_new_operations(world: World) -> None:
+    # "AWS KMS condition keys": kms:SigningAlgorithm and kms:MessageType (Sign, Verify), kms:MacAlgorithm
+    # (GenerateMac, VerifyMac), kms:KeyAgreementAlgorithm (DeriveSharedSecret), kms:EncryptionAlgorithm.
+    signing = new_key(world, "ECC_NIST_P256", "SIGN_VERIFY")
+    hmac_key = world.a.kms().create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]
+    rsa_key = new_key(world, "RSA_2048", "ENCRYPT_DECRYPT")
+    user = world.a.user(
+        allow("kms:Sign", condition={"StringEquals": {"kms:MessageType": "DIGEST"}}),
+        allow("kms:GenerateMac", condition={"StringEquals": {"kms:MacAlgorithm": "HMAC_SHA_256"}}),
+        allow("kms:Encrypt", condition={"StringEquals": {"kms:EncryptionAlgorithm": "RSAES_OAEP_SHA_256"}}),
+        deny("kms:Sign", condition={"StringEquals": {"kms:SigningAlgorithm": "ECDSA_SHA_384"}}),
+    )
+    kms = user.kms()
+    digest = hashlib.sha256(b"m").digest()
+    kms.sign(KeyId=signing["Arn"], Message=digest, MessageType="DIGEST", SigningAlgorithm="ECDSA_SHA_256")
+    assert refused(kms.sign, KeyId=signing["Arn"], Message=b"m", SigningAlgorithm="ECDSA_SHA_256") == denied(
+        user.arn, "kms:Sign", signing["Arn"], NO_IDENTITY_POLICY
+    )
+    # The decision comes before the key's algorithms are checked: the Deny on the algorithm answers first.
+    sha384 = hashlib.sha384(b"m").digest()
+    assert refused(
+        kms.sign, KeyId=signing["Arn"], Message=sha384, MessageType="DIGEST", SigningAlgorithm="ECDSA_SHA_384"
+    ) == denied(user.arn, "kms:Sign", signing["Arn"], DENY_IN_IDENTITY_POLICY)
+    kms.generate_mac(KeyId=hmac_key["Arn"], Message=b"m", MacAlgorithm="HMAC_SHA_256")
+    kms.encrypt(KeyId=rsa_key["Arn"], Plaintext=b"m", EncryptionAlgorithm="RSAES_OAEP_SHA_256")
+    assert refused(kms.encrypt, KeyId=rsa_key["Arn"], Plaintext=b"m", EncryptionAlgorithm="RSAES_OAEP_SHA_1")[0] == (
+        "AccessDeniedException"
     )
