@@ -231,3 +231,16 @@ def test_wrapping_parameters_aws_no_longer_accepts_are_refused(kms: Kms) -> None
         kms("GetParametersForImport", KeyId=key_id, WrappingAlgorithm="RSAES_PKCS1_V1_5", WrappingKeySpec="RSA_2048")
     with aws_error("UnsupportedOperationException"):
         kms("GetParametersForImport", KeyId=key_id, WrappingAlgorithm=ALGORITHM, WrappingKeySpec="SM2")
+
+
+def test_expired_material_is_unusable_before_the_sweep_runs(kms: Kms, clock: ManualClock, store: SqliteStore) -> None:
+    key_id = external_key(kms)["KeyId"]
+    valid_to = clock.now() + timedelta(hours=1)
+    import_material(kms, key_id, os.urandom(32), ExpirationModel="KEY_MATERIAL_EXPIRES", ValidTo=valid_to)
+    blob = kms("Encrypt", KeyId=key_id, Plaintext=b"for an hour")["CiphertextBlob"]
+    clock.advance(timedelta(hours=1))
+    arn = kms("DescribeKey", KeyId=key_id)["KeyMetadata"]["Arn"]
+    with aws_error("KMSInvalidStateException", f"{arn} is pending import."):
+        kms("Decrypt", CiphertextBlob=blob)
+    assert store.list_key_materials(key_id) == []
+    assert kms("DescribeKey", KeyId=key_id)["KeyMetadata"]["KeyState"] == "PendingImport"

@@ -35,6 +35,29 @@ class KeyDeleted(AwsError):
         self.key = key
 
 
+class MaterialExpired(Exception):
+    """A call met a key whose imported material's ValidTo has passed, before the periodic sweep deleted it.
+
+    Resolving writes nothing, so it raises this; the service deletes the material in a transaction of its
+    own (:func:`kmsd.kms.imports.expire_material_of`) and runs the call again, which then sees the key
+    ``PendingImport``.  So material is unusable from its ValidTo on, whenever the sweep runs.
+    """
+
+    def __init__(self, key: KeyRecord) -> None:
+        super().__init__(key.key_id)
+        self.key = key
+
+
+def refuse_if_material_expired(ctx: KmsContext, key: KeyRecord) -> None:
+    """:class:`MaterialExpired` when ``key`` holds imported material whose ValidTo has passed."""
+    # Only a key of imported material that holds some can lose it: the others need no read.
+    if key.origin != "EXTERNAL" or key.key_state == "PendingImport":
+        return
+    record = ctx.store.get_imported_material(key.key_id)
+    if record is not None and record.valid_to is not None and record.valid_to <= ctx.clock.now():
+        raise MaterialExpired(key)
+
+
 def deletion_window_ended(key: KeyRecord, now: datetime) -> bool:
     return key.key_state == "PendingDeletion" and key.deletion_date is not None and key.deletion_date <= now
 

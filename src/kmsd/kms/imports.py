@@ -12,8 +12,8 @@ wrapped under the root key, together with its KeyMaterialId, which survives
 deletion.  A re-import therefore brings back the same generation with the
 same id, and ciphertexts made before a deletion decrypt again.
 
-Deleting the material (DeleteImportedKeyMaterial, or expiry in
-``KmsService.sweep()``) removes and scrubs its rows as a key purge does and
+Deleting the material (DeleteImportedKeyMaterial, or expiry: in
+``KmsService.sweep()``, or when a call meets it first) removes and scrubs its rows as a key purge does and
 counts a purge, so every process drops its unwrapped copy; the key is
 ``PendingImport`` again (or stays ``PendingDeletion``).
 
@@ -221,20 +221,24 @@ def _remove_material(ctx: KmsContext, key: KeyRecord) -> None:
         ctx.store.put_imported_material(replace(record, expiration_model=None, valid_to=None))
 
 
+def expire_material_of(ctx: KmsContext, key_id: str) -> bool:
+    """Delete the key's imported material if its ValidTo has passed, in a transaction of its own; whether it did."""
+    now = ctx.clock.now()
+    with ctx.store.transaction():
+        # Read inside the transaction: another node may have re-imported or deleted it meanwhile.
+        record = ctx.store.get_imported_material(key_id)
+        key = ctx.store.get_key(key_id)
+        if key is None or record is None or record.valid_to is None or record.valid_to > now:
+            return False
+        _remove_material(ctx, key)
+    # Dropped again after the commit, in case a request cached the material while the transaction ran.
+    ctx.materials.forget(key_id)
+    return True
+
+
 def expire_imported_material(ctx: KmsContext) -> int:
     """Delete the imported material whose ValidTo has passed ("When the key material expires, KMS deletes
     the key material"); returns how many keys lost their material."""
-    now = ctx.clock.now()
-    expired = 0
-    for candidate in ctx.store.imported_materials_expired_by(now):
-        with ctx.store.transaction():
-            # Re-read inside the transaction: another node may have re-imported or deleted it meanwhile.
-            record = ctx.store.get_imported_material(candidate.key_id)
-            key = ctx.store.get_key(candidate.key_id)
-            if key is None or record is None or record.valid_to is None or record.valid_to > now:
-                continue
-            _remove_material(ctx, key)
-            expired += 1
-        # Dropped again after the commit, in case a request cached the material while the transaction ran.
-        ctx.materials.forget(candidate.key_id)
-    return expired
+    return sum(
+        expire_material_of(ctx, record.key_id) for record in ctx.store.imported_materials_expired_by(ctx.clock.now())
+    )

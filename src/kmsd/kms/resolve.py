@@ -35,7 +35,7 @@ from kmsd.crypto import CiphertextBlob
 from kmsd.errors import AwsError, invalid_arn, invalid_ciphertext, not_found
 from kmsd.iam.principal import Caller
 from kmsd.kms.context import KmsContext
-from kmsd.kms.expiry import KeyDeleted, deletion_window_ended
+from kmsd.kms.expiry import KeyDeleted, deletion_window_ended, refuse_if_material_expired
 from kmsd.kms.key_states import require_state
 from kmsd.store.models import AliasRecord, KeyRecord
 
@@ -192,6 +192,7 @@ def _refuse_if_deletion_ended(ctx: KmsContext, key: KeyRecord) -> None:
     # Only a key pending deletion has a window to end: the others need not read the clock.
     if key.key_state == "PendingDeletion" and deletion_window_ended(key, ctx.clock.now()):
         raise KeyDeleted(key)
+    refuse_if_material_expired(ctx, key)
 
 
 def find_key_for_ciphertext(ctx: KmsContext, caller: Caller, key_id: str) -> NamedKey:
@@ -205,6 +206,7 @@ def find_key_for_ciphertext(ctx: KmsContext, caller: Caller, key_id: str) -> Nam
         raise invalid_ciphertext()
     if key.key_state == "PendingDeletion" and deletion_window_ended(key, ctx.clock.now()):
         raise KeyDeleted(key, invalid_ciphertext())
+    refuse_if_material_expired(ctx, key)
     return NamedKey(key)
 
 

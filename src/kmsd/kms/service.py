@@ -48,10 +48,11 @@ from kmsd.errors import AwsError
 from kmsd.iam.principal import Caller
 from kmsd.kms import aliases, asymmetric_ops, crypto_ops, deletion, grants, key_policies, keys, mac_ops, rotation, tags
 from kmsd.kms.context import KmsContext
-from kmsd.kms.expiry import KeyDeleted, purge_expired_keys, purge_key
+from kmsd.kms.expiry import KeyDeleted, MaterialExpired, purge_expired_keys, purge_key
 from kmsd.kms.imports import (
     delete_imported_key_material,
     expire_imported_material,
+    expire_material_of,
     get_parameters_for_import,
     import_key_material,
 )
@@ -156,6 +157,18 @@ class KmsService:
         entry = OPERATIONS.get(operation)
         if entry is None:
             raise AwsError("UnknownOperationException", f"Unknown operation {operation}")
+        try:
+            return self._call(entry, operation, params, caller, via_service)
+        except MaterialExpired as expired:
+            # The call met imported material past its ValidTo: delete it (resolving writes nothing; a write
+            # operation's transaction has been rolled back), then run the call on the key without it.
+            expire_material_of(self.context, expired.key.key_id)
+            self.authorizer.invalidate()
+            return self._call(entry, operation, params, caller, via_service)
+
+    def _call(
+        self, entry: Operation, operation: str, params: Mapping[str, Any], caller: Caller, via_service: str | None
+    ) -> dict[str, Any]:
         try:
             if not entry.writes:
                 return self._run(entry, operation, params, caller, via_service)
