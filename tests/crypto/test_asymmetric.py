@@ -7,16 +7,16 @@ import hashlib
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding
+from cryptography.hazmat.primitives.asymmetric import ec, mldsa, padding
 
 from kmsd.crypto import CryptoError
-from kmsd.crypto.asymmetric import ASYMMETRIC_SPECS, DIGEST, RAW, AsymmetricKey, new_private_key
+from kmsd.crypto.asymmetric import ASYMMETRIC_SPECS, DIGEST, EXTERNAL_MU, RAW, AsymmetricKey, new_private_key
 from kmsd.crypto.key_spec import KEY_SPECS, key_spec
 
 
 def test_the_generated_specs_are_the_creatable_asymmetric_ones() -> None:
     creatable = {name for name, spec in KEY_SPECS.items() if spec.creatable}
-    assert {name for name in creatable if name.startswith(("RSA", "ECC"))} == ASYMMETRIC_SPECS
+    assert {name for name in creatable if name.startswith(("RSA", "ECC", "ML_DSA"))} == ASYMMETRIC_SPECS
 
 
 @pytest.mark.parametrize(
@@ -64,3 +64,19 @@ def test_ecdh_agrees_and_refuses_another_curve() -> None:
 def test_damaged_material_is_opaque() -> None:
     with pytest.raises(CryptoError):
         AsymmetricKey(b"\x30\x03\x02\x01\x00")
+
+
+@pytest.mark.parametrize("spec_name", ["ML_DSA_44", "ML_DSA_65", "ML_DSA_87"])
+def test_ml_dsa_signs_raw_messages_and_external_mu(spec_name: str) -> None:
+    key = AsymmetricKey(new_private_key(key_spec(spec_name)))
+    public = serialization.load_der_public_key(key.public_key_der())
+    signature = key.sign(b"message", RAW, "ML_DSA_SHAKE_256")
+    public.verify(signature, b"message")  # type: ignore[call-arg]
+    hasher = mldsa.MLDSAMuHasher(public)  # type: ignore[arg-type]
+    hasher.update(b"message")
+    mu = hasher.finalize()
+    by_mu = key.sign(mu, EXTERNAL_MU, "ML_DSA_SHAKE_256")
+    public.verify(by_mu, b"message")  # type: ignore[call-arg]
+    key.verify(mu, EXTERNAL_MU, "ML_DSA_SHAKE_256", signature)
+    with pytest.raises(CryptoError):
+        key.verify(b"other", RAW, "ML_DSA_SHAKE_256", signature)

@@ -103,7 +103,7 @@ def test_create_key_validation(world: World) -> None:
         "ValidationException",
         "KeyUsage ENCRYPT_DECRYPT is not compatible with KeySpec ECC_NIST_P256",
     )
-    assert refused(kms.create_key, KeySpec="ML_DSA_44", KeyUsage="SIGN_VERIFY")[0] == "UnsupportedOperationException"
+    assert refused(kms.create_key, KeySpec="SM2", KeyUsage="SIGN_VERIFY")[0] == "UnsupportedOperationException"
     arn = new_key(world, "RSA_2048", "SIGN_VERIFY")["Arn"]
     assert refused(kms.enable_key_rotation, KeyId=arn)[0] == "UnsupportedOperationException"
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
+from cryptography.hazmat.primitives.asymmetric import ec, mldsa, padding, rsa, utils
 
 from kmsd.errors import AwsError
 from tests.kms.conftest import Kms
@@ -195,3 +195,32 @@ def test_asymmetric_and_hmac_keys_cannot_rotate(kms: Kms) -> None:
             "UnsupportedOperationException",
             f"{arn} key spec is {spec} which is not valid for this operation.",
         )
+
+
+@pytest.mark.parametrize("spec", ["ML_DSA_44", "ML_DSA_87"])
+def test_ml_dsa_signatures_verify_outside(kms: Kms, spec: str) -> None:
+    key = kms.create_key(KeySpec=spec, KeyUsage="SIGN_VERIFY")
+    assert key["SigningAlgorithms"] == ["ML_DSA_SHAKE_256"]
+    assert "CustomerMasterKeySpec" not in key
+    public = public_key(kms, key["KeyId"])
+    signed = kms("Sign", KeyId=key["KeyId"], Message=b"m", SigningAlgorithm="ML_DSA_SHAKE_256")
+    public.verify(signed["Signature"], b"m")
+    hasher = mldsa.MLDSAMuHasher(public)
+    hasher.update(b"m")
+    mu = hasher.finalize()
+    by_mu = kms("Sign", KeyId=key["KeyId"], Message=mu, MessageType="EXTERNAL_MU", SigningAlgorithm="ML_DSA_SHAKE_256")
+    public.verify(by_mu["Signature"], b"m")
+    params = {"KeyId": key["KeyId"], "SigningAlgorithm": "ML_DSA_SHAKE_256"}
+    assert kms("Verify", Message=b"m", Signature=by_mu["Signature"], **params)["SignatureValid"]
+    assert refusal(kms, "Verify", Message=b"x", Signature=by_mu["Signature"], **params)[0] == (
+        "KMSInvalidSignatureException"
+    )
+    assert refusal(kms, "Sign", Message=b"m" * 32, MessageType="DIGEST", **params)[0] == "ValidationException"
+    assert refusal(kms, "Sign", Message=b"m" * 32, MessageType="EXTERNAL_MU", **params)[0] == "ValidationException"
+
+
+def test_external_mu_is_for_ml_dsa_keys_only(kms: Kms) -> None:
+    key_id = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyId"]
+    assert refusal(
+        kms, "Sign", KeyId=key_id, Message=b"m" * 64, MessageType="EXTERNAL_MU", SigningAlgorithm="ECDSA_SHA_256"
+    ) == ("ValidationException", "MessageType EXTERNAL_MU is not valid for key spec ECC_NIST_P256.")

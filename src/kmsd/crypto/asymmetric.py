@@ -1,4 +1,4 @@
-"""RSA and elliptic-curve key pairs as KMS uses them: generate, sign and verify, RSA-OAEP, ECDH.
+"""RSA, elliptic-curve and ML-DSA key pairs as KMS uses them: generate, sign and verify, RSA-OAEP, ECDH.
 
 The private key is kept as PKCS#8 DER (the bytes the KMS layer wraps under the
 root key); :class:`AsymmetricKey` loads it and answers the operations of
@@ -12,7 +12,10 @@ SubjectPublicKeyInfo GetPublicKey returns.  Every primitive is
   ``cryptography`` produce and verify);
 - MessageType ``DIGEST`` signs the given hash without hashing it again, and
   the digest must be exactly the algorithm's hash length;
-- RSAES-OAEP uses MGF1 with the same hash as OAEP and no label.
+- RSAES-OAEP uses MGF1 with the same hash as OAEP and no label;
+- ML-DSA (FIPS 204, ``ML_DSA_SHAKE_256``) signs a RAW message as pure ML-DSA
+  with an empty context, and MessageType ``EXTERNAL_MU`` signs the 64-byte
+  message representative mu as given.
 
 A signature that does not verify, a ciphertext that does not decrypt and a
 peer public key that cannot be used all raise the one opaque
@@ -28,7 +31,7 @@ from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
+from cryptography.hazmat.primitives.asymmetric import ec, mldsa, padding, rsa, utils
 
 from kmsd.crypto.errors import CryptoError
 from kmsd.crypto.key_spec import KeySpec
@@ -36,6 +39,8 @@ from kmsd.crypto.key_spec import KeySpec
 # MessageType values (Sign API reference).
 RAW = "RAW"
 DIGEST = "DIGEST"
+EXTERNAL_MU = "EXTERNAL_MU"
+MU_BYTES = 64  # FIPS 204: mu is 512 bits
 
 _CURVES: dict[str, type[ec.EllipticCurve]] = {
     "ECC_NIST_P256": ec.SECP256R1,
@@ -44,11 +49,18 @@ _CURVES: dict[str, type[ec.EllipticCurve]] = {
     "ECC_SECG_P256K1": ec.SECP256K1,
 }
 _RSA_BITS = {"RSA_2048": 2048, "RSA_3072": 3072, "RSA_4096": 4096}
+_ML_DSA: dict[str, type[mldsa.MLDSA44PrivateKey | mldsa.MLDSA65PrivateKey | mldsa.MLDSA87PrivateKey]] = {
+    "ML_DSA_44": mldsa.MLDSA44PrivateKey,
+    "ML_DSA_65": mldsa.MLDSA65PrivateKey,
+    "ML_DSA_87": mldsa.MLDSA87PrivateKey,
+}
+_MlDsaPrivate = mldsa.MLDSA44PrivateKey | mldsa.MLDSA65PrivateKey | mldsa.MLDSA87PrivateKey
+_MlDsaPublic = mldsa.MLDSA44PublicKey | mldsa.MLDSA65PublicKey | mldsa.MLDSA87PublicKey
 _HASHES: dict[str, type[hashes.HashAlgorithm]] = {"SHA_1": hashes.SHA1, "SHA_256": hashes.SHA256}
 _HASHES.update({"SHA_384": hashes.SHA384, "SHA_512": hashes.SHA512})
 
 # The specs this module generates keys for.
-ASYMMETRIC_SPECS = frozenset(_CURVES) | frozenset(_RSA_BITS)
+ASYMMETRIC_SPECS = frozenset(_CURVES) | frozenset(_RSA_BITS) | frozenset(_ML_DSA)
 
 
 @dataclass(frozen=True)
@@ -81,9 +93,11 @@ def signing_scheme(algorithm: str) -> SigningScheme:
 
 def new_private_key(spec: KeySpec) -> bytes:
     """A new private key of ``spec`` as PKCS#8 DER (unencrypted: the caller wraps it at once)."""
-    key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+    key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | _MlDsaPrivate
     if spec.name in _RSA_BITS:
         key = rsa.generate_private_key(public_exponent=65537, key_size=_RSA_BITS[spec.name])
+    elif spec.name in _ML_DSA:
+        key = _ML_DSA[spec.name].generate()
     else:
         key = ec.generate_private_key(_CURVES[spec.name]())
     return key.private_bytes(
@@ -104,9 +118,18 @@ class AsymmetricKey:
             key = serialization.load_der_private_key(private_der, password=None, unsafe_skip_rsa_key_validation=True)
         except ValueError:
             raise CryptoError() from None
-        if not isinstance(key, (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey)):
+        if not isinstance(
+            key,
+            (
+                rsa.RSAPrivateKey,
+                ec.EllipticCurvePrivateKey,
+                mldsa.MLDSA44PrivateKey,
+                mldsa.MLDSA65PrivateKey,
+                mldsa.MLDSA87PrivateKey,
+            ),
+        ):
             raise CryptoError()
-        self._key = key
+        self._key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | _MlDsaPrivate = key
 
     def public_key_der(self) -> bytes:
         """The public key as a DER SubjectPublicKeyInfo (RFC 5280), as GetPublicKey returns it."""
@@ -115,6 +138,8 @@ class AsymmetricKey:
         )
 
     def sign(self, message: bytes, message_type: str, algorithm: str) -> bytes:
+        if isinstance(self._key, (mldsa.MLDSA44PrivateKey, mldsa.MLDSA65PrivateKey, mldsa.MLDSA87PrivateKey)):
+            return self._key.sign_mu(message) if message_type == EXTERNAL_MU else self._key.sign(message)
         scheme = signing_scheme(algorithm)
         data, chosen = _prepared(message, message_type, scheme)
         if isinstance(self._key, rsa.RSAPrivateKey):
@@ -123,9 +148,12 @@ class AsymmetricKey:
 
     def verify(self, message: bytes, message_type: str, algorithm: str, signature: bytes) -> None:
         """Return if ``signature`` is valid; CryptoError if not (or if it is not even well formed)."""
+        public = self._key.public_key()
+        if isinstance(public, (mldsa.MLDSA44PublicKey, mldsa.MLDSA65PublicKey, mldsa.MLDSA87PublicKey)):
+            _verify_ml_dsa(public, message, message_type, signature)
+            return
         scheme = signing_scheme(algorithm)
         data, chosen = _prepared(message, message_type, scheme)
-        public = self._key.public_key()
         try:
             if isinstance(public, rsa.RSAPublicKey):
                 public.verify(signature, data, _rsa_padding(scheme), chosen)
@@ -162,6 +190,16 @@ class AsymmetricKey:
         if not isinstance(peer, ec.EllipticCurvePublicKey) or peer.curve.name != self._key.curve.name:
             raise CryptoError()
         return self._key.exchange(ec.ECDH(), peer)
+
+
+def _verify_ml_dsa(public: _MlDsaPublic, message: bytes, message_type: str, signature: bytes) -> None:
+    try:
+        if message_type == EXTERNAL_MU:
+            public.verify_mu(signature, message)
+        else:
+            public.verify(signature, message)
+    except InvalidSignature:
+        raise CryptoError() from None
 
 
 def _prepared(

@@ -5,8 +5,8 @@ from the AWS KMS Developer Guide: "Key spec reference" (usages, algorithms,
 key sizes), "Asymmetric key specs" (the largest plaintext each RSA and SM2
 encryption algorithm takes), "Key type reference" (which specs can be
 rotated, imported or made multi-Region).  kmsd creates the symmetric, RSA,
-NIST and SECG elliptic-curve and HMAC specs (:attr:`KeySpec.creatable`); the
-other rows (Edwards25519, SM2, ML-DSA, ML-KEM) are here so that their
+NIST and SECG elliptic-curve, HMAC and ML-DSA specs (:attr:`KeySpec.creatable`);
+the other rows (Edwards25519, SM2, ML-KEM) are here so that their
 operations find their data in one place when they arrive.  Algorithm names are the wire
 values of botocore's ``EncryptionAlgorithmSpec``, ``SigningAlgorithmSpec``,
 ``MacAlgorithmSpec`` and ``KeyAgreementAlgorithmSpec``.
@@ -150,6 +150,7 @@ def _ml_dsa(level: int, public_key_bits: int) -> KeySpec:
         (SIGN_VERIFY,),
         signing_algorithms=("ML_DSA_SHAKE_256",),
         multi_region=True,
+        creatable=True,
         in_legacy_enum=False,
     )
 

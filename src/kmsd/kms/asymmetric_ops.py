@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kmsd.crypto import CryptoError
-from kmsd.crypto.asymmetric import DIGEST, RAW, AsymmetricKey, signing_scheme
+from kmsd.crypto.asymmetric import DIGEST, EXTERNAL_MU, MU_BYTES, RAW, AsymmetricKey, signing_scheme
 from kmsd.crypto.key_spec import ENCRYPT_DECRYPT, KEY_AGREEMENT, SIGN_VERIFY, KeySpec, key_spec
 from kmsd.errors import AwsError, ValidationError, internal
 from kmsd.iam.principal import Caller
@@ -27,6 +27,7 @@ from kmsd.kms.resolve import Resolved
 from kmsd.store.models import KeyRecord
 
 DRY_RUN_MESSAGE = "The request would have succeeded, but the DryRun option is set."
+ML_DSA_SHAKE_256 = "ML_DSA_SHAKE_256"
 
 
 def get_public_key(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resolved: Resolved) -> dict[str, Any]:
@@ -142,10 +143,14 @@ def _signing_request(key: KeyRecord, params: Mapping[str, Any], operation: str) 
     spec: KeySpec = key_spec(key.key_spec)
     algorithm = str(params["SigningAlgorithm"])
     _require_algorithm(key, algorithm, spec.signing_algorithms)
-    # Sign "MessageType": "The default value is RAW."  EXTERNAL_MU is for ML-DSA keys only.
+    # Sign "MessageType": "The default value is RAW."  ML-DSA keys take RAW or EXTERNAL_MU (a 64-byte mu),
+    # the others RAW or DIGEST.
     message_type = str(params.get("MessageType") or RAW)
-    if message_type not in (RAW, DIGEST):
+    ml_dsa = ML_DSA_SHAKE_256 in spec.signing_algorithms
+    if message_type not in ((RAW, EXTERNAL_MU) if ml_dsa else (RAW, DIGEST)):
         raise ValidationError(f"MessageType {message_type} is not valid for key spec {key.key_spec}.")
+    if message_type == EXTERNAL_MU and len(params["Message"]) != MU_BYTES:
+        raise ValidationError(f"EXTERNAL_MU message must be {MU_BYTES} bytes for algorithm {algorithm}.")
     # Sign "Message": with DIGEST, "the length of the Message value must match the length of hashed
     # messages for the specified signing algorithm".  RAW messages are at most 4096 bytes (the model's max).
     if message_type == DIGEST and len(params["Message"]) != signing_scheme(algorithm).digest_bytes:
