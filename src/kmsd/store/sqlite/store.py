@@ -154,10 +154,20 @@ class SqliteStore(KmsKeyQueries, GrantQueries, AccountQueries, IamEntityQueries,
         os.close(descriptor)
 
     def _enable_wal(self) -> None:
-        try:
-            mode = self._writer.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        except sqlite3.Error as error:
-            raise StoreError(f"cannot open the SQLite store at {self.path}: {error}") from error
+        # Switching a fresh file to WAL needs an exclusive lock, and SQLite answers SQLITE_BUSY at once,
+        # without its busy handler, while another process that opened the file first holds the lock for
+        # its migration (still in rollback-journal mode): wait for that here, up to the busy timeout.
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                mode = self._writer.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                break
+            except sqlite3.OperationalError as error:
+                if not error.sqlite_errorname.startswith("SQLITE_BUSY") or time.monotonic() >= deadline:
+                    raise StoreError(f"cannot open the SQLite store at {self.path}: {error}") from error
+                time.sleep(0.01)
+            except sqlite3.Error as error:
+                raise StoreError(f"cannot open the SQLite store at {self.path}: {error}") from error
         if str(mode).lower() != "wal":
             raise StoreError(
                 f"the SQLite store at {self.path} cannot use WAL journal mode (got `{mode}`); "
