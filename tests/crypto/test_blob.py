@@ -79,10 +79,10 @@ def test_known_header_bytes() -> None:
         b"",
         b"\x01",
         bytes(48),  # one byte short of the smallest blob
-        b"\x02" + bytes(60),  # unknown format version
+        b"\x03" + bytes(60),  # unknown format version (2 names a multi-Region key, issue 11)
         b"\x00" + bytes(60),
     ],
-    ids=["empty", "version-only", "short", "version-2", "version-0"],
+    ids=["empty", "version-only", "short", "version-3", "version-0"],
 )
 def test_malformed_blobs_raise_crypto_error(data: bytes) -> None:
     with pytest.raises(CryptoError) as excinfo:

@@ -141,10 +141,7 @@ def test_a_key_for_imported_material_waits_for_it(kms: Kms) -> None:
     assert (metadata["Origin"], metadata["KeyState"], metadata["Enabled"]) == ("EXTERNAL", "PendingImport", False)
 
 
-def test_multi_region_keys_are_unsupported(kms: Kms) -> None:
-    with aws_error("UnsupportedOperationException", "Multi-Region keys are not supported by kmsd."):
-        kms.create_key(MultiRegion=True)
-    assert _no_keys(kms)
+# Issue 11: multi-Region primary keys are created now (tests/kms/test_multi_region.py).
 
 
 def test_create_key_with_malformed_policy(kms: Kms) -> None:

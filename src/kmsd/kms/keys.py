@@ -89,15 +89,21 @@ def _check_key_kind(params: Mapping[str, Any]) -> tuple[str, str, str]:
         raise unsupported(f"Origin EXTERNAL is not supported by kmsd for KeySpec {key_spec}.")
     if origin not in ("AWS_KMS", "EXTERNAL"):
         raise unsupported(f"Origin {origin} is not supported by kmsd.")
-    if params.get("MultiRegion"):
-        raise unsupported("Multi-Region keys are not supported by kmsd.")
+    if params.get("MultiRegion") and not spec.multi_region:
+        # "Multi-Region keys in AWS KMS": the key types that can be multi-Region.
+        raise unsupported(f"KeySpec {key_spec} does not support multi-Region keys.")
     return key_spec, usage, origin
 
 
-def new_key_id(ctx: KmsContext) -> str:
-    """A random (version 4) UUID from the context's randomness, unused in the store."""
+def new_key_id(ctx: KmsContext, multi_region: bool = False) -> str:
+    """A random key id from the context's randomness, unused in the store.
+
+    A single-Region key gets a version 4 UUID; a multi-Region key ``mrk-`` and 32 hex digits
+    ("Multi-Region key identifiers"), the same id in every Region of its set.
+    """
     while True:
-        key_id = str(uuid.UUID(bytes=ctx.rng.bytes(16), version=4))
+        raw = ctx.rng.bytes(16)
+        key_id = f"mrk-{raw.hex()}" if multi_region else str(uuid.UUID(bytes=raw, version=4))
         if ctx.store.get_key(key_id) is None:
             return key_id
 
@@ -117,7 +123,7 @@ def resolve_create_key(ctx: KmsContext, caller: Caller, params: Mapping[str, Any
         validate_key_policy(ctx, policy_text)
     tags = validate_tags(params.get("Tags") or [])
     key = KeyRecord(
-        key_id=new_key_id(ctx),
+        key_id=new_key_id(ctx, multi_region=bool(params.get("MultiRegion"))),
         account_id=account_id,
         region=caller.region,
         description=str(params.get("Description") or ""),
@@ -129,6 +135,7 @@ def resolve_create_key(ctx: KmsContext, caller: Caller, params: Mapping[str, Any
         creation_date=ctx.clock.now(),
         policy=policy_text,
         current_material_version=1,
+        multi_region=bool(params.get("MultiRegion")),
         tags=tags,
     )
     return Resolved(params, {Target.NEW_KEY: NamedKey(key)})

@@ -44,6 +44,8 @@ def key_metadata(ctx: KmsContext, key: KeyRecord) -> dict[str, Any]:
         metadata["MacAlgorithms"] = list(spec.mac_algorithms)
     elif key.key_usage == KEY_AGREEMENT and spec.key_agreement_algorithms:
         metadata["KeyAgreementAlgorithms"] = list(spec.key_agreement_algorithms)
+    if key.multi_region:
+        metadata["MultiRegionConfiguration"] = multi_region_configuration(key)
     if key.key_state == "PendingDeletion":
         metadata["DeletionDate"] = key.deletion_date
         metadata["PendingDeletionWindowInDays"] = key.pending_deletion_window_days
@@ -57,3 +59,15 @@ def key_metadata(ctx: KmsContext, key: KeyRecord) -> dict[str, Any]:
     if material is not None:
         metadata["CurrentKeyMaterialId"] = material.material_id
     return metadata
+
+
+def multi_region_configuration(key: KeyRecord) -> dict[str, Any]:
+    """``MultiRegionConfiguration`` of a multi-Region key (DescribeKey API reference, KeyMetadata).
+
+    kmsd has no ReplicateKey yet, so every multi-Region key is a primary key without replicas.
+    """
+    return {
+        "MultiRegionKeyType": "PRIMARY",
+        "PrimaryKey": {"Arn": key.arn, "Region": key.region},
+        "ReplicaKeys": [],
+    }

@@ -39,7 +39,10 @@ from kmsd.kms.expiry import KeyDeleted, deletion_window_ended, refuse_if_materia
 from kmsd.kms.key_states import require_state
 from kmsd.store.models import AliasRecord, KeyRecord
 
-_KEY_ID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# A key id is a UUID, or "mrk-" and 32 hex digits for a multi-Region key ("Multi-Region key identifiers").
+_KEY_ID = re.compile(
+    r"^(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|mrk-[0-9a-fA-F]{32})$"
+)
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 _PARTITIONS = frozenset({"aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b"})
