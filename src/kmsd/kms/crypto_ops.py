@@ -344,15 +344,32 @@ def _data_key(
     ctx: KmsContext, key: KeyRecord, params: Mapping[str, Any], operation: str
 ) -> tuple[bytes, dict[str, Any]]:
     length = _data_key_length(params)
+    require_data_key_usable(key, operation)
+    _answer_dry_run(params)
+    plaintext = ctx.rng.bytes(length)
+    blob, material_id = seal_data_key(ctx, key, plaintext, params.get("EncryptionContext"))
+    return plaintext, {"CiphertextBlob": blob, "KeyId": key.arn, "KeyMaterialId": material_id}
+
+
+def require_data_key_usable(key: KeyRecord, operation: str) -> None:
+    """The key checks of GenerateDataKey* and GenerateDataKeyPair*: enabled, ENCRYPT_DECRYPT, symmetric."""
     require_enabled(key)
     _require_encrypt_decrypt(key, operation)
     if not key_spec(key.key_spec).is_symmetric_encryption:
         raise AwsError("InvalidKeyUsageException", "You cannot generate a data key with an asymmetric CMK")
-    _answer_dry_run(params)
-    plaintext = ctx.rng.bytes(length)
+
+
+def seal_data_key(
+    ctx: KmsContext, key: KeyRecord, plaintext: bytes, encryption_context: Mapping[str, str] | None
+) -> tuple[bytes, str]:
+    """``plaintext`` sealed under the key's current material exactly as Encrypt seals it, and that material's id."""
     current = _current_material(ctx, key)
-    blob = current.cipher.encrypt(plaintext, params.get("EncryptionContext"), ctx.rng)
-    return plaintext, {"CiphertextBlob": blob, "KeyId": key.arn, "KeyMaterialId": current.material_id}
+    return current.cipher.encrypt(plaintext, encryption_context, ctx.rng), current.material_id
+
+
+def refuse_recipient(params: Mapping[str, Any]) -> None:
+    """AWS Nitro Enclaves' ``Recipient``: kmsd cannot verify attestation documents."""
+    _refuse_recipient(params)
 
 
 def _data_key_length(params: Mapping[str, Any]) -> int:

@@ -48,6 +48,11 @@ from kmsd.errors import AwsError
 from kmsd.iam.principal import Caller
 from kmsd.kms import aliases, asymmetric_ops, crypto_ops, deletion, grants, key_policies, keys, mac_ops, rotation, tags
 from kmsd.kms.context import KmsContext
+from kmsd.kms.data_key_pairs import (
+    generate_data_key_pair,
+    generate_data_key_pair_without_plaintext,
+    resolve_generate_data_key_pair,
+)
 from kmsd.kms.expiry import KeyDeleted, MaterialExpired, purge_expired_keys, purge_key
 from kmsd.kms.imports import (
     delete_imported_key_material,
@@ -122,6 +127,9 @@ OPERATIONS: dict[str, Operation] = {
         writes=False,
     ),
     "GenerateRandom": Operation(nothing, crypto_ops.generate_random, writes=False),
+    # data key pairs (allowed across accounts: key_of)
+    "GenerateDataKeyPair": Operation(resolve_generate_data_key_pair, generate_data_key_pair, writes=False),
+    "GenerateDataKeyPairWithoutPlaintext": Operation(key_of, generate_data_key_pair_without_plaintext, writes=False),
     # asymmetric and HMAC keys (all of them allowed across accounts: key_of)
     "GetPublicKey": Operation(key_of, asymmetric_ops.get_public_key, writes=False),
     "Sign": Operation(key_of, asymmetric_ops.sign, writes=False),
