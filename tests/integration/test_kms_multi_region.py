@@ -64,3 +64,15 @@ def test_kms_multi_region_decides_create_key(world: World) -> None:
     assert refused(single_region_only.kms().create_key, MultiRegion=True) == denied(
         single_region_only.arn, "kms:CreateKey", "*", NO_IDENTITY_POLICY
     )
+
+
+def test_kms_multi_region_key_type_names_a_primary_key(world: World) -> None:
+    meta = world.a.kms().create_key(MultiRegion=True)["KeyMetadata"]
+    primary_arn = meta["Arn"]
+    single = world.a.key()
+    condition = {"StringEquals": {"kms:MultiRegionKeyType": "PRIMARY"}}
+    user = world.a.user(allow("kms:Encrypt", "*", condition=condition))
+    assert user.kms().encrypt(KeyId=primary_arn, Plaintext=b"p")["KeyId"] == primary_arn
+    assert refused(user.kms().encrypt, KeyId=single.arn, Plaintext=b"p") == denied(
+        user.arn, "kms:Encrypt", single.arn, NO_IDENTITY_POLICY
+    )

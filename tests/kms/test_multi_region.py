@@ -91,3 +91,24 @@ def test_multi_region_blobs_round_trip_and_stay_distinct_from_uuid_blobs() -> No
     assert uuid_blob.key_id != mrk and not uuid_blob.key_id.startswith("mrk-")
     with pytest.raises(ValueError):
         CiphertextBlob(key_id="mrk-ABAB", material_version=1, nonce=b"\0" * 12, ciphertext=b"", tag=b"\1" * 16)
+
+
+def test_a_rotated_multi_region_key_decrypts_its_older_ciphertexts(kms: Kms) -> None:
+    key_id = kms.create_key(MultiRegion=True)["KeyId"]
+    old = kms("Encrypt", KeyId=key_id, Plaintext=b"before")["CiphertextBlob"]
+    kms("RotateKeyOnDemand", KeyId=key_id)
+    new = kms("Encrypt", KeyId=key_id, Plaintext=b"after")["CiphertextBlob"]
+    assert CiphertextBlob.decode(new).material_version == CiphertextBlob.decode(old).material_version + 1
+    assert kms("Decrypt", CiphertextBlob=old)["Plaintext"] == b"before"
+    assert kms("Decrypt", CiphertextBlob=new)["Plaintext"] == b"after"
+
+
+def test_a_multi_region_primary_without_replicas_can_be_scheduled_for_deletion(kms: Kms) -> None:
+    key_id = kms.create_key(MultiRegion=True)["KeyId"]
+    scheduled = kms("ScheduleKeyDeletion", KeyId=key_id, PendingWindowInDays=7)
+    assert (scheduled["KeyId"], scheduled["KeyState"]) == (
+        f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{key_id}",
+        "PendingDeletion",
+    )
+    kms("CancelKeyDeletion", KeyId=key_id)
+    assert kms("DescribeKey", KeyId=key_id)["KeyMetadata"]["KeyState"] == "Disabled"

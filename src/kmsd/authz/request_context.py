@@ -307,6 +307,9 @@ def key_fact_keys(key: KeyRecord, aliases: Sequence[str], supported: frozenset[s
     keys["kms:KeyUsage"] = key.key_usage
     keys["kms:KeyOrigin"] = key.origin
     keys["kms:MultiRegion"] = "true" if key.multi_region else "false"
+    if key.multi_region:
+        # "kms:MultiRegionKeyType": PRIMARY or REPLICA, for multi-Region keys only; kmsd has no replicas yet.
+        keys["kms:MultiRegionKeyType"] = "PRIMARY"
     # The deprecated names "work the same way. Only the names differ."
     keys["kms:CustomerMasterKeySpec"] = key.key_spec
     keys["kms:CustomerMasterKeyUsage"] = key.key_usage
