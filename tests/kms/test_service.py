@@ -24,7 +24,7 @@ EXPECTED_OPERATIONS = {
     "Encrypt", "Decrypt", "ReEncrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext", "GenerateRandom",
     "GetParametersForImport", "ImportKeyMaterial", "DeleteImportedKeyMaterial",
     "GetPublicKey", "Sign", "Verify", "DeriveSharedSecret", "GenerateMac", "VerifyMac",
-    "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext",
+    "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext", "GetKeyLastUsage",
 }  # fmt: skip
 
 

@@ -30,6 +30,7 @@ from kmsd.store.models import (
     IamUser,
     ImportedMaterialRecord,
     InlinePolicy,
+    KeyLastUsageRecord,
     KeyMaterialRecord,
     KeyRecord,
     ManagedPolicy,
@@ -160,6 +161,7 @@ FULL: list[Any] = [
         owner_id="AROAEXAMPLEEXAMPLE01",
         policy_arn=f"arn:aws:iam::{ACCOUNT}:policy/ops/readers",
     ),
+    KeyLastUsageRecord(key_id=KEY_ID, tracking_started_at=T1, operation="Encrypt", used_at=T1, request_id="request-1"),
     ImportedMaterialRecord(
         key_id=KEY_ID, wrapped_digest=b"\x01digest", expiration_model="KEY_MATERIAL_EXPIRES", valid_to=T1
     ),

@@ -23,6 +23,7 @@ the *large-call* threads instead; off the loop it costs the others a share of
 the interpreter (the loop gets the GIL back at every switch interval), not
 their answers.  Everything that takes the store's writer lock -- KMS writes,
 IAM and STS calls, access-key-use records (:mod:`kmsd.iam.access_key_use`),
+keys' last-use records (:mod:`kmsd.kms.key_usage`),
 the periodic sweep -- runs on the one *store-call* thread, in arrival order,
 so the loop never blocks behind a writer either; the loop's own change check
 only tries the lock.
@@ -187,6 +188,8 @@ class KmsdApp:
         # Access-key last-use records (IAM's bookkeeping) are written on the store-call thread, queued
         # before the request's own store call.
         self.key_use = AccessKeyUse(runtime.store, self._store_calls.submit)
+        # KMS keys' last-use records (GetKeyLastUsage) likewise, at most one write per key per minute.
+        runtime.kms.record_usage_with(self._store_calls.submit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":

@@ -61,6 +61,7 @@ from kmsd.kms.imports import (
     get_parameters_for_import,
     import_key_material,
 )
+from kmsd.kms.key_usage import TRACKED_OPERATIONS, KeyUsageRecorder, Submit, get_key_last_usage
 from kmsd.kms.materials import KeyMaterials
 from kmsd.kms.resolve import Resolved, key_of, nothing, own_key_of
 from kmsd.store.base import Store
@@ -141,6 +142,8 @@ OPERATIONS: dict[str, Operation] = {
     "GetParametersForImport": Operation(own_key_of, get_parameters_for_import, writes=False),
     "ImportKeyMaterial": Operation(own_key_of, import_key_material, writes=True),
     "DeleteImportedKeyMaterial": Operation(own_key_of, delete_imported_key_material, writes=True),
+    # GetKeyLastUsage: "Cross-account use: No".
+    "GetKeyLastUsage": Operation(own_key_of, get_key_last_usage, writes=False),
 }
 
 
@@ -153,6 +156,8 @@ class KmsService:
         self.context = KmsContext(
             store=store, root_key=root_key, clock=clock, rng=rng, materials=materials, authorizer=self.authorizer
         )
+        # The last use of keys (GetKeyLastUsage); the API hands in its store-call thread (record_usage_with).
+        self.key_usage = KeyUsageRecorder(store)
 
     def call(
         self, operation: str, params: Mapping[str, Any], caller: Caller, *, via_service: str | None = None
@@ -217,7 +222,11 @@ class KmsService:
         # 3. act: the handler, on the resolved and allowed keys.
         if via_service is not None:
             resolved = resolved._replace(via_service=via_service)
-        return entry.act(ctx, caller, resolved.params, resolved)
+        result = entry.act(ctx, caller, resolved.params, resolved)
+        if operation in TRACKED_OPERATIONS:
+            used = (named.key.key_id for named in resolved.keys.values())
+            self.key_usage.note(operation, used, caller.request_id, ctx.clock.now())
+        return result
 
     def _decide(
         self, call: KmsCall, permissions: tuple[Permission, ...], decided: tuple[CheckResult, ...] = ()
@@ -228,6 +237,10 @@ class KmsService:
         decision = decide(self.authorizer.gather(call, permissions), decided)
         decision.enforce()
         return decision.results
+
+    def record_usage_with(self, submit: Submit) -> None:
+        """Write the keys' last-use records through ``submit`` (the API's store-call thread), not inline."""
+        self.key_usage.submit = submit
 
     @staticmethod
     def writes(operation: str) -> bool:

@@ -25,6 +25,7 @@ from kmsd.store.models import (
     IamUser,
     ImportedMaterialRecord,
     InlinePolicy,
+    KeyLastUsageRecord,
     KeyMaterialRecord,
     KeyRecord,
     ManagedPolicy,
@@ -120,6 +121,13 @@ class Store(Protocol):
 
     def imported_materials_expired_by(self, when: datetime) -> list[ImportedMaterialRecord]:
         """The records whose ValidTo is at or before ``when``, soonest first."""
+        ...
+
+    # --- last use of keys (GetKeyLastUsage) ---------------------------------
+    def get_key_last_usage(self, key_id: str) -> KeyLastUsageRecord | None: ...
+
+    def record_key_use(self, key_id: str, operation: str, when: datetime, request_id: str) -> None:
+        """Set the key's last use unless a later one is already recorded; a no-op for an unknown key."""
         ...
 
     # --- key material ----------------------------------------------------

@@ -308,6 +308,22 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """,
         "CREATE INDEX imported_materials_by_valid_to ON imported_materials (valid_to) WHERE valid_to IS NOT NULL",
     ),
+    # 7: the last successful cryptographic use of each key (GetKeyLastUsage), written at most once a minute per
+    # key.  Keys that exist when tracking begins get a row saying when it began (their TrackingStartDate); a
+    # key created later has none until its first use, and its tracking starts at its creation.
+    (
+        """
+        CREATE TABLE key_last_usage (
+            key_id TEXT PRIMARY KEY REFERENCES keys (key_id) ON DELETE CASCADE,
+            tracking_started_at TEXT,
+            operation TEXT,
+            used_at TEXT,
+            request_id TEXT
+        )
+        """,
+        "INSERT INTO key_last_usage (key_id, tracking_started_at) "
+        "SELECT key_id, strftime('%Y-%m-%dT%H:%M:%f', 'now') || '000+00:00' FROM keys",
+    ),
 )
 
 LATEST_VERSION = len(MIGRATIONS)

@@ -78,6 +78,22 @@ class KeyMaterialRecord:
 
 
 @dataclass(frozen=True)
+class KeyLastUsageRecord:
+    """The last successful cryptographic use of a key, for GetKeyLastUsage.
+
+    ``tracking_started_at`` is set for keys that existed when kmsd began tracking (migration 7); for a key
+    created later it is None and tracking began at its creation.  The use fields are None until a use is
+    recorded.
+    """
+
+    key_id: str
+    tracking_started_at: datetime | None = None
+    operation: str | None = None
+    used_at: datetime | None = None
+    request_id: str | None = None
+
+
+@dataclass(frozen=True)
 class ImportedMaterialRecord:
     """What a key of origin EXTERNAL keeps about its imported material, beyond the material itself.
 

@@ -8,10 +8,10 @@ import threading
 from datetime import datetime
 
 from kmsd.store.base import StoreError
-from kmsd.store.models import AliasRecord, ImportedMaterialRecord, KeyMaterialRecord, KeyRecord
+from kmsd.store.models import AliasRecord, ImportedMaterialRecord, KeyLastUsageRecord, KeyMaterialRecord, KeyRecord
 from kmsd.store.sqlite.codec import encode_time
 from kmsd.store.sqlite.connections import KEY_CACHE_LIMIT, SqliteConnections
-from kmsd.store.sqlite.rows import ALIASES, IMPORTED_MATERIALS, KEY_MATERIALS, KEYS
+from kmsd.store.sqlite.rows import ALIASES, IMPORTED_MATERIALS, KEY_LAST_USAGE, KEY_MATERIALS, KEYS
 
 # get_key's statement, built once: a cache miss is on the request path.
 _SELECT_KEY = f"{KEYS.select_sql} WHERE key_id = ?"
@@ -118,6 +118,27 @@ class KmsKeyQueries(SqliteConnections):
         with self.transaction():
             self._request_scrub()
             self._write("DELETE FROM key_materials WHERE key_id = ?", (key_id,), f"key material of key `{key_id}`")
+
+    # --- last use of keys (GetKeyLastUsage) ---------------------------------------------
+
+    def get_key_last_usage(self, key_id: str) -> KeyLastUsageRecord | None:
+        row = self._fetchone(f"{KEY_LAST_USAGE.select_sql} WHERE key_id = ?", (key_id,))
+        return None if row is None else KEY_LAST_USAGE.from_row(row)
+
+    def record_key_use(self, key_id: str, operation: str, when: datetime, request_id: str) -> None:
+        """Set the key's last use unless a later one is already recorded; a no-op for an unknown key.
+
+        Uses are recorded off the request, so they may arrive out of order: the latest one is kept.
+        """
+        stamp = encode_time(when)
+        self._write(
+            "INSERT INTO key_last_usage (key_id, operation, used_at, request_id) "
+            "SELECT key_id, ?, ?, ? FROM keys WHERE key_id = ? "
+            "ON CONFLICT (key_id) DO UPDATE SET operation = excluded.operation, used_at = excluded.used_at, "
+            "request_id = excluded.request_id WHERE used_at IS NULL OR used_at <= excluded.used_at",
+            (operation, stamp, request_id, key_id),
+            f"last use of key `{key_id}`",
+        )
 
     # --- imported key material (origin EXTERNAL) ------------------------------------
 

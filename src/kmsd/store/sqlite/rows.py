@@ -22,6 +22,7 @@ from kmsd.store.models import (
     IamUser,
     ImportedMaterialRecord,
     InlinePolicy,
+    KeyLastUsageRecord,
     KeyMaterialRecord,
     KeyRecord,
     ManagedPolicy,
@@ -53,6 +54,9 @@ KEYS = RowCodec(
 KEY_MATERIALS = RowCodec(KeyMaterialRecord, "key_materials", {"wrapped_material": BLOB, "created_at": TIME})
 IMPORTED_MATERIALS = RowCodec(
     ImportedMaterialRecord, "imported_materials", {"wrapped_digest": BLOB, "valid_to": TIME.or_none()}
+)
+KEY_LAST_USAGE = RowCodec(
+    KeyLastUsageRecord, "key_last_usage", {"tracking_started_at": TIME.or_none(), "used_at": TIME.or_none()}
 )
 ALIASES = RowCodec(AliasRecord, "aliases", {"creation_date": TIME, "last_updated_date": TIME})
 GRANTS = RowCodec(
@@ -103,6 +107,7 @@ ALL_CODECS: tuple[RowCodec[Any], ...] = (
     KEYS,
     KEY_MATERIALS,
     IMPORTED_MATERIALS,
+    KEY_LAST_USAGE,
     ALIASES,
     GRANTS,
     USERS,
