@@ -112,3 +112,15 @@ def test_a_multi_region_primary_without_replicas_can_be_scheduled_for_deletion(k
     )
     kms("CancelKeyDeletion", KeyId=key_id)
     assert kms("DescribeKey", KeyId=key_id)["KeyMetadata"]["KeyState"] == "Disabled"
+
+
+def test_aliases_and_grants_name_a_multi_region_key(kms: Kms) -> None:
+    key_id = kms.create_key(MultiRegion=True)["KeyId"]
+    kms("CreateAlias", AliasName="alias/global", TargetKeyId=key_id)
+    blob = kms("Encrypt", KeyId="alias/global", Plaintext=b"p")["CiphertextBlob"]
+    assert CiphertextBlob.decode(blob).key_id == key_id
+    aliases = kms("ListAliases", KeyId=key_id)["Aliases"]
+    assert [alias["AliasName"] for alias in aliases] == ["alias/global"]
+    grant = kms("CreateGrant", KeyId=key_id, GranteePrincipal=f"arn:aws:iam::{ACCOUNT}:root", Operations=["Decrypt"])
+    grants = kms("ListGrants", KeyId=key_id)["Grants"]
+    assert [g["GrantId"] for g in grants] == [grant["GrantId"]]
