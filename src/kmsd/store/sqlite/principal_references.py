@@ -23,6 +23,12 @@ from kmsd.store.principal_references_schema import UNREADABLE
 from kmsd.store.principal_rewrite import RewriteFailed, UnreadableDocument, replace_principal
 from kmsd.store.sqlite.connections import SqliteConnections
 
+# The documents the principal_references index covers: (table, its id column, the policy column, what a row is).
+_INDEXED_DOCUMENTS = (
+    ("keys", "key_id", "policy", "key"),
+    ("iam_roles", "role_id", "assume_role_policy", "role"),
+)
+
 
 class PrincipalReferenceQueries(SqliteConnections):
     """The principal_references index, and the rewrite it serves."""
@@ -46,28 +52,21 @@ class PrincipalReferenceQueries(SqliteConnections):
 
     def _replace_principal(self, arn: str, replacement: str) -> None:
         references = (arn.lower(), UNREADABLE)
-        keys = self._fetchall(
-            "SELECT key_id, policy FROM keys WHERE key_id IN "
-            "(SELECT key_id FROM principal_references WHERE principal IN (?, ?) AND key_id IS NOT NULL)",
-            references,
-        )
-        for key_id, policy in keys:
-            rewritten = _rewritten(str(policy), arn, replacement)
-            if rewritten is not None:
-                self._write("UPDATE keys SET policy = ? WHERE key_id = ?", (rewritten, key_id), f"key {key_id}")
-        roles = self._fetchall(
-            "SELECT role_id, assume_role_policy FROM iam_roles WHERE role_id IN "
-            "(SELECT role_id FROM principal_references WHERE principal IN (?, ?) AND role_id IS NOT NULL)",
-            references,
-        )
-        for role_id, document in roles:
-            rewritten = _rewritten(str(document), arn, replacement)
-            if rewritten is not None:
-                self._write(
-                    "UPDATE iam_roles SET assume_role_policy = ? WHERE role_id = ?",
-                    (rewritten, role_id),
-                    f"role {role_id}",
-                )
+        for table, id_column, document_column, what in _INDEXED_DOCUMENTS:
+            # Table and column names are this module's constants, never request input.
+            rows = self._fetchall(
+                f"SELECT {id_column}, {document_column} FROM {table} WHERE {id_column} IN "
+                f"(SELECT {id_column} FROM principal_references WHERE principal IN (?, ?) AND {id_column} IS NOT NULL)",
+                references,
+            )
+            for row_id, document in rows:
+                rewritten = _rewritten(str(document), arn, replacement)
+                if rewritten is not None:
+                    self._write(
+                        f"UPDATE {table} SET {document_column} = ? WHERE {id_column} = ?",
+                        (rewritten, row_id),
+                        f"{what} {row_id}",
+                    )
         # Grants store the principal's canonical ARN; COLLATE NOCASE also catches any other spelling.
         self._write(
             "UPDATE grants SET grantee_principal = ? WHERE grantee_principal = ? COLLATE NOCASE",
