@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding
 
 from tests.integration.authz_world import (
     DENY_IN_IDENTITY_POLICY,
@@ -103,7 +103,12 @@ def test_create_key_validation(world: World) -> None:
         "ValidationException",
         "KeyUsage ENCRYPT_DECRYPT is not compatible with KeySpec ECC_NIST_P256",
     )
-    assert refused(kms.create_key, KeySpec="SM2", KeyUsage="SIGN_VERIFY")[0] == "UnsupportedOperationException"
+    # AWS offers SM2 in the China Regions only, and `cryptography` has no SM2: unavailable in this Region.
+    for usage in ("SIGN_VERIFY", "ENCRYPT_DECRYPT", "KEY_AGREEMENT"):
+        assert refused(kms.create_key, KeySpec="SM2", KeyUsage=usage)[:2] == (
+            "UnsupportedOperationException",
+            "KeySpec SM2 is not supported in this Region",
+        )
     arn = new_key(world, "RSA_2048", "SIGN_VERIFY")["Arn"]
     assert refused(kms.enable_key_rotation, KeyId=arn)[0] == "UnsupportedOperationException"
 
@@ -162,3 +167,120 @@ def test_condition_keys_of_the_new_operations(world: World) -> None:
     assert refused(kms.encrypt, KeyId=rsa_key["Arn"], Plaintext=b"m", EncryptionAlgorithm="RSAES_OAEP_SHA_1")[0] == (
         "AccessDeniedException"
     )
+
+
+def test_ed25519_signatures_verify_outside(world: World) -> None:
+    kms = world.a.kms()
+    key = new_key(world, "ECC_NIST_EDWARDS25519", "SIGN_VERIFY")
+    assert key["SigningAlgorithms"] == ["ED25519_SHA_512", "ED25519_PH_SHA_512"]
+    assert "CustomerMasterKeySpec" not in key
+    public = public_key_of(kms, key["KeyId"])
+    assert isinstance(public, ed25519.Ed25519PublicKey)
+    message = b"an Edwards25519 signature through boto3"
+    signature = kms.sign(KeyId=key["Arn"], Message=message, SigningAlgorithm="ED25519_SHA_512")["Signature"]
+    public.verify(signature, message)
+    verified = kms.verify(KeyId=key["Arn"], Message=message, Signature=signature, SigningAlgorithm="ED25519_SHA_512")
+    assert verified["SignatureValid"] is True
+    # Sign "MessageType": ED25519_SHA_512 requires RAW, ED25519_PH_SHA_512 requires DIGEST.
+    digest = hashlib.sha512(message).digest()
+    assert refused(
+        kms.sign, KeyId=key["Arn"], Message=digest, MessageType="DIGEST", SigningAlgorithm="ED25519_SHA_512"
+    )[:2] == ("ValidationException", "Message type DIGEST is incompatible with algorithm ED25519_SHA_512.")
+    # `cryptography` has no Ed25519ph: kmsd refuses ED25519_PH_SHA_512 rather than sign something else.
+    assert refused(
+        kms.sign, KeyId=key["Arn"], Message=digest, MessageType="DIGEST", SigningAlgorithm="ED25519_PH_SHA_512"
+    )[0] == ("UnsupportedOperationException")
+    assert refused(kms.create_key, KeySpec="ECC_NIST_EDWARDS25519", KeyUsage="KEY_AGREEMENT")[0] == (
+        "ValidationException"
+    )
+    pair = kms.generate_data_key_pair(
+        KeyId=kms.create_key()["KeyMetadata"]["KeyId"], KeyPairSpec="ECC_NIST_EDWARDS25519"
+    )
+    assert pair["KeyPairSpec"] == "ECC_NIST_EDWARDS25519"
+
+
+def test_re_encrypt_from_and_to_rsa_keys(world: World) -> None:
+    kms = world.a.kms()
+    rsa_key = new_key(world, "RSA_2048", "ENCRYPT_DECRYPT")
+    symmetric = kms.create_key()["KeyMetadata"]
+    # A ciphertext made outside with the public key moves under a symmetric key, then back under RSA.
+    public = public_key_of(kms, rsa_key["KeyId"])
+    outside = public.encrypt(b"re-encrypt me", padding.OAEP(padding.MGF1(hashes.SHA1()), hashes.SHA1(), None))
+    moved = kms.re_encrypt(
+        CiphertextBlob=outside,
+        SourceKeyId=rsa_key["Arn"],
+        SourceEncryptionAlgorithm="RSAES_OAEP_SHA_1",
+        DestinationKeyId=symmetric["KeyId"],
+        DestinationEncryptionContext={"purpose": "test"},
+    )
+    assert moved["SourceKeyId"] == rsa_key["Arn"] and "SourceKeyMaterialId" not in moved
+    assert kms.decrypt(CiphertextBlob=moved["CiphertextBlob"], EncryptionContext={"purpose": "test"})["Plaintext"] == (
+        b"re-encrypt me"
+    )
+    back = kms.re_encrypt(
+        CiphertextBlob=moved["CiphertextBlob"],
+        SourceEncryptionContext={"purpose": "test"},
+        DestinationKeyId=rsa_key["Arn"],
+        DestinationEncryptionAlgorithm="RSAES_OAEP_SHA_256",
+    )
+    assert back["DestinationEncryptionAlgorithm"] == "RSAES_OAEP_SHA_256" and "DestinationKeyMaterialId" not in back
+    opened = kms.decrypt(
+        KeyId=rsa_key["Arn"], CiphertextBlob=back["CiphertextBlob"], EncryptionAlgorithm="RSAES_OAEP_SHA_256"
+    )
+    assert opened["Plaintext"] == b"re-encrypt me"
+    # No encryption context with an asymmetric key, and the destination's OAEP limit holds.
+    assert refused(
+        kms.re_encrypt,
+        CiphertextBlob=moved["CiphertextBlob"],
+        SourceEncryptionContext={"purpose": "test"},
+        DestinationKeyId=rsa_key["Arn"],
+        DestinationEncryptionAlgorithm="RSAES_OAEP_SHA_256",
+        DestinationEncryptionContext={"a": "b"},
+    )[:2] == ("ValidationException", "EncryptionContext is not supported for asymmetric KMS keys.")
+    big = kms.encrypt(KeyId=symmetric["KeyId"], Plaintext=b"x" * 215)["CiphertextBlob"]
+    assert refused(
+        kms.re_encrypt,
+        CiphertextBlob=big,
+        DestinationKeyId=rsa_key["Arn"],
+        DestinationEncryptionAlgorithm="RSAES_OAEP_SHA_1",
+    )[0] == ("ValidationException")
+
+
+def test_re_encrypt_to_rsa_is_decided_on_the_destination_algorithm_and_a_grant_allows_it(world: World) -> None:
+    rsa_key = new_key(world, "RSA_2048", "ENCRYPT_DECRYPT")
+    symmetric = world.a.kms().create_key()["KeyMetadata"]
+    blob = world.a.kms().encrypt(KeyId=symmetric["KeyId"], Plaintext=b"p")["CiphertextBlob"]
+    # "kms:EncryptionAlgorithm" for ReEncryptTo is the DestinationEncryptionAlgorithm.
+    user = world.a.user(
+        allow("kms:ReEncryptFrom", symmetric["Arn"]),
+        allow("kms:ReEncryptTo", condition={"StringEquals": {"kms:EncryptionAlgorithm": "RSAES_OAEP_SHA_256"}}),
+    )
+    kms = user.kms()
+    to_rsa = {"CiphertextBlob": blob, "DestinationKeyId": rsa_key["Arn"]}
+    kms.re_encrypt(**to_rsa, DestinationEncryptionAlgorithm="RSAES_OAEP_SHA_256")
+    assert refused(kms.re_encrypt, **to_rsa, DestinationEncryptionAlgorithm="RSAES_OAEP_SHA_1") == denied(
+        user.arn, "kms:ReEncryptTo", rsa_key["Arn"], NO_IDENTITY_POLICY
+    )
+    # A user with no identity policy: denied with AWS's text, then a grant for each key allows it.
+    other = world.a.user()
+    source = {
+        "CiphertextBlob": blob,
+        "DestinationKeyId": rsa_key["Arn"],
+        "DestinationEncryptionAlgorithm": "RSAES_OAEP_SHA_1",
+    }
+    assert refused(other.kms().re_encrypt, **source) == denied(
+        other.arn, "kms:ReEncryptFrom", symmetric["Arn"], NO_IDENTITY_POLICY
+    )
+    tokens = [
+        world.a.kms().create_grant(KeyId=symmetric["KeyId"], GranteePrincipal=other.arn, Operations=["ReEncryptFrom"])[
+            "GrantToken"
+        ],
+        world.a.kms().create_grant(KeyId=rsa_key["KeyId"], GranteePrincipal=other.arn, Operations=["ReEncryptTo"])[
+            "GrantToken"
+        ],
+    ]
+    moved = other.kms().re_encrypt(**source, GrantTokens=tokens)
+    opened = world.a.kms().decrypt(
+        KeyId=rsa_key["KeyId"], CiphertextBlob=moved["CiphertextBlob"], EncryptionAlgorithm="RSAES_OAEP_SHA_1"
+    )
+    assert opened["Plaintext"] == b"p"

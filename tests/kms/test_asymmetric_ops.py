@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, mldsa, padding, rsa, utils
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, padding, rsa, utils
 
 from kmsd.errors import AwsError
 from tests.kms.conftest import Kms
@@ -224,3 +224,67 @@ def test_external_mu_is_for_ml_dsa_keys_only(kms: Kms) -> None:
     assert refusal(
         kms, "Sign", KeyId=key_id, Message=b"m" * 64, MessageType="EXTERNAL_MU", SigningAlgorithm="ECDSA_SHA_256"
     ) == ("ValidationException", "MessageType EXTERNAL_MU is not valid for key spec ECC_NIST_P256.")
+
+
+# --- Edwards25519 (Sign "MessageType": ED25519_SHA_512 requires RAW, ED25519_PH_SHA_512 requires DIGEST) ----------
+
+
+def test_ed25519_signs_raw_messages_that_verify_outside(kms: Kms) -> None:
+    key = kms.create_key(KeySpec="ECC_NIST_EDWARDS25519", KeyUsage="SIGN_VERIFY")
+    assert key["SigningAlgorithms"] == ["ED25519_SHA_512", "ED25519_PH_SHA_512"]
+    assert "CustomerMasterKeySpec" not in key
+    public = public_key(kms, key["KeyId"])
+    assert isinstance(public, ed25519.Ed25519PublicKey)
+    signed = kms("Sign", KeyId=key["KeyId"], Message=b"edwards", SigningAlgorithm="ED25519_SHA_512")
+    assert len(signed["Signature"]) == 64
+    public.verify(signed["Signature"], b"edwards")
+    verified = kms(
+        "Verify",
+        KeyId=key["KeyId"],
+        Message=b"edwards",
+        Signature=signed["Signature"],
+        SigningAlgorithm="ED25519_SHA_512",
+    )
+    assert verified["SignatureValid"] is True
+    assert refusal(
+        kms,
+        "Verify",
+        KeyId=key["KeyId"],
+        Message=b"other",
+        Signature=signed["Signature"],
+        SigningAlgorithm="ED25519_SHA_512",
+    )[0] == ("KMSInvalidSignatureException")
+
+
+def test_ed25519_message_types_and_the_prehashed_algorithm(kms: Kms) -> None:
+    key_id = kms.create_key(KeySpec="ECC_NIST_EDWARDS25519", KeyUsage="SIGN_VERIFY")["KeyId"]
+    digest = hashlib.sha512(b"m").digest()
+    assert refusal(
+        kms, "Sign", KeyId=key_id, Message=digest, MessageType="DIGEST", SigningAlgorithm="ED25519_SHA_512"
+    ) == ("ValidationException", "Message type DIGEST is incompatible with algorithm ED25519_SHA_512.")
+    assert refusal(kms, "Sign", KeyId=key_id, Message=b"m", SigningAlgorithm="ED25519_PH_SHA_512") == (
+        "ValidationException",
+        "Message type RAW is incompatible with algorithm ED25519_PH_SHA_512.",
+    )
+    assert refusal(
+        kms, "Sign", KeyId=key_id, Message=digest[:32], MessageType="DIGEST", SigningAlgorithm="ED25519_PH_SHA_512"
+    ) == ("ValidationException", "Digest is invalid length for algorithm ED25519_PH_SHA_512.")
+    # `cryptography` has no Ed25519ph: a request that passes every check is refused, never signed wrongly.
+    for operation, extra in (("Sign", {}), ("Verify", {"Signature": b"s" * 64})):
+        assert refusal(
+            kms,
+            operation,
+            KeyId=key_id,
+            Message=digest,
+            MessageType="DIGEST",
+            SigningAlgorithm="ED25519_PH_SHA_512",
+            **extra,
+        ) == ("UnsupportedOperationException", "SigningAlgorithm ED25519_PH_SHA_512 is not supported in this Region.")
+    assert refusal(kms, "Sign", KeyId=key_id, Message=b"m", SigningAlgorithm="ECDSA_SHA_256") == (
+        "InvalidKeyUsageException",
+        "Algorithm ECDSA_SHA_256 is incompatible with key spec ECC_NIST_EDWARDS25519.",
+    )
+    assert refusal(kms, "Sign", KeyId=key_id, Message=b"m", SigningAlgorithm="ED25519_SHA_512", DryRun=True) == (
+        "DryRunOperationException",
+        DRY_RUN,
+    )

@@ -91,15 +91,114 @@ def test_no_encryption_context_and_opaque_failures(kms: Kms, rsa_key: dict[str, 
     assert refusal(kms, "Decrypt", KeyId=key_id, CiphertextBlob=blob, EncryptionAlgorithm=alg)[0] == "DisabledException"
 
 
-def test_rsa_keys_do_not_generate_data_keys_or_re_encrypt(kms: Kms, rsa_key: dict[str, Any]) -> None:
+def test_rsa_keys_do_not_generate_data_keys(kms: Kms, rsa_key: dict[str, Any]) -> None:
     assert refusal(kms, "GenerateDataKey", KeyId=rsa_key["KeyId"], KeySpec="AES_256")[0] == "InvalidKeyUsageException"
-    symmetric = kms.create_key()["KeyId"]
-    blob = kms("Encrypt", KeyId=symmetric, Plaintext=b"x")["CiphertextBlob"]
-    code, _ = refusal(
-        kms,
+
+
+# --- ReEncrypt from and to RSA keys (ReEncrypt API reference) ----------------------------------------------
+
+
+def test_re_encrypt_from_symmetric_to_rsa_and_back(kms: Kms, rsa_key: dict[str, Any]) -> None:
+    symmetric = kms.create_key()
+    blob = kms("Encrypt", KeyId=symmetric["KeyId"], Plaintext=b"move me", EncryptionContext={"a": "1"})[
+        "CiphertextBlob"
+    ]
+    to_rsa = kms(
         "ReEncrypt",
         CiphertextBlob=blob,
+        SourceEncryptionContext={"a": "1"},
         DestinationKeyId=rsa_key["KeyId"],
         DestinationEncryptionAlgorithm="RSAES_OAEP_SHA_256",
     )
-    assert code == "UnsupportedOperationException"
+    # The KeyMaterialIds are "present only when" that side is a symmetric encryption key.
+    assert set(to_rsa) == {
+        "CiphertextBlob",
+        "SourceKeyId",
+        "KeyId",
+        "SourceEncryptionAlgorithm",
+        "DestinationEncryptionAlgorithm",
+        "SourceKeyMaterialId",
+    }
+    assert (to_rsa["KeyId"], to_rsa["SourceEncryptionAlgorithm"]) == (rsa_key["Arn"], "SYMMETRIC_DEFAULT")
+    # The ciphertext is bare RSAES-OAEP: the private key opens it (through kmsd) like any RSA ciphertext.
+    opened = kms(
+        "Decrypt",
+        KeyId=rsa_key["KeyId"],
+        CiphertextBlob=to_rsa["CiphertextBlob"],
+        EncryptionAlgorithm="RSAES_OAEP_SHA_256",
+    )
+    assert opened["Plaintext"] == b"move me"
+    back = kms(
+        "ReEncrypt",
+        CiphertextBlob=to_rsa["CiphertextBlob"],
+        SourceKeyId=rsa_key["Arn"],
+        SourceEncryptionAlgorithm="RSAES_OAEP_SHA_256",
+        DestinationKeyId=symmetric["KeyId"],
+        DestinationEncryptionContext={"b": "2"},
+    )
+    assert "SourceKeyMaterialId" not in back and back["DestinationKeyMaterialId"]
+    assert back["SourceKeyId"] == rsa_key["Arn"]
+    plain = kms("Decrypt", CiphertextBlob=back["CiphertextBlob"], EncryptionContext={"b": "2"})["Plaintext"]
+    assert plain == b"move me"
+
+
+def test_re_encrypt_between_rsa_keys_with_a_ciphertext_made_outside(kms: Kms, rsa_key: dict[str, Any]) -> None:
+    other = kms.create_key(KeySpec="RSA_3072", KeyUsage="ENCRYPT_DECRYPT")
+    public = serialization.load_der_public_key(kms("GetPublicKey", KeyId=rsa_key["KeyId"])["PublicKey"])
+    assert isinstance(public, rsa.RSAPublicKey)
+    outside = public.encrypt(b"rsa to rsa", oaep("RSAES_OAEP_SHA_1"))
+    moved = kms(
+        "ReEncrypt",
+        CiphertextBlob=outside,
+        SourceKeyId=rsa_key["KeyId"],
+        SourceEncryptionAlgorithm="RSAES_OAEP_SHA_1",
+        DestinationKeyId=other["KeyId"],
+        DestinationEncryptionAlgorithm="RSAES_OAEP_SHA_256",
+    )
+    assert len(moved["CiphertextBlob"]) == 384
+    assert "SourceKeyMaterialId" not in moved and "DestinationKeyMaterialId" not in moved
+    opened = kms(
+        "Decrypt",
+        KeyId=other["KeyId"],
+        CiphertextBlob=moved["CiphertextBlob"],
+        EncryptionAlgorithm="RSAES_OAEP_SHA_256",
+    )
+    assert opened["Plaintext"] == b"rsa to rsa"
+
+
+def test_re_encrypt_with_rsa_keys_refuses_what_aws_refuses(kms: Kms, rsa_key: dict[str, Any]) -> None:
+    symmetric = kms.create_key()["KeyId"]
+    rsa_id, alg = rsa_key["KeyId"], "RSAES_OAEP_SHA_256"
+    sealed = kms("Encrypt", KeyId=rsa_id, Plaintext=b"x" * 100, EncryptionAlgorithm=alg)["CiphertextBlob"]
+    from_rsa = {"CiphertextBlob": sealed, "SourceKeyId": rsa_id, "DestinationKeyId": symmetric}
+    # The source algorithm defaults to SYMMETRIC_DEFAULT, which an RSA key cannot use.
+    assert refusal(kms, "ReEncrypt", **from_rsa) == (
+        "InvalidKeyUsageException",
+        "Algorithm SYMMETRIC_DEFAULT is incompatible with key spec RSA_2048.",
+    )
+    from_rsa["SourceEncryptionAlgorithm"] = alg
+    assert refusal(kms, "ReEncrypt", **from_rsa, SourceEncryptionContext={"a": "b"}) == (
+        "ValidationException",
+        "EncryptionContext is not supported for asymmetric KMS keys.",
+    )
+    # Without SourceKeyId the bare RSA ciphertext names no key: it cannot be decrypted.
+    no_source = {k: v for k, v in from_rsa.items() if k != "SourceKeyId"}
+    assert refusal(kms, "ReEncrypt", **no_source)[0] == "InvalidCiphertextException"
+    assert refusal(kms, "ReEncrypt", **{**from_rsa, "SourceEncryptionAlgorithm": "RSAES_OAEP_SHA_1"}) == (
+        "InvalidCiphertextException",
+        "",
+    )
+    assert refusal(kms, "ReEncrypt", **from_rsa, DryRun=True)[0] == "DryRunOperationException"
+    # To an RSA key: its algorithm is required, no context, and the plaintext must fit its OAEP limit.
+    blob = kms("Encrypt", KeyId=symmetric, Plaintext=b"y" * 191)["CiphertextBlob"]
+    to_rsa = {"CiphertextBlob": blob, "DestinationKeyId": rsa_id}
+    assert refusal(kms, "ReEncrypt", **to_rsa)[0] == "InvalidKeyUsageException"
+    assert refusal(
+        kms, "ReEncrypt", **to_rsa, DestinationEncryptionAlgorithm=alg, DestinationEncryptionContext={"a": "b"}
+    )[0] == ("ValidationException")
+    assert refusal(kms, "ReEncrypt", **to_rsa, DestinationEncryptionAlgorithm=alg) == (
+        "ValidationException",
+        "Plaintext is too long: RSAES_OAEP_SHA_256 with key spec RSA_2048 takes at most 190 bytes.",
+    )
+    kms("DisableKey", KeyId=rsa_id)
+    assert refusal(kms, "ReEncrypt", **from_rsa)[0] == "DisabledException"

@@ -25,6 +25,7 @@ EXPECTED_OPERATIONS = {
     "GetParametersForImport", "ImportKeyMaterial", "DeleteImportedKeyMaterial",
     "GetPublicKey", "Sign", "Verify", "DeriveSharedSecret", "GenerateMac", "VerifyMac",
     "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext", "GetKeyLastUsage",
+    "Encapsulate", "Decapsulate",
 }  # fmt: skip
 
 

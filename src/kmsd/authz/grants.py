@@ -87,6 +87,7 @@ _OPERATIONS_BY_KEY_USAGE: dict[str, frozenset[str]] = {
     "SIGN_VERIFY": frozenset({"Sign", "Verify", "GetPublicKey"}),
     "GENERATE_VERIFY_MAC": frozenset({"GenerateMac", "VerifyMac"}),
     "KEY_AGREEMENT": frozenset({"DeriveSharedSecret", "GetPublicKey"}),
+    "ENCAPSULATE_DECAPSULATE": frozenset({"Encapsulate", "Decapsulate", "GetPublicKey"}),
 }
 
 _GRANT_ID = re.compile(r"^[0-9a-f]{64}$")

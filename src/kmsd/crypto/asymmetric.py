@@ -1,9 +1,10 @@
-"""RSA, elliptic-curve and ML-DSA key pairs as KMS uses them: generate, sign and verify, RSA-OAEP, ECDH.
+"""RSA, elliptic-curve, Ed25519, ML-DSA and ML-KEM key pairs as KMS uses them: generate, sign and verify,
+RSA-OAEP, ECDH, ML-KEM encapsulation.
 
 The private key is kept as PKCS#8 DER (the bytes the KMS layer wraps under the
 root key); :class:`AsymmetricKey` loads it and answers the operations of
-Sign, Verify, Decrypt and DeriveSharedSecret, and the DER
-SubjectPublicKeyInfo GetPublicKey returns.  Every primitive is
+Sign, Verify, Decrypt, DeriveSharedSecret, Encapsulate and Decapsulate, and
+the DER SubjectPublicKeyInfo GetPublicKey returns.  Every primitive is
 ``cryptography``'s.  The choices that decide interoperability with AWS
 (KMS Developer Guide, "Key spec reference"; Sign API reference):
 
@@ -15,7 +16,14 @@ SubjectPublicKeyInfo GetPublicKey returns.  Every primitive is
 - RSAES-OAEP uses MGF1 with the same hash as OAEP and no label;
 - ML-DSA (FIPS 204, ``ML_DSA_SHAKE_256``) signs a RAW message as pure ML-DSA
   with an empty context, and MessageType ``EXTERNAL_MU`` signs the 64-byte
-  message representative mu as given.
+  message representative mu as given;
+- ``ED25519_SHA_512`` is pure Ed25519 (RFC 8032) over a RAW message;
+  ``ED25519_PH_SHA_512`` (Ed25519ph) is not here: ``cryptography`` has no
+  Ed25519ph, and the KMS layer refuses it;
+- ML-KEM (FIPS 203) keys encapsulate with the public key and decapsulate with
+  the private one; the shared secret is 32 bytes, and a ciphertext of the
+  right length always decapsulates (implicit rejection), one of another
+  length is a CryptoError.
 
 A signature that does not verify, a ciphertext that does not decrypt and a
 peer public key that cannot be used all raise the one opaque
@@ -31,7 +39,7 @@ from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, mldsa, padding, rsa, utils
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, mldsa, mlkem, padding, rsa, utils
 
 from kmsd.crypto.errors import CryptoError
 from kmsd.crypto.key_spec import KeySpec
@@ -41,6 +49,9 @@ RAW = "RAW"
 DIGEST = "DIGEST"
 EXTERNAL_MU = "EXTERNAL_MU"
 MU_BYTES = 64  # FIPS 204: mu is 512 bits
+# The Edwards25519 signing algorithms (SigningAlgorithmSpec).
+ED25519_SHA_512 = "ED25519_SHA_512"
+ED25519_PH_SHA_512 = "ED25519_PH_SHA_512"
 
 _CURVES: dict[str, type[ec.EllipticCurve]] = {
     "ECC_NIST_P256": ec.SECP256R1,
@@ -54,13 +65,30 @@ _ML_DSA: dict[str, type[mldsa.MLDSA44PrivateKey | mldsa.MLDSA65PrivateKey | mlds
     "ML_DSA_65": mldsa.MLDSA65PrivateKey,
     "ML_DSA_87": mldsa.MLDSA87PrivateKey,
 }
+_ML_KEM: dict[str, type[mlkem.MLKEM768PrivateKey | mlkem.MLKEM1024PrivateKey]] = {
+    "ML_KEM_768": mlkem.MLKEM768PrivateKey,
+    "ML_KEM_1024": mlkem.MLKEM1024PrivateKey,
+}
+_ED25519 = "ECC_NIST_EDWARDS25519"
 _MlDsaPrivate = mldsa.MLDSA44PrivateKey | mldsa.MLDSA65PrivateKey | mldsa.MLDSA87PrivateKey
 _MlDsaPublic = mldsa.MLDSA44PublicKey | mldsa.MLDSA65PublicKey | mldsa.MLDSA87PublicKey
+_MlKemPrivate = mlkem.MLKEM768PrivateKey | mlkem.MLKEM1024PrivateKey
+_PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | _MlDsaPrivate | _MlKemPrivate
+_PRIVATE_KEY_TYPES = (
+    rsa.RSAPrivateKey,
+    ec.EllipticCurvePrivateKey,
+    ed25519.Ed25519PrivateKey,
+    mldsa.MLDSA44PrivateKey,
+    mldsa.MLDSA65PrivateKey,
+    mldsa.MLDSA87PrivateKey,
+    mlkem.MLKEM768PrivateKey,
+    mlkem.MLKEM1024PrivateKey,
+)
 _HASHES: dict[str, type[hashes.HashAlgorithm]] = {"SHA_1": hashes.SHA1, "SHA_256": hashes.SHA256}
 _HASHES.update({"SHA_384": hashes.SHA384, "SHA_512": hashes.SHA512})
 
 # The specs this module generates keys for.
-ASYMMETRIC_SPECS = frozenset(_CURVES) | frozenset(_RSA_BITS) | frozenset(_ML_DSA)
+ASYMMETRIC_SPECS = frozenset(_CURVES) | frozenset(_RSA_BITS) | frozenset(_ML_DSA) | frozenset(_ML_KEM) | {_ED25519}
 
 
 @dataclass(frozen=True)
@@ -93,11 +121,15 @@ def signing_scheme(algorithm: str) -> SigningScheme:
 
 def new_private_key(spec: KeySpec) -> bytes:
     """A new private key of ``spec`` as PKCS#8 DER (unencrypted: the caller wraps it at once)."""
-    key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | _MlDsaPrivate
+    key: _PrivateKey
     if spec.name in _RSA_BITS:
         key = rsa.generate_private_key(public_exponent=65537, key_size=_RSA_BITS[spec.name])
     elif spec.name in _ML_DSA:
         key = _ML_DSA[spec.name].generate()
+    elif spec.name in _ML_KEM:
+        key = _ML_KEM[spec.name].generate()
+    elif spec.name == _ED25519:
+        key = ed25519.Ed25519PrivateKey.generate()
     else:
         key = ec.generate_private_key(_CURVES[spec.name]())
     return key.private_bytes(
@@ -106,7 +138,7 @@ def new_private_key(spec: KeySpec) -> bytes:
 
 
 class AsymmetricKey:
-    """One RSA or EC private key, loaded from its PKCS#8 DER, and the operations KMS does with it."""
+    """One private key (RSA, EC, Ed25519, ML-DSA, ML-KEM), loaded from its PKCS#8 DER, and what KMS does with it."""
 
     __slots__ = ("_key",)
 
@@ -118,18 +150,9 @@ class AsymmetricKey:
             key = serialization.load_der_private_key(private_der, password=None, unsafe_skip_rsa_key_validation=True)
         except ValueError:
             raise CryptoError() from None
-        if not isinstance(
-            key,
-            (
-                rsa.RSAPrivateKey,
-                ec.EllipticCurvePrivateKey,
-                mldsa.MLDSA44PrivateKey,
-                mldsa.MLDSA65PrivateKey,
-                mldsa.MLDSA87PrivateKey,
-            ),
-        ):
+        if not isinstance(key, _PRIVATE_KEY_TYPES):
             raise CryptoError()
-        self._key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | _MlDsaPrivate = key
+        self._key: _PrivateKey = key
 
     def public_key_der(self) -> bytes:
         """The public key as a DER SubjectPublicKeyInfo (RFC 5280), as GetPublicKey returns it."""
@@ -140,6 +163,11 @@ class AsymmetricKey:
     def sign(self, message: bytes, message_type: str, algorithm: str) -> bytes:
         if isinstance(self._key, (mldsa.MLDSA44PrivateKey, mldsa.MLDSA65PrivateKey, mldsa.MLDSA87PrivateKey)):
             return self._key.sign_mu(message) if message_type == EXTERNAL_MU else self._key.sign(message)
+        if isinstance(self._key, ed25519.Ed25519PrivateKey):
+            _require_pure_ed25519(message_type, algorithm)
+            return self._key.sign(message)
+        if isinstance(self._key, (mlkem.MLKEM768PrivateKey, mlkem.MLKEM1024PrivateKey)):
+            raise CryptoError()
         scheme = signing_scheme(algorithm)
         data, chosen = _prepared(message, message_type, scheme)
         if isinstance(self._key, rsa.RSAPrivateKey):
@@ -152,9 +180,15 @@ class AsymmetricKey:
         if isinstance(public, (mldsa.MLDSA44PublicKey, mldsa.MLDSA65PublicKey, mldsa.MLDSA87PublicKey)):
             _verify_ml_dsa(public, message, message_type, signature)
             return
-        scheme = signing_scheme(algorithm)
-        data, chosen = _prepared(message, message_type, scheme)
+        if isinstance(public, (mlkem.MLKEM768PublicKey, mlkem.MLKEM1024PublicKey)):
+            raise CryptoError()
         try:
+            if isinstance(public, ed25519.Ed25519PublicKey):
+                _require_pure_ed25519(message_type, algorithm)
+                public.verify(signature, message)
+                return
+            scheme = signing_scheme(algorithm)
+            data, chosen = _prepared(message, message_type, scheme)
             if isinstance(public, rsa.RSAPublicKey):
                 public.verify(signature, data, _rsa_padding(scheme), chosen)
             else:
@@ -190,6 +224,29 @@ class AsymmetricKey:
         if not isinstance(peer, ec.EllipticCurvePublicKey) or peer.curve.name != self._key.curve.name:
             raise CryptoError()
         return self._key.exchange(ec.ECDH(), peer)
+
+    def encapsulate(self) -> tuple[bytes, bytes]:
+        """ML-KEM encapsulation with the public key: (32-byte shared secret, its ciphertext)."""
+        if not isinstance(self._key, (mlkem.MLKEM768PrivateKey, mlkem.MLKEM1024PrivateKey)):
+            raise CryptoError()
+        return self._key.public_key().encapsulate()
+
+    def decapsulate(self, ciphertext: bytes) -> bytes:
+        """ML-KEM decapsulation: the 32-byte shared secret.  FIPS 203's implicit rejection answers a
+        ciphertext of the right length that was altered or made for another key with a pseudo-random secret;
+        only a ciphertext of another length is a CryptoError."""
+        if not isinstance(self._key, (mlkem.MLKEM768PrivateKey, mlkem.MLKEM1024PrivateKey)):
+            raise CryptoError()
+        try:
+            return self._key.decapsulate(ciphertext)
+        except ValueError:
+            raise CryptoError() from None
+
+
+def _require_pure_ed25519(message_type: str, algorithm: str) -> None:
+    # Only pure Ed25519 over a RAW message: `cryptography` has no Ed25519ph (ED25519_PH_SHA_512).
+    if algorithm != ED25519_SHA_512 or message_type != RAW:
+        raise CryptoError()
 
 
 def _verify_ml_dsa(public: _MlDsaPublic, message: bytes, message_type: str, signature: bytes) -> None:

@@ -4,12 +4,15 @@ One :class:`KeySpec` per member of botocore's ``KeySpec`` enum, transcribed
 from the AWS KMS Developer Guide: "Key spec reference" (usages, algorithms,
 key sizes), "Asymmetric key specs" (the largest plaintext each RSA and SM2
 encryption algorithm takes), "Key type reference" (which specs can be
-rotated, imported or made multi-Region).  kmsd creates the symmetric, RSA,
-NIST and SECG elliptic-curve, HMAC and ML-DSA specs (:attr:`KeySpec.creatable`);
-the other rows (Edwards25519, SM2, ML-KEM) are here so that their
-operations find their data in one place when they arrive.  Algorithm names are the wire
-values of botocore's ``EncryptionAlgorithmSpec``, ``SigningAlgorithmSpec``,
-``MacAlgorithmSpec`` and ``KeyAgreementAlgorithmSpec``.
+rotated, imported or made multi-Region).  kmsd creates every spec whose
+primitive ``cryptography`` implements (:attr:`KeySpec.creatable`): symmetric,
+RSA, NIST and SECG elliptic curves, Edwards25519, HMAC, ML-DSA, ML-KEM-768 and
+ML-KEM-1024.  SM2 and ML_KEM_512, which it does not implement, stay here so
+that the spec table is whole and their requests are answered as AWS answers a
+spec unavailable in the Region.  Algorithm names are the wire values of
+botocore's ``EncryptionAlgorithmSpec``, ``SigningAlgorithmSpec``,
+``MacAlgorithmSpec``, ``KeyAgreementAlgorithmSpec`` and
+``EncapsulationAlgorithmSpec``.
 """
 
 from __future__ import annotations
@@ -65,10 +68,11 @@ class KeySpec:
     signing_algorithms: tuple[str, ...] = ()
     mac_algorithms: tuple[str, ...] = ()
     key_agreement_algorithms: tuple[str, ...] = ()
+    encapsulation_algorithms: tuple[str, ...] = ()
     rotatable: bool = False  # automatic and on-demand rotation ("Rotate AWS KMS keys")
     importable: bool = False  # Origin EXTERNAL ("Requirements for imported key material")
     multi_region: bool = False  # "Multi-Region keys": supported key types
-    creatable: bool = False  # whether kmsd creates keys of this spec yet
+    creatable: bool = False  # whether kmsd creates keys of this spec (`cryptography` implements it)
     in_legacy_enum: bool = True  # a member of the deprecated CustomerMasterKeySpec enum
     encryption_algorithms: tuple[str, ...] = field(init=False)
 
@@ -115,6 +119,7 @@ def _rsa(bits: int) -> KeySpec:
 
 
 def _ecc(name: str, bits: int, signing: tuple[str, ...], *, agreement: bool, legacy: bool = True) -> KeySpec:
+    # ``legacy``: whether the deprecated CustomerMasterKeySpec enum has the spec (Edwards25519 is newer).
     usages = (SIGN_VERIFY, KEY_AGREEMENT) if agreement else (SIGN_VERIFY,)
     return KeySpec(
         name,
@@ -124,8 +129,7 @@ def _ecc(name: str, bits: int, signing: tuple[str, ...], *, agreement: bool, leg
         key_agreement_algorithms=("ECDH",) if agreement else (),
         importable=True,
         multi_region=True,
-        # Edwards25519 is not created yet: `cryptography` has no Ed25519ph for ED25519_PH_SHA_512.
-        creatable=legacy,
+        creatable=True,
         in_legacy_enum=legacy,
     )
 
@@ -155,9 +159,18 @@ def _ml_dsa(level: int, public_key_bits: int) -> KeySpec:
     )
 
 
-def _ml_kem(level: int, public_key_bits: int) -> KeySpec:
-    # FIPS 203 ML-KEM key encapsulation; key_bits is the encapsulation key's size.
-    return KeySpec(f"ML_KEM_{level}", public_key_bits, (ENCAPSULATE_DECAPSULATE,), in_legacy_enum=False)
+def _ml_kem(level: int, public_key_bits: int, *, creatable: bool = True) -> KeySpec:
+    # FIPS 203 ML-KEM key encapsulation; key_bits is the encapsulation key's size.  Encapsulate
+    # "EncapsulationAlgorithm": "The only valid value is ML_KEM."
+    return KeySpec(
+        f"ML_KEM_{level}",
+        public_key_bits,
+        (ENCAPSULATE_DECAPSULATE,),
+        encapsulation_algorithms=("ML_KEM",),
+        multi_region=True,
+        creatable=creatable,
+        in_legacy_enum=False,
+    )
 
 
 KEY_SPECS: Mapping[str, KeySpec] = MappingProxyType(
@@ -180,7 +193,7 @@ KEY_SPECS: Mapping[str, KeySpec] = MappingProxyType(
             _hmac(256),
             _hmac(384),
             _hmac(512),
-            # SM2 (China Regions only): encryption, signing or key agreement.
+            # SM2 (China Regions only): encryption, signing or key agreement; not created, `cryptography` has no SM2.
             KeySpec(
                 "SM2",
                 256,
@@ -193,7 +206,8 @@ KEY_SPECS: Mapping[str, KeySpec] = MappingProxyType(
             _ml_dsa(44, 10496),
             _ml_dsa(65, 15616),
             _ml_dsa(87, 20736),
-            _ml_kem(512, 6400),
+            # `cryptography` 51 has ML-KEM-768 and ML-KEM-1024 only.
+            _ml_kem(512, 6400, creatable=False),
             _ml_kem(768, 9472),
             _ml_kem(1024, 12544),
         )

@@ -9,6 +9,16 @@ DryRun, and only then unwraps the private key (afresh on every call: the
 material cache holds symmetric keys only) and asks
 :class:`~kmsd.crypto.asymmetric.AsymmetricKey` to act.  No private key ever
 leaves this module, and no error names one.
+
+Edwards25519 keys sign a RAW message with ``ED25519_SHA_512`` (pure
+Ed25519).  ``ED25519_PH_SHA_512`` takes only a DIGEST (a 64-byte SHA-512
+hash); such a request passes every check and is then refused with
+UnsupportedOperationException, because ``cryptography`` has no Ed25519ph.
+GetPublicKey of an ML-KEM key lists its ``EncapsulationAlgorithms``.
+Wordings AWS does not document, so modelled on its others: "Message type
+<type> is incompatible with algorithm <algorithm>." (as others report AWS
+answering it) and "SigningAlgorithm ED25519_PH_SHA_512 is not supported in
+this Region." (guessed).
 """
 
 from __future__ import annotations
@@ -17,8 +27,24 @@ from collections.abc import Mapping
 from typing import Any
 
 from kmsd.crypto import CryptoError
-from kmsd.crypto.asymmetric import DIGEST, EXTERNAL_MU, MU_BYTES, RAW, AsymmetricKey, signing_scheme
-from kmsd.crypto.key_spec import ENCRYPT_DECRYPT, KEY_AGREEMENT, SIGN_VERIFY, KeySpec, key_spec
+from kmsd.crypto.asymmetric import (
+    DIGEST,
+    ED25519_PH_SHA_512,
+    ED25519_SHA_512,
+    EXTERNAL_MU,
+    MU_BYTES,
+    RAW,
+    AsymmetricKey,
+    signing_scheme,
+)
+from kmsd.crypto.key_spec import (
+    ENCAPSULATE_DECAPSULATE,
+    ENCRYPT_DECRYPT,
+    KEY_AGREEMENT,
+    SIGN_VERIFY,
+    KeySpec,
+    key_spec,
+)
 from kmsd.errors import AwsError, ValidationError, internal
 from kmsd.iam.principal import Caller
 from kmsd.kms.context import KmsContext
@@ -28,13 +54,19 @@ from kmsd.store.models import KeyRecord
 
 DRY_RUN_MESSAGE = "The request would have succeeded, but the DryRun option is set."
 ML_DSA_SHAKE_256 = "ML_DSA_SHAKE_256"
+# The usages of asymmetric keys: the keys that have a public key.
+_PUBLIC_KEY_USAGES = (ENCRYPT_DECRYPT, SIGN_VERIFY, KEY_AGREEMENT, ENCAPSULATE_DECAPSULATE)
+# Sign "MessageType": "ED25519_SHA_512 signing algorithm requires KMS MessageType:RAW; ED25519_PH_SHA_512
+# signing algorithm requires KMS MessageType:DIGEST".
+_ED25519_MESSAGE_TYPES = {ED25519_SHA_512: RAW, ED25519_PH_SHA_512: DIGEST}
+_SHA_512_BYTES = 64
 
 
 def get_public_key(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resolved: Resolved) -> dict[str, Any]:
     key = resolved.key()
     require_state("GetPublicKey", key)
     spec = key_spec(key.key_spec)
-    if key.key_usage not in (ENCRYPT_DECRYPT, SIGN_VERIFY, KEY_AGREEMENT) or spec.is_symmetric_encryption:
+    if key.key_usage not in _PUBLIC_KEY_USAGES or spec.is_symmetric_encryption:
         # GetPublicKey API reference: there is no public key of a symmetric encryption or HMAC key.
         raise AwsError(
             "UnsupportedOperationException",
@@ -53,6 +85,8 @@ def get_public_key(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], r
         response["EncryptionAlgorithms"] = list(spec.encryption_algorithms)
     elif key.key_usage == SIGN_VERIFY:
         response["SigningAlgorithms"] = list(spec.signing_algorithms)
+    elif key.key_usage == ENCAPSULATE_DECAPSULATE:
+        response["EncapsulationAlgorithms"] = list(spec.encapsulation_algorithms)
     else:
         response["KeyAgreementAlgorithms"] = list(spec.key_agreement_algorithms)
     return response
@@ -146,6 +180,9 @@ def _signing_request(key: KeyRecord, params: Mapping[str, Any], operation: str) 
     # Sign "MessageType": "The default value is RAW."  ML-DSA keys take RAW or EXTERNAL_MU (a 64-byte mu),
     # the others RAW or DIGEST.
     message_type = str(params.get("MessageType") or RAW)
+    if algorithm in _ED25519_MESSAGE_TYPES:
+        _check_ed25519(params["Message"], message_type, algorithm)
+        return key, algorithm, message_type
     ml_dsa = ML_DSA_SHAKE_256 in spec.signing_algorithms
     if message_type not in ((RAW, EXTERNAL_MU) if ml_dsa else (RAW, DIGEST)):
         raise ValidationError(f"MessageType {message_type} is not valid for key spec {key.key_spec}.")
@@ -156,3 +193,16 @@ def _signing_request(key: KeyRecord, params: Mapping[str, Any], operation: str) 
     if message_type == DIGEST and len(params["Message"]) != signing_scheme(algorithm).digest_bytes:
         raise ValidationError(f"Digest is invalid length for algorithm {algorithm}.")
     return key, algorithm, message_type
+
+
+def _check_ed25519(message: bytes, message_type: str, algorithm: str) -> None:
+    if message_type != _ED25519_MESSAGE_TYPES[algorithm]:
+        raise ValidationError(f"Message type {message_type} is incompatible with algorithm {algorithm}.")
+    if algorithm == ED25519_PH_SHA_512:
+        # The digest ED25519_PH_SHA_512 takes is a SHA-512 hash (Sign "MessageType", DIGEST).
+        if len(message) != _SHA_512_BYTES:
+            raise ValidationError(f"Digest is invalid length for algorithm {algorithm}.")
+        # Ed25519ph (RFC 8032 HashEdDSA) is not in `cryptography` 51, and kmsd builds no primitive itself.
+        raise AwsError(
+            "UnsupportedOperationException", f"SigningAlgorithm {algorithm} is not supported in this Region."
+        )

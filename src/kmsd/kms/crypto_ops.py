@@ -22,9 +22,17 @@ the public key from GetPublicKey can make one; Decrypt of such a ciphertext
 needs the KeyId (the ciphertext names no key), takes no encryption context,
 and fails as ``InvalidCiphertextException`` like any other.
 
+ReEncrypt takes an RSA key as its source, its destination or both (ReEncrypt
+API reference): the source needs ``SourceKeyId`` and its
+``SourceEncryptionAlgorithm``, the destination its
+``DestinationEncryptionAlgorithm`` (else InvalidKeyUsageException, as the
+default SYMMETRIC_DEFAULT does not fit the key); neither takes an encryption
+context (ValidationException), the plaintext must fit the destination's OAEP
+limit (ValidationException), and the KeyMaterialIds are reported only for the
+symmetric side.
+
 Not supported, answered with ``UnsupportedOperationException``: ``Recipient``
-(AWS Nitro Enclaves attestation documents, which kmsd cannot verify) and
-ReEncrypt from or to an RSA key.
+(AWS Nitro Enclaves attestation documents, which kmsd cannot verify).
 kmsd has no custom key stores, so any ``CustomKeyStoreId`` is unknown.
 """
 
@@ -118,35 +126,48 @@ def decrypt(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resolved
 
 def re_encrypt(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resolved: Resolved) -> dict[str, Any]:
     destination, source = resolved.key(Target.DESTINATION_KEY), resolved.key(Target.SOURCE_KEY)
-    blob = _source_blob(params.get("CiphertextBlob"), resolved.blob, source)
+    source_symmetric = key_spec(source.key_spec).is_symmetric_encryption
+    destination_symmetric = key_spec(destination.key_spec).is_symmetric_encryption
+    # An RSA ciphertext is bare RSAES-OAEP output that names no key: there is no blob to read or compare.
+    blob = _source_blob(params.get("CiphertextBlob"), resolved.blob, source) if source_symmetric else None
     require_enabled(source)
     _require_encrypt_decrypt(source, "ReEncrypt")
     source_algorithm = _encryption_algorithm(source, params.get("SourceEncryptionAlgorithm"))
+    if not source_symmetric:
+        _refuse_encryption_context(params.get("SourceEncryptionContext"))
     require_enabled(destination)
     _require_encrypt_decrypt(destination, "ReEncrypt")
     destination_algorithm = _encryption_algorithm(destination, params.get("DestinationEncryptionAlgorithm"))
-    for named in (source, destination):
-        if not key_spec(named.key_spec).is_symmetric_encryption:
-            raise AwsError(
-                "UnsupportedOperationException",
-                f"{named.arn} has key spec {named.key_spec}; kmsd re-encrypts only with "
-                f"{default_encryption_algorithm()} keys.",
-            )
-    if blob is None:
-        _answer_dry_run(params)
-    source_material, plaintext = _open(ctx, blob, params.get("SourceEncryptionContext"))
-    _answer_dry_run(params)
-    current = _current_material(ctx, destination)
-    sealed = current.cipher.encrypt(plaintext, params.get("DestinationEncryptionContext"), ctx.rng)
-    return {
-        "CiphertextBlob": sealed,
+    if not destination_symmetric:
+        # ReEncrypt "DestinationEncryptionContext": "valid only when the destination KMS key is a symmetric
+        # encryption KMS key".
+        _refuse_encryption_context(params.get("DestinationEncryptionContext"))
+    response: dict[str, Any] = {
         "SourceKeyId": source.arn,
         "KeyId": destination.arn,
         "SourceEncryptionAlgorithm": source_algorithm,
         "DestinationEncryptionAlgorithm": destination_algorithm,
-        "SourceKeyMaterialId": source_material.material_id,
-        "DestinationKeyMaterialId": current.material_id,
     }
+    if source_symmetric:
+        if blob is None:
+            _answer_dry_run(params)
+        source_material, plaintext = _open(ctx, blob, params.get("SourceEncryptionContext"))
+        # SourceKeyMaterialId: "present only when the original encryption used a symmetric encryption KMS key".
+        response["SourceKeyMaterialId"] = source_material.material_id
+    else:
+        plaintext = _rsa_open(ctx, source, params, source_algorithm)
+    if destination_symmetric:
+        _answer_dry_run(params)
+        current = _current_material(ctx, destination)
+        response["CiphertextBlob"] = current.cipher.encrypt(
+            plaintext, params.get("DestinationEncryptionContext"), ctx.rng
+        )
+        response["DestinationKeyMaterialId"] = current.material_id
+    else:
+        _check_rsa_plaintext(destination, destination_algorithm, plaintext)
+        _answer_dry_run(params)
+        response["CiphertextBlob"] = _rsa_key(ctx, destination).encrypt(plaintext, destination_algorithm)
+    return response
 
 
 def generate_data_key(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resolved: Resolved) -> dict[str, Any]:
@@ -209,15 +230,19 @@ def _encryption_algorithm(key: KeyRecord, requested: str | None) -> str:
 def _rsa_encrypt(ctx: KmsContext, key: KeyRecord, algorithm: str, params: Mapping[str, Any]) -> dict[str, Any]:
     _refuse_encryption_context(params.get("EncryptionContext"))
     plaintext: bytes = params["Plaintext"]
+    _check_rsa_plaintext(key, algorithm, plaintext)
+    _answer_dry_run(params)
+    ciphertext = _rsa_key(ctx, key).encrypt(plaintext, algorithm)
+    return {"CiphertextBlob": ciphertext, "KeyId": key.arn, "EncryptionAlgorithm": algorithm}
+
+
+def _check_rsa_plaintext(key: KeyRecord, algorithm: str, plaintext: bytes) -> None:
     # "Asymmetric key specs": RSAES_OAEP takes at most the modulus size - 2 * hash size - 2 bytes.
     limit = key_spec(key.key_spec).max_plaintext_bytes[algorithm]
     if len(plaintext) > limit:
         raise ValidationError(
             f"Plaintext is too long: {algorithm} with key spec {key.key_spec} takes at most {limit} bytes."
         )
-    _answer_dry_run(params)
-    ciphertext = _rsa_key(ctx, key).encrypt(plaintext, algorithm)
-    return {"CiphertextBlob": ciphertext, "KeyId": key.arn, "EncryptionAlgorithm": algorithm}
 
 
 def _rsa_decrypt(ctx: KmsContext, key: KeyRecord, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -225,15 +250,21 @@ def _rsa_decrypt(ctx: KmsContext, key: KeyRecord, params: Mapping[str, Any]) -> 
     _require_encrypt_decrypt(key, "Decrypt")
     algorithm = _encryption_algorithm(key, params.get("EncryptionAlgorithm"))
     _refuse_encryption_context(params.get("EncryptionContext"))
-    ciphertext: bytes | None = params.get("CiphertextBlob")
+    plaintext = _rsa_open(ctx, key, params, algorithm)
     _answer_dry_run(params)
+    return {"KeyId": key.arn, "Plaintext": plaintext, "EncryptionAlgorithm": algorithm}
+
+
+def _rsa_open(ctx: KmsContext, key: KeyRecord, params: Mapping[str, Any], algorithm: str) -> bytes:
+    """The plaintext of the request's RSA ciphertext; a dry run without one (IGNORE_CIPHERTEXT) is answered."""
+    ciphertext: bytes | None = params.get("CiphertextBlob")
     if ciphertext is None:
+        _answer_dry_run(params)
         raise invalid_ciphertext()
     try:
-        plaintext = _rsa_key(ctx, key).decrypt(ciphertext, algorithm)
+        return _rsa_key(ctx, key).decrypt(ciphertext, algorithm)
     except CryptoError:
         raise invalid_ciphertext() from None
-    return {"KeyId": key.arn, "Plaintext": plaintext, "EncryptionAlgorithm": algorithm}
 
 
 def _refuse_encryption_context(encryption_context: Mapping[str, str] | None) -> None:

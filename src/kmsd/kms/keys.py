@@ -74,7 +74,7 @@ def _check_key_kind(params: Mapping[str, Any]) -> tuple[str, str, str]:
     if spec is None or not spec.creatable:
         # The specs `cryptography` cannot do yet (README: "Key specs"), answered as AWS answers a spec that
         # is not available in the Region.
-        raise unsupported(f"KeySpec {key_spec} is not supported in this Region.")
+        raise unsupported(f"KeySpec {key_spec} is not supported in this Region")
     if params.get("CustomKeyStoreId") is not None:
         # kmsd has no custom key stores, so every CustomKeyStoreId names a store that does not exist.
         raise AwsError(

@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from kmsd.crypto.key_spec import ENCRYPT_DECRYPT, GENERATE_VERIFY_MAC, KEY_AGREEMENT, SIGN_VERIFY, key_spec
+from kmsd.crypto.key_spec import (
+    ENCAPSULATE_DECAPSULATE,
+    ENCRYPT_DECRYPT,
+    GENERATE_VERIFY_MAC,
+    KEY_AGREEMENT,
+    SIGN_VERIFY,
+    key_spec,
+)
 from kmsd.kms.context import KmsContext
 from kmsd.store.models import KeyRecord
 
@@ -44,6 +51,8 @@ def key_metadata(ctx: KmsContext, key: KeyRecord) -> dict[str, Any]:
         metadata["MacAlgorithms"] = list(spec.mac_algorithms)
     elif key.key_usage == KEY_AGREEMENT and spec.key_agreement_algorithms:
         metadata["KeyAgreementAlgorithms"] = list(spec.key_agreement_algorithms)
+    elif key.key_usage == ENCAPSULATE_DECAPSULATE and spec.encapsulation_algorithms:
+        metadata["EncapsulationAlgorithms"] = list(spec.encapsulation_algorithms)
     if key.multi_region:
         metadata["MultiRegionConfiguration"] = multi_region_configuration(key)
     if key.key_state == "PendingDeletion":

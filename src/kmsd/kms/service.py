@@ -46,7 +46,19 @@ from kmsd.clock import Clock
 from kmsd.crypto import RandomSource, RootKey
 from kmsd.errors import AwsError
 from kmsd.iam.principal import Caller
-from kmsd.kms import aliases, asymmetric_ops, crypto_ops, deletion, grants, key_policies, keys, mac_ops, rotation, tags
+from kmsd.kms import (
+    aliases,
+    asymmetric_ops,
+    crypto_ops,
+    deletion,
+    grants,
+    kem_ops,
+    key_policies,
+    keys,
+    mac_ops,
+    rotation,
+    tags,
+)
 from kmsd.kms.context import KmsContext
 from kmsd.kms.data_key_pairs import (
     generate_data_key_pair,
@@ -138,6 +150,9 @@ OPERATIONS: dict[str, Operation] = {
     "DeriveSharedSecret": Operation(key_of, asymmetric_ops.derive_shared_secret, writes=False),
     "GenerateMac": Operation(key_of, mac_ops.generate_mac, writes=False),
     "VerifyMac": Operation(key_of, mac_ops.verify_mac, writes=False),
+    # ML-KEM key encapsulation ("Cross-account use: Yes": key_of)
+    "Encapsulate": Operation(key_of, kem_ops.encapsulate, writes=False),
+    "Decapsulate": Operation(key_of, kem_ops.decapsulate, writes=False),
     # imported key material (none of them across accounts: own_key_of)
     "GetParametersForImport": Operation(own_key_of, get_parameters_for_import, writes=False),
     "ImportKeyMaterial": Operation(own_key_of, import_key_material, writes=True),
