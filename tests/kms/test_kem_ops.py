@@ -124,3 +124,19 @@ def test_grants_on_ml_kem_keys_allow_only_what_the_key_does(kms: Kms) -> None:
 def test_ml_kem_keys_cannot_rotate(kms: Kms) -> None:
     key_id = kms.create_key(KeySpec="ML_KEM_768", KeyUsage="ENCAPSULATE_DECAPSULATE")["KeyId"]
     assert refusal(kms, "EnableKeyRotation", KeyId=key_id)[0] == "UnsupportedOperationException"
+
+
+def test_ml_kem_and_edwards25519_keys_can_be_multi_region(kms: Kms) -> None:
+    # "Multi-Region keys": asymmetric keys can be multi-Region.
+    signing = kms.create_key(KeySpec="ECC_NIST_EDWARDS25519", KeyUsage="SIGN_VERIFY", MultiRegion=True)
+    assert signing["KeyId"].startswith("mrk-") and signing["MultiRegion"] is True
+    kem = kms.create_key(KeySpec="ML_KEM_1024", KeyUsage="ENCAPSULATE_DECAPSULATE", MultiRegion=True)
+    assert kem["KeyId"].startswith("mrk-") and kem["MultiRegion"] is True
+    made = kms("Encapsulate", KeyId=kem["KeyId"], EncapsulationAlgorithm="ML_KEM")
+    recovered = kms(
+        "Decapsulate",
+        KeyId=kem["Arn"],
+        SharedSecretCiphertextBlob=made["SharedSecretCiphertextBlob"],
+        EncapsulationAlgorithm="ML_KEM",
+    )
+    assert recovered["SharedSecret"] == made["SharedSecret"]

@@ -202,3 +202,14 @@ def test_re_encrypt_with_rsa_keys_refuses_what_aws_refuses(kms: Kms, rsa_key: di
     )
     kms("DisableKey", KeyId=rsa_id)
     assert refusal(kms, "ReEncrypt", **from_rsa)[0] == "DisabledException"
+
+
+def test_a_dry_run_from_an_rsa_key_may_ignore_the_ciphertext(kms: Kms, rsa_key: dict[str, Any]) -> None:
+    symmetric = kms.create_key()["KeyId"]
+    dry = {"DryRun": True, "DryRunModifiers": ["IGNORE_CIPHERTEXT"], "DestinationKeyId": symmetric}
+    assert refusal(
+        kms, "ReEncrypt", **dry, SourceKeyId=rsa_key["KeyId"], SourceEncryptionAlgorithm="RSAES_OAEP_SHA_1"
+    ) == (
+        "DryRunOperationException",
+        "The request would have succeeded, but the DryRun option is set.",
+    )
