@@ -8,6 +8,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from kmsd.clock import ManualClock
 from kmsd.store.sqlite import SqliteStore
@@ -201,15 +203,107 @@ def test_import_operations_refuse_a_key_of_origin_aws_kms(kms: Kms) -> None:
         kms("ImportKeyMaterial", KeyId=arn, ImportToken=b"t", EncryptedKeyMaterial=b"m")
 
 
-def test_rotation_is_not_available_for_imported_material(kms: Kms) -> None:
+def test_automatic_rotation_is_refused_for_imported_material(kms: Kms) -> None:
     key_id = external_key(kms)["KeyId"]
     import_material(kms, key_id, os.urandom(32))
     arn = kms("DescribeKey", KeyId=key_id)["KeyMetadata"]["Arn"]
-    for operation in ("EnableKeyRotation", "RotateKeyOnDemand"):
+    for operation in ("EnableKeyRotation", "DisableKeyRotation", "GetKeyRotationStatus"):
         with aws_error(
             "UnsupportedOperationException", f"{arn} origin is EXTERNAL which is not valid for this operation."
         ):
             kms(operation, KeyId=key_id)
+    # On-demand rotation needs new material waiting for it.
+    with aws_error("UnsupportedOperationException"):
+        kms("RotateKeyOnDemand", KeyId=key_id)
+
+
+def rotations(kms: Kms, key_id: str, include: str = "ALL_KEY_MATERIAL") -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = kms("ListKeyRotations", KeyId=key_id, IncludeKeyMaterial=include)["Rotations"]
+    return entries
+
+
+def test_new_material_waits_for_rotation_then_becomes_current(kms: Kms, clock: ManualClock) -> None:
+    key_id = external_key(kms)["KeyId"]
+    first_material, second_material = os.urandom(32), os.urandom(32)
+    first = import_material(kms, key_id, first_material, KeyMaterialDescription="first")["KeyMaterialId"]
+    old_blob = kms("Encrypt", KeyId=key_id, Plaintext=b"old")["CiphertextBlob"]
+    with aws_error("IncorrectKeyMaterialException"):
+        import_material(kms, key_id, first_material, ImportType="NEW_KEY_MATERIAL")
+    second = import_material(kms, key_id, second_material, ImportType="NEW_KEY_MATERIAL")["KeyMaterialId"]
+    assert second != first
+    assert [
+        (entry["KeyMaterialId"], entry["KeyMaterialState"], entry["ImportState"]) for entry in rotations(kms, key_id)
+    ] == [
+        (first, "CURRENT", "IMPORTED"),
+        (second, "PENDING_ROTATION", "IMPORTED"),
+    ]
+    assert rotations(kms, key_id)[0]["KeyMaterialDescription"] == "first"
+    assert rotations(kms, key_id, "ROTATIONS_ONLY") == []
+    assert kms("DescribeKey", KeyId=key_id)["KeyMetadata"]["CurrentKeyMaterialId"] == first
+    with aws_error("KMSInvalidStateException"):
+        import_material(kms, key_id, os.urandom(32), ImportType="NEW_KEY_MATERIAL")
+
+    assert kms("RotateKeyOnDemand", KeyId=key_id)["KeyId"].endswith(key_id)
+    assert kms("DescribeKey", KeyId=key_id)["KeyMetadata"]["CurrentKeyMaterialId"] == second
+    (rotated,) = rotations(kms, key_id, "ROTATIONS_ONLY")
+    assert rotated["KeyMaterialId"] == second and rotated["KeyMaterialState"] == "CURRENT"
+    assert rotated["RotationType"] == "ON_DEMAND" and rotated["RotationDate"] == clock.now()
+    assert rotations(kms, key_id)[0]["KeyMaterialState"] == "NON_CURRENT"
+    new_blob = kms("Encrypt", KeyId=key_id, Plaintext=b"new")["CiphertextBlob"]
+    assert kms("Decrypt", CiphertextBlob=old_blob)["Plaintext"] == b"old"
+
+    # Deleting a non-current material makes the key wait for it; only that material brings it back.
+    kms("DeleteImportedKeyMaterial", KeyId=key_id, KeyMaterialId=first)
+    assert kms("DescribeKey", KeyId=key_id)["KeyMetadata"]["KeyState"] == "PendingImport"
+    assert rotations(kms, key_id)[0]["ImportState"] == "PENDING_IMPORT"
+    with aws_error("IncorrectKeyMaterialException"):
+        import_material(kms, key_id, first_material, KeyMaterialId=second)
+    import_material(kms, key_id, first_material, ImportType="EXISTING_KEY_MATERIAL", KeyMaterialId=first)
+    assert kms("DescribeKey", KeyId=key_id)["KeyMetadata"]["KeyState"] == "Enabled"
+    assert kms("Decrypt", CiphertextBlob=old_blob)["Plaintext"] == b"old"
+    assert kms("Decrypt", CiphertextBlob=new_blob)["Plaintext"] == b"new"
+
+
+def test_material_pending_rotation_can_be_deleted_and_replaced(kms: Kms) -> None:
+    key_id = external_key(kms)["KeyId"]
+    import_material(kms, key_id, os.urandom(32))
+    pending = import_material(kms, key_id, os.urandom(32), ImportType="NEW_KEY_MATERIAL")["KeyMaterialId"]
+    deleted = kms("DeleteImportedKeyMaterial", KeyId=key_id, KeyMaterialId=pending)
+    assert deleted["KeyMaterialId"] == pending
+    assert kms("DescribeKey", KeyId=key_id)["KeyMetadata"]["KeyState"] == "Enabled"
+    assert len(rotations(kms, key_id)) == 1
+    with aws_error("NotFoundException"):
+        kms("DeleteImportedKeyMaterial", KeyId=key_id, KeyMaterialId=pending)
+    replacement = import_material(kms, key_id, os.urandom(32), ImportType="NEW_KEY_MATERIAL")["KeyMaterialId"]
+    kms("RotateKeyOnDemand", KeyId=key_id)
+    assert kms("DescribeKey", KeyId=key_id)["KeyMetadata"]["CurrentKeyMaterialId"] == replacement
+
+
+def test_import_type_rules(kms: Kms) -> None:
+    key_id = external_key(kms)["KeyId"]
+    with aws_error("IncorrectKeyMaterialException"):
+        import_material(kms, key_id, os.urandom(32), ImportType="EXISTING_KEY_MATERIAL")
+    with aws_error("ValidationException"):
+        import_material(kms, key_id, os.urandom(32), ImportType="NEW_KEY_MATERIAL", KeyMaterialId="a" * 64)
+
+
+def test_a_pending_material_that_expires_is_forgotten(kms: Kms, clock: ManualClock) -> None:
+    key_id = external_key(kms)["KeyId"]
+    import_material(kms, key_id, os.urandom(32))
+    valid_to = clock.now() + timedelta(hours=1)
+    import_material(
+        kms,
+        key_id,
+        os.urandom(32),
+        ImportType="NEW_KEY_MATERIAL",
+        ExpirationModel="KEY_MATERIAL_EXPIRES",
+        ValidTo=valid_to,
+    )
+    assert rotations(kms, key_id)[1]["ValidTo"] == valid_to
+    clock.advance(timedelta(hours=1))
+    kms.service.sweep()
+    assert len(rotations(kms, key_id)) == 1
+    assert kms("DescribeKey", KeyId=key_id)["KeyMetadata"]["KeyState"] == "Enabled"
 
 
 def test_a_pending_deletion_key_loses_material_but_keeps_its_state(kms: Kms) -> None:
@@ -244,3 +338,41 @@ def test_expired_material_is_unusable_before_the_sweep_runs(kms: Kms, clock: Man
         kms("Decrypt", CiphertextBlob=blob)
     assert store.list_key_materials(key_id) == []
     assert kms("DescribeKey", KeyId=key_id)["KeyMetadata"]["KeyState"] == "PendingImport"
+
+
+def test_a_purged_key_takes_its_imported_material_records_with_it(
+    kms: Kms, clock: ManualClock, store: SqliteStore
+) -> None:
+    metadata = external_key(kms)
+    import_material(kms, metadata["KeyId"], os.urandom(32))
+    import_material(kms, metadata["KeyId"], os.urandom(32), ImportType="NEW_KEY_MATERIAL")
+    assert len(store.list_imported_materials(metadata["KeyId"], metadata["Arn"].split(":")[3])) == 2
+    kms("ScheduleKeyDeletion", KeyId=metadata["KeyId"], PendingWindowInDays=7)
+    clock.advance(timedelta(days=7))
+    kms.service.sweep()
+    assert store.get_key(metadata["KeyId"]) is None
+    assert store.list_imported_materials(metadata["KeyId"], metadata["Arn"].split(":")[3]) == []
+
+
+def test_an_asymmetric_key_takes_a_private_key_of_its_spec(kms: Kms) -> None:
+    private = ec.generate_private_key(ec.SECP256K1())
+    der = private.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    key = kms.create_key(Origin="EXTERNAL", KeySpec="ECC_SECG_P256K1", KeyUsage="SIGN_VERIFY")
+    with aws_error("ValidationException"):
+        import_material(kms, key["KeyId"], der, KeyMaterialDescription="asymmetric keys take none")
+    import_material(kms, key["KeyId"], der, "RSA_AES_KEY_WRAP_SHA_256")
+    assert "CurrentKeyMaterialId" not in kms("DescribeKey", KeyId=key["KeyId"])["KeyMetadata"]
+    signature = kms("Sign", KeyId=key["KeyId"], Message=b"m", SigningAlgorithm="ECDSA_SHA_256")["Signature"]
+    private.public_key().verify(signature, b"m", ec.ECDSA(hashes.SHA256()))
+    with aws_error(
+        "UnsupportedOperationException",
+        f"{key['Arn']} key spec is ECC_SECG_P256K1 which is not valid for this operation.",
+    ):
+        kms("ListKeyRotations", KeyId=key["KeyId"])
+
+
+def test_ml_dsa_keys_take_no_imported_material(kms: Kms) -> None:
+    with aws_error("UnsupportedOperationException", "Origin EXTERNAL is not supported for KeySpec ML_DSA_44."):
+        kms("CreateKey", Origin="EXTERNAL", KeySpec="ML_DSA_44", KeyUsage="SIGN_VERIFY")

@@ -163,7 +163,16 @@ FULL: list[Any] = [
     ),
     KeyLastUsageRecord(key_id=KEY_ID, tracking_started_at=T1, operation="Encrypt", used_at=T1, request_id="request-1"),
     ImportedMaterialRecord(
-        key_id=KEY_ID, wrapped_digest=b"\x01digest", expiration_model="KEY_MATERIAL_EXPIRES", valid_to=T1
+        key_id=KEY_ID,
+        region="us-east-1",
+        version=2,
+        wrapped_digest=b"\x01digest",
+        imported=True,
+        expiration_model="KEY_MATERIAL_EXPIRES",
+        valid_to=T1,
+        description="second material",
+        rotation_type="ON_DEMAND",
+        rotated_at=T0,
     ),
     SessionRecord(
         access_key_id="ASIAEXAMPLEEXAMPLE01",

@@ -53,9 +53,10 @@ def refuse_if_material_expired(ctx: KmsContext, key: KeyRecord) -> None:
     # Only a key of imported material that holds some can lose it: the others need no read.
     if key.origin != "EXTERNAL" or key.key_state == "PendingImport":
         return
-    record = ctx.store.get_imported_material(key.key_id)
-    if record is not None and record.valid_to is not None and record.valid_to <= ctx.clock.now():
-        raise MaterialExpired(key)
+    now = ctx.clock.now()
+    for record in ctx.store.list_imported_materials(key.key_id, key.region):
+        if record.imported and record.valid_to is not None and record.valid_to <= now:
+            raise MaterialExpired(key)
 
 
 def deletion_window_ended(key: KeyRecord, now: datetime) -> bool:
@@ -63,7 +64,8 @@ def deletion_window_ended(key: KeyRecord, now: datetime) -> bool:
 
 
 def purge_key(ctx: KmsContext, key: KeyRecord) -> None:
-    """Delete the key, its material, aliases and tags, then drop its unwrapped material from memory.
+    """Delete the key, its material (and imported materials' records), aliases and tags, then drop its
+    unwrapped material from memory.
 
     The store overwrites the deleted rows and empties its journal after the commit (see
     :mod:`kmsd.store.sqlite.store`), and the purge is counted so that other processes drop their
@@ -71,6 +73,8 @@ def purge_key(ctx: KmsContext, key: KeyRecord) -> None:
     """
     with ctx.store.transaction():
         ctx.store.delete_key(key.key_id)
+        # Imported materials' records name their key without a foreign key: they go here, with it.
+        ctx.store.delete_imported_materials(key.key_id, key.region)
         ctx.materials.count_purge()
     ctx.materials.forget(key.key_id)
 

@@ -1,12 +1,12 @@
 """The life of a key: CreateKey, DescribeKey, ListKeys, EnableKey, DisableKey and UpdateKeyDescription.
 
 kmsd creates the key specs :mod:`kmsd.crypto.key_spec` marks creatable
-(symmetric, RSA, NIST and SECG elliptic curves, HMAC; origin ``AWS_KMS``,
+(symmetric, RSA, NIST and SECG elliptic curves, HMAC; origin ``AWS_KMS`` or ``EXTERNAL``,
 single-Region), each with a usage its spec allows.  A request for any
 other kind of key is refused before anything is written, with AWS's error
 where AWS would refuse it too and ``UnsupportedOperationException`` where AWS
 would build something kmsd does not build yet (the specs ``cryptography``
-cannot do, imported key material, multi-Region keys).  A key policy in the request must
+cannot do, key material of other origins, multi-Region replicas).  A key policy in the request must
 pass KMS's key policy rules and the lockout safety check.  CreateKey writes
 the key and its first key material in the caller's transaction, so a failure
 part-way leaves no key behind.
@@ -23,6 +23,7 @@ from kmsd.authz.authorizer import NamedKey
 from kmsd.authz.default_policy import default_key_policy
 from kmsd.authz.permissions import Target
 from kmsd.crypto.asymmetric import new_private_key
+from kmsd.crypto.imported_material import importable_specs
 from kmsd.crypto.key_spec import KEY_SPECS, KeySpec, default_key_spec
 from kmsd.crypto.mac import new_hmac_material
 from kmsd.errors import AwsError, ValidationError
@@ -84,9 +85,9 @@ def _check_key_kind(params: Mapping[str, Any]) -> tuple[str, str, str]:
     if origin in _CUSTOM_KEY_STORE_ORIGINS:
         # CreateKey: "To create a KMS key in a custom key store, ... specify the CustomKeyStoreId".
         raise ValidationError(f"Origin {origin} requires a CustomKeyStoreId.")
-    if origin == "EXTERNAL" and spec is not default:
-        # Imported material is built for symmetric encryption keys only (kmsd.kms.imports).
-        raise unsupported(f"Origin EXTERNAL is not supported by kmsd for KeySpec {key_spec}.")
+    if origin == "EXTERNAL" and not (spec.importable and key_spec in importable_specs()):
+        # "Requirements for imported key material": the key specs whose material can be imported.
+        raise unsupported(f"Origin EXTERNAL is not supported for KeySpec {key_spec}.")
     if origin not in ("AWS_KMS", "EXTERNAL"):
         raise unsupported(f"Origin {origin} is not supported by kmsd.")
     if params.get("MultiRegion") and not spec.multi_region:

@@ -20,6 +20,7 @@ from kmsd.crypto.key_spec import (
     key_spec,
 )
 from kmsd.kms.context import KmsContext
+from kmsd.kms.imports import current_material_record
 from kmsd.store.models import KeyRecord
 
 
@@ -58,14 +59,15 @@ def key_metadata(ctx: KmsContext, key: KeyRecord) -> dict[str, Any]:
     if key.key_state == "PendingDeletion":
         metadata["DeletionDate"] = key.deletion_date
         metadata["PendingDeletionWindowInDays"] = key.pending_deletion_window_days
-    imported = ctx.store.get_imported_material(key.key_id) if key.origin == "EXTERNAL" else None
+    imported = current_material_record(ctx, key) if key.origin == "EXTERNAL" else None
     if imported is not None and imported.expiration_model is not None:
-        # Imported material: how it expires, and when (DescribeKey API reference, KeyMetadata).
+        # Imported material: how its current material expires, and when (DescribeKey API reference, KeyMetadata).
         metadata["ExpirationModel"] = imported.expiration_model
         if imported.valid_to is not None:
             metadata["ValidTo"] = imported.valid_to
+    # CurrentKeyMaterialId: "This value is present for symmetric encryption keys with AWS_KMS or EXTERNAL origin."
     material = ctx.store.get_key_material(key.key_id, key.current_material_version)
-    if material is not None:
+    if material is not None and spec.is_symmetric_encryption:
         metadata["CurrentKeyMaterialId"] = material.material_id
     return metadata
 

@@ -7,7 +7,12 @@ enabled; a disabled key or one pending deletion is not rotated, and an overdue
 rotation happens once the key is enabled again; on-demand rotations (at most
 25 per key, a quota that cannot be raised) do not move the automatic schedule.
 Rotation only adds key material: ciphertexts name the material version they
-were made with, so everything encrypted earlier still decrypts.
+were made with, so everything encrypted earlier still decrypts.  A symmetric
+key of imported material (origin EXTERNAL) rotates on demand only, to the
+material imported for it with ImportType NEW_KEY_MATERIAL
+(:mod:`kmsd.kms.imports`); ListKeyRotations lists its materials with their
+import fields.  Automatic rotation stays refused for it, as AWS refuses it:
+"<key ARN> origin is EXTERNAL which is not valid for this operation."
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from kmsd.crypto.key_spec import key_spec
 from kmsd.errors import AwsError
 from kmsd.iam.principal import Caller
 from kmsd.kms.context import KmsContext
+from kmsd.kms.imports import EXTERNAL, rotate_to_pending_material, rotation_entries
 from kmsd.kms.key_states import require_state
 from kmsd.kms.paging import paginate
 from kmsd.kms.resolve import Resolved
@@ -34,9 +40,11 @@ AUTOMATIC = "AUTOMATIC"
 ON_DEMAND = "ON_DEMAND"
 
 
-def _require_rotatable(key: KeyRecord) -> None:
-    # "Rotate AWS KMS keys": only symmetric encryption keys with AWS_KMS key material rotate.
-    if key.origin != "AWS_KMS":
+def _require_rotatable(key: KeyRecord, *, imported_too: bool = False) -> None:
+    # "Rotate AWS KMS keys": only symmetric encryption keys rotate; automatic rotation only with AWS_KMS key
+    # material, on-demand rotation (and so ListKeyRotations) with imported material too ("Rotate imported key
+    # material on demand").
+    if key.origin != "AWS_KMS" and not (imported_too and key.origin == EXTERNAL):
         raise AwsError(
             "UnsupportedOperationException",
             f"{key.arn} origin is {key.origin} which is not valid for this operation.",
@@ -110,7 +118,10 @@ def rotate_key_on_demand(
 ) -> dict[str, Any]:
     key = resolved.key()
     require_state("RotateKeyOnDemand", key)
-    _require_rotatable(key)
+    _require_rotatable(key, imported_too=True)
+    if key.origin == EXTERNAL:
+        rotate_to_pending_material(ctx, key, MAX_ON_DEMAND_ROTATIONS)
+        return {"KeyId": key.arn}
     done = sum(1 for material in ctx.store.list_key_materials(key.key_id) if material.rotation_type == ON_DEMAND)
     if done >= MAX_ON_DEMAND_ROTATIONS:
         raise AwsError(
@@ -134,9 +145,14 @@ def list_key_rotations(
 ) -> dict[str, Any]:
     key = resolved.key()
     require_state("ListKeyRotations", key)
-    _require_rotatable(key)
+    _require_rotatable(key, imported_too=True)
+    all_material = params.get("IncludeKeyMaterial") == "ALL_KEY_MATERIAL"
+    if key.origin == EXTERNAL:
+        imported = rotation_entries(ctx, key, all_material)
+        page_of = paginate(imported, lambda entry: f"{entry[0]:010d}", f"rotations:{key.key_id}", params)
+        return {"Rotations": [entry for _, entry in page_of.items], **page_of.response_members()}
     materials = ctx.store.list_key_materials(key.key_id)
-    if params.get("IncludeKeyMaterial") != "ALL_KEY_MATERIAL":
+    if not all_material:
         # ROTATIONS_ONLY (the default) leaves out the key's original material, which no rotation made.
         materials = [material for material in materials if material.rotation_type is not None]
     page = paginate(materials, lambda material: f"{material.version:010d}", f"rotations:{key.key_id}", params)

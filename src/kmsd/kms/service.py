@@ -190,7 +190,7 @@ class KmsService:
         except MaterialExpired as expired:
             # The call met imported material past its ValidTo: delete it (resolving writes nothing; a write
             # operation's transaction has been rolled back), then run the call on the key without it.
-            expire_material_of(self.context, expired.key.key_id)
+            expire_material_of(self.context, expired.key)
             self.authorizer.invalidate()
             return self._call(entry, operation, params, caller, via_service)
 

@@ -113,10 +113,20 @@ class Store(Protocol):
     def keys_due_for_rotation(self, when: datetime) -> list[KeyRecord]: ...
 
     # --- imported key material (origin EXTERNAL) ---------------------------
-    def get_imported_material(self, key_id: str) -> ImportedMaterialRecord | None: ...
+    def list_imported_materials(self, key_id: str, region: str) -> list[ImportedMaterialRecord]:
+        """The key's imported materials, ordered by version."""
+        ...
 
     def put_imported_material(self, record: ImportedMaterialRecord) -> None:
-        """Store the record, replacing the key's earlier one."""
+        """Store the record, replacing the one of the same key, Region and version."""
+        ...
+
+    def delete_imported_material(self, key_id: str, region: str, version: int) -> None:
+        """Forget one imported material (no-op when absent)."""
+        ...
+
+    def delete_imported_materials(self, key_id: str, region: str) -> None:
+        """Forget every imported material of the key (its purge; no-op when none)."""
         ...
 
     def imported_materials_expired_by(self, when: datetime) -> list[ImportedMaterialRecord]:
@@ -141,6 +151,10 @@ class Store(Protocol):
 
     def delete_key_materials(self, key_id: str) -> None:
         """Remove every generation of the key's material, scrubbed from the files as a purge is."""
+        ...
+
+    def delete_key_material(self, key_id: str, version: int) -> None:
+        """Remove one generation of the key's material, scrubbed from the files as a purge is."""
         ...
 
     # --- aliases -----------------------------------------------------------

@@ -324,6 +324,36 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "INSERT INTO key_last_usage (key_id, tracking_started_at) "
         "SELECT key_id, strftime('%Y-%m-%dT%H:%M:%f', 'now') || '000+00:00' FROM keys",
     ),
+    # 8: imported key material, one row per material (ImportType NEW_KEY_MATERIAL and RotateKeyOnDemand give an
+    # EXTERNAL key several), replacing migration 6's one row per key.  A row belongs to a key by (key_id, region)
+    # and has no foreign key to keys, whose primary key is about to become (key_id, region): kmsd.kms.expiry
+    # deletes a purged key's rows itself.  The rows of migration 6 become the key's version 1, imported while
+    # that version's material is stored.
+    (
+        """
+        CREATE TABLE imported_key_materials (
+            key_id TEXT NOT NULL,
+            region TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            wrapped_digest BLOB NOT NULL,
+            imported INTEGER NOT NULL CHECK (imported IN (0, 1)),
+            expiration_model TEXT,
+            valid_to TEXT,
+            description TEXT,
+            rotation_type TEXT,
+            rotated_at TEXT,
+            PRIMARY KEY (key_id, region, version)
+        )
+        """,
+        "INSERT INTO imported_key_materials (key_id, region, version, wrapped_digest, imported, expiration_model, "
+        "valid_to) SELECT imported_materials.key_id, keys.region, 1, imported_materials.wrapped_digest, "
+        "EXISTS (SELECT 1 FROM key_materials WHERE key_materials.key_id = imported_materials.key_id "
+        "AND key_materials.version = 1), imported_materials.expiration_model, imported_materials.valid_to "
+        "FROM imported_materials JOIN keys ON keys.key_id = imported_materials.key_id",
+        "DROP TABLE imported_materials",
+        "CREATE INDEX imported_key_materials_by_valid_to ON imported_key_materials (valid_to) "
+        "WHERE valid_to IS NOT NULL",
+    ),
 )
 
 LATEST_VERSION = len(MIGRATIONS)

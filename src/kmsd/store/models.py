@@ -95,17 +95,26 @@ class KeyLastUsageRecord:
 
 @dataclass(frozen=True)
 class ImportedMaterialRecord:
-    """What a key of origin EXTERNAL keeps about its imported material, beyond the material itself.
+    """One key material of a key of origin EXTERNAL, beyond the material itself (which is in ``key_materials``).
 
-    ``wrapped_digest`` is the SHA-256 of the first material imported and its KeyMaterialId, wrapped under
-    the root key: it outlives the material, so that only that material may be imported again.
-    ``expiration_model`` and ``valid_to`` are AWS's ExpirationModel and ValidTo while material is imported.
+    ``version`` is the generation the material is (or, while it waits for RotateKeyOnDemand, will be): it is
+    PENDING_ROTATION while ``version`` is above the key's ``current_material_version``.  ``wrapped_digest`` is
+    the SHA-256 of the material and its KeyMaterialId, wrapped under the root key: it outlives the material, so
+    that only that material may be imported again under that id.  ``imported`` says whether the material is
+    in the store now (ImportState); ``expiration_model`` and ``valid_to`` are AWS's ExpirationModel and
+    ValidTo while it is.  ``rotation_type`` and ``rotated_at`` are set once a rotation made it current.
     """
 
     key_id: str
+    region: str
+    version: int
     wrapped_digest: bytes
+    imported: bool
     expiration_model: str | None = None
     valid_to: datetime | None = None
+    description: str | None = None
+    rotation_type: str | None = None
+    rotated_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -119,6 +119,19 @@ class KmsKeyQueries(SqliteConnections):
             self._request_scrub()
             self._write("DELETE FROM key_materials WHERE key_id = ?", (key_id,), f"key material of key `{key_id}`")
 
+    def delete_key_material(self, key_id: str, version: int) -> None:
+        """Remove one generation of the key's material (DeleteImportedKeyMaterial, expiry); no-op when absent.
+
+        Scrubbed like a purged key's: zeroed by secure_delete, and the WAL emptied once the transaction commits.
+        """
+        with self.transaction():
+            self._request_scrub()
+            self._write(
+                "DELETE FROM key_materials WHERE key_id = ? AND version = ?",
+                (key_id, version),
+                f"key material {version} of key `{key_id}`",
+            )
+
     # --- last use of keys (GetKeyLastUsage) ---------------------------------------------
 
     def get_key_last_usage(self, key_id: str) -> KeyLastUsageRecord | None:
@@ -142,21 +155,38 @@ class KmsKeyQueries(SqliteConnections):
 
     # --- imported key material (origin EXTERNAL) ------------------------------------
 
-    def get_imported_material(self, key_id: str) -> ImportedMaterialRecord | None:
-        row = self._fetchone(f"{IMPORTED_MATERIALS.select_sql} WHERE key_id = ?", (key_id,))
-        return None if row is None else IMPORTED_MATERIALS.from_row(row)
+    def list_imported_materials(self, key_id: str, region: str) -> list[ImportedMaterialRecord]:
+        rows = self._fetchall(
+            f"{IMPORTED_MATERIALS.select_sql} WHERE key_id = ? AND region = ? ORDER BY version", (key_id, region)
+        )
+        return [IMPORTED_MATERIALS.from_row(row) for row in rows]
 
     def put_imported_material(self, record: ImportedMaterialRecord) -> None:
-        """Store the record, replacing the key's earlier one."""
+        """Store the record, replacing the one of the same key, Region and version."""
         with self.transaction():
-            what = f"imported material of key `{record.key_id}`"
-            self._write("DELETE FROM imported_materials WHERE key_id = ?", (record.key_id,), what)
+            self.delete_imported_material(record.key_id, record.region, record.version)
+            what = f"imported material {record.version} of key `{record.key_id}`"
             self._write(IMPORTED_MATERIALS.insert_sql, IMPORTED_MATERIALS.to_row(record), what)
+
+    def delete_imported_material(self, key_id: str, region: str, version: int) -> None:
+        self._write(
+            "DELETE FROM imported_key_materials WHERE key_id = ? AND region = ? AND version = ?",
+            (key_id, region, version),
+            f"imported material {version} of key `{key_id}`",
+        )
+
+    def delete_imported_materials(self, key_id: str, region: str) -> None:
+        self._write(
+            "DELETE FROM imported_key_materials WHERE key_id = ? AND region = ?",
+            (key_id, region),
+            f"imported materials of key `{key_id}`",
+        )
 
     def imported_materials_expired_by(self, when: datetime) -> list[ImportedMaterialRecord]:
         """The records whose ValidTo is at or before ``when``, soonest first."""
         rows = self._fetchall(
-            f"{IMPORTED_MATERIALS.select_sql} WHERE valid_to IS NOT NULL AND valid_to <= ? ORDER BY valid_to, key_id",
+            f"{IMPORTED_MATERIALS.select_sql} WHERE valid_to IS NOT NULL AND valid_to <= ? "
+            "ORDER BY valid_to, key_id, version",
             (encode_time(when),),
         )
         return [IMPORTED_MATERIALS.from_row(row) for row in rows]

@@ -53,7 +53,9 @@ KEYS = RowCodec(
 )
 KEY_MATERIALS = RowCodec(KeyMaterialRecord, "key_materials", {"wrapped_material": BLOB, "created_at": TIME})
 IMPORTED_MATERIALS = RowCodec(
-    ImportedMaterialRecord, "imported_materials", {"wrapped_digest": BLOB, "valid_to": TIME.or_none()}
+    ImportedMaterialRecord,
+    "imported_key_materials",
+    {"wrapped_digest": BLOB, "imported": BOOL, "valid_to": TIME.or_none(), "rotated_at": TIME.or_none()},
 )
 KEY_LAST_USAGE = RowCodec(
     KeyLastUsageRecord, "key_last_usage", {"tracking_started_at": TIME.or_none(), "used_at": TIME.or_none()}
