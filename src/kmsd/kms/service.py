@@ -73,6 +73,7 @@ from kmsd.kms.imports import (
     get_parameters_for_import,
     import_key_material,
 )
+from kmsd.kms.key_id_forms import check_key_id_forms
 from kmsd.kms.key_usage import TRACKED_OPERATIONS, KeyUsageRecorder, Submit, get_key_last_usage
 from kmsd.kms.materials import KeyMaterials
 from kmsd.kms.resolve import Resolved, key_of, nothing, own_key_of
@@ -216,6 +217,8 @@ class KmsService:
         self, entry: Operation, operation: str, params: Mapping[str, Any], caller: Caller, via_service: str | None
     ) -> dict[str, Any]:
         ctx = self.context
+        # Each key member must be spelled in a form the operation's API reference accepts, before anything else.
+        check_key_id_forms(operation, params)
         tokens = params.get("GrantTokens")
         if tokens:
             # A malformed grant token fails the request whatever else would allow it.
