@@ -7,6 +7,7 @@ principals that exist), and the tests call as the root users of those accounts.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -57,3 +58,8 @@ class Kms:
 @pytest.fixture
 def kms(service: KmsService, caller: Caller) -> Kms:
     return Kms(service, caller)
+
+
+def customer_aliases(listed: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A ListAliases page without the predefined ``alias/aws/`` aliases every account lists."""
+    return [entry for entry in listed["Aliases"] if not str(entry["AliasName"]).startswith("alias/aws/")]

@@ -7,9 +7,10 @@ from datetime import timedelta
 import pytest
 
 from kmsd.clock import ManualClock
+from kmsd.kms.aws_managed_keys import PREDEFINED_ALIASES
 
 from .aws_errors import aws_error
-from .conftest import ACCOUNT, OTHER_ACCOUNT, REGION, Kms, caller_for
+from .conftest import ACCOUNT, OTHER_ACCOUNT, REGION, Kms, caller_for, customer_aliases
 
 ALIAS_PREFIX_MESSAGE = (
     'Alias must start with the prefix "alias/". Please see '
@@ -26,7 +27,7 @@ def test_create_alias_by_key_id_and_by_key_arn(kms: Kms, clock: ManualClock) -> 
     assert kms("CreateAlias", AliasName="alias/by-id", TargetKeyId=metadata["KeyId"]) == {}
     kms("CreateAlias", AliasName="alias/team/by_arn", TargetKeyId=metadata["Arn"])
     listed = kms("ListAliases")
-    assert listed["Aliases"] == [
+    assert customer_aliases(listed) == [
         {
             "AliasName": name,
             "AliasArn": alias_arn(name),
@@ -51,7 +52,7 @@ def test_create_alias_name_rules(kms: Kms) -> None:
         "Member must satisfy regular expression pattern: ^alias/[a-zA-Z0-9/_-]+$",
     ):
         kms("CreateAlias", AliasName="alias/", TargetKeyId=key_id)
-    assert kms("ListAliases")["Aliases"] == []
+    assert customer_aliases(kms("ListAliases")) == []
 
 
 @pytest.mark.parametrize("operation", ["CreateAlias", "UpdateAlias"])
@@ -78,7 +79,7 @@ def test_alias_names_are_per_account_and_region(kms: Kms) -> None:
     kms("CreateAlias", AliasName="alias/same", TargetKeyId=kms.create_key()["KeyId"])
     for other in (kms.as_caller(caller_for(OTHER_ACCOUNT)), kms.as_caller(caller_for(region="eu-west-1"))):
         other("CreateAlias", AliasName="alias/same", TargetKeyId=other.create_key()["KeyId"])
-        assert [entry["AliasName"] for entry in other("ListAliases")["Aliases"]] == ["alias/same"]
+        assert [entry["AliasName"] for entry in customer_aliases(other("ListAliases"))] == ["alias/same"]
 
 
 def test_alias_target_must_be_a_key_not_an_alias(kms: Kms) -> None:
@@ -99,7 +100,7 @@ def test_alias_target_must_exist_in_the_callers_account_and_region(kms: Kms) -> 
     elsewhere = kms.as_caller(caller_for(region="eu-west-1")).create_key()
     with aws_error("NotFoundException", "Invalid arn eu-west-1"):
         kms("CreateAlias", AliasName="alias/x", TargetKeyId=elsewhere["Arn"])
-    assert kms("ListAliases")["Aliases"] == []
+    assert customer_aliases(kms("ListAliases")) == []
 
 
 def test_alias_target_pending_deletion(kms: Kms) -> None:
@@ -123,7 +124,7 @@ def test_update_alias_moves_it_to_another_key(kms: Kms, clock: ManualClock) -> N
     clock.advance(timedelta(hours=1))
     assert kms("UpdateAlias", AliasName="alias/current", TargetKeyId=second) == {}
     assert kms("DescribeKey", KeyId="alias/current")["KeyMetadata"]["KeyId"] == second
-    (entry,) = kms("ListAliases")["Aliases"]
+    (entry,) = customer_aliases(kms("ListAliases"))
     assert (entry["TargetKeyId"], entry["CreationDate"], entry["LastUpdatedDate"]) == (
         second,
         created,
@@ -154,7 +155,7 @@ def test_delete_alias(kms: Kms) -> None:
     key_id = kms.create_key()["KeyId"]
     kms("CreateAlias", AliasName="alias/gone", TargetKeyId=key_id)
     assert kms("DeleteAlias", AliasName="alias/gone") == {}
-    assert kms("ListAliases")["Aliases"] == []
+    assert customer_aliases(kms("ListAliases")) == []
     assert kms("DescribeKey", KeyId=key_id)["KeyMetadata"]["KeyState"] == "Enabled"
     with aws_error("NotFoundException", f"Alias {alias_arn('alias/gone')} is not found."):
         kms("DeleteAlias", AliasName="alias/gone")
@@ -167,7 +168,7 @@ def test_delete_alias_of_a_key_pending_deletion(kms: Kms) -> None:
     kms("CreateAlias", AliasName="alias/a", TargetKeyId=key_id)
     kms("ScheduleKeyDeletion", KeyId=key_id)
     kms("DeleteAlias", AliasName="alias/a")
-    assert kms("ListAliases")["Aliases"] == []
+    assert customer_aliases(kms("ListAliases")) == []
 
 
 def test_list_aliases_filtered_by_key(kms: Kms) -> None:
@@ -200,7 +201,8 @@ def test_list_aliases_pages(kms: Kms) -> None:
             assert "NextMarker" not in page
             break
         marker = page["NextMarker"]
-    assert seen == names
+    # The predefined alias/aws/ aliases are listed too, in name order.
+    assert seen == sorted([*names, *PREDEFINED_ALIASES])
     with aws_error("InvalidMarkerException"):
         kms("ListAliases", Marker="not-a-marker")
 

@@ -10,6 +10,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from kmsd.store.models import AccessKeyRecord, AliasRecord, GrantRecord, IamRole, IamUser, KeyMaterialRecord, KeyRecord
+from kmsd.store.sqlite import SqliteStore
+from kmsd.store.sqlite.rows import KEYS
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
 ACCOUNT = "111122223333"
@@ -113,3 +115,20 @@ def role(name: str, account_id: str = ACCOUNT, path: str = "/", **changes: objec
         assume_role_policy=TRUST,
     )
     return replace(record, **changes)  # type: ignore[arg-type]
+
+
+# Columns the keys table gained after migration 1, newest last, with the migration that added each.
+_LATER_KEY_COLUMNS = {"key_manager": 9}
+
+
+def insert_key_at_version(store: SqliteStore, version: int, key: KeyRecord) -> None:
+    """Insert ``key`` into a store whose schema stopped at ``version``: only the columns the keys table had then.
+
+    The migration tests build old files with the store's own code, whose row codec names every column of the
+    latest schema.
+    """
+    names = [name for name in KEYS.names if _LATER_KEY_COLUMNS.get(name, 0) <= version]
+    row = dict(zip(KEYS.names, KEYS.to_row(key), strict=True))
+    sql = f"INSERT INTO keys ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+    with store.transaction():
+        store._write(sql, [row[name] for name in names], f"key `{key.key_id}`")

@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from tests.store.records import T0, make_grant, make_key, role, user
+from tests.store.records import T0, insert_key_at_version, make_grant, make_key, role, user
 
 import kmsd.store.sqlite.store as sqlite_module
 from kmsd.store.base import Conflict
@@ -144,7 +144,7 @@ def test_the_migration_indexes_documents_stored_before_it(tmp_path: Path, monkey
     old.create_account(Account(ACCOUNT, T0))
     old.insert_user(alice)
     old.insert_role(trusting)
-    old.insert_key(key)
+    insert_key_at_version(old, before, key)
     old.insert_grant(grant)
     assert old.schema_version() == before
     old.close()

@@ -82,6 +82,7 @@ FULL: list[Any] = [
         next_rotation_date=T1,
         multi_region=True,
         tags=TAGS,
+        key_manager="AWS",
     ),
     KeyMaterialRecord(
         key_id=KEY_ID,
@@ -277,9 +278,9 @@ def test_the_column_lists_are_the_schema_s(tmp_path: Path) -> None:
 
 def test_the_statements_a_codec_builds() -> None:
     assert KEYS.insert_sql.startswith("INSERT INTO keys (key_id, account_id, region, description, ")
-    assert KEYS.insert_sql.endswith(f"VALUES ({', '.join('?' * 18)})")
+    assert KEYS.insert_sql.endswith(f"VALUES ({', '.join('?' * 19)})")
     assert KEYS.update_sql.startswith("UPDATE keys SET account_id = ?, region = ?, ")
-    assert KEYS.update_sql.endswith("tags = ? WHERE key_id = ?")
+    assert KEYS.update_sql.endswith("tags = ?, key_manager = ? WHERE key_id = ?")
     key = FULL[2]
     assert KEYS.update_values(key) == (*KEYS.to_row(key)[1:], KEY_ID)
     assert USERS.columns_of("u") == "u.user_id, u.account_id, u.user_name, u.path, u.created_at, " + (
@@ -298,7 +299,7 @@ def test_times_are_stored_as_fixed_width_utc_text() -> None:
 
 
 def test_a_row_of_another_length_is_refused_rather_than_shifted() -> None:
-    with pytest.raises(StoreError, match="a row of 17 columns is no KeyRecord"):
+    with pytest.raises(StoreError, match="a row of 18 columns is no KeyRecord"):
         KEYS.from_row(KEYS.to_row(FULL[2])[:-1])
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from tests.store.records import ALICE, grant_id, make_grant
+from tests.store.records import ALICE, grant_id, insert_key_at_version, make_grant
 
 import kmsd.store.sqlite.store as sqlite_module
 from kmsd.store.base import Conflict, Store, StoreError
@@ -175,7 +175,7 @@ def test_a_version_2_file_is_migrated_to_version_3_keeping_its_data(
         old = SqliteStore(db_path)
         try:
             assert old.schema_version() == 2
-            old.insert_key(make_key(1))
+            insert_key_at_version(old, 2, make_key(1))
         finally:
             old.close()
     store = SqliteStore(db_path)

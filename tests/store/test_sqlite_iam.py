@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from tests.store.records import role, unique_id, user
+from tests.store.records import insert_key_at_version, role, unique_id, user
 
 import kmsd.store.sqlite.store as sqlite_module
 from kmsd.store.base import Conflict, Store, StoreError
@@ -796,7 +796,9 @@ def _version_1_file(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         try:
             assert old.schema_version() == 1
             old.create_account(Account(ACCOUNT, T0))
-            old.insert_key(
+            insert_key_at_version(
+                old,
+                1,
                 KeyRecord(
                     key_id="00000001-0000-4000-8000-000000000000",
                     account_id=ACCOUNT,
@@ -809,7 +811,7 @@ def _version_1_file(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
                     creation_date=T0,
                     policy="{}",
                     current_material_version=1,
-                )
+                ),
             )
         finally:
             old.close()

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from tests.store.records import T0, key_id, make_key
+from tests.store.records import T0, insert_key_at_version, key_id, make_key
 
 import kmsd.store.sqlite.store as sqlite_module
 from kmsd.store.migrations import LATEST_VERSION
@@ -21,7 +21,7 @@ def test_keys_older_than_tracking_get_its_start_and_newer_ones_none(
         patched.setattr(sqlite_module, "LATEST_VERSION", 6)
         old = SqliteStore(path)
         try:
-            old.insert_key(make_key(1))
+            insert_key_at_version(old, 6, make_key(1))
         finally:
             old.close()
     before = datetime.now(UTC) - timedelta(seconds=1)

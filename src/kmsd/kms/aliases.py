@@ -22,6 +22,7 @@ from kmsd.authz.permissions import Target
 from kmsd.crypto.key_spec import key_spec
 from kmsd.errors import AwsError, ValidationError, already_exists, constraint_violation, internal, not_found
 from kmsd.iam.principal import Caller
+from kmsd.kms.aws_managed_keys import predefined_alias_entries
 from kmsd.kms.context import KmsContext
 from kmsd.kms.expiry import purge_expired_keys
 from kmsd.kms.key_states import require_state
@@ -169,20 +170,28 @@ def list_aliases(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], res
     key = resolved.maybe_key()
     if key is None:
         aliases = ctx.store.list_aliases(account_id, region)
+        entries = [_entry(alias) for alias in aliases]
+        # The predefined AWS aliases are listed, without TargetKeyId, until their AWS managed key exists.
+        entries += predefined_alias_entries(account_id, region, {alias.alias_name for alias in aliases})
+        entries.sort(key=_entry_name)
         scope = "aliases"
     else:
-        aliases = ctx.store.list_aliases(key.account_id, key.region, key.key_id)
+        entries = [_entry(alias) for alias in ctx.store.list_aliases(key.account_id, key.region, key.key_id)]
         scope = f"aliases:{key.key_id}"
     # ListAliases API reference: Limit "between 1 and 100 ... defaults to 50".
-    page = paginate(aliases, lambda alias: alias.alias_name, scope, params, default=50, maximum=100)
-    entries = [
-        {
-            "AliasName": alias.alias_name,
-            "AliasArn": alias.arn,
-            "TargetKeyId": alias.target_key_id,
-            "CreationDate": alias.creation_date,
-            "LastUpdatedDate": alias.last_updated_date,
-        }
-        for alias in page.items
-    ]
-    return {"Aliases": entries, **page.response_members()}
+    page = paginate(entries, _entry_name, scope, params, default=50, maximum=100)
+    return {"Aliases": list(page.items), **page.response_members()}
+
+
+def _entry(alias: AliasRecord) -> dict[str, Any]:
+    return {
+        "AliasName": alias.alias_name,
+        "AliasArn": alias.arn,
+        "TargetKeyId": alias.target_key_id,
+        "CreationDate": alias.creation_date,
+        "LastUpdatedDate": alias.last_updated_date,
+    }
+
+
+def _entry_name(entry: Mapping[str, Any]) -> str:
+    return str(entry["AliasName"])

@@ -35,7 +35,7 @@ def key_metadata(ctx: KmsContext, key: KeyRecord) -> dict[str, Any]:
         "KeyUsage": key.key_usage,
         "KeyState": key.key_state,
         "Origin": key.origin,
-        "KeyManager": "CUSTOMER",
+        "KeyManager": key.key_manager,
         "KeySpec": key.key_spec,
         "MultiRegion": key.multi_region,
     }

@@ -59,6 +59,7 @@ from kmsd.kms import (
     rotation,
     tags,
 )
+from kmsd.kms.aws_managed_keys import AwsManagedKeyNeeded, create_aws_managed_key, resolve_describe_key
 from kmsd.kms.context import KmsContext
 from kmsd.kms.data_key_pairs import (
     generate_data_key_pair,
@@ -94,7 +95,8 @@ OPERATIONS: dict[str, Operation] = {
     # keys
     "CreateKey": Operation(keys.resolve_create_key, keys.create_key, writes=True),
     # DescribeKey is one of the operations AWS allows across accounts: key_of, not own_key_of.
-    "DescribeKey": Operation(key_of, keys.describe_key, writes=False),
+    # A predefined alias/aws/ alias gets its AWS managed key on first DescribeKey (kmsd.kms.aws_managed_keys).
+    "DescribeKey": Operation(resolve_describe_key, keys.describe_key, writes=False),
     "ListKeys": Operation(nothing, keys.list_keys, writes=False),
     "EnableKey": Operation(own_key_of, keys.enable_key, writes=True),
     "DisableKey": Operation(own_key_of, keys.disable_key, writes=True),
@@ -187,6 +189,13 @@ class KmsService:
         if entry is None:
             raise AwsError("UnknownOperationException", f"Unknown operation {operation}")
         try:
+            return self._call(entry, operation, params, caller, via_service)
+        except AwsManagedKeyNeeded as needed:
+            # DescribeKey named a predefined alias with no key yet: create the AWS managed key (resolving writes
+            # nothing), then describe it.
+            with self.context.store.transaction():
+                create_aws_managed_key(self.context, needed.account_id, needed.region, needed.alias_name)
+            self.authorizer.invalidate()
             return self._call(entry, operation, params, caller, via_service)
         except MaterialExpired as expired:
             # The call met imported material past its ValidTo: delete it (resolving writes nothing; a write

@@ -354,6 +354,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX imported_key_materials_by_valid_to ON imported_key_materials (valid_to) "
         "WHERE valid_to IS NOT NULL",
     ),
+    # 9: who manages a key (KeyMetadata KeyManager): CUSTOMER, or AWS for the AWS managed keys kmsd creates on
+    # the first use of a predefined alias/aws/ alias.  Every key that exists already is a customer's.
+    (
+        "ALTER TABLE keys ADD COLUMN key_manager TEXT NOT NULL DEFAULT 'CUSTOMER' "
+        "CHECK (key_manager IN ('CUSTOMER', 'AWS'))",
+    ),
 )
 
 LATEST_VERSION = len(MIGRATIONS)

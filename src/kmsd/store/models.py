@@ -59,6 +59,7 @@ class KeyRecord:
     next_rotation_date: datetime | None = None
     multi_region: bool = False
     tags: dict[str, str] = field(default_factory=dict)
+    key_manager: str = "CUSTOMER"  # CUSTOMER | AWS (an AWS managed key, created on first use of its alias)
 
     @property
     def arn(self) -> str:
