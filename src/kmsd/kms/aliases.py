@@ -7,7 +7,9 @@ neither create, change nor delete such aliases; a name is unique within an
 account and Region; an alias points at a customer managed key of the same
 account and Region, named by key id or key ARN (never by another alias); and
 UpdateAlias may only move an alias between keys of the same type and key
-usage.  An alias disappears with its key when the key is deleted.
+usage.  An alias disappears with its key when the key is deleted.  ListAliases
+also lists the predefined ``alias/aws/`` aliases that have no AWS managed key
+yet (:mod:`kmsd.kms.aws_managed_keys`).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Turning a ``KeyId`` request member into the key it names, with AWS's errors when it names none.
 
-KMS accepts four spellings of a key wherever an operation takes ``KeyId``: the
-key id (a UUID), the key ARN, an alias name (``alias/x``) and an alias ARN.
+KMS knows four spellings of a key: the key id (a UUID), the key ARN, an alias
+name (``alias/x``) and an alias ARN; which of them an operation accepts is
+checked before it resolves anything (:mod:`kmsd.kms.key_id_forms`).
 Without an ARN the key is looked up in the caller's own account and region;
 an ARN may name another account (the authorizer decides whether the caller
 may use it) but must name the caller's region, because a KMS key lives in one
