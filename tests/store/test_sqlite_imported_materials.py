@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from tests.store.records import REGION, T0, key_id, make_key, make_material
+from tests.store.records import REGION, T0, insert_key_at_version, key_id, make_key, make_material
 
 import kmsd.store.sqlite.store as sqlite_module
 from kmsd.store.migrations import LATEST_VERSION, MIGRATIONS
@@ -63,8 +63,12 @@ def test_migration_6_rows_become_version_1_of_their_key(tmp_path: Path, monkeypa
         patched.setattr(sqlite_module, "LATEST_VERSION", IMPORTED_MIGRATION - 1)
         old = SqliteStore(path)
         try:
-            old.insert_key(make_key(1, origin="EXTERNAL"))
-            old.insert_key(make_key(2, origin="EXTERNAL", region="eu-west-1", key_state="PendingImport"))
+            insert_key_at_version(old, IMPORTED_MIGRATION - 1, make_key(1, origin="EXTERNAL"))
+            insert_key_at_version(
+                old,
+                IMPORTED_MIGRATION - 1,
+                make_key(2, origin="EXTERNAL", region="eu-west-1", key_state="PendingImport"),
+            )
             old.add_key_material(make_material(1, 1))
         finally:
             old.close()
