@@ -7,7 +7,7 @@ import json
 from datetime import timedelta
 
 from kmsd.clock import ManualClock
-from kmsd.kms.aws_managed_keys import PREDEFINED_ALIASES
+from kmsd.kms.aws_managed_keys import PREDEFINED_ALIASES, create_aws_managed_key
 
 from .aws_errors import aws_error
 from .conftest import ACCOUNT, OTHER_ACCOUNT, REGION, Kms, caller_for
@@ -88,3 +88,13 @@ def test_only_describe_key_creates_it(kms: Kms) -> None:
     with aws_error("NotFoundException", f"Alias arn:aws:kms:{REGION}:{ACCOUNT}:alias/aws/nothing is not found."):
         kms("DescribeKey", KeyId="alias/aws/nothing")
     assert kms("ListKeys")["Keys"] == []
+
+
+def test_creating_the_key_twice_creates_one(kms: Kms) -> None:
+    # Two requests (or two processes) that both found the alias without a key: the second creates nothing.
+    ctx = kms.service.context
+    with ctx.store.transaction():
+        create_aws_managed_key(ctx, ACCOUNT, REGION, "alias/aws/xray")
+        create_aws_managed_key(ctx, ACCOUNT, REGION, "alias/aws/xray")
+    (key,) = kms("ListKeys")["Keys"]
+    assert kms("DescribeKey", KeyId="alias/aws/xray")["KeyMetadata"]["KeyId"] == key["KeyId"]
