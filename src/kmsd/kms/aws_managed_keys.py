@@ -33,10 +33,13 @@ Resolving writes nothing, so the DescribeKey resolver raises
 :class:`AwsManagedKeyNeeded`; the service creates the key in a transaction of
 its own and runs the call again (:mod:`kmsd.kms.service`).
 
-Guessed wordings: the descriptions of the keys for EFS, OpenSearch, Kinesis
-Video Streams, Redshift, Glue and X-Ray follow AWS's pattern ("Default key that
-protects my <data> when no other key is defined") where no AWS text for the
-current wording was found.
+Guessed wordings: the descriptions of the keys for EBS, EFS, OpenSearch,
+Kinesis Video Streams, Redshift, Glue and X-Ray follow AWS's pattern ("Default
+key that protects my <data> when no other key is defined") where no AWS text
+for the current wording was found (those for S3, SSM, RDS, DynamoDB, Lambda,
+ACM and Secrets Manager are AWS's).  Assumed: a predefined alias without a key
+is listed with ``AliasName`` and ``AliasArn`` only (no dates either), and
+GetKeyRotationStatus of an AWS managed key shows ``RotationPeriodInDays`` 365.
 """
 
 from __future__ import annotations
