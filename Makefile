@@ -28,6 +28,8 @@ serve: $(VENV)/.installed
 # System packages the tests and benchmarks need, installed only when missing.
 system-test-deps:
 	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+	@# SoftHSM2 is the PKCS#11 token the custom key store tests initialise and drive (tests/integration).
+	@command -v softhsm2-util >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq softhsm2 >/dev/null; }
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check src tests bench

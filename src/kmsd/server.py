@@ -22,6 +22,7 @@ from kmsd.api.app import KmsdApp, Runtime
 from kmsd.api.regions import RegionPolicy
 from kmsd.clock import Clock, SystemClock
 from kmsd.crypto import RandomSource, RootKey, SystemRandomSource
+from kmsd.hsm import Pkcs11Module, TokenDirectory
 from kmsd.iam.accounts import AccountDirectory, RootCredentials
 from kmsd.iam.credentials import CredentialResolver
 from kmsd.iam.service import IamService
@@ -65,12 +66,14 @@ def open_parts(store_url: str, *, clock: Clock | None = None, rng: RandomSource 
     return Parts(store, root_key, clock, rng, AccountDirectory(store, root_key, clock, rng))
 
 
-def build_runtime(parts: Parts, *, dev: bool = False) -> Runtime:
+def build_runtime(parts: Parts, *, dev: bool = False, pkcs11_module: str | None = None) -> Runtime:
+    """The services over ``parts``; ``pkcs11_module`` is the PKCS#11 library of custom key stores, if any."""
     credentials = CredentialResolver(parts.store, parts.root_key, parts.accounts, dev=dev, clock=parts.clock)
     iam = IamService(parts.store, parts.root_key, parts.clock, parts.rng)
     # An inactive or deleted key, a deleted user, changed tags: the very next request must see it.
     iam.add_write_listener(credentials.invalidate)
-    kms = KmsService(parts.store, parts.root_key, parts.clock, parts.rng)
+    tokens = TokenDirectory(Pkcs11Module(pkcs11_module) if pkcs11_module is not None else None)
+    kms = KmsService(parts.store, parts.root_key, parts.clock, parts.rng, tokens=tokens)
     # A deleted user or role: the grants KMS caches now name its unique id (store.sqlite_principal_references).
     iam.add_write_listener(kms.invalidate_caches)
     return Runtime(
@@ -113,6 +116,8 @@ class RequestOptions:
     trusted_proxy_hops: int = 1
     # The regions a request may be signed for; None: any AWS region name (kmsd.api.regions).
     regions: tuple[str, ...] | None = None
+    # The PKCS#11 library whose tokens back AWS_CLOUDHSM custom key stores; None: no custom key stores.
+    pkcs11_module: str | None = None
 
 
 class ListenError(Exception):
@@ -157,7 +162,7 @@ def serve(host: str, port: int, store_url: str, *, dev: bool = False, options: R
         announce_default_account(first_start)
     options = options or RequestOptions()
     app = KmsdApp(
-        build_runtime(parts, dev=dev),
+        build_runtime(parts, dev=dev, pkcs11_module=options.pkcs11_module),
         explain_denials=options.explain_denials,
         trusted_proxy_header=options.trusted_proxy_header,
         trusted_service_header=options.trusted_service_header,

@@ -57,13 +57,31 @@ def _params(operation: str) -> dict[str, Any]:
         "GenerateDataKeyWithoutPlaintext": {"KeyId": KEY, "KeySpec": "AES_256"},
         "CreateGrant": {"KeyId": KEY, "GranteePrincipal": root_arn(), "Operations": ["Encrypt"]},
         "RevokeGrant": {"KeyId": KEY, "GrantId": "0" * 64},
+        "CreateCustomKeyStore": {"CustomKeyStoreName": "hsm"},
+        "ConnectCustomKeyStore": {"CustomKeyStoreId": "cks-1234567890abcdef0"},
+        "DisconnectCustomKeyStore": {"CustomKeyStoreId": "cks-1234567890abcdef0"},
+        "DeleteCustomKeyStore": {"CustomKeyStoreId": "cks-1234567890abcdef0"},
+        "UpdateCustomKeyStore": {"CustomKeyStoreId": "cks-1234567890abcdef0"},
+        "DescribeCustomKeyStores": {},
     }
     return table.get(operation, {"KeyId": KEY})
 
 
 # The permission each operation's first check needs, and the resource it is checked on.
 _EXPECTED_ACTION = {"ReEncrypt": "kms:ReEncryptFrom"}
-_ON_STAR = {"CreateKey", "ListKeys", "ListAliases", "GenerateRandom"}
+_ON_STAR = {
+    "CreateKey",
+    "ListKeys",
+    "ListAliases",
+    "GenerateRandom",
+    # The custom key store operations: "kms:<operation> (IAM policy)", on no key.
+    "CreateCustomKeyStore",
+    "ConnectCustomKeyStore",
+    "DisconnectCustomKeyStore",
+    "DeleteCustomKeyStore",
+    "UpdateCustomKeyStore",
+    "DescribeCustomKeyStores",
+}
 _ON_ALIAS = {"CreateAlias", "UpdateAlias", "DeleteAlias"}
 
 

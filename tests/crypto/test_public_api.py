@@ -12,6 +12,7 @@ import kmsd.crypto
 def test_public_names() -> None:
     assert set(kmsd.crypto.__all__) == {
         "ROOT_KEY_ENV",
+        "BlobCipher",
         "CiphertextBlob",
         "CryptoError",
         "FileRootKey",

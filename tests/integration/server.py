@@ -47,6 +47,8 @@ class KmsdServer:
     dev: bool = False
     port: int = field(default_factory=free_port)
     extra_args: list[str] = field(default_factory=list)
+    # Environment variables the server gets besides the test process's own (SOFTHSM2_CONF for a token's files).
+    extra_env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -68,6 +70,7 @@ class KmsdServer:
             args.append("--dev")
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env.pop("KMSD_ROOT_KEY", None)
+        env.update(self.extra_env)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
         deadline = time.monotonic() + timeout
@@ -155,15 +158,17 @@ class InProcessServer:
 
 
 @contextmanager
-def in_process_server(data_dir: Path, *, sweep_interval: float) -> Iterator[InProcessServer]:
+def in_process_server(
+    data_dir: Path, *, sweep_interval: float, pkcs11_module: str | None = None
+) -> Iterator[InProcessServer]:
     """A server on a free port over a SQLite store in ``data_dir``, with a manual clock and ``--dev``.
 
     Development credentials, because a signature's timestamp is checked against the server's clock,
-    which such tests move by days.
+    which such tests move by days.  ``pkcs11_module`` is ``kmsd serve --pkcs11-module``.
     """
     clock = ManualClock(datetime.now(UTC))
     parts = open_parts(f"sqlite:///{data_dir / 'kmsd.db'}", clock=clock)
-    app = KmsdApp(build_runtime(parts, dev=True), sweep_interval=sweep_interval)
+    app = KmsdApp(build_runtime(parts, dev=True, pkcs11_module=pkcs11_module), sweep_interval=sweep_interval)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -87,7 +87,14 @@ def test_cancel_key_deletion_needs_a_key_pending_deletion() -> None:
 
 def test_states_kmsd_keys_never_enter_are_refused_by_restricted_operations() -> None:
     assert refusal("Encrypt", "PendingImport") == ("KMSInvalidStateException", f"{ARN} is pending import.")
-    assert refusal("EnableKey", "Unavailable") == ("KMSInvalidStateException", f"{ARN} is unavailable.")
+    assert refusal("Encrypt", "Updating") == ("KMSInvalidStateException", f"{ARN} is updating.")
+
+
+def test_an_unavailable_key_is_managed_but_not_used() -> None:
+    # Keys of a disconnected custom key store: footnote [11] for cryptographic operations, [12] for enablement.
+    assert refusal("Encrypt", "Unavailable") == ("KMSInvalidStateException", f"{ARN} is unavailable.")
+    assert refusal("EnableKey", "Unavailable") is None
+    assert refusal("TagResource", "Unavailable") is None
 
 
 def test_every_operation_that_names_a_key_has_a_row() -> None:

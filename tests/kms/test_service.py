@@ -26,6 +26,8 @@ EXPECTED_OPERATIONS = {
     "GetPublicKey", "Sign", "Verify", "DeriveSharedSecret", "GenerateMac", "VerifyMac",
     "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext", "GetKeyLastUsage",
     "Encapsulate", "Decapsulate",
+    "CreateCustomKeyStore", "ConnectCustomKeyStore", "DisconnectCustomKeyStore", "DescribeCustomKeyStores",
+    "UpdateCustomKeyStore", "DeleteCustomKeyStore",
 }  # fmt: skip
 
 
@@ -34,9 +36,9 @@ def test_operations(service: KmsService) -> None:
 
 
 def test_unknown_operation(kms: Kms) -> None:
-    # Issue 11: GenerateDataKeyPair is implemented now; custom key stores are not yet.
-    with aws_error("UnknownOperationException", "Unknown operation CreateCustomKeyStore"):
-        kms("CreateCustomKeyStore", CustomKeyStoreName="x")
+    # Issue 11: custom key stores are implemented now (tests/kms/test_custom_key_stores.py).
+    with aws_error("UnknownOperationException", "Unknown operation FrobnicateKey"):
+        kms("FrobnicateKey", KeyId="x")
 
 
 class FailingRootKey:

@@ -24,6 +24,7 @@ from kmsd.store.models import (
     AccessKeyRecord,
     Account,
     AliasRecord,
+    CustomKeyStoreRecord,
     GrantRecord,
     IamGroup,
     IamRole,
@@ -37,6 +38,7 @@ from kmsd.store.models import (
     PolicyAttachment,
     PolicyVersion,
     SessionRecord,
+    TokenKeyRecord,
 )
 from kmsd.store.sqlite import SqliteStore
 from kmsd.store.sqlite.codec import RowCodec
@@ -174,6 +176,27 @@ FULL: list[Any] = [
         description="second material",
         rotation_type="ON_DEMAND",
         rotated_at=T0,
+    ),
+    CustomKeyStoreRecord(
+        custom_key_store_id="cks-0123456789abcdef0",
+        account_id=ACCOUNT,
+        region="us-east-1",
+        custom_key_store_name="hsm-store",
+        custom_key_store_type="AWS_CLOUDHSM",
+        cloud_hsm_cluster_id="cluster-kmsdtokenaaa",
+        trust_anchor_certificate="-----BEGIN CERTIFICATE-----\n...",
+        wrapped_key_store_password=b"\x01pin",
+        connection_state="FAILED",
+        creation_date=T0,
+        connection_error_code="INVALID_CREDENTIALS",
+    ),
+    TokenKeyRecord(
+        key_id=KEY_ID,
+        region="us-east-1",
+        custom_key_store_id="cks-0123456789abcdef0",
+        object_label=KEY_ID,
+        material_id="ab" * 32,
+        state_when_available="Disabled",
     ),
     SessionRecord(
         access_key_id="ASIAEXAMPLEEXAMPLE01",

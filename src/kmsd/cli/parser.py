@@ -87,6 +87,13 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="accept requests signed only for these regions (e.g. us-east-1,eu-west-1) "
         "(default: any AWS region name, by AWS's partition patterns)",
     )
+    serve.add_argument(
+        "--pkcs11-module",
+        metavar="PATH",
+        help="the PKCS#11 library whose tokens back AWS_CLOUDHSM custom key stores, e.g. "
+        "/usr/lib/softhsm/libsofthsm2.so; CloudHsmClusterId names a token by its label "
+        "(default: none, custom key stores cannot be created or connected)",
+    )
     _add_store_option(serve)
     serve.set_defaults(handler=run_serve)
 

@@ -22,6 +22,7 @@ def run_serve(args: argparse.Namespace) -> int:
         trusted_service_header=args.trusted_service_header,
         trusted_proxy_hops=args.trusted_proxy_hops,
         regions=tuple(args.regions) if args.regions is not None else None,
+        pkcs11_module=args.pkcs11_module,
     )
     try:
         serve(args.host, args.port, args.store, dev=args.dev, options=options)

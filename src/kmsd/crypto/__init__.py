@@ -21,6 +21,7 @@ from kmsd.crypto.key_spec import KeySpec
 from kmsd.crypto.randomness import RandomSource, SeededRandomSource, SystemRandomSource
 from kmsd.crypto.root_key import ROOT_KEY_ENV, FileRootKey, RootKey, RootKeyError
 from kmsd.crypto.symmetric import (
+    BlobCipher,
     SymmetricKey,
     decrypt_symmetric,
     encrypt_symmetric,
@@ -30,6 +31,7 @@ from kmsd.crypto.symmetric import (
 
 __all__ = [
     "ROOT_KEY_ENV",
+    "BlobCipher",
     "CiphertextBlob",
     "CryptoError",
     "FileRootKey",

@@ -22,6 +22,7 @@ preparing the cipher costs more than one small encryption.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Protocol
 
 from kmsd.crypto.aead import KEY_BYTES, NONCE_BYTES, Aes256Gcm
 from kmsd.crypto.blob import CiphertextBlob, blob_header
@@ -41,6 +42,15 @@ def new_symmetric_material(rng: RandomSource) -> bytes:
 def new_material_id(rng: RandomSource) -> str:
     """A new KeyMaterialId: 64 lowercase hex characters, as AWS returns them."""
     return rng.bytes(MATERIAL_ID_BYTES).hex()
+
+
+class BlobCipher(Protocol):
+    """What seals and opens ciphertext blobs for one key generation: a :class:`SymmetricKey`, or a key that
+    lives in an HSM (:class:`kmsd.hsm.TokenKey`)."""
+
+    def encrypt(self, plaintext: bytes, encryption_context: Mapping[str, str] | None, rng: RandomSource) -> bytes: ...
+
+    def decrypt(self, blob: CiphertextBlob, encryption_context: Mapping[str, str] | None) -> bytes: ...
 
 
 class SymmetricKey:

@@ -1,4 +1,4 @@
-"""What every KMS operation handler works with: the store, the root key, time, randomness, key material, the authorizer.
+"""What every KMS operation handler works with: store, root key, time, randomness, key material, authorizer, tokens.
 
 :class:`KmsContext` is built once by :class:`kmsd.kms.service.KmsService` and
 passed to each handler, so handlers take their dependencies as arguments
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from kmsd.authz.authorizer import KmsAuthorizer
     from kmsd.clock import Clock
     from kmsd.crypto import RandomSource, RootKey
+    from kmsd.hsm import TokenDirectory
     from kmsd.kms.materials import KeyMaterials
     from kmsd.store.base import Store
 
@@ -27,3 +28,4 @@ class KmsContext:
     rng: RandomSource
     materials: KeyMaterials
     authorizer: KmsAuthorizer
+    tokens: TokenDirectory  # the PKCS#11 tokens of custom key stores this process has logged in to

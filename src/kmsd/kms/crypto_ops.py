@@ -33,7 +33,10 @@ symmetric side.
 
 Not supported, answered with ``UnsupportedOperationException``: ``Recipient``
 (AWS Nitro Enclaves attestation documents, which kmsd cannot verify).
-kmsd has no custom key stores, so any ``CustomKeyStoreId`` is unknown.
+
+Keys of custom key stores (origin AWS_CLOUDHSM) seal and open the same blobs
+inside their PKCS#11 token (:mod:`kmsd.kms.token_keys`), and GenerateRandom
+with a ``CustomKeyStoreId`` takes its bytes from that key store's token.
 """
 
 from __future__ import annotations
@@ -48,9 +51,11 @@ from kmsd.crypto.asymmetric import AsymmetricKey
 from kmsd.crypto.key_spec import ENCRYPT_DECRYPT, default_encryption_algorithm, key_spec
 from kmsd.errors import AwsError, ValidationError, constraint_violation, internal, invalid_ciphertext
 from kmsd.iam.principal import Caller
+from kmsd.kms import custom_key_stores, token_keys
 from kmsd.kms.context import KmsContext
 from kmsd.kms.materials import UnwrappedMaterial
 from kmsd.kms.resolve import Resolved, find_key, find_key_for_ciphertext, key_of, require_enabled
+from kmsd.kms.token_keys import AWS_CLOUDHSM
 from kmsd.store.models import KeyRecord
 
 # GenerateDataKey KeySpec → data key length (API reference, GenerateDataKey "KeySpec").
@@ -114,7 +119,7 @@ def decrypt(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resolved
     algorithm = _encryption_algorithm(key, params.get("EncryptionAlgorithm"))
     if blob is None:
         _answer_dry_run(params)
-    material, plaintext = _open(ctx, blob, params.get("EncryptionContext"))
+    material, plaintext = _open(ctx, key, blob, params.get("EncryptionContext"))
     _answer_dry_run(params)
     return {
         "KeyId": key.arn,
@@ -151,7 +156,7 @@ def re_encrypt(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resol
     if source_symmetric:
         if blob is None:
             _answer_dry_run(params)
-        source_material, plaintext = _open(ctx, blob, params.get("SourceEncryptionContext"))
+        source_material, plaintext = _open(ctx, source, blob, params.get("SourceEncryptionContext"))
         # SourceKeyMaterialId: "present only when the original encryption used a symmetric encryption KMS key".
         response["SourceKeyMaterialId"] = source_material.material_id
     else:
@@ -188,9 +193,10 @@ def generate_random(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], 
     if number_of_bytes is None:
         # Optional in the model, yet required by the service (API reference, GenerateRandom "NumberOfBytes").
         raise ValidationError("NumberOfBytes is required.")
-    if params.get("CustomKeyStoreId") is not None:
-        # kmsd has no custom key stores, so every CustomKeyStoreId names one that does not exist.
-        raise AwsError("CustomKeyStoreNotFoundException")
+    custom_key_store_id = params.get("CustomKeyStoreId")
+    if custom_key_store_id is not None:
+        # GenerateRandom "CustomKeyStoreId": the bytes come from the key store's HSM, which must be connected.
+        return {"Plaintext": custom_key_stores.random_bytes(ctx, caller, str(custom_key_store_id), number_of_bytes)}
     return {"Plaintext": ctx.rng.bytes(number_of_bytes)}
 
 
@@ -351,6 +357,9 @@ def _refuse_recipient(params: Mapping[str, Any]) -> None:
 
 
 def _current_material(ctx: KmsContext, key: KeyRecord) -> UnwrappedMaterial:
+    if key.origin == AWS_CLOUDHSM:
+        # The key lives in a PKCS#11 token and is used there.
+        return token_keys.material(ctx, key)
     try:
         return ctx.materials.get(key.key_id, key.current_material_version)
     except CryptoError:
@@ -359,11 +368,18 @@ def _current_material(ctx: KmsContext, key: KeyRecord) -> UnwrappedMaterial:
 
 
 def _open(
-    ctx: KmsContext, blob: CiphertextBlob | None, encryption_context: Mapping[str, str] | None
+    ctx: KmsContext, key: KeyRecord, blob: CiphertextBlob | None, encryption_context: Mapping[str, str] | None
 ) -> tuple[UnwrappedMaterial, bytes]:
+    """Open ``blob``, which names ``key`` (the resolver or :func:`_source_blob` made sure of it)."""
     if blob is None:
         # Only a DryRun with IGNORE_CIPHERTEXT comes without a blob, and it is answered before this.
         raise invalid_ciphertext()
+    if key.origin == AWS_CLOUDHSM:
+        token_material = token_keys.material(ctx, key)
+        try:
+            return token_material, token_material.cipher.decrypt(blob, encryption_context)
+        except CryptoError:
+            raise invalid_ciphertext() from None
     try:
         material = ctx.materials.get(blob.key_id, blob.material_version)
         return material, material.cipher.decrypt(blob, encryption_context)

@@ -20,6 +20,7 @@ from kmsd.iam.principal import Caller
 from kmsd.kms.context import KmsContext
 from kmsd.kms.key_states import require_state
 from kmsd.kms.resolve import Resolved, find_own_key
+from kmsd.kms.token_keys import state_after_cancel
 
 MIN_WAITING_PERIOD_DAYS = 7
 MAX_WAITING_PERIOD_DAYS = 30
@@ -73,5 +74,7 @@ def cancel_key_deletion(
     # imported material was deleted meanwhile waits for it again.
     has_material = ctx.store.get_key_material(key.key_id, key.current_material_version) is not None
     state = "Disabled" if has_material or key.origin != "EXTERNAL" else "PendingImport"
+    # A key of a disconnected custom key store is Unavailable until the store is connected again.
+    state = state_after_cancel(ctx, key, state)
     ctx.store.update_key(replace(key, key_state=state, deletion_date=None, pending_deletion_window_days=None))
     return {"KeyId": key.arn}

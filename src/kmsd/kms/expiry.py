@@ -14,6 +14,7 @@ from datetime import datetime
 
 from kmsd.errors import AwsError
 from kmsd.kms.context import KmsContext
+from kmsd.kms.token_keys import AWS_CLOUDHSM, destroy_object, forget_key
 from kmsd.store.models import KeyRecord
 
 
@@ -65,18 +66,23 @@ def deletion_window_ended(key: KeyRecord, now: datetime) -> bool:
 
 def purge_key(ctx: KmsContext, key: KeyRecord) -> None:
     """Delete the key, its material (and imported materials' records), aliases and tags, then drop its
-    unwrapped material from memory.
+    unwrapped material from memory; a key in a custom key store also loses its token object
+    (:func:`kmsd.kms.token_keys.destroy_object`).
 
     The store overwrites the deleted rows and empties its journal after the commit (see
     :mod:`kmsd.store.sqlite.store`), and the purge is counted so that other processes drop their
     cached copies too (:meth:`~kmsd.kms.materials.KeyMaterials.drop_if_purged_elsewhere`).
     """
     with ctx.store.transaction():
+        # The token object of a key in a custom key store goes too, once the purge has committed.
+        token_key = forget_key(ctx, key) if key.origin == AWS_CLOUDHSM else None
         ctx.store.delete_key(key.key_id)
         # Imported materials' records name their key without a foreign key: they go here, with it.
         ctx.store.delete_imported_materials(key.key_id, key.region)
         ctx.materials.count_purge()
     ctx.materials.forget(key.key_id)
+    if token_key is not None:
+        destroy_object(ctx, token_key)
 
 
 def purge_expired_keys(ctx: KmsContext) -> int:

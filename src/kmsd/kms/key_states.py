@@ -31,6 +31,7 @@ IS_DISABLED = Refusal("DisabledException", "{arn} is disabled.")
 IS_PENDING_DELETION = Refusal("KMSInvalidStateException", "{arn} is pending deletion.")
 IS_NOT_PENDING_DELETION = Refusal("KMSInvalidStateException", "{arn} is not pending deletion.")
 IS_PENDING_IMPORT = Refusal("KMSInvalidStateException", "{arn} is pending import.")
+IS_UNAVAILABLE = Refusal("KMSInvalidStateException", "{arn} is unavailable.")
 
 
 @dataclass(frozen=True)
@@ -40,13 +41,18 @@ class StateRow:
     pending_deletion: Refusal | None
     # PendingImport: keys with imported material that have none yet (or no longer); most operations refuse.
     pending_import: Refusal | None = IS_PENDING_IMPORT
+    # Unavailable: keys of a disconnected custom key store; they can be managed, not used (footnote [11]).
+    unavailable: Refusal | None = IS_UNAVAILABLE
 
 
 _CRYPTOGRAPHIC = StateRow(enabled=None, disabled=IS_DISABLED, pending_deletion=IS_PENDING_DELETION)
-_MANAGEMENT = StateRow(enabled=None, disabled=None, pending_deletion=IS_PENDING_DELETION, pending_import=None)
-# EnableKey and DisableKey: a key without its imported material can be neither.
-_ENABLEMENT = StateRow(enabled=None, disabled=None, pending_deletion=IS_PENDING_DELETION)
-_ANY_STATE = StateRow(enabled=None, disabled=None, pending_deletion=None, pending_import=None)
+_MANAGEMENT = StateRow(
+    enabled=None, disabled=None, pending_deletion=IS_PENDING_DELETION, pending_import=None, unavailable=None
+)
+# EnableKey and DisableKey: a key without its imported material can be neither; an unavailable key can (its
+# state changes when its custom key store is connected again, footnote [12]).
+_ENABLEMENT = StateRow(enabled=None, disabled=None, pending_deletion=IS_PENDING_DELETION, unavailable=None)
+_ANY_STATE = StateRow(enabled=None, disabled=None, pending_deletion=None, pending_import=None, unavailable=None)
 
 # AWS KMS Developer Guide, "Key states of AWS KMS keys", key state table.
 KEY_STATE_TABLE: dict[str, StateRow] = {
@@ -55,9 +61,11 @@ KEY_STATE_TABLE: dict[str, StateRow] = {
         disabled=IS_NOT_PENDING_DELETION,
         pending_deletion=None,
         pending_import=IS_NOT_PENDING_DELETION,
+        unavailable=IS_NOT_PENDING_DELETION,
     ),
     "CreateAlias": _MANAGEMENT,
-    "CreateGrant": _CRYPTOGRAPHIC,
+    # A grant can be created for an unavailable key: it is management, not use.
+    "CreateGrant": StateRow(enabled=None, disabled=IS_DISABLED, pending_deletion=IS_PENDING_DELETION, unavailable=None),
     "Decapsulate": _CRYPTOGRAPHIC,
     "Decrypt": _CRYPTOGRAPHIC,
     "DeriveSharedSecret": _CRYPTOGRAPHIC,
@@ -118,6 +126,8 @@ def require_state(operation: str, key: KeyRecord) -> None:
         refusal = row.pending_deletion
     elif key.key_state == "PendingImport":
         refusal = row.pending_import
+    elif key.key_state == "Unavailable":
+        refusal = row.unavailable
     elif row == _ANY_STATE:
         refusal = None
     else:

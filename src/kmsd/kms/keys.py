@@ -2,7 +2,8 @@
 
 kmsd creates the key specs :mod:`kmsd.crypto.key_spec` marks creatable
 (symmetric, RSA, NIST and SECG elliptic curves, HMAC; origin ``AWS_KMS`` or ``EXTERNAL``,
-single-Region), each with a usage its spec allows.  A request for any
+single-Region), each with a usage its spec allows, and symmetric keys in a
+connected custom key store (origin ``AWS_CLOUDHSM``, :mod:`kmsd.kms.token_keys`).  A request for any
 other kind of key is refused before anything is written, with AWS's error
 where AWS would refuse it too and ``UnsupportedOperationException`` where AWS
 would build something kmsd does not build yet (the specs ``cryptography``
@@ -28,7 +29,9 @@ from kmsd.crypto.key_spec import KEY_SPECS, KeySpec, default_key_spec
 from kmsd.crypto.mac import new_hmac_material
 from kmsd.errors import AwsError, ValidationError
 from kmsd.iam.principal import Caller
+from kmsd.kms import token_keys
 from kmsd.kms.context import KmsContext
+from kmsd.kms.custom_key_stores import custom_key_store_for_new_key
 from kmsd.kms.expiry import purge_expired_keys
 from kmsd.kms.key_policies import check_lockout, validate_key_policy
 from kmsd.kms.key_states import require_state
@@ -36,6 +39,7 @@ from kmsd.kms.metadata import key_metadata
 from kmsd.kms.paging import decode_marker, encode_marker, limit_of
 from kmsd.kms.resolve import Resolved
 from kmsd.kms.tags import validate_tags
+from kmsd.kms.token_keys import AWS_CLOUDHSM
 from kmsd.store.models import KeyRecord
 
 _CUSTOM_KEY_STORE_ORIGINS = frozenset({"AWS_CLOUDHSM", "EXTERNAL_KEY_STORE"})
@@ -76,15 +80,9 @@ def _check_key_kind(params: Mapping[str, Any]) -> tuple[str, str, str]:
         # The specs `cryptography` cannot do yet (README: "Key specs"), answered as AWS answers a spec that
         # is not available in the Region.
         raise unsupported(f"KeySpec {key_spec} is not supported in this Region")
-    if params.get("CustomKeyStoreId") is not None:
-        # kmsd has no custom key stores, so every CustomKeyStoreId names a store that does not exist.
-        raise AwsError(
-            "CustomKeyStoreNotFoundException",
-            "The request was rejected because KMS cannot find a custom key store with the specified key store ID.",
-        )
-    if origin in _CUSTOM_KEY_STORE_ORIGINS:
-        # CreateKey: "To create a KMS key in a custom key store, ... specify the CustomKeyStoreId".
-        raise ValidationError(f"Origin {origin} requires a CustomKeyStoreId.")
+    if params.get("CustomKeyStoreId") is not None or origin in _CUSTOM_KEY_STORE_ORIGINS:
+        _check_custom_key_store_key(params, key_spec, origin)
+        return key_spec, usage, origin
     if origin == "EXTERNAL" and not (spec.importable and key_spec in importable_specs()):
         # "Requirements for imported key material": the key specs whose material can be imported.
         raise unsupported(f"Origin EXTERNAL is not supported for KeySpec {key_spec}.")
@@ -94,6 +92,20 @@ def _check_key_kind(params: Mapping[str, Any]) -> tuple[str, str, str]:
         # "Multi-Region keys in AWS KMS": the key types that can be multi-Region.
         raise unsupported(f"KeySpec {key_spec} does not support multi-Region keys.")
     return key_spec, usage, origin
+
+
+def _check_custom_key_store_key(params: Mapping[str, Any], key_spec: str, origin: str) -> None:
+    """CreateKey "CustomKeyStoreId": "valid only for symmetric encryption KMS keys in a single Region"; with it,
+    Origin must be AWS_CLOUDHSM (or EXTERNAL_KEY_STORE, which kmsd does not have)."""
+    if params.get("CustomKeyStoreId") is None:
+        # CreateKey: "To create a KMS key in a custom key store, ... specify the CustomKeyStoreId".
+        raise ValidationError(f"Origin {origin} requires a CustomKeyStoreId.")
+    if origin not in _CUSTOM_KEY_STORE_ORIGINS:
+        raise ValidationError(f"CustomKeyStoreId requires Origin AWS_CLOUDHSM or EXTERNAL_KEY_STORE, not {origin}.")
+    if KEY_SPECS[key_spec] is not default_key_spec():
+        raise unsupported(f"KeySpec {key_spec} is not supported for KMS keys in a custom key store.")
+    if params.get("MultiRegion"):
+        raise unsupported("Multi-Region keys cannot be created in a custom key store.")
 
 
 def new_key_id(ctx: KmsContext, multi_region: bool = False) -> str:
@@ -123,6 +135,8 @@ def resolve_create_key(ctx: KmsContext, caller: Caller, params: Mapping[str, Any
         policy_text = str(policy)
         validate_key_policy(ctx, policy_text)
     tags = validate_tags(params.get("Tags") or [])
+    if origin in _CUSTOM_KEY_STORE_ORIGINS:
+        custom_key_store_for_new_key(ctx, caller, str(params["CustomKeyStoreId"]), origin)
     key = KeyRecord(
         key_id=new_key_id(ctx, multi_region=bool(params.get("MultiRegion"))),
         account_id=account_id,
@@ -147,6 +161,10 @@ def create_key(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resol
     if params.get("Policy") is not None:
         check_lockout(ctx, caller, key, params, resolved.via_service)
     ctx.store.insert_key(key)
+    if key.origin == AWS_CLOUDHSM:
+        store = custom_key_store_for_new_key(ctx, caller, str(params["CustomKeyStoreId"]), key.origin)
+        token_keys.create_in_token(ctx, key, store)
+        return {"KeyMetadata": key_metadata(ctx, key)}
     if key.origin == "EXTERNAL":
         return {"KeyMetadata": key_metadata(ctx, key)}
     ctx.materials.create_first(key.key_id, _first_material(ctx, KEY_SPECS[key.key_spec]))
@@ -191,14 +209,16 @@ def list_keys(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resolv
 def enable_key(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resolved: Resolved) -> dict[str, Any]:
     key = resolved.key()
     require_state("EnableKey", key)
-    ctx.store.update_key(replace(key, key_state="Enabled"))
+    if not token_keys.remember_state(ctx, key, "Enabled"):
+        ctx.store.update_key(replace(key, key_state="Enabled"))
     return {}
 
 
 def disable_key(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resolved: Resolved) -> dict[str, Any]:
     key = resolved.key()
     require_state("DisableKey", key)
-    ctx.store.update_key(replace(key, key_state="Disabled"))
+    if not token_keys.remember_state(ctx, key, "Disabled"):
+        ctx.store.update_key(replace(key, key_state="Disabled"))
     return {}
 
 

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 from kmsd.clock import Clock
 from kmsd.crypto import (
+    BlobCipher,
     CryptoError,
     RandomSource,
     RootKey,
@@ -64,7 +65,7 @@ class UnwrappedMaterial:
     key_id: str
     version: int
     material_id: str  # AWS's KeyMaterialId
-    cipher: SymmetricKey
+    cipher: BlobCipher  # a SymmetricKey, or a key inside an HSM token
 
 
 class KeyMaterials:

@@ -45,11 +45,13 @@ from kmsd.authz.permissions import Permission, permissions_for
 from kmsd.clock import Clock
 from kmsd.crypto import RandomSource, RootKey
 from kmsd.errors import AwsError
+from kmsd.hsm import TokenDirectory
 from kmsd.iam.principal import Caller
 from kmsd.kms import (
     aliases,
     asymmetric_ops,
     crypto_ops,
+    custom_key_stores,
     deletion,
     grants,
     kem_ops,
@@ -58,6 +60,7 @@ from kmsd.kms import (
     mac_ops,
     rotation,
     tags,
+    token_keys,
 )
 from kmsd.kms.aws_managed_keys import AwsManagedKeyNeeded, create_aws_managed_key, resolve_describe_key
 from kmsd.kms.context import KmsContext
@@ -162,17 +165,39 @@ OPERATIONS: dict[str, Operation] = {
     "DeleteImportedKeyMaterial": Operation(own_key_of, delete_imported_key_material, writes=True),
     # GetKeyLastUsage: "Cross-account use: No".
     "GetKeyLastUsage": Operation(own_key_of, get_key_last_usage, writes=False),
+    # custom key stores on PKCS#11 tokens (IAM policies on "*" decide them; "Cross-account use: No")
+    "CreateCustomKeyStore": Operation(nothing, custom_key_stores.create_custom_key_store, writes=True),
+    "ConnectCustomKeyStore": Operation(nothing, custom_key_stores.connect_custom_key_store, writes=True),
+    "DisconnectCustomKeyStore": Operation(nothing, custom_key_stores.disconnect_custom_key_store, writes=True),
+    "DescribeCustomKeyStores": Operation(nothing, custom_key_stores.describe_custom_key_stores, writes=False),
+    "UpdateCustomKeyStore": Operation(nothing, custom_key_stores.update_custom_key_store, writes=True),
+    "DeleteCustomKeyStore": Operation(nothing, custom_key_stores.delete_custom_key_store, writes=True),
 }
 
 
 class KmsService:
     operations: frozenset[str] = frozenset(OPERATIONS)
 
-    def __init__(self, store: Store, root_key: RootKey, clock: Clock, rng: RandomSource) -> None:
+    def __init__(
+        self,
+        store: Store,
+        root_key: RootKey,
+        clock: Clock,
+        rng: RandomSource,
+        *,
+        tokens: TokenDirectory | None = None,
+    ) -> None:
+        """``tokens``: the PKCS#11 module of custom key stores (``kmsd serve --pkcs11-module``); none by default."""
         materials = KeyMaterials(store, root_key, rng, clock)
         self.authorizer = KmsAuthorizer(store, clock)
         self.context = KmsContext(
-            store=store, root_key=root_key, clock=clock, rng=rng, materials=materials, authorizer=self.authorizer
+            store=store,
+            root_key=root_key,
+            clock=clock,
+            rng=rng,
+            materials=materials,
+            authorizer=self.authorizer,
+            tokens=tokens if tokens is not None else TokenDirectory(None),
         )
         # The last use of keys (GetKeyLastUsage); the API hands in its store-call thread (record_usage_with).
         self.key_usage = KeyUsageRecorder(store)
@@ -282,14 +307,15 @@ class KmsService:
         self.context.materials.drop_if_purged_elsewhere()
 
     def sweep(self) -> None:
-        """Delete keys whose deletion window has ended and imported material whose ValidTo has passed, then
-        perform the automatic rotations that are due.
+        """Delete keys whose deletion window has ended and imported material whose ValidTo has passed, log out of
+        the tokens of custom key stores disconnected elsewhere, then perform the automatic rotations that are due.
 
         It also drops the unwrapped material cached here if a key was purged anywhere, so that a process
         nobody sends requests to does not keep a deleted key's material in memory.
         """
         purge_expired_keys(self.context)
         expire_imported_material(self.context)
+        token_keys.close_disconnected_sessions(self.context)
         self.context.materials.drop_if_purged_elsewhere()
         rotation.rotate_due_keys(self.context)
 

@@ -19,6 +19,7 @@ from kmsd.store.models import (
     AccessKeyRecord,
     Account,
     AliasRecord,
+    CustomKeyStoreRecord,
     GrantRecord,
     IamGroup,
     IamRole,
@@ -33,6 +34,7 @@ from kmsd.store.models import (
     PolicyAttachment,
     PolicyVersion,
     SessionRecord,
+    TokenKeyRecord,
 )
 
 
@@ -139,6 +141,41 @@ class Store(Protocol):
     def record_key_use(self, key_id: str, operation: str, when: datetime, request_id: str) -> None:
         """Set the key's last use unless a later one is already recorded; a no-op for an unknown key."""
         ...
+
+    # --- custom key stores (PKCS#11 tokens) and the token objects of their keys ---------------
+    def insert_custom_key_store(self, record: CustomKeyStoreRecord) -> None:
+        """Conflict when the name is taken in the account and Region, or the token backs another key store."""
+        ...
+
+    def update_custom_key_store(self, record: CustomKeyStoreRecord) -> None:
+        """Replace the mutable fields (name, token, trust anchor, password, connection state)."""
+        ...
+
+    def get_custom_key_store(self, custom_key_store_id: str) -> CustomKeyStoreRecord | None: ...
+
+    def list_custom_key_stores(self, account_id: str, region: str) -> list[CustomKeyStoreRecord]:
+        """Ordered by id."""
+        ...
+
+    def custom_key_store_of_cluster(self, cloud_hsm_cluster_id: str) -> CustomKeyStoreRecord | None:
+        """The key store, of any account, that the token labelled ``cloud_hsm_cluster_id`` backs."""
+        ...
+
+    def delete_custom_key_store(self, custom_key_store_id: str) -> None: ...
+
+    def insert_token_key(self, record: TokenKeyRecord) -> None: ...
+
+    def update_token_key(self, record: TokenKeyRecord) -> None:
+        """Set ``state_when_available``."""
+        ...
+
+    def get_token_key(self, key_id: str, region: str) -> TokenKeyRecord | None: ...
+
+    def list_token_keys(self, custom_key_store_id: str) -> list[TokenKeyRecord]:
+        """Ordered by key id."""
+        ...
+
+    def delete_token_key(self, key_id: str, region: str) -> None: ...
 
     # --- key material ----------------------------------------------------
     def add_key_material(self, material: KeyMaterialRecord) -> None: ...

@@ -360,6 +360,41 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE keys ADD COLUMN key_manager TEXT NOT NULL DEFAULT 'CUSTOMER' "
         "CHECK (key_manager IN ('CUSTOMER', 'AWS'))",
     ),
+    # 10: custom key stores backed by PKCS#11 tokens (Origin AWS_CLOUDHSM), and which token object holds which
+    # key.  A token backs one key store in the whole service (kmsd's stricter CloudHsmClusterInUseException).
+    # token_keys names its key by (key_id, region) with no foreign key to keys: the purge deletes its row
+    # (kms/expiry.py).  A key store with keys cannot be deleted (CustomKeyStoreHasCMKsException), which the
+    # foreign key to custom_key_stores also holds.
+    (
+        """
+        CREATE TABLE custom_key_stores (
+            custom_key_store_id TEXT PRIMARY KEY,
+            account_id TEXT NOT NULL,
+            region TEXT NOT NULL,
+            custom_key_store_name TEXT NOT NULL,
+            custom_key_store_type TEXT NOT NULL,
+            cloud_hsm_cluster_id TEXT NOT NULL UNIQUE,
+            trust_anchor_certificate TEXT NOT NULL,
+            wrapped_key_store_password BLOB NOT NULL,
+            connection_state TEXT NOT NULL,
+            creation_date TEXT NOT NULL,
+            connection_error_code TEXT,
+            UNIQUE (account_id, region, custom_key_store_name)
+        )
+        """,
+        """
+        CREATE TABLE token_keys (
+            key_id TEXT NOT NULL,
+            region TEXT NOT NULL,
+            custom_key_store_id TEXT NOT NULL REFERENCES custom_key_stores (custom_key_store_id),
+            object_label TEXT NOT NULL,
+            material_id TEXT NOT NULL,
+            state_when_available TEXT,
+            PRIMARY KEY (key_id, region)
+        )
+        """,
+        "CREATE INDEX token_keys_by_store ON token_keys (custom_key_store_id, key_id)",
+    ),
 )
 
 LATEST_VERSION = len(MIGRATIONS)

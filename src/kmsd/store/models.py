@@ -119,6 +119,44 @@ class ImportedMaterialRecord:
 
 
 @dataclass(frozen=True)
+class CustomKeyStoreRecord:
+    """A custom key store of type AWS_CLOUDHSM, backed by a PKCS#11 token.
+
+    ``cloud_hsm_cluster_id`` is the token's label (kmsd's mapping of AWS's cluster id);
+    ``wrapped_key_store_password`` is the token's user PIN (AWS's KeyStorePassword) wrapped under the root
+    key; ``connection_state`` is AWS's ConnectionState, with ``connection_error_code`` when it is FAILED.
+    """
+
+    custom_key_store_id: str  # "cks-" and 17 hex digits
+    account_id: str
+    region: str
+    custom_key_store_name: str
+    custom_key_store_type: str  # AWS_CLOUDHSM
+    cloud_hsm_cluster_id: str
+    trust_anchor_certificate: str  # PEM, as given
+    wrapped_key_store_password: bytes
+    connection_state: str  # CONNECTED | CONNECTING | FAILED | DISCONNECTED | DISCONNECTING
+    creation_date: datetime
+    connection_error_code: str | None = None
+
+
+@dataclass(frozen=True)
+class TokenKeyRecord:
+    """Which token object holds a KMS key of a custom key store.
+
+    ``state_when_available`` is the key state (Enabled or Disabled) the key returns to when its key store is
+    connected again; it is set while the key is Unavailable.
+    """
+
+    key_id: str
+    region: str
+    custom_key_store_id: str
+    object_label: str  # the CKA_LABEL of the AES key in the token
+    material_id: str  # AWS's KeyMaterialId of the key's (only) material
+    state_when_available: str | None = None
+
+
+@dataclass(frozen=True)
 class AliasRecord:
     account_id: str
     region: str

@@ -16,6 +16,7 @@ from kmsd.store.models import (
     AccessKeyRecord,
     Account,
     AliasRecord,
+    CustomKeyStoreRecord,
     GrantRecord,
     IamGroup,
     IamRole,
@@ -30,6 +31,7 @@ from kmsd.store.models import (
     PolicyAttachment,
     PolicyVersion,
     SessionRecord,
+    TokenKeyRecord,
 )
 from kmsd.store.sqlite.codec import BLOB, BOOL, JSON_OBJECT, JSON_TUPLE, TIME, RowCodec
 
@@ -60,6 +62,10 @@ IMPORTED_MATERIALS = RowCodec(
 KEY_LAST_USAGE = RowCodec(
     KeyLastUsageRecord, "key_last_usage", {"tracking_started_at": TIME.or_none(), "used_at": TIME.or_none()}
 )
+CUSTOM_KEY_STORES = RowCodec(
+    CustomKeyStoreRecord, "custom_key_stores", {"wrapped_key_store_password": BLOB, "creation_date": TIME}
+)
+TOKEN_KEYS = RowCodec(TokenKeyRecord, "token_keys")
 ALIASES = RowCodec(AliasRecord, "aliases", {"creation_date": TIME, "last_updated_date": TIME})
 GRANTS = RowCodec(
     GrantRecord,
@@ -111,6 +117,8 @@ ALL_CODECS: tuple[RowCodec[Any], ...] = (
     IMPORTED_MATERIALS,
     KEY_LAST_USAGE,
     ALIASES,
+    CUSTOM_KEY_STORES,
+    TOKEN_KEYS,
     GRANTS,
     USERS,
     GROUPS,

@@ -92,6 +92,7 @@ from kmsd.store.models import KeyRecord
 from kmsd.store.sqlite.accounts import AccountQueries
 from kmsd.store.sqlite.codec import decode_time, encode_time
 from kmsd.store.sqlite.connections import BUSY_TIMEOUT_MS, KEY_CACHE_CHECK_SECONDS, ReaderSlot, connect
+from kmsd.store.sqlite.custom_key_stores import CustomKeyStoreQueries
 from kmsd.store.sqlite.grants import GrantQueries
 from kmsd.store.sqlite.iam_entities import IamEntityQueries
 from kmsd.store.sqlite.iam_policies import IamPolicyQueries
@@ -101,7 +102,15 @@ from kmsd.store.sqlite.sessions import SessionQueries
 __all__ = ["BUSY_TIMEOUT_MS", "KEY_CACHE_CHECK_SECONDS", "SqliteStore", "decode_time", "encode_time"]
 
 
-class SqliteStore(KmsKeyQueries, GrantQueries, AccountQueries, IamEntityQueries, IamPolicyQueries, SessionQueries):
+class SqliteStore(
+    KmsKeyQueries,
+    CustomKeyStoreQueries,
+    GrantQueries,
+    AccountQueries,
+    IamEntityQueries,
+    IamPolicyQueries,
+    SessionQueries,
+):
     """The Store protocol on one SQLite file; safe to share between threads and processes."""
 
     def __init__(self, path: Path | str, *, monotonic: Callable[[], float] = time.monotonic) -> None:
