@@ -22,6 +22,7 @@ from kmsd.api.app import KmsdApp, Runtime
 from kmsd.api.regions import RegionPolicy
 from kmsd.clock import Clock, SystemClock
 from kmsd.crypto import RandomSource, RootKey, SystemRandomSource
+from kmsd.crypto.attestation import TrustRoot
 from kmsd.hsm import Pkcs11Module, TokenDirectory
 from kmsd.iam.accounts import AccountDirectory, RootCredentials
 from kmsd.iam.credentials import CredentialResolver
@@ -66,14 +67,19 @@ def open_parts(store_url: str, *, clock: Clock | None = None, rng: RandomSource 
     return Parts(store, root_key, clock, rng, AccountDirectory(store, root_key, clock, rng))
 
 
-def build_runtime(parts: Parts, *, dev: bool = False, pkcs11_module: str | None = None) -> Runtime:
-    """The services over ``parts``; ``pkcs11_module`` is the PKCS#11 library of custom key stores, if any."""
+def build_runtime(
+    parts: Parts, *, dev: bool = False, pkcs11_module: str | None = None, attestation_root: TrustRoot | None = None
+) -> Runtime:
+    """The services over ``parts``; ``pkcs11_module`` is the PKCS#11 library of custom key stores, if any, and
+    ``attestation_root`` the root of Recipient's attestation documents (AWS's Nitro Enclaves root if None)."""
     credentials = CredentialResolver(parts.store, parts.root_key, parts.accounts, dev=dev, clock=parts.clock)
     iam = IamService(parts.store, parts.root_key, parts.clock, parts.rng)
     # An inactive or deleted key, a deleted user, changed tags: the very next request must see it.
     iam.add_write_listener(credentials.invalidate)
     tokens = TokenDirectory(Pkcs11Module(pkcs11_module) if pkcs11_module is not None else None)
-    kms = KmsService(parts.store, parts.root_key, parts.clock, parts.rng, tokens=tokens)
+    kms = KmsService(
+        parts.store, parts.root_key, parts.clock, parts.rng, tokens=tokens, attestation_root=attestation_root
+    )
     # A deleted user or role: the grants KMS caches now name its unique id (store.sqlite_principal_references).
     iam.add_write_listener(kms.invalidate_caches)
     return Runtime(
@@ -148,7 +154,15 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(host: str, port: int, store_url: str, *, dev: bool = False, options: RequestOptions | None = None) -> None:
+def serve(
+    host: str,
+    port: int,
+    store_url: str,
+    *,
+    dev: bool = False,
+    options: RequestOptions | None = None,
+    attestation_root: TrustRoot | None = None,
+) -> None:
     import uvicorn
 
     sock = listen(host, port)
@@ -162,7 +176,7 @@ def serve(host: str, port: int, store_url: str, *, dev: bool = False, options: R
         announce_default_account(first_start)
     options = options or RequestOptions()
     app = KmsdApp(
-        build_runtime(parts, dev=dev, pkcs11_module=options.pkcs11_module),
+        build_runtime(parts, dev=dev, pkcs11_module=options.pkcs11_module, attestation_root=attestation_root),
         explain_denials=options.explain_denials,
         trusted_proxy_header=options.trusted_proxy_header,
         trusted_service_header=options.trusted_service_header,

@@ -85,7 +85,7 @@ def test_errors(world: World) -> None:
     assert refused(kms.generate_data_key_pair, KeyId=key["Arn"], KeyPairSpec="RSA_1024")[0] == "ValidationException"
     recipient = {"KeyEncryptionAlgorithm": "RSAES_OAEP_SHA_256", "AttestationDocument": b"doc"}
     assert refused(kms.generate_data_key_pair, KeyId=key["Arn"], KeyPairSpec="RSA_2048", Recipient=recipient)[0] == (
-        "UnsupportedOperationException"
+        "ValidationException"
     )
     kms.disable_key(KeyId=key["KeyId"])
     assert refused(kms.generate_data_key_pair_without_plaintext, KeyId=key["Arn"], KeyPairSpec="RSA_2048")[0] == (

@@ -327,11 +327,14 @@ def test_decrypt_dry_run_without_a_ciphertext(kms: Kms, key: dict[str, Any]) -> 
     )
 
 
-def test_decrypt_for_a_nitro_enclave_recipient_is_not_supported(kms: Kms, key: dict[str, Any]) -> None:
+def test_decrypt_for_a_recipient_whose_attestation_document_does_not_verify(kms: Kms, key: dict[str, Any]) -> None:
+    # tests/integration/test_kms_recipient.py answers enclaves whose documents verify.
     blob = kms("Encrypt", KeyId=key["KeyId"], Plaintext=b"x")["CiphertextBlob"]
     recipient = {"AttestationDocument": b"doc", "KeyEncryptionAlgorithm": "RSAES_OAEP_SHA_256"}
-    code, _ = refusal(kms, "Decrypt", CiphertextBlob=blob, Recipient=recipient)
-    assert code == "UnsupportedOperationException"
+    assert refusal(kms, "Decrypt", CiphertextBlob=blob, Recipient=recipient) == (
+        "ValidationException",
+        "The attestation document in the Recipient parameter is not valid.",
+    )
 
 
 # --- ReEncrypt ------------------------------------------------------------------------------------------
@@ -507,7 +510,7 @@ def test_generate_random_errors(kms: Kms) -> None:
         "CustomKeyStoreNotFoundException"
     )
     recipient = {"AttestationDocument": b"doc", "KeyEncryptionAlgorithm": "RSAES_OAEP_SHA_256"}
-    assert refusal(kms, "GenerateRandom", NumberOfBytes=8, Recipient=recipient)[0] == "UnsupportedOperationException"
+    assert refusal(kms, "GenerateRandom", NumberOfBytes=8, Recipient=recipient)[0] == "ValidationException"
 
 
 def test_a_caller_in_another_account_needs_the_key_arn(kms: Kms, key: dict[str, Any]) -> None:

@@ -99,10 +99,10 @@ def test_refusals_in_aws_order(kms: Kms) -> None:
     assert refusal(kms, "GenerateDataKeyPair", KeyId=arn, KeyPairSpec="ML_KEM_512")[0] == (
         "UnsupportedOperationException"
     )
-    # Recipient (Nitro Enclaves) is refused as Decrypt and GenerateDataKey refuse it, before the key is looked up.
+    # Recipient's attestation document (Nitro Enclaves) is checked before the key is looked up.
     recipient = {"KeyEncryptionAlgorithm": "RSAES_OAEP_SHA_256", "AttestationDocument": b"doc"}
     assert refusal(kms, "GenerateDataKeyPair", KeyId="alias/none", KeyPairSpec="RSA_2048", Recipient=recipient)[0] == (
-        "UnsupportedOperationException"
+        "ValidationException"
     )
     assert refusal(kms, "GenerateDataKeyPair", KeyId="alias/none", KeyPairSpec="RSA_2048")[0] == "NotFoundException"
     signing = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["Arn"]

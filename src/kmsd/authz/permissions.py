@@ -144,6 +144,9 @@ def _iam_only(operation: str, keys: frozenset[str] = NO_KEYS, *, target: Target 
 
 
 _CRYPTO = ("kms:EncryptionAlgorithm", *ENCRYPTION_CONTEXT_KEYS, "kms:RequestAlias")
+# "Condition keys for Nitro Enclaves": the verified attestation document of Recipient (its PCR0, and each PCR),
+# on Decrypt, DeriveSharedSecret, GenerateDataKey, GenerateDataKeyPair and GenerateRandom.
+RECIPIENT_KEYS = ("kms:RecipientAttestation:ImageSha384", "kms:RecipientAttestation:PCR*")
 # "Controlling access to tags": "To add tags while creating a CMK, the principal must have permission in an IAM
 # policy that isn't restricted to particular CMKs" -- it is checked on the new key, which only a policy for
 # all (or a pattern of) the account's keys can name.
@@ -197,11 +200,18 @@ _ROWS: tuple[OperationPermissions, ...] = (
         when_present=(("Tags", _TAG_ON_CREATE),),
     ),
     _on_key("Decapsulate", "kms:RequestAlias", cross_account=True, grant=True),
-    _on_key("Decrypt", *_CRYPTO, cross_account=True, grant=True),
+    _on_key("Decrypt", *_CRYPTO, *RECIPIENT_KEYS, cross_account=True, grant=True),
     _alias_operation("DeleteAlias", Target.ALIAS_KEY),
     _iam_only("DeleteCustomKeyStore", CUSTOM_KEY_STORE_KEYS),
     _on_key("DeleteImportedKeyMaterial"),
-    _on_key("DeriveSharedSecret", "kms:KeyAgreementAlgorithm", "kms:RequestAlias", cross_account=True, grant=True),
+    _on_key(
+        "DeriveSharedSecret",
+        "kms:KeyAgreementAlgorithm",
+        "kms:RequestAlias",
+        *RECIPIENT_KEYS,
+        cross_account=True,
+        grant=True,
+    ),
     _iam_only("DescribeCustomKeyStores", CUSTOM_KEY_STORE_KEYS),
     _on_key("DescribeKey", "kms:RequestAlias", cross_account=True, grant=True),
     _on_key("DisableKey"),
@@ -211,13 +221,13 @@ _ROWS: tuple[OperationPermissions, ...] = (
     _on_key("EnableKeyRotation", "kms:RotationPeriodInDays"),
     _on_key("Encapsulate", "kms:RequestAlias", cross_account=True, grant=True),
     _on_key("Encrypt", *_CRYPTO, cross_account=True, grant=True),
-    _on_key("GenerateDataKey", *_CRYPTO, cross_account=True, grant=True),
-    _on_key("GenerateDataKeyPair", *_CRYPTO, "kms:DataKeyPairSpec", cross_account=True, grant=True),
+    _on_key("GenerateDataKey", *_CRYPTO, *RECIPIENT_KEYS, cross_account=True, grant=True),
+    _on_key("GenerateDataKeyPair", *_CRYPTO, "kms:DataKeyPairSpec", *RECIPIENT_KEYS, cross_account=True, grant=True),
     _on_key("GenerateDataKeyPairWithoutPlaintext", *_CRYPTO, "kms:DataKeyPairSpec", cross_account=True, grant=True),
     _on_key("GenerateDataKeyWithoutPlaintext", *_CRYPTO, cross_account=True, grant=True),
     _on_key("GenerateMac", "kms:MacAlgorithm", "kms:RequestAlias", cross_account=True, grant=True),
     # GenerateRandom: "Cross-account use: Not applicable"; kms:RequestAlias "has no effect" on it.
-    _iam_only("GenerateRandom"),
+    _iam_only("GenerateRandom", frozenset(RECIPIENT_KEYS)),
     _on_key("GetKeyLastUsage"),
     _on_key("GetKeyPolicy", "kms:PolicyName"),
     _on_key("GetKeyRotationStatus", cross_account=True),

@@ -43,6 +43,7 @@ from typing import Any, NamedTuple
 
 from kmsd.authz.permissions import OperationPermissions, Permission, Target
 from kmsd.clock import Clock
+from kmsd.crypto.attestation import Attestation
 from kmsd.crypto.key_spec import default_encryption_algorithm, default_key_spec
 from kmsd.iam.authorization import principal_info, request_context_keys
 from kmsd.iam.principal import Caller, Principal
@@ -57,6 +58,14 @@ ContextValue = str | tuple[str, ...]
 # key only in IAM policies."
 IAM_ONLY_KEYS = frozenset({"aws:ResourceTag/*", "kms:ResourceAliases"})
 
+
+# The request member under which the KMS service hands on the attestation document of ``Recipient`` once it has
+# verified it (kmsd.kms.recipient); no AWS member has a colon in its name, so no request can set it.
+VERIFIED_ATTESTATION = "kmsd:VerifiedAttestation"
+# "Condition keys for Nitro Enclaves": kms:RecipientAttestation:ImageSha384 is PCR0 of the verified document, and
+# kms:RecipientAttestation:PCR<n> is its PCR n, as lower-case hex; both exist only when the request has one.
+IMAGE_SHA384 = "kms:RecipientAttestation:ImageSha384"
+PCR_PREFIX = "kms:RecipientAttestation:PCR"
 
 # Condition keys set straight from one request member, when the request has it.
 _FROM_MEMBER: tuple[tuple[str, str], ...] = (
@@ -350,12 +359,14 @@ class _MemberPlan:
     grant_constraint_type: bool
     request_tags: bool
     tag_keys: bool
+    recipient_attestation: bool
     # Whether any key after the encryption context and algorithm can be set (most operations: none); derived.
     others: bool = field(init=False)
 
     def __post_init__(self) -> None:
         others = self.from_member or self.with_default or self.valid_to or self.bypass or self.grant_operations
         others = others or self.grant_constraint_type or self.request_tags or self.tag_keys
+        others = others or self.recipient_attestation
         object.__setattr__(self, "others", bool(others))
 
 
@@ -377,6 +388,7 @@ def _plan_of(row: OperationPermissions) -> _MemberPlan:
             grant_constraint_type="kms:GrantConstraintType" in supported,
             request_tags="aws:RequestTag/*" in supported,
             tag_keys="aws:TagKeys" in supported,
+            recipient_attestation=IMAGE_SHA384 in supported,
         )
         _plans[row.operation] = found
     return found
@@ -416,6 +428,17 @@ def _add_member_keys(
         keys["aws:TagKeys"] = tuple(name for name, _ in tags)
     elif plan.tag_keys and params.get("TagKeys"):
         keys["aws:TagKeys"] = tuple(str(name) for name in params["TagKeys"])
+    attestation = params.get(VERIFIED_ATTESTATION) if plan.recipient_attestation else None
+    if isinstance(attestation, Attestation):
+        keys.update(attestation_keys(attestation))
+
+
+def attestation_keys(attestation: Attestation) -> dict[str, str]:
+    """The kms:RecipientAttestation:* keys of a verified attestation document."""
+    keys = {f"{PCR_PREFIX}{index}": value.hex() for index, value in attestation.pcrs.items()}
+    if 0 in attestation.pcrs:
+        keys[IMAGE_SHA384] = attestation.pcrs[0].hex()
+    return keys
 
 
 def encryption_context_of(

@@ -94,6 +94,13 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "/usr/lib/softhsm/libsofthsm2.so; CloudHsmClusterId names a token by its label "
         "(default: none, custom key stores cannot be created or connected)",
     )
+    serve.add_argument(
+        "--attestation-root",
+        metavar="PEM_FILE",
+        help="the root certificate (PEM, EC P-384 CA) that the attestation documents of Recipient (AWS Nitro "
+        "Enclaves) must chain to, for documents signed without Nitro hardware "
+        "(default: AWS's public Nitro Enclaves root certificate, built in)",
+    )
     _add_store_option(serve)
     serve.set_defaults(handler=run_serve)
 

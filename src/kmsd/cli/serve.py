@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+
+from kmsd.crypto.attestation import AttestationError, TrustRoot
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -24,8 +27,16 @@ def run_serve(args: argparse.Namespace) -> int:
         regions=tuple(args.regions) if args.regions is not None else None,
         pkcs11_module=args.pkcs11_module,
     )
+    attestation_root = None
+    if args.attestation_root is not None:
+        try:
+            attestation_root = TrustRoot.from_pem(Path(args.attestation_root).read_bytes())
+        except (OSError, AttestationError) as error:
+            reason = error.strerror if isinstance(error, OSError) else str(error)
+            print(f"kmsd: --attestation-root {args.attestation_root}: {reason}", file=sys.stderr)
+            return 1
     try:
-        serve(args.host, args.port, args.store, dev=args.dev, options=options)
+        serve(args.host, args.port, args.store, dev=args.dev, options=options, attestation_root=attestation_root)
     except ListenError as error:
         print(f"kmsd: {error}", file=sys.stderr)
         return 1

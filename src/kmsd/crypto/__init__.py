@@ -1,7 +1,9 @@
 """kmsd's hazmat layer: root-key wrapping, randomness, the encryption-context encoding and ciphertext blobs.
 
-This package imports only the standard library and pyca/cryptography, and
-every primitive comes from ``cryptography`` (AES-256-GCM via ``AESGCM``).
+This package imports only the standard library, pyca/cryptography, and two
+encoding libraries (cbor2 and asn1crypto, for AWS Nitro Enclaves attestation
+documents and CMS); every primitive comes from ``cryptography`` (AES-256-GCM
+via ``AESGCM``).
 Its failures are deliberately opaque: anything that cannot be decoded or
 authenticated raises :class:`CryptoError` and nothing else, and the KMS
 layer turns that into ``InvalidCiphertextException`` with no reason.
@@ -10,8 +12,10 @@ Modules: :mod:`~kmsd.crypto.aead` (AES-256-GCM, the one construction),
 :mod:`~kmsd.crypto.root_key` (the root of trust),
 :mod:`~kmsd.crypto.randomness`, :mod:`~kmsd.crypto.context` (canonical
 encryption context), :mod:`~kmsd.crypto.blob` (the blob format),
-:mod:`~kmsd.crypto.symmetric` (AES-GCM keys that seal and open blobs) and
-:mod:`~kmsd.crypto.key_spec` (what a key of each key spec can do).
+:mod:`~kmsd.crypto.symmetric` (AES-GCM keys that seal and open blobs),
+:mod:`~kmsd.crypto.key_spec` (what a key of each key spec can do),
+:mod:`~kmsd.crypto.attestation` (Nitro Enclaves attestation documents) and
+:mod:`~kmsd.crypto.cms` (CMS EnvelopedData to an enclave's key).
 """
 
 from kmsd.crypto.blob import CiphertextBlob

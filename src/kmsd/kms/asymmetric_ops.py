@@ -119,11 +119,6 @@ def derive_shared_secret(
     require_usage(key, KEY_AGREEMENT, "DeriveSharedSecret")
     algorithm = str(params["KeyAgreementAlgorithm"])
     _require_algorithm(key, algorithm, key_spec(key.key_spec).key_agreement_algorithms)
-    if params.get("Recipient") is not None:
-        raise AwsError(
-            "UnsupportedOperationException",
-            "kmsd cannot verify AWS Nitro Enclaves attestation documents; Recipient is not supported.",
-        )
     answer_dry_run(params)
     try:
         secret = private_key(ctx, key).derive_shared_secret(params["PublicKey"])

@@ -8,8 +8,10 @@ building the context with a ``ManualClock`` and a ``SeededRandomSource``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from kmsd.crypto.attestation import TrustRoot
 
 if TYPE_CHECKING:
     from kmsd.authz.authorizer import KmsAuthorizer
@@ -29,3 +31,5 @@ class KmsContext:
     materials: KeyMaterials
     authorizer: KmsAuthorizer
     tokens: TokenDirectory  # the PKCS#11 tokens of custom key stores this process has logged in to
+    # The root that Recipient's attestation documents must chain to (kmsd serve --attestation-root).
+    attestation_root: TrustRoot = field(default_factory=TrustRoot.aws_nitro_enclaves)

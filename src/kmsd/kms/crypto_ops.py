@@ -31,8 +31,8 @@ context (ValidationException), the plaintext must fit the destination's OAEP
 limit (ValidationException), and the KeyMaterialIds are reported only for the
 symmetric side.
 
-Not supported, answered with ``UnsupportedOperationException``: ``Recipient``
-(AWS Nitro Enclaves attestation documents, which kmsd cannot verify).
+``Recipient`` (AWS Nitro Enclaves) is verified before the call and answered
+after the handler, by :mod:`kmsd.kms.recipient`.
 
 Keys of custom key stores (origin AWS_CLOUDHSM) seal and open the same blobs
 inside their PKCS#11 token (:mod:`kmsd.kms.token_keys`), and GenerateRandom
@@ -69,7 +69,6 @@ _IGNORE_CIPHERTEXT = "IGNORE_CIPHERTEXT"
 
 
 def resolve_decrypt(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> Resolved:
-    _refuse_recipient(params)
     blob, key = _resolve_source(ctx, caller, params.get("CiphertextBlob"), params.get("KeyId"), params, "keyId")
     return Resolved(params, {Target.KEY: key}, blob=blob)
 
@@ -85,7 +84,6 @@ def resolve_re_encrypt(ctx: KmsContext, caller: Caller, params: Mapping[str, Any
 
 
 def resolve_generate_data_key(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> Resolved:
-    _refuse_recipient(params)
     _data_key_length(params)
     return key_of(ctx, caller, params)
 
@@ -188,7 +186,6 @@ def generate_data_key_without_plaintext(
 
 
 def generate_random(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resolved: Resolved) -> dict[str, Any]:
-    _refuse_recipient(params)
     number_of_bytes = params.get("NumberOfBytes")
     if number_of_bytes is None:
         # Optional in the model, yet required by the service (API reference, GenerateRandom "NumberOfBytes").
@@ -345,14 +342,6 @@ def _answer_dry_run(params: Mapping[str, Any]) -> None:
         raise AwsError("DryRunOperationException", _DRY_RUN_MESSAGE)
 
 
-def _refuse_recipient(params: Mapping[str, Any]) -> None:
-    if params.get("Recipient") is not None:
-        raise AwsError(
-            "UnsupportedOperationException",
-            "kmsd cannot verify AWS Nitro Enclaves attestation documents; Recipient is not supported.",
-        )
-
-
 # --- material and blobs ----------------------------------------------------------------------------------
 
 
@@ -412,11 +401,6 @@ def seal_data_key(
     """``plaintext`` sealed under the key's current material exactly as Encrypt seals it, and that material's id."""
     current = _current_material(ctx, key)
     return current.cipher.encrypt(plaintext, encryption_context, ctx.rng), current.material_id
-
-
-def refuse_recipient(params: Mapping[str, Any]) -> None:
-    """AWS Nitro Enclaves' ``Recipient``: kmsd cannot verify attestation documents."""
-    _refuse_recipient(params)
 
 
 def _data_key_length(params: Mapping[str, Any]) -> int:

@@ -5,9 +5,8 @@ Each generates a fresh asymmetric key pair of the requested ``KeyPairSpec``
 a symmetric encryption KMS key exactly as Encrypt seals a plaintext, bound to
 the request's EncryptionContext, so that Decrypt of ``PrivateKeyCiphertextBlob``
 returns the same DER.  The checks come in the order of GenerateDataKey:
-``Recipient`` (kmsd has no Nitro Enclaves: UnsupportedOperationException, as
-for Decrypt and GenerateDataKey) before the key is looked up; then the
-decision (``kms:DataKeyPairSpec`` and the encryption-context condition keys);
+``Recipient``'s attestation document (:mod:`kmsd.kms.recipient`) before the
+key is looked up; then the decision (``kms:DataKeyPairSpec`` and the encryption-context condition keys);
 then the key's state, its usage (a SYMMETRIC_DEFAULT ENCRYPT_DECRYPT key, else
 InvalidKeyUsageException), a KeyPairSpec kmsd cannot generate (SM2,
 ML_KEM_512: answered as a spec unavailable in the Region), DryRun, and only
@@ -25,12 +24,11 @@ from kmsd.errors import AwsError
 from kmsd.iam.principal import Caller
 from kmsd.kms.asymmetric_ops import answer_dry_run
 from kmsd.kms.context import KmsContext
-from kmsd.kms.crypto_ops import refuse_recipient, require_data_key_usable, seal_data_key
+from kmsd.kms.crypto_ops import require_data_key_usable, seal_data_key
 from kmsd.kms.resolve import Resolved, key_of
 
 
 def resolve_generate_data_key_pair(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> Resolved:
-    refuse_recipient(params)
     return key_of(ctx, caller, params)
 
 

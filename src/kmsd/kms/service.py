@@ -44,6 +44,7 @@ from kmsd.authz.grants import grant_ids_from_tokens
 from kmsd.authz.permissions import Permission, permissions_for
 from kmsd.clock import Clock
 from kmsd.crypto import RandomSource, RootKey
+from kmsd.crypto.attestation import TrustRoot
 from kmsd.errors import AwsError
 from kmsd.hsm import TokenDirectory
 from kmsd.iam.principal import Caller
@@ -80,6 +81,7 @@ from kmsd.kms.imports import (
 from kmsd.kms.key_id_forms import check_key_id_forms
 from kmsd.kms.key_usage import TRACKED_OPERATIONS, KeyUsageRecorder, Submit, get_key_last_usage
 from kmsd.kms.materials import KeyMaterials
+from kmsd.kms.recipient import answering, attest
 from kmsd.kms.resolve import Resolved, key_of, nothing, own_key_of
 from kmsd.store.base import Store
 
@@ -137,23 +139,30 @@ OPERATIONS: dict[str, Operation] = {
     "RevokeGrant": Operation(grants.resolve_grant_key, grants.revoke_grant, writes=True),
     # cryptographic operations
     "Encrypt": Operation(key_of, crypto_ops.encrypt, writes=False),
-    "Decrypt": Operation(crypto_ops.resolve_decrypt, crypto_ops.decrypt, writes=False),
+    # The five operations that take Recipient answer a Nitro enclave with CiphertextForRecipient (kms/recipient.py).
+    "Decrypt": Operation(crypto_ops.resolve_decrypt, answering(crypto_ops.decrypt, "Plaintext"), writes=False),
     "ReEncrypt": Operation(crypto_ops.resolve_re_encrypt, crypto_ops.re_encrypt, writes=False),
-    "GenerateDataKey": Operation(crypto_ops.resolve_generate_data_key, crypto_ops.generate_data_key, writes=False),
+    "GenerateDataKey": Operation(
+        crypto_ops.resolve_generate_data_key, answering(crypto_ops.generate_data_key, "Plaintext"), writes=False
+    ),
     "GenerateDataKeyWithoutPlaintext": Operation(
         crypto_ops.resolve_generate_data_key_without_plaintext,
         crypto_ops.generate_data_key_without_plaintext,
         writes=False,
     ),
-    "GenerateRandom": Operation(nothing, crypto_ops.generate_random, writes=False),
+    "GenerateRandom": Operation(nothing, answering(crypto_ops.generate_random, "Plaintext"), writes=False),
     # data key pairs (allowed across accounts: key_of)
-    "GenerateDataKeyPair": Operation(resolve_generate_data_key_pair, generate_data_key_pair, writes=False),
+    "GenerateDataKeyPair": Operation(
+        resolve_generate_data_key_pair, answering(generate_data_key_pair, "PrivateKeyPlaintext"), writes=False
+    ),
     "GenerateDataKeyPairWithoutPlaintext": Operation(key_of, generate_data_key_pair_without_plaintext, writes=False),
     # asymmetric and HMAC keys (all of them allowed across accounts: key_of)
     "GetPublicKey": Operation(key_of, asymmetric_ops.get_public_key, writes=False),
     "Sign": Operation(key_of, asymmetric_ops.sign, writes=False),
     "Verify": Operation(key_of, asymmetric_ops.verify, writes=False),
-    "DeriveSharedSecret": Operation(key_of, asymmetric_ops.derive_shared_secret, writes=False),
+    "DeriveSharedSecret": Operation(
+        key_of, answering(asymmetric_ops.derive_shared_secret, "SharedSecret"), writes=False
+    ),
     "GenerateMac": Operation(key_of, mac_ops.generate_mac, writes=False),
     "VerifyMac": Operation(key_of, mac_ops.verify_mac, writes=False),
     # ML-KEM key encapsulation ("Cross-account use: Yes": key_of)
@@ -186,8 +195,10 @@ class KmsService:
         rng: RandomSource,
         *,
         tokens: TokenDirectory | None = None,
+        attestation_root: TrustRoot | None = None,
     ) -> None:
-        """``tokens``: the PKCS#11 module of custom key stores (``kmsd serve --pkcs11-module``); none by default."""
+        """``tokens``: the PKCS#11 module of custom key stores (``kmsd serve --pkcs11-module``); none by default.
+        ``attestation_root``: the root of Recipient's attestation documents (``kmsd serve --attestation-root``)."""
         materials = KeyMaterials(store, root_key, rng, clock)
         self.authorizer = KmsAuthorizer(store, clock)
         self.context = KmsContext(
@@ -198,6 +209,8 @@ class KmsService:
             materials=materials,
             authorizer=self.authorizer,
             tokens=tokens if tokens is not None else TokenDirectory(None),
+            # Recipient's attestation documents chain to AWS's Nitro Enclaves root unless the server names another.
+            attestation_root=attestation_root or TrustRoot.aws_nitro_enclaves(),
         )
         # The last use of keys (GetKeyLastUsage); the API hands in its store-call thread (record_usage_with).
         self.key_usage = KeyUsageRecorder(store)
@@ -253,6 +266,9 @@ class KmsService:
         ctx = self.context
         # Each key member must be spelled in a form the operation's API reference accepts, before anything else.
         check_key_id_forms(operation, params)
+        # Recipient's attestation document is checked first, like the request's other members, and its condition
+        # keys (kms:RecipientAttestation:*) are then part of every decision of the call.
+        params = attest(ctx, params)
         tokens = params.get("GrantTokens")
         if tokens:
             # A malformed grant token fails the request whatever else would allow it.

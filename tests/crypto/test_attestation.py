@@ -1,0 +1,150 @@
+"""Nitro Enclaves attestation documents: what verifies, and every way a document fails (one AttestationError).
+
+The documents come from :mod:`tests.helpers.enclave`, which signs them with a
+test PKI exactly as the Nitro Secure Module signs them (COSE_Sign1, ES384);
+the checks follow AWS's published validation process
+(aws-nitro-enclaves-nsm-api, ``docs/attestation_process.md``), section by
+section.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import cbor2
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from kmsd.crypto.attestation import AttestationError, TrustRoot, verify_attestation_document
+from tests.helpers.enclave import Enclave, NitroPki, cose_sign1
+
+
+@pytest.fixture(scope="module")
+def pki() -> NitroPki:
+    return NitroPki()
+
+
+@pytest.fixture(scope="module")
+def enclave(pki: NitroPki) -> Enclave:
+    return Enclave(pki)
+
+
+def verify(document: bytes, pki: NitroPki) -> object:
+    return verify_attestation_document(document, TrustRoot.from_pem(pki.root_pem()), datetime.now(UTC))
+
+
+def test_the_embedded_aws_root_is_the_published_one() -> None:
+    # AWS Nitro Enclaves User Guide, "Verifying the root of trust": the root's SHA-256 fingerprint.
+    root = TrustRoot.aws_nitro_enclaves().certificate
+    assert root.fingerprint(hashes.SHA256()).hex().upper() == (
+        "641A0321A3E244EFE456463195D606317ED7CDCC3C1756E09893F3C68F79BB5B"
+    )
+    root.verify_directly_issued_by(root)
+    assert root.subject.rfc4514_string() == "CN=aws.nitro-enclaves,OU=AWS,O=Amazon,C=US"
+
+
+@pytest.mark.parametrize("tagged", [True, False])
+def test_a_signed_document_verifies_tagged_or_not(pki: NitroPki, enclave: Enclave, tagged: bool) -> None:
+    attestation = verify_attestation_document(
+        enclave.document(tagged=tagged, nonce=b"n" * 16), TrustRoot.from_pem(pki.root_pem()), datetime.now(UTC)
+    )
+    assert attestation.pcrs == enclave.pcrs
+    assert attestation.module_id.startswith("i-")
+    assert attestation.nonce == b"n" * 16
+    assert attestation.user_data is None
+    assert attestation.public_key == enclave.public_key_der()
+    assert attestation.recipient_key().public_numbers() == enclave.key.public_key().public_numbers()
+
+
+def test_a_tampered_payload_or_signature_fails(pki: NitroPki, enclave: Enclave) -> None:
+    document = bytearray(enclave.document())
+    # The signature is the last 96 bytes; the payload ends just before its 2-byte header.
+    for index in (len(document) - 1, len(document) - 100):
+        tampered = bytearray(document)
+        tampered[index] ^= 0x01
+        with pytest.raises(AttestationError):
+            verify(bytes(tampered), pki)
+    # A payload with other PCRs, under the original signature.
+    structure = cbor2.loads(bytes(document)).value
+    forged = cbor2.dumps(enclave.payload(pcrs={0: bytes(48)}))
+    with pytest.raises(AttestationError):
+        verify(cbor2.dumps([structure[0], {}, forged, structure[3]]), pki)
+
+
+def test_another_root_fails(enclave: Enclave) -> None:
+    with pytest.raises(AttestationError, match="trusted root"):
+        verify(enclave.document(), NitroPki())
+    with pytest.raises(AttestationError, match="trusted root"):
+        verify_attestation_document(enclave.document(), TrustRoot.aws_nitro_enclaves(), datetime.now(UTC))
+
+
+def test_a_chain_signed_by_another_key_fails(pki: NitroPki, enclave: Enclave) -> None:
+    # The bundle names the trusted root, but the intermediate was issued by another PKI's root.
+    other = NitroPki()
+    bundle = [pki.cabundle()[0], other.cabundle()[1]]
+    document = cose_sign1(
+        cbor2.dumps(enclave.payload(cabundle=bundle, certificate=other.leaf.public_bytes(serialization.Encoding.DER))),
+        other.leaf_key,
+    )
+    with pytest.raises(AttestationError, match="does not verify"):
+        verify(document, pki)
+
+
+def test_an_expired_certificate_fails() -> None:
+    expired = NitroPki(expired_leaf=True)
+    with pytest.raises(AttestationError, match="not valid at this time"):
+        verify(Enclave(expired).document(), expired)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"digest": "SHA256"},
+        {"module_id": ""},
+        {"timestamp": 0},
+        {"pcrs": {}},
+        {"pcrs": {32: bytes(48)}},
+        {"pcrs": {0: bytes(47)}},
+        {"cabundle": []},
+        {"public_key": b""},
+        {"user_data": bytes(513)},
+        {"nonce": "text"},
+    ],
+)
+def test_fields_out_of_their_bounds_fail(pki: NitroPki, enclave: Enclave, overrides: dict[str, object]) -> None:
+    with pytest.raises(AttestationError):
+        verify(enclave.document(**overrides), pki)
+
+
+def test_malformed_structures_fail(pki: NitroPki, enclave: Enclave) -> None:
+    document = enclave.document()
+    for malformed in (b"", b"doc", document + b"\x00", cbor2.dumps([1, 2, 3]), cbor2.dumps(cbor2.CBORTag(98, []))):
+        with pytest.raises(AttestationError):
+            verify(malformed, pki)
+    # Signed with another algorithm than ES384 in the protected header.
+    structure = list(cbor2.loads(document).value)
+    structure[0] = cbor2.dumps({1: -7})
+    with pytest.raises(AttestationError, match="ES384"):
+        verify(cbor2.dumps(structure), pki)
+
+
+def test_a_document_without_a_usable_rsa_key_has_no_recipient_key(pki: NitroPki, enclave: Enclave) -> None:
+    without = verify_attestation_document(
+        enclave.document(public_key=None), TrustRoot.from_pem(pki.root_pem()), datetime.now(UTC)
+    )
+    with pytest.raises(AttestationError):
+        without.recipient_key()
+    ec_key = ec.generate_private_key(ec.SECP384R1()).public_key()
+    der = ec_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    with pytest.raises(AttestationError):
+        verify_attestation_document(
+            enclave.document(public_key=der), TrustRoot.from_pem(pki.root_pem()), datetime.now(UTC)
+        ).recipient_key()
+
+
+def test_a_trust_root_must_be_a_p384_ca_certificate(pki: NitroPki) -> None:
+    with pytest.raises(AttestationError):
+        TrustRoot.from_pem(b"not a certificate")
+    with pytest.raises(AttestationError):
+        TrustRoot.from_pem(pki.leaf.public_bytes(serialization.Encoding.PEM))
