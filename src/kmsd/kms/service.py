@@ -266,7 +266,7 @@ class KmsService:
         ctx = self.context
         # Each key member must be spelled in a form the operation's API reference accepts, before anything else.
         check_key_id_forms(operation, params)
-        # Recipient's attestation document is checked first, like the request's other members, and its condition
+        # Then Recipient's attestation document, like the request's other members; its condition
         # keys (kms:RecipientAttestation:*) are then part of every decision of the call.
         params = attest(ctx, params)
         tokens = params.get("GrantTokens")
