@@ -19,7 +19,7 @@ from .conftest import World, access_denied, allow, denial, no_identity_policy
 
 def test_decide_allows_or_raises_access_denied(world: World) -> None:
     key = world.key()
-    record = world.store.get_key(key["KeyId"])
+    record = world.store.get_key(key["KeyId"], "us-west-2")
     assert record is not None
     authorizer = world.kms_service.authorizer
     decide(authorizer.gather(KmsCall("Encrypt", world.root(), {}, {Target.KEY: NamedKey(record)}))).enforce()
@@ -33,7 +33,7 @@ def test_decide_allows_or_raises_access_denied(world: World) -> None:
 
 def test_decide_answers_each_permission_up_to_the_first_refused(world: World) -> None:
     source, destination = world.key(), world.key()
-    records = [world.store.get_key(metadata["KeyId"]) for metadata in (source, destination)]
+    records = [world.store.get_key(metadata["KeyId"], "us-west-2") for metadata in (source, destination)]
     assert records[0] is not None and records[1] is not None
     user = world.user("fay", allow("kms:ReEncryptFrom", source["Arn"]))
     keys = {Target.SOURCE_KEY: NamedKey(records[0]), Target.DESTINATION_KEY: NamedKey(records[1])}

@@ -62,6 +62,7 @@ def grant(*operations: str, grantee: str = ALICE.arn, **changes: object) -> Gran
     record = GrantRecord(
         grant_id="a" * 64,
         key_id="00000001-0000-4000-8000-000000000000",
+        region="us-west-2",
         grantee_principal=grantee,
         operations=operations or ("Encrypt", "Decrypt"),
         issuing_account=ROOT.arn,

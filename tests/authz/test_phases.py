@@ -70,10 +70,10 @@ def test_resolving_an_expired_key_writes_nothing_and_the_service_purges_it(world
     with pytest.raises(KeyDeleted):
         key_of(world.kms_service.context, world.root(), {"KeyId": key["KeyId"]})
     # The resolver only said so: the key is still stored until a call meets it.
-    assert world.store.get_key(key["KeyId"]) is not None
+    assert world.store.get_key(key["KeyId"], "us-west-2") is not None
     with aws_error("NotFoundException"):
         world.kms()("Encrypt", KeyId=key["KeyId"], Plaintext=b"x")
-    assert world.store.get_key(key["KeyId"]) is None
+    assert world.store.get_key(key["KeyId"], "us-west-2") is None
 
 
 def test_permissions_on_what_needs_no_lookup_are_decided_before_the_keys_are_looked_up(world: World) -> None:

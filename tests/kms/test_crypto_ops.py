@@ -274,7 +274,7 @@ def test_decrypt_after_the_key_was_deleted(
     clock.advance(timedelta(days=7, seconds=1))
     # The window has ended: the key is deleted on first sight and the blob names nothing any more.
     assert refusal(kms, "Decrypt", CiphertextBlob=blob) == ("InvalidCiphertextException", "")
-    assert store.get_key(key["KeyId"]) is None
+    assert store.get_key(key["KeyId"], REGION) is None
 
 
 def test_old_ciphertexts_decrypt_after_rotation(kms: Kms, store: SqliteStore, key: dict[str, Any]) -> None:

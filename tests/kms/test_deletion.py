@@ -102,7 +102,7 @@ def test_key_disappears_lazily_when_its_window_ends(kms: Kms, clock: ManualClock
     with aws_error("NotFoundException", f"Key '{metadata['Arn']}' does not exist"):
         kms("DescribeKey", KeyId=key_id)
     # Deleted, not hidden: the key, its material and its aliases are gone from the store.
-    assert store.get_key(key_id) is None
+    assert store.get_key(key_id, REGION) is None
     assert store.list_key_materials(key_id) == []
     assert store.list_aliases(ACCOUNT, REGION) == []
     with aws_error("NotFoundException", f"Alias arn:aws:kms:{REGION}:{ACCOUNT}:alias/doomed is not found."):
@@ -124,7 +124,7 @@ def test_sweep_deletes_keys_whose_window_ended(
     service.context.materials.plaintext(doomed, 1)  # cached in memory: sweep must drop it too
     clock.advance(timedelta(days=8))
     service.sweep()
-    assert store.get_key(doomed) is None
+    assert store.get_key(doomed, REGION) is None
     assert store.list_key_materials(doomed) == []
     assert [alias.alias_name for alias in store.list_aliases(ACCOUNT, REGION)] == ["alias/kept"]
     with pytest.raises(CryptoError):
@@ -151,7 +151,7 @@ def test_a_write_meeting_an_expired_key_still_deletes_it(kms: Kms, clock: Manual
     clock.advance(timedelta(days=7))
     with aws_error("NotFoundException", f"Key '{metadata['Arn']}' does not exist"):
         kms("TagResource", KeyId=metadata["KeyId"], Tags=[{"TagKey": "a", "TagValue": "b"}])
-    assert store.get_key(metadata["KeyId"]) is None
+    assert store.get_key(metadata["KeyId"], REGION) is None
 
 
 def test_list_operations_do_not_show_expired_keys_before_the_sweep(
@@ -163,4 +163,4 @@ def test_list_operations_do_not_show_expired_keys_before_the_sweep(
     clock.advance(timedelta(days=7))
     assert customer_aliases(kms("ListAliases")) == []
     assert kms("ListKeys")["Keys"] == []
-    assert store.get_key(key_id) is None
+    assert store.get_key(key_id, REGION) is None

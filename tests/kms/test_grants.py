@@ -154,6 +154,7 @@ def test_create_grant_returns_an_id_and_a_token_naming_it(
     assert stored(store, response["GrantId"]) == GrantRecord(
         grant_id=response["GrantId"],
         key_id=key["KeyId"],
+        region=REGION,
         grantee_principal=alice.arn,
         operations=("Encrypt", "Decrypt"),
         issuing_account=ROOT_ARN,
@@ -409,13 +410,13 @@ def test_the_same_named_request_is_a_retry_that_returns_the_same_grant(
     assert again["GrantId"] == first["GrantId"]
     assert again["GrantToken"] != first["GrantToken"]
     assert grant_id_from_token(again["GrantToken"]) == first["GrantId"]
-    assert len(store.list_grants(key["KeyId"])) == 1
+    assert len(store.list_grants(key["KeyId"], REGION)) == 1
     # A different grant with the same name is a new grant; so is any request without a name.
     different = g("CreateGrant", **{**params, "Operations": ["Decrypt"]})
     assert different["GrantId"] != first["GrantId"]
     unnamed = {name: value for name, value in params.items() if name != "Name"}
     assert g("CreateGrant", **unnamed)["GrantId"] != g("CreateGrant", **unnamed)["GrantId"]
-    assert len(store.list_grants(key["KeyId"])) == 4
+    assert len(store.list_grants(key["KeyId"], REGION)) == 4
 
 
 @pytest.mark.usefixtures("alice")
@@ -428,16 +429,16 @@ def test_create_grant_needs_an_enabled_key(g: Grants, kms: Kms, key: dict[str, A
     kms("ScheduleKeyDeletion", KeyId=key["KeyId"])
     with aws_error("KMSInvalidStateException", f"{key['Arn']} is pending deletion."):
         create(g, key, ALICE_ARN)
-    assert store.list_grants(key["KeyId"]) == []
+    assert store.list_grants(key["KeyId"], REGION) == []
 
 
 @pytest.mark.usefixtures("alice")
 def test_create_grant_dry_run_writes_nothing(g: Grants, key: dict[str, Any], store: SqliteStore) -> None:
     with aws_error("DryRunOperationException", "The request would have succeeded, but the DryRun option is set."):
         create(g, key, ALICE_ARN, DryRun=True)
-    assert store.list_grants(key["KeyId"]) == []
+    assert store.list_grants(key["KeyId"], REGION) == []
     create(g, key, ALICE_ARN, DryRun=False)
-    assert len(store.list_grants(key["KeyId"])) == 1
+    assert len(store.list_grants(key["KeyId"], REGION)) == 1
 
 
 @pytest.mark.usefixtures("alice")
@@ -455,8 +456,8 @@ def test_grant_quotas_per_key_and_per_principal(g: Grants, key: dict[str, Any], 
     create(g, key, ALICE_ARN)
     create(g, key, ALICE_ARN)
     create(g, key, ROOT_ARN)
-    existing = store.list_grants(key["KeyId"])
-    record = store.get_key(key["KeyId"])
+    existing = store.list_grants(key["KeyId"], REGION)
+    record = store.get_key(key["KeyId"], REGION)
     assert record is not None
     grants.check_grant_quotas(existing, ROOT_ARN, record, per_key=4, per_principal=2)
     with aws_error(
@@ -624,7 +625,7 @@ def test_the_grantee_retires_only_a_grant_that_allows_retire_grant(
     as_carol("RetireGrant", KeyId=key["Arn"], GrantId=retirable)
     retiring = create(g, key, carol.arn, "Decrypt", RetiringPrincipal=carol.arn)
     as_carol("RetireGrant", KeyId=key["Arn"], GrantId=retiring)
-    assert [grant.grant_id for grant in store.list_grants(key["KeyId"])] == [plain]
+    assert [grant.grant_id for grant in store.list_grants(key["KeyId"], REGION)] == [plain]
 
 
 def test_a_role_session_retires_grants_naming_its_role(
@@ -649,7 +650,7 @@ def test_the_keys_account_retires_any_grant_and_other_accounts_none(
     # An IAM user of the key's account passes the grant's test: an identity policy allowing
     # kms:RetireGrant decides, in the authorizer ("Retiring and revoking grants").
     g.as_principal(user_principal(alice))("RetireGrant", KeyId=key["KeyId"], GrantId=second)
-    assert store.list_grants(key["KeyId"]) == []
+    assert store.list_grants(key["KeyId"], REGION) == []
 
 
 def test_a_retiring_account_may_delegate_to_its_users(
@@ -695,7 +696,7 @@ def test_retire_grant_works_in_every_key_state(g: Grants, kms: Kms, key: dict[st
     g("RetireGrant", KeyId=key["KeyId"], GrantId=first)
     kms("ScheduleKeyDeletion", KeyId=key["KeyId"])
     g("RetireGrant", KeyId=key["KeyId"], GrantId=second)
-    assert store.list_grants(key["KeyId"]) == []
+    assert store.list_grants(key["KeyId"], REGION) == []
 
 
 @pytest.mark.usefixtures("alice")
@@ -722,7 +723,7 @@ def test_revoke_grant_deletes_the_grant_in_any_key_state(
     assert g("RevokeGrant", KeyId=key["Arn"], GrantId=first) == {}
     kms("ScheduleKeyDeletion", KeyId=key["KeyId"])
     g("RevokeGrant", KeyId=key["KeyId"], GrantId=second)
-    assert store.list_grants(key["KeyId"]) == []
+    assert store.list_grants(key["KeyId"], REGION) == []
 
 
 @pytest.mark.usefixtures("alice")

@@ -15,7 +15,7 @@ from kmsd.clock import ManualClock
 from kmsd.store.sqlite import SqliteStore
 from tests.crypto.import_wrapping import wrap_outside
 from tests.kms.aws_errors import aws_error
-from tests.kms.conftest import Kms
+from tests.kms.conftest import REGION, Kms
 
 ALGORITHM = "RSAES_OAEP_SHA_256"
 
@@ -350,7 +350,7 @@ def test_a_purged_key_takes_its_imported_material_records_with_it(
     kms("ScheduleKeyDeletion", KeyId=metadata["KeyId"], PendingWindowInDays=7)
     clock.advance(timedelta(days=7))
     kms.service.sweep()
-    assert store.get_key(metadata["KeyId"]) is None
+    assert store.get_key(metadata["KeyId"], REGION) is None
     assert store.list_imported_materials(metadata["KeyId"], metadata["Arn"].split(":")[3]) == []
 
 

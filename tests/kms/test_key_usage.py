@@ -85,20 +85,20 @@ def test_records_go_through_submit(service: KmsService, store: SqliteStore, cloc
     for _ in range(5):
         kms("Encrypt", KeyId=key["KeyId"], Plaintext=b"p")
     assert len(tasks) == 1
-    assert store.get_key_last_usage(key["KeyId"]) is None
+    assert store.get_key_last_usage(key["KeyId"], "us-east-1") is None
     tasks[0]()
-    record = store.get_key_last_usage(key["KeyId"])
+    record = store.get_key_last_usage(key["KeyId"], "us-east-1")
     assert record is not None and record.operation == "Encrypt"
 
 
 class FailingStore:
     """A store whose every write of a key's use fails."""
 
-    def record_key_use(self, key_id: str, operation: str, when: object, request_id: str) -> None:
+    def record_key_use(self, key_id: str, region: str, operation: str, when: object, request_id: str) -> None:
         raise StoreError("disk full")
 
 
 def test_a_failing_write_never_fails_the_call(clock: ManualClock, caplog: pytest.LogCaptureFixture) -> None:
     recorder = KeyUsageRecorder(FailingStore())  # type: ignore[arg-type]
-    recorder.note("Encrypt", ["k"], "r", clock.now())
+    recorder.note("Encrypt", [("k", "us-east-1")], "r", clock.now())
     assert "could not record the use of key k" in caplog.text

@@ -160,7 +160,7 @@ def test_a_deleted_key_is_unknown_once_forgotten(
     add_key(store, materials, KEY_A, clock)
     materials.get(KEY_A, 1)
     with store.transaction():
-        store.delete_key(KEY_A)
+        store.delete_key(KEY_A, "us-east-1")
     materials.forget(KEY_A)
     with pytest.raises(CryptoError):
         materials.get(KEY_A, 1)

@@ -54,16 +54,16 @@ def test_alias_arn_without_a_name_is_invalid() -> None:
 def test_require_enabled(kms: Kms, service: KmsService) -> None:
     metadata = kms.create_key()
     store = service.context.store
-    key = store.get_key(metadata["KeyId"])
+    key = store.get_key(metadata["KeyId"], REGION)
     assert key is not None
     require_enabled(key)
     kms("DisableKey", KeyId=metadata["KeyId"])
-    disabled = store.get_key(metadata["KeyId"])
+    disabled = store.get_key(metadata["KeyId"], REGION)
     assert disabled is not None
     with aws_error("DisabledException", f"{metadata['Arn']} is disabled."):
         require_enabled(disabled)
     kms("ScheduleKeyDeletion", KeyId=metadata["KeyId"])
-    pending = store.get_key(metadata["KeyId"])
+    pending = store.get_key(metadata["KeyId"], REGION)
     assert pending is not None
     with aws_error("KMSInvalidStateException", f"{metadata['Arn']} is pending deletion."):
         require_enabled(pending)

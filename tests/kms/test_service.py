@@ -67,7 +67,7 @@ def test_rotation_failing_half_way_leaves_the_key_as_it_was(
     with pytest.raises(RuntimeError):
         broken.call("RotateKeyOnDemand", {"KeyId": key_id}, caller_for())
     assert len(store.list_key_materials(key_id)) == 1
-    key = store.get_key(key_id)
+    key = store.get_key(key_id, REGION)
     assert key is not None and key.current_material_version == 1
 
 

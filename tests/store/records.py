@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from kmsd.store.models import AccessKeyRecord, AliasRecord, GrantRecord, IamRole, IamUser, KeyMaterialRecord, KeyRecord
 from kmsd.store.sqlite import SqliteStore
-from kmsd.store.sqlite.rows import KEYS
+from kmsd.store.sqlite.rows import GRANTS, KEYS
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
 ACCOUNT = "111122223333"
@@ -85,12 +85,24 @@ def make_grant(n: int, key: int = 1, created_at: datetime = T0, **changes: objec
     grant = GrantRecord(
         grant_id=grant_id(n),
         key_id=key_id(key),
+        region=REGION,
         grantee_principal=ALICE,
         operations=("Encrypt", "Decrypt"),
         issuing_account=f"arn:aws:iam::{ACCOUNT}:root",
         created_at=created_at,
     )
     return replace(grant, **changes)  # type: ignore[arg-type]
+
+
+def insert_grant_before_regions(store: SqliteStore, grant: GrantRecord) -> None:
+    """Store ``grant`` in a store whose schema predates migration 11, when grants had no Region column."""
+    _insert_without(store, GRANTS.table, dict(zip(GRANTS.names, GRANTS.to_row(grant), strict=True)), "region")
+
+
+def _insert_without(store: SqliteStore, table: str, row: dict[str, object], column: str) -> None:
+    del row[column]
+    columns = ", ".join(row)
+    store._write(f"INSERT INTO {table} ({columns}) VALUES ({', '.join('?' * len(row))})", tuple(row.values()), table)
 
 
 def unique_id(prefix: str, account_id: str, name: str) -> str:
@@ -118,7 +130,7 @@ def role(name: str, account_id: str = ACCOUNT, path: str = "/", **changes: objec
 
 
 # Columns the keys table gained after migration 1, newest last, with the migration that added each.
-_LATER_KEY_COLUMNS = {"key_manager": 9}
+_LATER_KEY_COLUMNS = {"key_manager": 9, "primary_region": 11}
 
 
 def insert_key_at_version(store: SqliteStore, version: int, key: KeyRecord) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.store.records import make_key
+from tests.store.records import REGION, make_key
 
 from kmsd.store.sqlite import KEY_CACHE_CHECK_SECONDS, SqliteStore
 
@@ -40,45 +40,45 @@ def test_own_writes_are_seen_at_once(stores: tuple[SqliteStore, SqliteStore]) ->
     store, _ = stores
     with store.transaction():
         store.insert_key(make_key(1))
-    assert store.get_key(make_key(1).key_id) == make_key(1)  # now cached
+    assert store.get_key(make_key(1).key_id, REGION) == make_key(1)  # now cached
     disabled = dataclasses.replace(make_key(1), key_state="Disabled")
     with store.transaction():
         store.update_key(disabled)
-    assert store.get_key(disabled.key_id) == disabled
+    assert store.get_key(disabled.key_id, REGION) == disabled
     with store.transaction():
-        store.delete_key(disabled.key_id)
-    assert store.get_key(disabled.key_id) is None
+        store.delete_key(disabled.key_id, REGION)
+    assert store.get_key(disabled.key_id, REGION) is None
 
 
 def test_a_rolled_back_write_leaves_the_committed_record(stores: tuple[SqliteStore, SqliteStore]) -> None:
     store, _ = stores
     with store.transaction():
         store.insert_key(make_key(2))
-    assert store.get_key(make_key(2).key_id) == make_key(2)
+    assert store.get_key(make_key(2).key_id, REGION) == make_key(2)
     with pytest.raises(RuntimeError), store.transaction():
         store.update_key(dataclasses.replace(make_key(2), description="never committed"))
         raise RuntimeError("abort")
-    assert store.get_key(make_key(2).key_id) == make_key(2)
+    assert store.get_key(make_key(2).key_id, REGION) == make_key(2)
 
 
 def test_a_key_created_elsewhere_is_found_at_once(stores: tuple[SqliteStore, SqliteStore]) -> None:
     store, other = stores
-    assert store.get_key(make_key(3).key_id) is None  # a miss is never cached
+    assert store.get_key(make_key(3).key_id, REGION) is None  # a miss is never cached
     with other.transaction():
         other.insert_key(make_key(3))
-    assert store.get_key(make_key(3).key_id) == make_key(3)
+    assert store.get_key(make_key(3).key_id, REGION) == make_key(3)
 
 
 def test_another_stores_change_is_seen_after_the_change_check(stores: tuple[SqliteStore, SqliteStore]) -> None:
     store, other = stores
     with store.transaction():
         store.insert_key(make_key(4))
-    assert store.get_key(make_key(4).key_id) == make_key(4)
+    assert store.get_key(make_key(4).key_id, REGION) == make_key(4)
     disabled = dataclasses.replace(make_key(4), key_state="Disabled")
     with other.transaction():
         other.update_key(disabled)
     assert store.changed_since_last_check()
-    assert store.get_key(disabled.key_id) == disabled
+    assert store.get_key(disabled.key_id, REGION) == disabled
 
 
 def test_another_stores_change_is_seen_within_the_bound_without_a_check(
@@ -87,13 +87,13 @@ def test_another_stores_change_is_seen_within_the_bound_without_a_check(
     store, other = stores
     with store.transaction():
         store.insert_key(make_key(5))
-    assert store.get_key(make_key(5).key_id) == make_key(5)
+    assert store.get_key(make_key(5).key_id, REGION) == make_key(5)
     renamed = dataclasses.replace(make_key(5), description="changed by another node")
     with other.transaction():
         other.update_key(renamed)
     ticks.seconds += KEY_CACHE_CHECK_SECONDS * 0.5
-    assert store.get_key(renamed.key_id) == make_key(5)  # within the bound the cache still answers
+    assert store.get_key(renamed.key_id, REGION) == make_key(5)  # within the bound the cache still answers
     ticks.seconds += KEY_CACHE_CHECK_SECONDS
-    assert store.get_key(renamed.key_id) == renamed
+    assert store.get_key(renamed.key_id, REGION) == renamed
     # get_key's own check does not use up the signal the request path relies on.
     assert store.changed_since_last_check()

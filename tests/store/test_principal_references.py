@@ -14,7 +14,16 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from tests.store.records import T0, insert_key_at_version, make_grant, make_key, role, user
+from tests.store.records import (
+    REGION,
+    T0,
+    insert_grant_before_regions,
+    insert_key_at_version,
+    make_grant,
+    make_key,
+    role,
+    user,
+)
 
 import kmsd.store.sqlite.store as sqlite_module
 from kmsd.store.base import Conflict
@@ -57,7 +66,7 @@ def test_the_triggers_index_every_iam_arn_of_key_policies_and_trust_policies(sto
     key_id = make_key(1).key_id
     assert references(store) == {(alice.arn.lower(), key_id, None), (alice.arn.lower(), None, deployer.role_id)}
     # A new policy replaces the old references; a deleted key or role takes its own with it.
-    stored = store.get_key(key_id)
+    stored = store.get_key(key_id, REGION)
     assert stored is not None
     store.update_key(replace(stored, policy=key_policy("arn:aws:iam::444455556666:role/Other")))
     assert (("arn:aws:iam::444455556666:role/other", key_id, None)) in references(store)
@@ -90,7 +99,7 @@ def test_deleting_a_user_rewrites_every_key_policy_trust_policy_and_grant_that_n
     def principals_in(document: str) -> list[object]:
         return [s.get("Principal", s.get("NotPrincipal"))["AWS"] for s in json.loads(document)["Statement"]]
 
-    key1, key2, key3 = (store.get_key(make_key(n).key_id) for n in (1, 2, 3))
+    key1, key2, key3 = (store.get_key(make_key(n).key_id, REGION) for n in (1, 2, 3))
     assert key1 is not None and key2 is not None and key3 is not None
     assert principals_in(key1.policy) == [alice.user_id, bob.arn]
     assert principals_in(key2.policy) == [bob.arn]
@@ -111,7 +120,7 @@ def test_deleting_a_role_rewrites_what_names_it(store: SqliteStore) -> None:
     store.insert_key(make_key(1, policy=key_policy([deployer.arn, "111122223333"])))  # type: ignore[arg-type]
     store.insert_grant(make_grant(1, grantee_principal=deployer.arn))
     store.delete_role(deployer.role_id)
-    key = store.get_key(make_key(1).key_id)
+    key = store.get_key(make_key(1).key_id, REGION)
     grant = store.get_grant(make_grant(1).grant_id)
     assert key is not None and grant is not None
     assert json.loads(key.policy)["Statement"][0]["Principal"] == {"AWS": [deployer.role_id, "111122223333"]}
@@ -125,7 +134,7 @@ def test_the_rewrite_is_part_of_the_deletion_transaction(store: SqliteStore) -> 
     with pytest.raises(RuntimeError), store.transaction():
         store.delete_user(alice.user_id)
         raise RuntimeError("the deletion fails later")
-    key = store.get_key(make_key(1).key_id)
+    key = store.get_key(make_key(1).key_id, REGION)
     assert key is not None and alice.arn in key.policy
     assert store.get_user_by_id(alice.user_id) is not None
 
@@ -145,7 +154,7 @@ def test_the_migration_indexes_documents_stored_before_it(tmp_path: Path, monkey
     old.insert_user(alice)
     old.insert_role(trusting)
     insert_key_at_version(old, before, key)
-    old.insert_grant(grant)
+    insert_grant_before_regions(old, grant)
     assert old.schema_version() == before
     old.close()
     monkeypatch.undo()
@@ -154,7 +163,7 @@ def test_the_migration_indexes_documents_stored_before_it(tmp_path: Path, monkey
     try:
         assert reopened.schema_version() == len(MIGRATIONS)
         reopened.delete_user(alice.user_id)
-        stored_key, stored_role = reopened.get_key(key.key_id), reopened.get_role_by_id(trusting.role_id)
+        stored_key, stored_role = reopened.get_key(key.key_id, REGION), reopened.get_role_by_id(trusting.role_id)
         stored_grant = reopened.get_grant(grant.grant_id)
         assert stored_key is not None and stored_role is not None and stored_grant is not None
         assert alice.arn not in stored_key.policy and alice.user_id in stored_key.policy
@@ -173,7 +182,7 @@ def test_renaming_a_user_moves_what_names_it_to_the_new_arn(store: SqliteStore) 
         before = store.get_user_by_id(alice.user_id)
         assert before is not None
         store.update_user(renamed)
-        key, grant = store.get_key(make_key(1).key_id), store.get_grant(make_grant(1).grant_id)
+        key, grant = store.get_key(make_key(1).key_id, REGION), store.get_grant(make_grant(1).grant_id)
         assert key is not None and grant is not None
         assert json.loads(key.policy)["Statement"][0]["Principal"] == {"AWS": renamed.arn}
         assert (grant.grantee_principal, grant.retiring_principal) == (renamed.arn, renamed.arn)

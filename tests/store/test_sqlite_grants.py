@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from tests.store.records import ALICE, grant_id, insert_key_at_version, make_grant
+from tests.store.records import ALICE, REGION, grant_id, insert_key_at_version, make_grant
 
 import kmsd.store.sqlite.store as sqlite_module
 from kmsd.store.base import Conflict, Store, StoreError
@@ -57,7 +57,7 @@ def store(db_path: Path) -> Iterator[SqliteStore]:
 
 def test_the_grant_methods_are_the_store_protocols(store: SqliteStore) -> None:
     protocol: Store = store
-    assert protocol.list_grants(key_id(1)) == []
+    assert protocol.list_grants(key_id(1), REGION) == []
 
 
 def test_a_grant_with_every_field_set_round_trips(store: SqliteStore) -> None:
@@ -91,7 +91,7 @@ def test_inserting_an_existing_grant_id_is_a_conflict(store: SqliteStore) -> Non
     store.insert_grant(make_grant(1))
     with pytest.raises(Conflict):
         store.insert_grant(make_grant(1, key=2))
-    assert store.list_grants(key_id(2)) == []
+    assert store.list_grants(key_id(2), REGION) == []
 
 
 def test_a_grant_on_an_unknown_key_is_refused_without_conflict(store: SqliteStore) -> None:
@@ -108,9 +108,9 @@ def test_list_grants_is_one_keys_grants_oldest_first(store: SqliteStore) -> None
     for grant in (later, tie_b, other_key, tie_a):
         store.insert_grant(grant)
     # Grants created at one instant come back in grant id order, so paging is deterministic.
-    assert store.list_grants(key_id(1)) == [tie_a, tie_b, later]
-    assert store.list_grants(key_id(2)) == [other_key]
-    assert store.list_grants(key_id(3)) == []
+    assert store.list_grants(key_id(1), REGION) == [tie_a, tie_b, later]
+    assert store.list_grants(key_id(2), REGION) == [other_key]
+    assert store.list_grants(key_id(3), REGION) == []
 
 
 def test_list_grants_retirable_by_matches_the_retiring_principal_exactly(store: SqliteStore) -> None:
@@ -132,14 +132,14 @@ def test_delete_grant_removes_only_that_grant_and_ignores_unknown_ids(store: Sql
     store.delete_grant(grant_id(1))
     store.delete_grant(grant_id(404))
     assert store.get_grant(grant_id(1)) is None
-    assert [grant.grant_id for grant in store.list_grants(key_id(1))] == [grant_id(2)]
+    assert [grant.grant_id for grant in store.list_grants(key_id(1), REGION)] == [grant_id(2)]
 
 
 def test_deleting_a_key_deletes_its_grants(store: SqliteStore) -> None:
     # ScheduleKeyDeletion: KMS deletes the key "and all KMS data associated with it".
     store.insert_grant(make_grant(1, retiring_principal=ADMIN))
     store.insert_grant(make_grant(2, key=2, retiring_principal=ADMIN))
-    store.delete_key(key_id(1))
+    store.delete_key(key_id(1), REGION)
     assert store.get_grant(grant_id(1)) is None
     assert [grant.grant_id for grant in store.list_grants_retirable_by(ADMIN)] == [grant_id(2)]
 
@@ -150,7 +150,7 @@ def test_grant_writes_join_the_callers_transaction(store: SqliteStore) -> None:
         store.delete_grant(grant_id(1))
         store.insert_grant(make_grant(2))
         raise RuntimeError("the operation failed after writing")
-    assert store.list_grants(key_id(1)) == []
+    assert store.list_grants(key_id(1), REGION) == []
 
 
 def test_a_fresh_file_has_the_grants_table_and_its_indexes(db_path: Path, store: SqliteStore) -> None:
@@ -181,9 +181,9 @@ def test_a_version_2_file_is_migrated_to_version_3_keeping_its_data(
     store = SqliteStore(db_path)
     try:
         assert store.schema_version() == LATEST_VERSION >= 3
-        assert store.get_key(key_id(1)) == make_key(1)
+        assert store.get_key(key_id(1), REGION) == make_key(1)
         store.insert_grant(make_grant(1))
-        assert store.list_grants(key_id(1)) == [make_grant(1)]
+        assert store.list_grants(key_id(1), REGION) == [make_grant(1)]
     finally:
         store.close()
     raw = sqlite3.connect(db_path)
@@ -198,8 +198,8 @@ def test_stored_grant_columns_refuse_what_is_not_json(store: SqliteStore, db_pat
     try:
         with pytest.raises(sqlite3.IntegrityError):
             raw.execute(
-                "INSERT INTO grants VALUES (?, ?, ?, ?, ?, ?, NULL, NULL, ?, NULL)",
-                (grant_id(9), key_id(1), ALICE, '["Encrypt"]', ACCOUNT, "t", "{not json"),
+                "INSERT INTO grants VALUES (?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, NULL)",
+                (grant_id(9), key_id(1), REGION, ALICE, '["Encrypt"]', ACCOUNT, "t", "{not json"),
             )
     finally:
         raw.close()

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from tests.store.records import insert_key_at_version, role, unique_id, user
+from tests.store.records import REGION, insert_key_at_version, role, unique_id, user
 
 import kmsd.store.sqlite.store as sqlite_module
 from kmsd.store.base import Conflict, Store, StoreError
@@ -843,7 +843,7 @@ def test_a_version_1_file_is_migrated_to_version_2_keeping_its_data(
     try:
         assert store.schema_version() == LATEST_VERSION
         assert store.get_account(ACCOUNT) == Account(ACCOUNT, T0)
-        key = store.get_key("00000001-0000-4000-8000-000000000000")
+        key = store.get_key("00000001-0000-4000-8000-000000000000", REGION)
         assert key is not None and key.description == "from version 1"
         assert store.get_access_key("AKIAROOTROOTROOTROOT") == AccessKeyRecord(
             access_key_id="AKIAROOTROOTROOTROOT",

@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from tests.store.records import make_key, make_material
+from tests.store.records import REGION, make_key, make_material
 
 from kmsd.store.sqlite import SqliteStore
 
@@ -55,7 +55,7 @@ def test_every_connection_has_secure_delete_on(store: SqliteStore) -> None:
 def test_deleting_a_key_leaves_its_material_in_no_file(store: SqliteStore) -> None:
     key_id = _stored_key(store, 1)
     assert _files_with_secret(store) != []
-    store.delete_key(key_id)
+    store.delete_key(key_id, REGION)
     assert _files_with_secret(store) == []
     assert Path(f"{store.path}-wal").stat().st_size == 0
 
@@ -63,7 +63,7 @@ def test_deleting_a_key_leaves_its_material_in_no_file(store: SqliteStore) -> No
 def test_a_rolled_back_delete_scrubs_nothing_and_keeps_the_key(store: SqliteStore) -> None:
     key_id = _stored_key(store, 1)
     with pytest.raises(RuntimeError), store.transaction():
-        store.delete_key(key_id)
+        store.delete_key(key_id, REGION)
         raise RuntimeError("abort")
     assert store.get_key_material(key_id, 1) is not None
     assert Path(f"{store.path}-wal").stat().st_size > 0
@@ -76,7 +76,7 @@ def test_a_reader_elsewhere_delays_the_scrub_to_a_later_commit(store: SqliteStor
     try:
         reader.execute("BEGIN")
         reader.execute("SELECT count(*) FROM keys").fetchone()  # holds a snapshot that still has the row
-        store.delete_key(key_id)
+        store.delete_key(key_id, REGION)
         assert store._scrub_pending is True
         started = time.monotonic()
         store.insert_key(make_key(2))  # a retry does not wait for the reader

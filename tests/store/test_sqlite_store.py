@@ -147,7 +147,7 @@ def test_key_with_every_field_set_round_trips(store: SqliteStore) -> None:
         tags={"Project": "kmsd", "Empty": "", "Ключ": "значение"},
     )
     store.insert_key(key)
-    got = store.get_key(key.key_id)
+    got = store.get_key(key.key_id, REGION)
     assert got == key
     assert got is not None and list(got.tags) == ["Project", "Empty", "Ключ"]
 
@@ -155,23 +155,24 @@ def test_key_with_every_field_set_round_trips(store: SqliteStore) -> None:
 def test_key_defaults_round_trip(store: SqliteStore) -> None:
     key = make_key(1)
     store.insert_key(key)
-    assert store.get_key(key.key_id) == key
-    assert store.get_key(key_id(2)) is None
+    assert store.get_key(key.key_id, REGION) == key
+    assert store.get_key(key_id(2), REGION) is None
 
 
 def test_inserting_an_existing_key_is_a_conflict(store: SqliteStore) -> None:
     store.insert_key(make_key(1))
     with pytest.raises(Conflict, match=key_id(1)):
         store.insert_key(make_key(1, description="again"))
-    assert store.get_key(key_id(1)) == make_key(1)
+    assert store.get_key(key_id(1), REGION) == make_key(1)
 
 
-def test_update_key_replaces_every_field(store: SqliteStore) -> None:
+def test_update_key_replaces_every_field_but_its_identity(store: SqliteStore) -> None:
     store.insert_key(make_key(1, tags={"a": "1", "b": "2"}))
+    # A key is its id in its Region (migration 11): a replica in another Region is another key.
+    store.insert_key(make_key(1, region="eu-west-1"))
     updated = make_key(
         1,
         account_id=OTHER_ACCOUNT,
-        region="eu-west-1",
         description="changed",
         key_state="Disabled",
         policy="{}",
@@ -182,15 +183,16 @@ def test_update_key_replaces_every_field(store: SqliteStore) -> None:
         tags={"c": "3"},
     )
     store.update_key(updated)
-    assert store.get_key(key_id(1)) == updated
+    assert store.get_key(key_id(1), REGION) == updated
+    assert store.get_key(key_id(1), "eu-west-1") == make_key(1, region="eu-west-1")
     store.update_key(make_key(1))
-    assert store.get_key(key_id(1)) == make_key(1)
+    assert store.get_key(key_id(1), REGION) == make_key(1)
 
 
 def test_updating_a_missing_key_is_an_error(store: SqliteStore) -> None:
     with pytest.raises(StoreError, match="not stored"):
         store.update_key(make_key(1))
-    assert store.get_key(key_id(1)) is None
+    assert store.get_key(key_id(1), REGION) is None
 
 
 def test_list_keys_pages_by_key_id_within_one_account_and_region(store: SqliteStore) -> None:
@@ -221,15 +223,15 @@ def test_delete_key_removes_its_material_and_aliases_only(store: SqliteStore) ->
         store.add_key_material(make_material(n, 2, "ON_DEMAND"))
     store.insert_alias(make_alias("alias/one", 1))
     store.insert_alias(make_alias("alias/two", 2))
-    store.delete_key(key_id(1))
-    assert store.get_key(key_id(1)) is None
+    store.delete_key(key_id(1), REGION)
+    assert store.get_key(key_id(1), REGION) is None
     assert store.list_key_materials(key_id(1)) == []
     assert store.get_alias(ACCOUNT, REGION, "alias/one") is None
-    assert store.get_key(key_id(2)) == make_key(2)
+    assert store.get_key(key_id(2), REGION) == make_key(2)
     assert len(store.list_key_materials(key_id(2))) == 2
     assert [a.alias_name for a in store.list_aliases(ACCOUNT, REGION)] == ["alias/two"]
-    store.delete_key(key_id(1))
-    assert store.get_key(key_id(2)) is not None
+    store.delete_key(key_id(1), REGION)
+    assert store.get_key(key_id(2), REGION) is not None
 
 
 def test_keys_pending_deletion_before_includes_the_deletion_instant(store: SqliteStore) -> None:
@@ -352,7 +354,7 @@ def test_delete_alias_removes_only_that_alias(store: SqliteStore) -> None:
     store.delete_alias(ACCOUNT, REGION, "alias/a")
     store.delete_alias(ACCOUNT, REGION, "alias/never")
     assert [a.alias_name for a in store.list_aliases(ACCOUNT, REGION)] == ["alias/b"]
-    assert store.get_key(key_id(1)) is not None
+    assert store.get_key(key_id(1), REGION) is not None
 
 
 # --- settings and lifecycle -------------------------------------------------------------------
@@ -371,7 +373,7 @@ def test_ping_and_close(db_path: Path) -> None:
     opened.close()
     assert not opened.ping()
     with pytest.raises(StoreError):
-        opened.get_key(key_id(1))
+        opened.get_key(key_id(1), REGION)
     with pytest.raises(StoreError):
         opened.set_setting("a", "b")
     opened.close()
@@ -388,7 +390,7 @@ def test_an_exception_rolls_back_the_whole_transaction(store: SqliteStore, secon
         raise ValueError("half-way")
     for view in (store, second_store):
         assert view.list_accounts() == []
-        assert view.get_key(key_id(1)) is None
+        assert view.get_key(key_id(1), REGION) is None
         assert view.list_key_materials(key_id(1)) == []
 
 
@@ -398,10 +400,10 @@ def test_nested_blocks_join_the_outer_transaction(store: SqliteStore, second_sto
         with store.transaction():
             store.insert_key(make_key(2))
         # The inner block's exit did not commit: another connection sees nothing yet.
-        assert second_store.get_key(key_id(2)) is None
-        assert store.get_key(key_id(2)) is not None
-    assert second_store.get_key(key_id(1)) is not None
-    assert second_store.get_key(key_id(2)) is not None
+        assert second_store.get_key(key_id(2), REGION) is None
+        assert store.get_key(key_id(2), REGION) is not None
+    assert second_store.get_key(key_id(1), REGION) is not None
+    assert second_store.get_key(key_id(2), REGION) is not None
 
 
 def test_an_outer_exception_undoes_a_finished_inner_block(store: SqliteStore) -> None:
@@ -409,7 +411,7 @@ def test_an_outer_exception_undoes_a_finished_inner_block(store: SqliteStore) ->
         with store.transaction():
             store.insert_key(make_key(1))
         raise RuntimeError("after the inner block")
-    assert store.get_key(key_id(1)) is None
+    assert store.get_key(key_id(1), REGION) is None
 
 
 def test_an_inner_exception_caught_by_the_outer_block_still_rolls_everything_back(store: SqliteStore) -> None:
@@ -421,12 +423,12 @@ def test_an_inner_exception_caught_by_the_outer_block_still_rolls_everything_bac
                 raise KeyError("inner")
         except KeyError:
             pass
-    assert store.get_key(key_id(1)) is None
-    assert store.get_key(key_id(2)) is None
+    assert store.get_key(key_id(1), REGION) is None
+    assert store.get_key(key_id(2), REGION) is None
     # The store is usable afterwards.
     with store.transaction():
         store.insert_key(make_key(3))
-    assert store.get_key(key_id(3)) is not None
+    assert store.get_key(key_id(3), REGION) is not None
 
 
 def test_a_caught_database_error_dooms_the_transaction(store: SqliteStore) -> None:
@@ -460,7 +462,7 @@ def test_other_threads_do_not_see_uncommitted_writes(store: SqliteStore) -> None
 
     def look() -> None:
         written.wait(10)
-        seen.append(store.get_key(key_id(1)))
+        seen.append(store.get_key(key_id(1), REGION))
         observed.set()
 
     reader = threading.Thread(target=look)
@@ -471,7 +473,7 @@ def test_other_threads_do_not_see_uncommitted_writes(store: SqliteStore) -> None
         observed.wait(10)
     reader.join()
     assert seen == [None]
-    assert store.get_key(key_id(1)) == make_key(1)
+    assert store.get_key(key_id(1), REGION) == make_key(1)
 
 
 def test_concurrent_writers_in_threads_all_commit(store: SqliteStore) -> None:
@@ -482,7 +484,7 @@ def test_concurrent_writers_in_threads_all_commit(store: SqliteStore) -> None:
             for i in range(20):
                 with store.transaction():
                     store.insert_key(make_key(worker * 100 + i))
-                    assert store.get_key(key_id(worker * 100 + i)) is not None
+                    assert store.get_key(key_id(worker * 100 + i), REGION) is not None
         except BaseException as error:
             errors.append(error)
 
@@ -511,7 +513,7 @@ def test_reader_connections_of_finished_threads_are_closed(db_path: Path, store:
     store.insert_key(make_key(1))
     before = _open_descriptors_on(db_path)
     for _ in range(30):
-        reader = threading.Thread(target=store.get_key, args=(key_id(1),))
+        reader = threading.Thread(target=store.get_key, args=(key_id(1), REGION))
         reader.start()
         reader.join()
     gc.collect()
@@ -524,7 +526,7 @@ def test_two_stores_on_one_file_see_each_others_commits(store: SqliteStore, seco
 
     with second_store.transaction():
         second_store.insert_key(make_key(1))
-    assert store.get_key(key_id(1)) == make_key(1)
+    assert store.get_key(key_id(1), REGION) == make_key(1)
     assert store.changed_since_last_check() is True
     assert store.changed_since_last_check() is False
     # A store's own commits are not "changes by someone else" (PRAGMA data_version).
@@ -540,7 +542,7 @@ def test_own_commits_from_another_thread_are_not_reported_as_changes(store: Sqli
     writer = threading.Thread(target=store.insert_key, args=(make_key(1),))
     writer.start()
     writer.join()
-    assert store.get_key(key_id(1)) is not None
+    assert store.get_key(key_id(1), REGION) is not None
     assert store.changed_since_last_check() is False
 
 
@@ -619,7 +621,7 @@ def test_reopening_a_migrated_file_keeps_its_data(db_path: Path) -> None:
     again = SqliteStore(db_path)
     try:
         assert again.schema_version() == LATEST_VERSION
-        assert again.get_key(key_id(1)) == make_key(1)
+        assert again.get_key(key_id(1), REGION) == make_key(1)
     finally:
         again.close()
 
@@ -704,7 +706,7 @@ def test_a_committed_key_survives_sigkill_of_the_writer(db_path: Path) -> None:
             writer.stdout.close()
     reopened = SqliteStore(db_path)
     try:
-        survivor = reopened.get_key(key_id(7))
+        survivor = reopened.get_key(key_id(7), REGION)
         assert survivor is not None
         assert survivor.description == "survivor"
     finally:

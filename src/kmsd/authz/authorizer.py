@@ -222,7 +222,7 @@ class KmsAuthorizer:
         if grant is None:
             # Not found: the handler answers NotFoundException or InvalidGrantTokenException.
             return PermissionFacts(permission, "*", identity)
-        key = self.store.get_key(grant.key_id)
+        key = self.store.get_key(grant.key_id, grant.region)
         resource = key.arn if key is not None else "*"
         retire = RetireFacts(
             named=can_retire(grant, principal),
@@ -241,7 +241,7 @@ class KmsAuthorizer:
 
     def _grants(self, call: KmsCall, key: KeyRecord) -> tuple[GrantRecord, ...]:
         """The key's grants, and any grant a GrantToken of the request names (usable at once, as in AWS)."""
-        grants = self.key_facts.grants(key.key_id)
+        grants = self.key_facts.grants(key.key_id, key.region)
         tokens = call.params.get("GrantTokens")
         if not tokens:
             return grants

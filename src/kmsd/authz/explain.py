@@ -198,8 +198,8 @@ def _key_from_arn(store: Store, text: str) -> tuple[KeyRecord, str | None]:
         if alias is None:
             raise ExplainError(f"alias `{text}` does not exist")
         alias_name, key_id = resource, alias.target_key_id
-    key = store.get_key(key_id)
-    if key is None or key.account_id != account_id or key.region != region:
+    key = store.get_key(key_id, region)
+    if key is None or key.account_id != account_id:
         raise ExplainError(f"key `{text}` does not exist")
     return key, alias_name
 

@@ -33,19 +33,20 @@ V = TypeVar("V")
 class KeyFacts:
     def __init__(self, store: Store) -> None:
         self._store = store
-        self._grants: dict[str, tuple[GrantRecord, ...]] = {}
+        self._grants: dict[tuple[str, str], tuple[GrantRecord, ...]] = {}
         self._aliases: dict[tuple[str, str, str], tuple[str, ...]] = {}
         self._generation = 0
         self._policies: dict[str, Policy] = {}
         self._lock = threading.Lock()
 
-    def grants(self, key_id: str) -> tuple[GrantRecord, ...]:
-        """The grants on ``key_id``, oldest first."""
-        found = self._grants.get(key_id)
+    def grants(self, key_id: str, region: str) -> tuple[GrantRecord, ...]:
+        """The grants on the key ``key_id`` in ``region``, oldest first."""
+        identity = (key_id, region)
+        found = self._grants.get(identity)
         if found is None:
             generation = self._generation
-            found = tuple(self._store.list_grants(key_id))
-            self._keep(self._grants, key_id, found, generation)
+            found = tuple(self._store.list_grants(key_id, region))
+            self._keep(self._grants, identity, found, generation)
         return found
 
     def aliases(self, account_id: str, region: str, key_id: str) -> tuple[str, ...]:

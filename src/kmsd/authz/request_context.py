@@ -317,8 +317,8 @@ def key_fact_keys(key: KeyRecord, aliases: Sequence[str], supported: frozenset[s
     keys["kms:KeyOrigin"] = key.origin
     keys["kms:MultiRegion"] = "true" if key.multi_region else "false"
     if key.multi_region:
-        # "kms:MultiRegionKeyType": PRIMARY or REPLICA, for multi-Region keys only; kmsd has no replicas yet.
-        keys["kms:MultiRegionKeyType"] = "PRIMARY"
+        # "kms:MultiRegionKeyType": PRIMARY or REPLICA, for multi-Region keys only.
+        keys["kms:MultiRegionKeyType"] = "REPLICA" if key.is_replica else "PRIMARY"
     # The deprecated names "work the same way. Only the names differ."
     keys["kms:CustomerMasterKeySpec"] = key.key_spec
     keys["kms:CustomerMasterKeyUsage"] = key.key_usage

@@ -76,7 +76,7 @@ def purge_key(ctx: KmsContext, key: KeyRecord) -> None:
     with ctx.store.transaction():
         # The token object of a key in a custom key store goes too, once the purge has committed.
         token_key = forget_key(ctx, key) if key.origin == AWS_CLOUDHSM else None
-        ctx.store.delete_key(key.key_id)
+        ctx.store.delete_key(key.key_id, key.region)
         # Imported materials' records name their key without a foreign key: they go here, with it.
         ctx.store.delete_imported_materials(key.key_id, key.region)
         ctx.materials.count_purge()

@@ -132,6 +132,7 @@ def create_grant(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], res
     grant = GrantRecord(
         grant_id=new_grant_id(ctx.rng),
         key_id=key.key_id,
+        region=key.region,
         grantee_principal=grantee_arn,
         operations=operations,
         issuing_account=f"arn:aws:iam::{key.account_id}:root",
@@ -141,7 +142,7 @@ def create_grant(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], res
         encryption_context_equals=equals,
         encryption_context_subset=subset,
     )
-    existing = ctx.store.list_grants(key.key_id)
+    existing = ctx.store.list_grants(key.key_id, key.region)
     retried = None if name is None else next((old for old in existing if _same_grant(old, grant)), None)
     if retried is None:
         check_grant_quotas(existing, grantee_arn, key)
@@ -156,7 +157,7 @@ def create_grant(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], res
 
 def list_grants(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resolved: Resolved) -> dict[str, Any]:
     key = resolved.key()
-    grants = ctx.store.list_grants(key.key_id)
+    grants = ctx.store.list_grants(key.key_id, key.region)
     grant_id = params.get("GrantId")
     if grant_id is not None:
         wanted = _grant_id(grant_id)
@@ -186,10 +187,12 @@ def list_retirable_grants(
     keys: dict[str, KeyRecord | None] = {}
     visible = []
     for grant in grants:
+        if grant.region != caller.region:
+            continue
         if grant.key_id not in keys:
-            keys[grant.key_id] = ctx.store.get_key(grant.key_id)
+            keys[grant.key_id] = ctx.store.get_key(grant.key_id, grant.region)
         key = keys[grant.key_id]
-        if key is not None and key.region == caller.region:
+        if key is not None:
             visible.append((grant, key))
     page = paginate(
         visible, lambda item: _sort_key(item[0]), f"retirable:{retiring}", params, _DEFAULT_LIMIT, _MAX_LIMIT
@@ -216,12 +219,12 @@ def retire_grant(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], res
     grant = ctx.store.get_grant(wanted)
     if key_id is not None:
         key = _grant_key(ctx, caller, key_id).key
-        if grant is None or grant.key_id != key.key_id:
+        if grant is None or (grant.key_id, grant.region) != (key.key_id, key.region):
             raise grant_not_found(wanted)
     else:
         if grant is None:
             raise grant_not_found(wanted)
-        found = ctx.store.get_key(grant.key_id)
+        found = ctx.store.get_key(grant.key_id, grant.region)
         if found is None or found.region != caller.region:
             raise grant_not_found(wanted)
         key = found
@@ -237,7 +240,7 @@ def revoke_grant(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], res
     key = resolved.key()
     wanted = _grant_id(params["GrantId"])
     grant = ctx.store.get_grant(wanted)
-    if grant is None or grant.key_id != key.key_id:
+    if grant is None or (grant.key_id, grant.region) != (key.key_id, key.region):
         raise grant_not_found(wanted)
     _answer_dry_run(params)
     ctx.store.delete_grant(grant.grant_id)

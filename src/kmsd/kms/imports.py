@@ -377,7 +377,7 @@ def expire_material_of(ctx: KmsContext, key: KeyRecord) -> bool:
     now = ctx.clock.now()
     with ctx.store.transaction():
         # Read inside the transaction: another node may have re-imported or deleted it meanwhile.
-        current = ctx.store.get_key(key.key_id)
+        current = ctx.store.get_key(key.key_id, key.region)
         if current is None:
             return False
         expired = [
@@ -397,7 +397,7 @@ def expire_imported_material(ctx: KmsContext) -> int:
     the key material"); returns how many keys lost material."""
     expired = 0
     for record in ctx.store.imported_materials_expired_by(ctx.clock.now()):
-        key = ctx.store.get_key(record.key_id)
+        key = ctx.store.get_key(record.key_id, record.region)
         if key is not None and expire_material_of(ctx, key):
             expired += 1
     return expired

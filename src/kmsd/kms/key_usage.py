@@ -69,23 +69,25 @@ class KeyUsageRecorder:
     def __init__(self, store: Store, submit: Submit = _run_now) -> None:
         self.store = store
         self.submit: Submit = submit
-        self._recorded: dict[str, datetime] = {}
+        self._recorded: dict[tuple[str, str], datetime] = {}
 
-    def note(self, operation: str, key_ids: Iterable[str], request_id: str, now: datetime) -> None:
-        """Record the use of each of ``key_ids`` by ``operation`` (through ``submit``) when a record is due."""
-        for key_id in key_ids:
-            last = self._recorded.get(key_id)
+    def note(self, operation: str, keys: Iterable[tuple[str, str]], request_id: str, now: datetime) -> None:
+        """Record the use of each of ``keys`` (key id, Region) by ``operation`` (through ``submit``) when a
+        record is due."""
+        for key in keys:
+            last = self._recorded.get(key)
             # A clock that went back (last in the future) records again rather than waiting for it.
             if last is not None and timedelta(0) <= now - last < KEY_USE_RECORD_INTERVAL:
                 continue
             if len(self._recorded) >= _KEY_USE_MEMORY:
                 self._recorded.clear()
-            self._recorded[key_id] = now
-            self.submit(functools.partial(self._record, key_id, operation, now, request_id))
+            self._recorded[key] = now
+            self.submit(functools.partial(self._record, key, operation, now, request_id))
 
-    def _record(self, key_id: str, operation: str, now: datetime, request_id: str) -> None:
+    def _record(self, key: tuple[str, str], operation: str, now: datetime, request_id: str) -> None:
+        key_id, region = key
         try:
-            self.store.record_key_use(key_id, operation, now, request_id)
+            self.store.record_key_use(key_id, region, operation, now, request_id)
         except StoreError:
             # Bookkeeping only: the call that used the key has been answered.
             log.warning("could not record the use of key %s", key_id, exc_info=True)
@@ -96,7 +98,7 @@ def get_key_last_usage(
 ) -> dict[str, Any]:
     # GetKeyLastUsage lists no KMSInvalidStateException: it answers for a key in any state.
     key = resolved.key()
-    record = ctx.store.get_key_last_usage(key.key_id)
+    record = ctx.store.get_key_last_usage(key.key_id, key.region)
     tracking_start = key.creation_date
     usage: dict[str, Any] = {}
     if record is not None:

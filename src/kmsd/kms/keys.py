@@ -117,7 +117,7 @@ def new_key_id(ctx: KmsContext, multi_region: bool = False) -> str:
     while True:
         raw = ctx.rng.bytes(16)
         key_id = f"mrk-{raw.hex()}" if multi_region else str(uuid.UUID(bytes=raw, version=4))
-        if ctx.store.get_key(key_id) is None:
+        if not ctx.store.keys_with_id(key_id):
             return key_id
 
 
@@ -152,6 +152,8 @@ def resolve_create_key(ctx: KmsContext, caller: Caller, params: Mapping[str, Any
         current_material_version=1,
         multi_region=bool(params.get("MultiRegion")),
         tags=tags,
+        # CreateKey makes a multi-Region key the primary key of its set; ReplicateKey adds the replicas.
+        primary_region=caller.region if params.get("MultiRegion") else None,
     )
     return Resolved(params, {Target.NEW_KEY: NamedKey(key)})
 

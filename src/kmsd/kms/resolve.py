@@ -169,8 +169,8 @@ def _lookup(ctx: KmsContext, caller: Caller, key_id: str) -> tuple[KeyRecord, st
     if _KEY_ID.match(key_id) is not None:
         # A bare key id (what SDKs send most): the caller's own account and region, no alias, so the
         # KeyReference objects of the general path are not needed to say so.
-        key = ctx.store.get_key(key_id.lower())
-        if key is None or key.account_id != caller.principal.account_id or key.region != caller.region:
+        key = ctx.store.get_key(key_id.lower(), caller.region)
+        if key is None or key.account_id != caller.principal.account_id:
             own = f"arn:aws:kms:{caller.region}:{caller.principal.account_id}:key/{key_id.lower()}"
             raise not_found(f"Key '{own}' does not exist")
         _refuse_if_deletion_ended(ctx, key)
@@ -181,11 +181,11 @@ def _lookup(ctx: KmsContext, caller: Caller, key_id: str) -> tuple[KeyRecord, st
         if alias is None:
             raise not_found(f"Alias {reference.arn} is not found.")
         target_reference = KeyReference(reference.account_id, reference.region, key_id=alias.target_key_id)
-        key = ctx.store.get_key(alias.target_key_id)
+        key = ctx.store.get_key(alias.target_key_id, alias.region)
     else:
         target_reference = reference
-        key = ctx.store.get_key(str(reference.key_id))
-    if key is None or key.account_id != target_reference.account_id or key.region != target_reference.region:
+        key = ctx.store.get_key(str(reference.key_id), reference.region)
+    if key is None or key.account_id != target_reference.account_id:
         raise not_found(f"Key '{target_reference.arn}' does not exist")
     _refuse_if_deletion_ended(ctx, key)
     return key, reference.alias_name
@@ -205,8 +205,8 @@ def find_key_for_ciphertext(ctx: KmsContext, caller: Caller, key_id: str) -> Nam
     A blob whose key is not here (never was, deleted, another region) cannot be decrypted, and the
     answer does not say why: InvalidCiphertextException.
     """
-    key = ctx.store.get_key(key_id)
-    if key is None or key.region != caller.region:
+    key = ctx.store.get_key(key_id, caller.region)
+    if key is None:
         raise invalid_ciphertext()
     if key.key_state == "PendingDeletion" and deletion_window_ended(key, ctx.clock.now()):
         raise KeyDeleted(key, invalid_ciphertext())
@@ -216,7 +216,7 @@ def find_key_for_ciphertext(ctx: KmsContext, caller: Caller, key_id: str) -> Nam
 
 def find_alias_key(ctx: KmsContext, alias: AliasRecord) -> NamedKey | None:
     """The key an alias points at now (DeleteAlias, UpdateAlias); None if it is gone."""
-    key = ctx.store.get_key(alias.target_key_id)
+    key = ctx.store.get_key(alias.target_key_id, alias.region)
     return None if key is None else NamedKey(key)
 
 

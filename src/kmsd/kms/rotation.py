@@ -177,7 +177,7 @@ def rotate_due_keys(ctx: KmsContext) -> int:
     for candidate in ctx.store.keys_due_for_rotation(now):
         with ctx.store.transaction():
             # Re-read inside the transaction: another node may have rotated or changed the key meanwhile.
-            key = ctx.store.get_key(candidate.key_id)
+            key = ctx.store.get_key(candidate.key_id, candidate.region)
             if key is None or not key.rotation_enabled or key.key_state != "Enabled":
                 # A disabled key, or one pending deletion, keeps its overdue date and rotates once enabled.
                 continue

@@ -292,7 +292,7 @@ class KmsService:
             resolved = resolved._replace(via_service=via_service)
         result = entry.act(ctx, caller, resolved.params, resolved)
         if operation in TRACKED_OPERATIONS:
-            used = (named.key.key_id for named in resolved.keys.values())
+            used = ((named.key.key_id, named.key.region) for named in resolved.keys.values())
             self.key_usage.note(operation, used, caller.request_id, ctx.clock.now())
         return result
 

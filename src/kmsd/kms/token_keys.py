@@ -136,7 +136,7 @@ def state_after_cancel(ctx: KmsContext, key: KeyRecord, state: str) -> str:
 def make_unavailable(ctx: KmsContext, store: CustomKeyStoreRecord) -> None:
     """The store was disconnected: its Enabled and Disabled keys become Unavailable, remembering their state."""
     for record in ctx.store.list_token_keys(store.custom_key_store_id):
-        key = ctx.store.get_key(record.key_id)
+        key = ctx.store.get_key(record.key_id, record.region)
         if key is None or key.key_state not in ("Enabled", "Disabled"):
             continue
         ctx.store.update_token_key(replace(record, state_when_available=key.key_state))
@@ -146,7 +146,7 @@ def make_unavailable(ctx: KmsContext, store: CustomKeyStoreRecord) -> None:
 def make_available(ctx: KmsContext, store: CustomKeyStoreRecord) -> None:
     """The store is connected: its Unavailable keys return to the state they had (or were given meanwhile)."""
     for record in ctx.store.list_token_keys(store.custom_key_store_id):
-        key = ctx.store.get_key(record.key_id)
+        key = ctx.store.get_key(record.key_id, record.region)
         if key is None or key.key_state != UNAVAILABLE:
             continue
         ctx.store.update_key(replace(key, key_state=record.state_when_available or "Enabled"))

@@ -95,19 +95,26 @@ class Store(Protocol):
     def insert_key(self, key: KeyRecord) -> None: ...
 
     def update_key(self, key: KeyRecord) -> None:
-        """Replace the stored record with the same ``key_id`` (all fields, tags included)."""
+        """Replace the stored record with the same ``key_id`` and ``region`` (all fields, tags included)."""
         ...
 
-    def get_key(self, key_id: str) -> KeyRecord | None:
-        """By UUID, whatever the account or region."""
+    def get_key(self, key_id: str, region: str) -> KeyRecord | None:
+        """By key id (a UUID or an ``mrk-`` id) in one Region, whatever the account."""
+        ...
+
+    def keys_with_id(self, key_id: str) -> list[KeyRecord]:
+        """Every key with this id, in any Region (a multi-Region key and its replicas), ordered by Region."""
         ...
 
     def list_keys(self, account_id: str, region: str, after_key_id: str | None, limit: int) -> list[KeyRecord]:
         """Keys of one account and region ordered by ``key_id``, strictly after ``after_key_id``."""
         ...
 
-    def delete_key(self, key_id: str) -> None:
-        """Remove the key with its material and aliases (the end of a deletion window)."""
+    def delete_key(self, key_id: str, region: str) -> None:
+        """Remove the key with its aliases, grants and records (the end of a deletion window).
+
+        Its key material, which the keys of a multi-Region set share, goes with the last key with its id.
+        """
         ...
 
     def keys_pending_deletion_before(self, when: datetime) -> list[KeyRecord]: ...
@@ -136,9 +143,9 @@ class Store(Protocol):
         ...
 
     # --- last use of keys (GetKeyLastUsage) ---------------------------------
-    def get_key_last_usage(self, key_id: str) -> KeyLastUsageRecord | None: ...
+    def get_key_last_usage(self, key_id: str, region: str) -> KeyLastUsageRecord | None: ...
 
-    def record_key_use(self, key_id: str, operation: str, when: datetime, request_id: str) -> None:
+    def record_key_use(self, key_id: str, region: str, operation: str, when: datetime, request_id: str) -> None:
         """Set the key's last use unless a later one is already recorded; a no-op for an unknown key."""
         ...
 
@@ -183,7 +190,7 @@ class Store(Protocol):
     def get_key_material(self, key_id: str, version: int) -> KeyMaterialRecord | None: ...
 
     def list_key_materials(self, key_id: str) -> list[KeyMaterialRecord]:
-        """Ordered by version, oldest first."""
+        """Ordered by version, oldest first (shared by every key with this id, in every Region)."""
         ...
 
     def delete_key_materials(self, key_id: str) -> None:
@@ -347,7 +354,7 @@ class Store(Protocol):
 
     def get_grant(self, grant_id: str) -> GrantRecord | None: ...
 
-    def list_grants(self, key_id: str) -> list[GrantRecord]:
+    def list_grants(self, key_id: str, region: str) -> list[GrantRecord]:
         """The grants on one key, oldest first."""
         ...
 

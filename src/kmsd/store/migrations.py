@@ -47,7 +47,9 @@ stored as ARNs, compared exactly.
 from __future__ import annotations
 
 from kmsd.store.principal_references_schema import PRINCIPAL_REFERENCES_MIGRATION
+from kmsd.store.regional_keys_schema import REGIONAL_KEYS_MIGRATION
 
+# A migration is a tuple of statements; a TableRebuild (kmsd.store.table_rebuild) is run with foreign keys off.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 1: the initial schema.
     (
@@ -395,6 +397,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """,
         "CREATE INDEX token_keys_by_store ON token_keys (custom_key_store_id, key_id)",
     ),
+    # 11: a key is identified by (key_id, region), so that the replicas of a multi-Region key can share its id; the
+    # tables that refer to keys follow (a table rebuild, see regional_keys_schema.py).
+    REGIONAL_KEYS_MIGRATION,
 )
 
 LATEST_VERSION = len(MIGRATIONS)

@@ -41,7 +41,9 @@ class AccessKeyRecord:
 class KeyRecord:
     """One KMS key.  ``key_state`` is AWS's KeyState (Enabled, Disabled, PendingDeletion, ...)."""
 
-    key_id: str  # UUID, unique across accounts and regions
+    # A UUID, or "mrk-" and 32 hex digits for a multi-Region key, whose replicas have the same id in other
+    # Regions: a key is identified by (key_id, region).
+    key_id: str
     account_id: str
     region: str
     description: str
@@ -60,10 +62,17 @@ class KeyRecord:
     multi_region: bool = False
     tags: dict[str, str] = field(default_factory=dict)
     key_manager: str = "CUSTOMER"  # CUSTOMER | AWS (an AWS managed key, created on first use of its alias)
+    # A multi-Region key: the Region of the primary key of its set (its own Region when it is the primary).
+    primary_region: str | None = None
 
     @property
     def arn(self) -> str:
         return f"arn:aws:kms:{self.region}:{self.account_id}:key/{self.key_id}"
+
+    @property
+    def is_replica(self) -> bool:
+        """A multi-Region replica key: one whose set's primary key is in another Region."""
+        return self.multi_region and self.primary_region is not None and self.primary_region != self.region
 
 
 @dataclass(frozen=True)
@@ -88,6 +97,7 @@ class KeyLastUsageRecord:
     """
 
     key_id: str
+    region: str
     tracking_started_at: datetime | None = None
     operation: str | None = None
     used_at: datetime | None = None
@@ -299,6 +309,7 @@ class GrantRecord:
 
     grant_id: str  # 64 hex characters, as AWS's
     key_id: str
+    region: str  # the Region of the key (a replica has grants of its own)
     # An ARN (account root, user, role, assumed-role) or a service principal; the unique id (AIDA..., AROA...)
     # of a user or role deleted since, which matches no caller.
     grantee_principal: str

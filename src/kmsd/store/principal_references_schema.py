@@ -30,7 +30,7 @@ from __future__ import annotations
 UNREADABLE = "?"
 
 
-def _insert_references(owner: str, doc: str, owner_id: str, source: str = "") -> str:
+def insert_references(owner: str, doc: str, owner_id: str, source: str = "") -> str:
     """INSERT the references of the document ``doc`` (an SQL expression) for the row ``owner`` = ``owner_id``.
 
     ``source`` is the table the document comes from when the statement indexes a whole table.
@@ -46,7 +46,7 @@ def _insert_references(owner: str, doc: str, owner_id: str, source: str = "") ->
 
 
 def _triggers(table: str, column: str, owner: str) -> tuple[str, str]:
-    index = _insert_references(owner, f"NEW.{column}", f"NEW.{owner}")
+    index = insert_references(owner, f"NEW.{column}", f"NEW.{owner}")
     insert = f"""
         CREATE TRIGGER {table}_principal_references_insert AFTER INSERT ON {table}
         BEGIN
@@ -65,7 +65,7 @@ def _triggers(table: str, column: str, owner: str) -> tuple[str, str]:
 
 
 def _backfill(table: str, column: str, owner: str) -> str:
-    return _insert_references(owner, f"t.{column}", f"t.{owner}", f"{table} AS t, ")
+    return insert_references(owner, f"t.{column}", f"t.{owner}", f"{table} AS t, ")
 
 
 PRINCIPAL_REFERENCES_MIGRATION: tuple[str, ...] = (

@@ -90,7 +90,8 @@ class RowCodec(Generic[R]):
     """The columns of ``table`` for the record type ``record``, and the two directions between them.
 
     The first field is the identity a row is updated by (``update_sql`` sets every other
-    column ``WHERE`` it matches).  ``expressions`` maps a field to the SQL expression that
+    column ``WHERE`` it matches), unless ``identity`` names the fields that are (a key's id
+    and Region).  ``expressions`` maps a field to the SQL expression that
     selects it when it is not a plain column (an inline policy's owner kind, say): such a
     codec still decodes rows but is not meant for ``insert_sql``.
     """
@@ -101,11 +102,13 @@ class RowCodec(Generic[R]):
         table: str,
         conversions: Mapping[str, Conversion] | None = None,
         expressions: Mapping[str, str] | None = None,
+        identity: tuple[str, ...] | None = None,
     ) -> None:
         names = tuple(field.name for field in dataclasses.fields(record))  # type: ignore[arg-type]
+        identity = identity or names[:1]
         conversions = conversions or {}
         expressions = expressions or {}
-        unknown = (set(conversions) | set(expressions)) - set(names)
+        unknown = (set(conversions) | set(expressions) | set(identity)) - set(names)
         if unknown:
             raise StoreError(f"{record.__name__} has no field {', '.join(sorted(unknown))}: the column table is wrong")
         self.record = record
@@ -115,10 +118,13 @@ class RowCodec(Generic[R]):
         self._selected = tuple(expressions.get(name, name) for name in names)
         self.columns = ", ".join(self._selected)
         self.placeholders = ", ".join("?" * len(names))
-        self.assignments = ", ".join(f"{name} = ?" for name in names[1:])
+        self._identity = tuple(names.index(name) for name in identity)
+        self._others = tuple(index for index, name in enumerate(names) if name not in identity)
+        self.assignments = ", ".join(f"{names[index]} = ?" for index in self._others)
+        matches = " AND ".join(f"{name} = ?" for name in identity)
         self.insert_sql = f"INSERT INTO {table} ({self.columns}) VALUES ({self.placeholders})"
         self.select_sql = f"SELECT {self.columns} FROM {table}"
-        self.update_sql = f"UPDATE {table} SET {self.assignments} WHERE {names[0]} = ?"
+        self.update_sql = f"UPDATE {table} SET {self.assignments} WHERE {matches}"
         # Built once: the fields read in one C call, and (position, converter) for the converted columns
         # only, so that a row costs a copy plus one call per converted value (get_key decodes on a miss).
         if len(names) < 2:
@@ -146,7 +152,7 @@ class RowCodec(Generic[R]):
     def update_values(self, record: R) -> Row:
         """The parameters of ``update_sql``: every column but the identity, then the identity."""
         row = self.to_row(record)
-        return (*row[1:], row[0])
+        return (*(row[index] for index in self._others), *(row[index] for index in self._identity))
 
     def from_row(self, row: Row) -> R:
         """The record a row of ``columns`` holds (the fields are positional, in declaration order)."""

@@ -70,7 +70,7 @@ class SqliteConnections:
     _local: threading.local
     _readers: weakref.WeakSet[ReaderSlot]
     _closed: bool
-    _key_cache: dict[str, KeyRecord]
+    _key_cache: dict[tuple[str, str], KeyRecord]  # by (key_id, region)
     _key_cache_lock: threading.Lock
     _key_cache_generation: int
     _key_cache_data_version: int | None

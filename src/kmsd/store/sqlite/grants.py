@@ -26,8 +26,10 @@ class GrantQueries(SqliteConnections):
         row = self._fetchone(f"{GRANTS.select_sql} WHERE grant_id = ?", (grant_id,))
         return None if row is None else GRANTS.from_row(row)
 
-    def list_grants(self, key_id: str) -> list[GrantRecord]:
-        rows = self._fetchall(f"{GRANTS.select_sql} WHERE key_id = ? ORDER BY created_at, grant_id", (key_id,))
+    def list_grants(self, key_id: str, region: str) -> list[GrantRecord]:
+        rows = self._fetchall(
+            f"{GRANTS.select_sql} WHERE key_id = ? AND region = ? ORDER BY created_at, grant_id", (key_id, region)
+        )
         return [GRANTS.from_row(row) for row in rows]
 
     def list_grants_retirable_by(self, retiring_principal: str) -> list[GrantRecord]:

@@ -14,7 +14,7 @@ from kmsd.store.sqlite.connections import KEY_CACHE_LIMIT, SqliteConnections
 from kmsd.store.sqlite.rows import ALIASES, IMPORTED_MATERIALS, KEY_LAST_USAGE, KEY_MATERIALS, KEYS
 
 # get_key's statement, built once: a cache miss is on the request path.
-_SELECT_KEY = f"{KEYS.select_sql} WHERE key_id = ?"
+_SELECT_KEY = f"{KEYS.select_sql} WHERE key_id = ? AND region = ?"
 
 
 class KmsKeyQueries(SqliteConnections):
@@ -30,27 +30,32 @@ class KmsKeyQueries(SqliteConnections):
         if changed == 0:
             raise StoreError(f"key `{key.key_id}` cannot be updated: it is not stored")
 
-    def get_key(self, key_id: str) -> KeyRecord | None:
+    def get_key(self, key_id: str, region: str) -> KeyRecord | None:
         """The key, from the key cache when this thread is outside a transaction (see the module docstring)."""
         if self._owner == threading.get_ident() or not self._key_cache_is_current():
-            return self._read_key(key_id)
-        cached = self._key_cache.get(key_id)
+            return self._read_key(key_id, region)
+        identity = (key_id, region)
+        cached = self._key_cache.get(identity)
         if cached is not None:
             return cached
         generation = self._key_cache_generation
-        key = self._read_key(key_id)
+        key = self._read_key(key_id, region)
         # Absent keys are not cached: a key created elsewhere must be found at once.
         if key is not None:
             with self._key_cache_lock:
                 if generation == self._key_cache_generation:
                     if len(self._key_cache) >= KEY_CACHE_LIMIT:
                         self._key_cache.clear()
-                    self._key_cache[key_id] = key
+                    self._key_cache[identity] = key
         return key
 
-    def _read_key(self, key_id: str) -> KeyRecord | None:
-        row = self._fetchone(_SELECT_KEY, (key_id,))
+    def _read_key(self, key_id: str, region: str) -> KeyRecord | None:
+        row = self._fetchone(_SELECT_KEY, (key_id, region))
         return None if row is None else KEYS.from_row(row)
+
+    def keys_with_id(self, key_id: str) -> list[KeyRecord]:
+        rows = self._fetchall(f"{KEYS.select_sql} WHERE key_id = ? ORDER BY region", (key_id,))
+        return [KEYS.from_row(row) for row in rows]
 
     def list_keys(self, account_id: str, region: str, after_key_id: str | None, limit: int) -> list[KeyRecord]:
         if limit < 0:
@@ -61,15 +66,22 @@ class KmsKeyQueries(SqliteConnections):
         )
         return [KEYS.from_row(row) for row in rows]
 
-    def delete_key(self, key_id: str) -> None:
-        """Remove the key, its material, aliases and grants (by foreign-key cascade); no-op when absent.
+    def delete_key(self, key_id: str, region: str) -> None:
+        """Remove the key, its aliases, grants and records (by foreign-key cascade); no-op when absent.
 
+        Its material goes with the last key of its id: the replicas of a multi-Region key share it (migration 11).
         The wrapped material is then scrubbed from the files: zeroed by secure_delete, and the WAL
         emptied once the transaction commits (see the ``Deletion`` paragraph of :mod:`kmsd.store.sqlite.store`).
         """
+        what = f"key `{key_id}` in {region}"
         with self.transaction():
             self._request_scrub()
-            self._write("DELETE FROM keys WHERE key_id = ?", (key_id,), f"key `{key_id}`")
+            self._write("DELETE FROM keys WHERE key_id = ? AND region = ?", (key_id, region), what)
+            self._write(
+                "DELETE FROM key_materials WHERE key_id = ? AND NOT EXISTS (SELECT 1 FROM keys WHERE key_id = ?)",
+                (key_id, key_id),
+                f"key material of {what}",
+            )
 
     def keys_pending_deletion_before(self, when: datetime) -> list[KeyRecord]:
         """Keys in PendingDeletion whose deletion date is at or before ``when``, soonest first."""
@@ -134,23 +146,23 @@ class KmsKeyQueries(SqliteConnections):
 
     # --- last use of keys (GetKeyLastUsage) ---------------------------------------------
 
-    def get_key_last_usage(self, key_id: str) -> KeyLastUsageRecord | None:
-        row = self._fetchone(f"{KEY_LAST_USAGE.select_sql} WHERE key_id = ?", (key_id,))
+    def get_key_last_usage(self, key_id: str, region: str) -> KeyLastUsageRecord | None:
+        row = self._fetchone(f"{KEY_LAST_USAGE.select_sql} WHERE key_id = ? AND region = ?", (key_id, region))
         return None if row is None else KEY_LAST_USAGE.from_row(row)
 
-    def record_key_use(self, key_id: str, operation: str, when: datetime, request_id: str) -> None:
+    def record_key_use(self, key_id: str, region: str, operation: str, when: datetime, request_id: str) -> None:
         """Set the key's last use unless a later one is already recorded; a no-op for an unknown key.
 
         Uses are recorded off the request, so they may arrive out of order: the latest one is kept.
         """
         stamp = encode_time(when)
         self._write(
-            "INSERT INTO key_last_usage (key_id, operation, used_at, request_id) "
-            "SELECT key_id, ?, ?, ? FROM keys WHERE key_id = ? "
-            "ON CONFLICT (key_id) DO UPDATE SET operation = excluded.operation, used_at = excluded.used_at, "
+            "INSERT INTO key_last_usage (key_id, region, operation, used_at, request_id) "
+            "SELECT key_id, region, ?, ?, ? FROM keys WHERE key_id = ? AND region = ? "
+            "ON CONFLICT (key_id, region) DO UPDATE SET operation = excluded.operation, used_at = excluded.used_at, "
             "request_id = excluded.request_id WHERE used_at IS NULL OR used_at <= excluded.used_at",
-            (operation, stamp, request_id, key_id),
-            f"last use of key `{key_id}`",
+            (operation, stamp, request_id, key_id, region),
+            f"last use of key `{key_id}` in {region}",
         )
 
     # --- imported key material (origin EXTERNAL) ------------------------------------

@@ -23,9 +23,10 @@ from kmsd.store.principal_references_schema import UNREADABLE
 from kmsd.store.principal_rewrite import RewriteFailed, UnreadableDocument, replace_principal
 from kmsd.store.sqlite.connections import SqliteConnections
 
-# The documents the principal_references index covers: (table, its id column, the policy column, what a row is).
+# The documents the principal_references index covers: (table, the columns that identify a row, the policy column,
+# what a row is).  A key is its id in its Region: the replicas of a multi-Region key have policies of their own.
 _INDEXED_DOCUMENTS = (
-    ("keys", "key_id", "policy", "key"),
+    ("keys", "key_id, region", "policy", "key"),
     ("iam_roles", "role_id", "assume_role_policy", "role"),
 )
 
@@ -52,20 +53,22 @@ class PrincipalReferenceQueries(SqliteConnections):
 
     def _replace_principal(self, arn: str, replacement: str) -> None:
         references = (arn.lower(), UNREADABLE)
-        for table, id_column, document_column, what in _INDEXED_DOCUMENTS:
-            # Table and column names are this module's constants, never request input.
+        for table, id_columns, document_column, what in _INDEXED_DOCUMENTS:
+            # Table and column names are this module's constants, never request input.  The row is updated by
+            # its rowid, which stands for its identity whatever columns that takes.
+            first = id_columns.split(",")[0]
             rows = self._fetchall(
-                f"SELECT {id_column}, {document_column} FROM {table} WHERE {id_column} IN "
-                f"(SELECT {id_column} FROM principal_references WHERE principal IN (?, ?) AND {id_column} IS NOT NULL)",
+                f"SELECT rowid, {document_column}, {id_columns} FROM {table} WHERE ({id_columns}) IN "
+                f"(SELECT {id_columns} FROM principal_references WHERE principal IN (?, ?) AND {first} IS NOT NULL)",
                 references,
             )
-            for row_id, document in rows:
+            for row_id, document, *identity in rows:
                 rewritten = _rewritten(str(document), arn, replacement)
                 if rewritten is not None:
                     self._write(
-                        f"UPDATE {table} SET {document_column} = ? WHERE {id_column} = ?",
+                        f"UPDATE {table} SET {document_column} = ? WHERE rowid = ?",
                         (rewritten, row_id),
-                        f"{what} {row_id}",
+                        f"{what} {' '.join(map(str, identity))}",
                     )
         # Grants store the principal's canonical ARN; COLLATE NOCASE also catches any other spelling.
         self._write(

@@ -52,6 +52,8 @@ KEYS = RowCodec(
         "multi_region": BOOL,
         "tags": JSON_OBJECT,
     },
+    # The replicas of a multi-Region key share its id: a key is its id in its Region (migration 11).
+    identity=("key_id", "region"),
 )
 KEY_MATERIALS = RowCodec(KeyMaterialRecord, "key_materials", {"wrapped_material": BLOB, "created_at": TIME})
 IMPORTED_MATERIALS = RowCodec(

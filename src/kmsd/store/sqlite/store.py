@@ -98,6 +98,7 @@ from kmsd.store.sqlite.iam_entities import IamEntityQueries
 from kmsd.store.sqlite.iam_policies import IamPolicyQueries
 from kmsd.store.sqlite.kms_keys import KmsKeyQueries
 from kmsd.store.sqlite.sessions import SessionQueries
+from kmsd.store.table_rebuild import TableRebuild
 
 __all__ = ["BUSY_TIMEOUT_MS", "KEY_CACHE_CHECK_SECONDS", "SqliteStore", "decode_time", "encode_time"]
 
@@ -130,7 +131,7 @@ class SqliteStore(
         self._local = threading.local()
         self._readers: weakref.WeakSet[ReaderSlot] = weakref.WeakSet()
         self._closed = False
-        self._key_cache: dict[str, KeyRecord] = {}
+        self._key_cache: dict[tuple[str, str], KeyRecord] = {}  # by (key_id, region)
         self._key_cache_lock = threading.Lock()  # orders filling the cache against emptying it
         self._key_cache_generation = 0  # advanced whenever the cache is emptied
         self._key_cache_data_version: int | None = None  # the writer's data_version the cache is valid for
@@ -184,26 +185,55 @@ class SqliteStore(
             )
 
     def _migrate(self) -> None:
-        with self.transaction():
-            try:
-                current = int(self._writer.execute("PRAGMA user_version").fetchone()[0])
-            except sqlite3.Error as error:
-                raise StoreError(f"cannot read the schema version of {self.path}: {error}") from error
-            if current > LATEST_VERSION:
-                raise StoreError(
-                    f"the SQLite store at {self.path} has schema version {current}, newer than the "
-                    f"{LATEST_VERSION} this kmsd knows: upgrade kmsd to open it"
-                )
-            for version in range(current + 1, LATEST_VERSION + 1):
-                try:
-                    for statement in MIGRATIONS[version - 1]:
-                        self._writer.execute(statement)
-                    # PRAGMA takes no bound parameters; version is an int from range().
-                    self._writer.execute(f"PRAGMA user_version = {version}")
-                except sqlite3.Error as error:
-                    raise StoreError(
-                        f"migrating the SQLite store at {self.path} to schema version {version} failed: {error}"
-                    ) from error
+        """Apply the migrations this file lacks, all in one transaction.
+
+        A :class:`~kmsd.store.table_rebuild.TableRebuild` among them is SQLite's twelve-step procedure: foreign
+        keys are turned off outside the transaction (a dropped table would otherwise take the rows that refer
+        to it along, by cascade), and ``foreign_key_check`` must find every reference intact before the commit.
+        """
+        rebuilds = any(isinstance(MIGRATIONS[version - 1], TableRebuild) for version in self._pending_versions())
+        if rebuilds:
+            self._execute_control("PRAGMA foreign_keys = OFF")
+        try:
+            with self.transaction():
+                applied = self._pending_versions()
+                for version in applied:
+                    try:
+                        for statement in MIGRATIONS[version - 1]:
+                            self._writer.execute(statement)
+                        # PRAGMA takes no bound parameters; version is an int from range().
+                        self._writer.execute(f"PRAGMA user_version = {version}")
+                    except sqlite3.Error as error:
+                        raise StoreError(
+                            f"migrating the SQLite store at {self.path} to schema version {version} failed: {error}"
+                        ) from error
+                if rebuilds and applied:
+                    self._check_foreign_keys()
+        finally:
+            if rebuilds:
+                self._execute_control("PRAGMA foreign_keys = ON")
+
+    def _pending_versions(self) -> range:
+        """The versions to apply: read again inside the transaction, as another process may have migrated."""
+        try:
+            current = int(self._writer.execute("PRAGMA user_version").fetchone()[0])
+        except sqlite3.Error as error:
+            raise StoreError(f"cannot read the schema version of {self.path}: {error}") from error
+        if current > LATEST_VERSION:
+            raise StoreError(
+                f"the SQLite store at {self.path} has schema version {current}, newer than the "
+                f"{LATEST_VERSION} this kmsd knows: upgrade kmsd to open it"
+            )
+        return range(current + 1, LATEST_VERSION + 1)
+
+    def _check_foreign_keys(self) -> None:
+        try:
+            broken = self._writer.execute("PRAGMA foreign_key_check").fetchall()
+        except sqlite3.Error as error:
+            raise StoreError(f"checking the foreign keys of {self.path} failed: {error}") from error
+        if broken:
+            tables = ", ".join(sorted({str(row[0]) for row in broken}))
+            raise StoreError(f"migrating the SQLite store at {self.path} left rows of {tables} without their key")
 
     # --- lifecycle -------------------------------------------------------------
 
