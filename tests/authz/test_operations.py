@@ -63,17 +63,21 @@ def _params(operation: str) -> dict[str, Any]:
         "DeleteCustomKeyStore": {"CustomKeyStoreId": "cks-1234567890abcdef0"},
         "UpdateCustomKeyStore": {"CustomKeyStoreId": "cks-1234567890abcdef0"},
         "DescribeCustomKeyStores": {},
+        "ReplicateKey": {"KeyId": KEY, "ReplicaRegion": "eu-west-1"},
+        "UpdatePrimaryRegion": {"KeyId": KEY, "PrimaryRegion": "eu-west-1"},
     }
     return table.get(operation, {"KeyId": KEY})
 
 
 # The permission each operation's first check needs, and the resource it is checked on.
-_EXPECTED_ACTION = {"ReEncrypt": "kms:ReEncryptFrom"}
+# ReplicateKey's kms:CreateKey is on `*`, named without a lookup: it is decided before kms:ReplicateKey on the key.
+_EXPECTED_ACTION = {"ReEncrypt": "kms:ReEncryptFrom", "ReplicateKey": "kms:CreateKey"}
 _ON_STAR = {
     "CreateKey",
     "ListKeys",
     "ListAliases",
     "GenerateRandom",
+    "ReplicateKey",
     # The custom key store operations: "kms:<operation> (IAM policy)", on no key.
     "CreateCustomKeyStore",
     "ConnectCustomKeyStore",

@@ -1,15 +1,36 @@
-"""Multi-Region primary keys through boto3 against a real ``kmsd serve`` (issue 11): CreateKey with
-MultiRegion, ``mrk-`` ids in DescribeKey and in ciphertexts, the Region a key lives in, and
-``kms:MultiRegion`` on CreateKey."""
+"""Multi-Region keys through boto3 against a real ``kmsd serve`` (issue 11): CreateKey with MultiRegion,
+``mrk-`` ids in DescribeKey and in ciphertexts, the Region a key lives in, ``kms:MultiRegion`` on CreateKey;
+ReplicateKey and UpdatePrimaryRegion with clients of two Regions on one server, ciphertexts that decrypt in
+either Region, rotation driven by the primary, their authorization (``kms:ReplicaRegion``,
+``kms:PrimaryRegion``), and the deletion rules on a manual clock."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
+import boto3
 import pytest
+from botocore.config import Config
 
-from tests.integration.authz_world import NO_IDENTITY_POLICY, World, allow, denied, refused, running_world
+from kmsd.authz.default_policy import default_key_policy
+from tests.integration.authz_world import (
+    NO_IDENTITY_POLICY,
+    NO_RESOURCE_POLICY,
+    World,
+    allow,
+    denied,
+    policy,
+    refused,
+    running_world,
+)
+from tests.integration.server import InProcessServer, in_process_server
+
+EAST, EUROPE, ASIA = "us-east-1", "eu-west-1", "ap-southeast-2"
 
 
 @pytest.fixture(scope="module")
@@ -76,3 +97,359 @@ def test_kms_multi_region_key_type_names_a_primary_key(world: World) -> None:
     assert refused(user.kms().encrypt, KeyId=single.arn, Plaintext=b"p") == denied(
         user.arn, "kms:Encrypt", single.arn, NO_IDENTITY_POLICY
     )
+
+
+# --- replicas -----------------------------------------------------------------------------------------
+
+
+def _primary(world: World, **create: Any) -> dict[str, Any]:
+    metadata: dict[str, Any] = world.a.kms(EAST).create_key(MultiRegion=True, **create)["KeyMetadata"]
+    return metadata
+
+
+def _arn(world: World, region: str, key_id: str) -> str:
+    return f"arn:aws:kms:{region}:{world.a.account_id}:key/{key_id}"
+
+
+def test_replicate_key_makes_a_key_with_the_same_id_in_the_other_region(world: World) -> None:
+    primary = _primary(world, Description="primary", Tags=[{"TagKey": "side", "TagValue": "east"}])
+    key_id = primary["KeyId"]
+    replicated = world.a.kms(EAST).replicate_key(
+        KeyId=key_id, ReplicaRegion=EUROPE, Description="replica", Tags=[{"TagKey": "side", "TagValue": "europe"}]
+    )
+    replica = replicated["ReplicaKeyMetadata"]
+    configuration = {
+        "PrimaryKey": {"Arn": primary["Arn"], "Region": EAST},
+        "ReplicaKeys": [{"Arn": _arn(world, EUROPE, key_id), "Region": EUROPE}],
+    }
+    assert (replica["KeyId"], replica["Arn"], replica["Description"]) == (
+        key_id,
+        _arn(world, EUROPE, key_id),
+        "replica",
+    )
+    assert (replica["KeySpec"], replica["KeyUsage"], replica["Origin"], replica["KeyState"]) == (
+        "SYMMETRIC_DEFAULT",
+        "ENCRYPT_DECRYPT",
+        "AWS_KMS",
+        "Enabled",
+    )
+    assert replica["MultiRegionConfiguration"] == {"MultiRegionKeyType": "REPLICA", **configuration}
+    # Without a Policy, the replica gets the default key policy; its tags are its own.
+    assert replicated["ReplicaPolicy"] == default_key_policy(world.a.account_id)
+    assert replicated["ReplicaTags"] == [{"TagKey": "side", "TagValue": "europe"}]
+    assert world.a.kms(EUROPE).list_resource_tags(KeyId=key_id)["Tags"] == replicated["ReplicaTags"]
+    assert world.a.kms(EAST).list_resource_tags(KeyId=key_id)["Tags"] == [{"TagKey": "side", "TagValue": "east"}]
+    described = world.a.kms(EAST).describe_key(KeyId=key_id)["KeyMetadata"]
+    assert described["MultiRegionConfiguration"] == {"MultiRegionKeyType": "PRIMARY", **configuration}
+    assert described["Description"] == "primary"
+    listed = world.a.kms(EUROPE).list_keys(Limit=1000)["Keys"]
+    assert {"KeyId": key_id, "KeyArn": replica["Arn"]} in listed
+
+
+def test_a_ciphertext_decrypts_in_either_region(world: World) -> None:
+    key_id = _primary(world)["KeyId"]
+    world.a.kms(EAST).replicate_key(KeyId=key_id, ReplicaRegion=EUROPE)
+    east, europe = world.a.kms(EAST), world.a.kms(EUROPE)
+    from_east = east.encrypt(KeyId=key_id, Plaintext=b"made in the east", EncryptionContext={"a": "b"})
+    decrypted = europe.decrypt(CiphertextBlob=from_east["CiphertextBlob"], EncryptionContext={"a": "b"})
+    assert (decrypted["Plaintext"], decrypted["KeyId"]) == (b"made in the east", _arn(world, EUROPE, key_id))
+    from_europe = europe.encrypt(KeyId=_arn(world, EUROPE, key_id), Plaintext=b"made in europe")
+    decrypted = east.decrypt(CiphertextBlob=from_europe["CiphertextBlob"], KeyId=key_id)
+    assert (decrypted["Plaintext"], decrypted["KeyId"]) == (b"made in europe", _arn(world, EAST, key_id))
+    # A Region with no key of the set cannot decrypt.
+    assert refused(world.a.kms(ASIA).decrypt, CiphertextBlob=from_east["CiphertextBlob"])[0] == (
+        "InvalidCiphertextException"
+    )
+
+
+def test_the_replica_follows_the_primary_s_rotation(world: World) -> None:
+    key_id = _primary(world)["KeyId"]
+    east, europe = world.a.kms(EAST), world.a.kms(EUROPE)
+    east.replicate_key(KeyId=key_id, ReplicaRegion=EUROPE)
+    before = east.encrypt(KeyId=key_id, Plaintext=b"before")["CiphertextBlob"]
+    east.rotate_key_on_demand(KeyId=key_id)
+    after = east.encrypt(KeyId=key_id, Plaintext=b"after")["CiphertextBlob"]
+    assert europe.decrypt(CiphertextBlob=before)["Plaintext"] == b"before"
+    assert europe.decrypt(CiphertextBlob=after)["Plaintext"] == b"after"
+    # The replica encrypts with the new material as well, and lists the same rotations.
+    replica_blob = europe.encrypt(KeyId=key_id, Plaintext=b"replica")["CiphertextBlob"]
+    assert east.decrypt(CiphertextBlob=replica_blob)["Plaintext"] == b"replica"
+    assert europe.list_key_rotations(KeyId=key_id)["Rotations"] == east.list_key_rotations(KeyId=key_id)["Rotations"]
+    assert (
+        europe.describe_key(KeyId=key_id)["KeyMetadata"]["CurrentKeyMaterialId"]
+        == (east.describe_key(KeyId=key_id)["KeyMetadata"]["CurrentKeyMaterialId"])
+    )
+    east.enable_key_rotation(KeyId=key_id, RotationPeriodInDays=180)
+    assert europe.get_key_rotation_status(KeyId=key_id)["RotationPeriodInDays"] == 180
+    replica_arn = _arn(world, EUROPE, key_id)
+    assert refused(europe.rotate_key_on_demand, KeyId=key_id) == (
+        "UnsupportedOperationException",
+        f"{replica_arn} is a multi-Region replica key. Manage the rotation of its primary key.",
+        400,
+    )
+
+
+def test_a_replica_has_its_own_policy_aliases_grants_and_state(world: World) -> None:
+    key_id = _primary(world)["KeyId"]
+    reader = world.a.user()
+    east, europe = world.a.kms(EAST), world.a.kms(EUROPE)
+    replica_policy = policy(
+        allow("kms:*", principal=f"arn:aws:iam::{world.a.account_id}:root"),
+        allow("kms:Decrypt", principal=reader.arn),
+    )
+    replicated = east.replicate_key(KeyId=key_id, ReplicaRegion=EUROPE, Policy=replica_policy)
+    assert replicated["ReplicaPolicy"] == replica_policy
+    assert europe.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"] == replica_policy
+    assert east.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"] == default_key_policy(world.a.account_id)
+    blob = east.encrypt(KeyId=key_id, Plaintext=b"p")["CiphertextBlob"]
+    # The replica's key policy lets the reader decrypt there; the primary's does not.
+    assert reader.kms(EUROPE).decrypt(CiphertextBlob=blob)["Plaintext"] == b"p"
+    assert refused(reader.kms(EAST).decrypt, CiphertextBlob=blob) == denied(
+        reader.arn, "kms:Decrypt", _arn(world, EAST, key_id), NO_IDENTITY_POLICY
+    )
+    # One alias name in each Region, each for its own key.
+    name = f"alias/{key_id}"
+    east.create_alias(AliasName=name, TargetKeyId=key_id)
+    europe.create_alias(AliasName=name, TargetKeyId=key_id)
+    assert europe.describe_key(KeyId=name)["KeyMetadata"]["Arn"] == _arn(world, EUROPE, key_id)
+    # A grant on the primary allows the grantee there only.
+    grantee = world.a.user()
+    east.create_grant(KeyId=key_id, GranteePrincipal=grantee.arn, Operations=["Encrypt"])
+    assert grantee.kms(EAST).encrypt(KeyId=key_id, Plaintext=b"g")["KeyId"] == _arn(world, EAST, key_id)
+    assert refused(grantee.kms(EUROPE).encrypt, KeyId=key_id, Plaintext=b"g")[0] == "AccessDeniedException"
+    assert europe.list_grants(KeyId=key_id)["Grants"] == []
+    # Disabling the replica leaves the primary enabled.
+    europe.disable_key(KeyId=key_id)
+    assert east.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "Enabled"
+    assert refused(europe.encrypt, KeyId=key_id, Plaintext=b"x")[0] == "DisabledException"
+
+
+def test_replicate_key_refuses_what_aws_refuses(world: World) -> None:
+    east = world.a.kms(EAST)
+    single = east.create_key()["KeyMetadata"]
+    assert refused(east.replicate_key, KeyId=single["KeyId"], ReplicaRegion=EUROPE) == (
+        "UnsupportedOperationException",
+        f"{single['Arn']} is not a multi-Region primary key.",
+        400,
+    )
+    key_id = _primary(world)["KeyId"]
+    primary_arn = _arn(world, EAST, key_id)
+    assert refused(east.replicate_key, KeyId=key_id, ReplicaRegion=EAST) == (
+        "ValidationException",
+        f"The replica Region must differ from the Region of the primary key {primary_arn}.",
+        400,
+    )
+    east.replicate_key(KeyId=key_id, ReplicaRegion=EUROPE)
+    assert refused(east.replicate_key, KeyId=key_id, ReplicaRegion=EUROPE) == (
+        "AlreadyExistsException",
+        f"A replica of {primary_arn} already exists in {EUROPE}.",
+        400,
+    )
+    # A replica is not replicated: only the primary key is.
+    assert refused(world.a.kms(EUROPE).replicate_key, KeyId=key_id, ReplicaRegion=ASIA) == (
+        "UnsupportedOperationException",
+        f"{_arn(world, EUROPE, key_id)} is not a multi-Region primary key.",
+        400,
+    )
+    unknown = "mrk-" + "2" * 32
+    assert refused(east.replicate_key, KeyId=unknown, ReplicaRegion=EUROPE) == (
+        "NotFoundException",
+        f"Key '{_arn(world, EAST, unknown)}' does not exist",
+        400,
+    )
+    east.disable_key(KeyId=key_id)
+    assert refused(east.replicate_key, KeyId=key_id, ReplicaRegion=ASIA) == (
+        "DisabledException",
+        f"{primary_arn} is disabled.",
+        400,
+    )
+    # kmsd's limit: a primary key of imported material is not replicated.
+    external = _primary(world, Origin="EXTERNAL")["KeyId"]
+    assert refused(east.replicate_key, KeyId=external, ReplicaRegion=EUROPE) == (
+        "UnsupportedOperationException",
+        "kmsd does not replicate multi-Region keys with imported key material.",
+        400,
+    )
+    assert refused(world.a.kms(EUROPE).describe_key, KeyId=external)[0] == "NotFoundException"
+
+
+def test_replicate_key_needs_replicate_key_create_key_and_tag_resource(world: World) -> None:
+    key_id = _primary(world)["KeyId"]
+    primary_arn = _arn(world, EAST, key_id)
+    in_europe = {"StringEquals": {"kms:ReplicaRegion": EUROPE}}
+    replicator = world.a.user(allow("kms:ReplicateKey", condition=in_europe), allow("kms:CreateKey"))
+    # kms:ReplicaRegion decides: Asia is not allowed, Europe is.
+    assert refused(replicator.kms(EAST).replicate_key, KeyId=key_id, ReplicaRegion=ASIA) == denied(
+        replicator.arn, "kms:ReplicateKey", primary_arn, NO_IDENTITY_POLICY
+    )
+    tags = [{"TagKey": "t", "TagValue": "v"}]
+    # Tags need kms:TagResource on the new replica as well.
+    assert refused(replicator.kms(EAST).replicate_key, KeyId=key_id, ReplicaRegion=EUROPE, Tags=tags) == denied(
+        replicator.arn, "kms:TagResource", _arn(world, EUROPE, key_id), NO_IDENTITY_POLICY
+    )
+    replicated = replicator.kms(EAST).replicate_key(KeyId=key_id, ReplicaRegion=EUROPE)
+    assert replicated["ReplicaKeyMetadata"]["Arn"] == _arn(world, EUROPE, key_id)
+    no_create = world.a.user(allow("kms:ReplicateKey"))
+    assert refused(no_create.kms(EAST).replicate_key, KeyId=key_id, ReplicaRegion=ASIA) == denied(
+        no_create.arn, "kms:CreateKey", "*", NO_IDENTITY_POLICY
+    )
+
+
+def test_update_primary_region_swaps_the_primary_and_its_replica(world: World) -> None:
+    key_id = _primary(world)["KeyId"]
+    east, europe = world.a.kms(EAST), world.a.kms(EUROPE)
+    east.replicate_key(KeyId=key_id, ReplicaRegion=EUROPE)
+    east.replicate_key(KeyId=key_id, ReplicaRegion=ASIA)
+    assert east.update_primary_region(KeyId=key_id, PrimaryRegion=EUROPE)["ResponseMetadata"]["HTTPStatusCode"] == 200
+    expected = {
+        "PrimaryKey": {"Arn": _arn(world, EUROPE, key_id), "Region": EUROPE},
+        "ReplicaKeys": [
+            {"Arn": _arn(world, ASIA, key_id), "Region": ASIA},
+            {"Arn": _arn(world, EAST, key_id), "Region": EAST},
+        ],
+    }
+    assert europe.describe_key(KeyId=key_id)["KeyMetadata"]["MultiRegionConfiguration"] == {
+        "MultiRegionKeyType": "PRIMARY",
+        **expected,
+    }
+    for region in (EAST, ASIA):
+        configuration = world.a.kms(region).describe_key(KeyId=key_id)["KeyMetadata"]["MultiRegionConfiguration"]
+        assert configuration == {"MultiRegionKeyType": "REPLICA", **expected}
+    # Only the new primary replicates and rotates now.
+    assert refused(east.replicate_key, KeyId=key_id, ReplicaRegion="ca-central-1")[0] == (
+        "UnsupportedOperationException"
+    )
+    assert refused(east.update_primary_region, KeyId=key_id, PrimaryRegion=ASIA)[0] == "UnsupportedOperationException"
+    europe.rotate_key_on_demand(KeyId=key_id)
+    assert east.decrypt(CiphertextBlob=europe.encrypt(KeyId=key_id, Plaintext=b"x")["CiphertextBlob"])["Plaintext"] == (
+        b"x"
+    )
+    assert refused(europe.update_primary_region, KeyId=key_id, PrimaryRegion="ca-central-1") == (
+        "NotFoundException",
+        f"Key '{_arn(world, 'ca-central-1', key_id)}' does not exist",
+        400,
+    )
+    assert refused(europe.update_primary_region, KeyId=key_id, PrimaryRegion=EUROPE) == (
+        "ValidationException",
+        f"{_arn(world, EUROPE, key_id)} is already the primary key in {EUROPE}.",
+        400,
+    )
+
+
+def test_update_primary_region_needs_the_permission_on_both_keys(world: World) -> None:
+    key_id = _primary(world)["KeyId"]
+    east = world.a.kms(EAST)
+    admin = world.a.user(allow("kms:*"))
+    # The replica's key policy names the admin alone: it does not delegate to IAM policies.
+    replica_policy = policy(allow("kms:*", principal=admin.arn))
+    east.replicate_key(KeyId=key_id, ReplicaRegion=EUROPE, Policy=replica_policy, BypassPolicyLockoutSafetyCheck=True)
+    east.replicate_key(KeyId=key_id, ReplicaRegion=ASIA)
+    to_asia = {"StringEquals": {"kms:PrimaryRegion": ASIA}}
+    mover = world.a.user(allow("kms:UpdatePrimaryRegion", condition=to_asia))
+    # kms:PrimaryRegion decides on the primary; the replica's key policy decides on the replica.
+    assert refused(mover.kms(EAST).update_primary_region, KeyId=key_id, PrimaryRegion=EUROPE) == denied(
+        mover.arn, "kms:UpdatePrimaryRegion", _arn(world, EAST, key_id), NO_IDENTITY_POLICY
+    )
+    everywhere = world.a.user(allow("kms:UpdatePrimaryRegion"))
+    assert refused(everywhere.kms(EAST).update_primary_region, KeyId=key_id, PrimaryRegion=EUROPE) == denied(
+        everywhere.arn, "kms:UpdatePrimaryRegion", _arn(world, EUROPE, key_id), NO_RESOURCE_POLICY
+    )
+    mover.kms(EAST).update_primary_region(KeyId=key_id, PrimaryRegion=ASIA)
+    configuration = east.describe_key(KeyId=key_id)["KeyMetadata"]["MultiRegionConfiguration"]
+    assert (configuration["MultiRegionKeyType"], configuration["PrimaryKey"]["Region"]) == ("REPLICA", ASIA)
+
+
+def test_kms_multi_region_key_type_names_a_replica(world: World) -> None:
+    key_id = _primary(world)["KeyId"]
+    world.a.kms(EAST).replicate_key(KeyId=key_id, ReplicaRegion=EUROPE)
+    replicas_only = world.a.user(
+        allow("kms:Encrypt", condition={"StringEquals": {"kms:MultiRegionKeyType": "REPLICA"}})
+    )
+    assert replicas_only.kms(EUROPE).encrypt(KeyId=key_id, Plaintext=b"p")["KeyId"] == _arn(world, EUROPE, key_id)
+    assert refused(replicas_only.kms(EAST).encrypt, KeyId=key_id, Plaintext=b"p") == denied(
+        replicas_only.arn, "kms:Encrypt", _arn(world, EAST, key_id), NO_IDENTITY_POLICY
+    )
+
+
+# --- deletion, on a manual clock ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def clocked(tmp_path: Path) -> Iterator[InProcessServer]:
+    with in_process_server(tmp_path, sweep_interval=0.05) as running:
+        yield running
+
+
+def _client(running: InProcessServer, region: str) -> Any:
+    return boto3.client(
+        "kms",
+        endpoint_url=f"http://127.0.0.1:{running.port}",
+        region_name=region,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(retries={"max_attempts": 1}),
+    )
+
+
+def _eventually(check: Callable[[], bool]) -> None:
+    """Wait for the server's periodic sweep (every 0.05 s) to have acted; fails after ten seconds."""
+    deadline = time.monotonic() + 10
+    while not check():
+        assert time.monotonic() < deadline, "the sweep did not act"
+        time.sleep(0.05)
+
+
+def test_a_primary_with_replicas_waits_for_them_before_its_own_waiting_period(clocked: InProcessServer) -> None:
+    east, europe = _client(clocked, EAST), _client(clocked, EUROPE)
+    key_id = east.create_key(MultiRegion=True)["KeyMetadata"]["KeyId"]
+    east.replicate_key(KeyId=key_id, ReplicaRegion=EUROPE)
+    scheduled = east.schedule_key_deletion(KeyId=key_id, PendingWindowInDays=7)
+    assert (scheduled["KeyState"], scheduled["PendingWindowInDays"]) == ("PendingReplicaDeletion", 7)
+    assert "DeletionDate" not in scheduled
+    described = east.describe_key(KeyId=key_id)["KeyMetadata"]
+    assert (described["KeyState"], described["PendingDeletionWindowInDays"], described["Enabled"]) == (
+        "PendingReplicaDeletion",
+        7,
+        False,
+    )
+    assert "DeletionDate" not in described
+    primary_arn = described["Arn"]
+    assert refused(east.encrypt, KeyId=key_id, Plaintext=b"p") == (
+        "KMSInvalidStateException",
+        f"{primary_arn} is pending replica deletion.",
+        400,
+    )
+    # However long it waits, a primary with replicas is not deleted.
+    clocked.clock.advance(timedelta(days=60))
+    assert east.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "PendingReplicaDeletion"
+    # The replica is deleted on its own waiting period; then the primary's begins.
+    replica_deleted_at = europe.schedule_key_deletion(KeyId=key_id, PendingWindowInDays=7)["DeletionDate"]
+    clocked.clock.advance(timedelta(days=7, seconds=1))
+    _eventually(lambda: east.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "PendingDeletion")
+    described = east.describe_key(KeyId=key_id)["KeyMetadata"]
+    assert described["DeletionDate"] == replica_deleted_at + timedelta(days=7)
+    assert described["MultiRegionConfiguration"]["ReplicaKeys"] == []
+    assert refused(europe.describe_key, KeyId=key_id)[0] == "NotFoundException"
+    clocked.clock.advance(timedelta(days=7))
+    _eventually(lambda: refused(east.describe_key, KeyId=key_id)[0] == "NotFoundException")
+
+
+def test_a_replica_is_deleted_on_its_own_and_pending_replica_deletion_can_be_cancelled(
+    clocked: InProcessServer,
+) -> None:
+    east, europe = _client(clocked, EAST), _client(clocked, EUROPE)
+    key_id = east.create_key(MultiRegion=True)["KeyMetadata"]["KeyId"]
+    east.replicate_key(KeyId=key_id, ReplicaRegion=EUROPE)
+    blob = east.encrypt(KeyId=key_id, Plaintext=b"kept")["CiphertextBlob"]
+    assert east.schedule_key_deletion(KeyId=key_id)["KeyState"] == "PendingReplicaDeletion"
+    east.cancel_key_deletion(KeyId=key_id)
+    assert east.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "Disabled"
+    east.enable_key(KeyId=key_id)
+    europe.schedule_key_deletion(KeyId=key_id, PendingWindowInDays=7)
+    clocked.clock.advance(timedelta(days=8))
+    _eventually(lambda: east.describe_key(KeyId=key_id)["KeyMetadata"]["MultiRegionConfiguration"]["ReplicaKeys"] == [])
+    # The primary, and the set's material, are untouched; the Region can have a replica again.
+    assert east.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "Enabled"
+    assert east.decrypt(CiphertextBlob=blob)["Plaintext"] == b"kept"
+    east.replicate_key(KeyId=key_id, ReplicaRegion=EUROPE)
+    assert europe.decrypt(CiphertextBlob=blob)["Plaintext"] == b"kept"

@@ -28,6 +28,7 @@ EXPECTED_OPERATIONS = {
     "Encapsulate", "Decapsulate",
     "CreateCustomKeyStore", "ConnectCustomKeyStore", "DisconnectCustomKeyStore", "DescribeCustomKeyStores",
     "UpdateCustomKeyStore", "DeleteCustomKeyStore",
+    "ReplicateKey", "UpdatePrimaryRegion",
 }  # fmt: skip
 
 

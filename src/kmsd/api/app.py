@@ -190,6 +190,8 @@ class KmsdApp:
         self.key_use = AccessKeyUse(runtime.store, self._store_calls.submit)
         # KMS keys' last-use records (GetKeyLastUsage) likewise, at most one write per key per minute.
         runtime.kms.record_usage_with(self._store_calls.submit)
+        # ReplicateKey may only create a replica in a Region this server answers for.
+        runtime.kms.serve_regions(self.regions.is_valid)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":

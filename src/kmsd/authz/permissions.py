@@ -47,7 +47,8 @@ class Target(enum.Enum):
     ALIAS = "alias"  # the alias named by AliasName
     ALIAS_KEY = "alias key"  # the key the alias points at now (DeleteAlias, UpdateAlias)
     TARGET_KEY = "target key"  # the key named by TargetKeyId (CreateAlias, UpdateAlias)
-    NEW_KEY = "new key"  # the key CreateKey is creating
+    NEW_KEY = "new key"  # the key CreateKey is creating, or the replica ReplicateKey is creating
+    REPLICA_KEY = "replica key"  # UpdatePrimaryRegion: the replica key in PrimaryRegion, the primary-to-be
     GRANT = "grant"  # RetireGrant: the grant the request names, on its key
     RETIRING_PRINCIPAL = (
         "retiring principal"  # ListRetirableGrants: "the authorized resource ... is the retiring principal"
@@ -57,7 +58,15 @@ class Target(enum.Enum):
 
 # The targets that are keys, known once the operation has found (or made) them.
 KEY_TARGETS = frozenset(
-    {Target.KEY, Target.SOURCE_KEY, Target.DESTINATION_KEY, Target.ALIAS_KEY, Target.TARGET_KEY, Target.NEW_KEY}
+    {
+        Target.KEY,
+        Target.SOURCE_KEY,
+        Target.DESTINATION_KEY,
+        Target.ALIAS_KEY,
+        Target.TARGET_KEY,
+        Target.NEW_KEY,
+        Target.REPLICA_KEY,
+    }
 )
 
 
@@ -281,7 +290,17 @@ _ROWS: tuple[OperationPermissions, ...] = (
     _alias_operation("UpdateAlias", Target.ALIAS_KEY, Target.TARGET_KEY),
     _iam_only("UpdateCustomKeyStore", CUSTOM_KEY_STORE_KEYS),
     _on_key("UpdateKeyDescription"),
-    _on_key("UpdatePrimaryRegion", "kms:PrimaryRegion"),
+    OperationPermissions(
+        "UpdatePrimaryRegion",
+        (
+            # UpdatePrimaryRegion API reference: "kms:UpdatePrimaryRegion on the current primary key (in the primary
+            # key's Region)" and "on the current replica key (in the replica key's Region)", each in its key policy.
+            Permission("kms:UpdatePrimaryRegion", Target.KEY, PolicySource.KEY_POLICY),
+            Permission("kms:UpdatePrimaryRegion", Target.REPLICA_KEY, PolicySource.KEY_POLICY),
+        ),
+        False,
+        _keys("kms:PrimaryRegion"),
+    ),
     _on_key("Verify", "kms:MessageType", "kms:SigningAlgorithm", "kms:RequestAlias", cross_account=True, grant=True),
     _on_key("VerifyMac", "kms:MacAlgorithm", "kms:RequestAlias", cross_account=True, grant=True),
 )

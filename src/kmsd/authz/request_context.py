@@ -139,8 +139,9 @@ def build_request_context(
     if "kms:GrantIsForAWSResource" in supported:
         # True only when an AWS service integrated with KMS makes the grant call on the user's behalf.
         request_keys["kms:GrantIsForAWSResource"] = "true" if facts.via_service is not None else "false"
-    if permission.target is Target.NEW_KEY or row.operation in _CREATING:
-        # A key being created has no tags or aliases to condition on yet: its request describes it.
+    if (permission.target is Target.NEW_KEY or row.operation in _CREATING) and permission.target is not Target.KEY:
+        # A key being created has no tags or aliases to condition on yet: its request describes it.  ReplicateKey's
+        # kms:ReplicateKey is checked on the primary key, which exists: the key describes itself.
         keys = _call_keys(global_keys, supported, facts, _created_key_keys(params, supported))
     else:
         key = facts.key if permission.target is not Target.ALIAS else None

@@ -8,6 +8,7 @@ building the context with a ``ManualClock`` and a ``SeededRandomSource``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -33,3 +34,6 @@ class KmsContext:
     tokens: TokenDirectory  # the PKCS#11 tokens of custom key stores this process has logged in to
     # The root that Recipient's attestation documents must chain to (kmsd serve --attestation-root).
     attestation_root: TrustRoot = field(default_factory=TrustRoot.aws_nitro_enclaves)
+    # Whether this server answers for a Region (ReplicateKey's ReplicaRegion); the API sets it from
+    # ``kmsd serve --regions``.  Without it every Region name the model's pattern accepts is served.
+    serves_region: Callable[[str], bool] = field(default=lambda region: True)

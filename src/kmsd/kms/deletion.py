@@ -4,7 +4,10 @@
 once; it enters ``PendingDeletion`` for a waiting period of 7 to 30 days
 (default 30), during which it cannot be used and CancelKeyDeletion returns it
 to ``Disabled`` (not to its earlier state).  The deletion itself happens when
-the period ends (``kmsd.kms.expiry``).
+the period ends (``kmsd.kms.expiry``).  A multi-Region primary key that still
+has replicas waits in ``PendingReplicaDeletion`` instead, with no deletion
+date, until the last replica is deleted ("Deleting multi-Region keys"); a
+replica is deleted on its own, like any key.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from kmsd.errors import ValidationError, constraint_violation
 from kmsd.iam.principal import Caller
 from kmsd.kms.context import KmsContext
 from kmsd.kms.key_states import require_state
+from kmsd.kms.replicas import replicas_of
 from kmsd.kms.resolve import Resolved, find_own_key
 from kmsd.kms.token_keys import state_after_cancel
 
@@ -52,6 +56,14 @@ def schedule_key_deletion(
     days = _waiting_period(params)
     key = resolved.key()
     require_state("ScheduleKeyDeletion", key)
+    if key.multi_region and not key.is_replica and replicas_of(ctx, key):
+        # "When the primary key in a multi-Region key is scheduled for deletion, its waiting period doesn't begin
+        # until all of its replica keys are deleted" (KeyMetadata, PendingDeletionWindowInDays): no date yet, and
+        # the response leaves DeletionDate out (ScheduleKeyDeletion API reference).  expiry.purge_key starts it.
+        ctx.store.update_key(
+            replace(key, key_state="PendingReplicaDeletion", deletion_date=None, pending_deletion_window_days=days)
+        )
+        return {"KeyId": key.arn, "KeyState": "PendingReplicaDeletion", "PendingWindowInDays": days}
     deletion_date = ctx.clock.now() + timedelta(days=days)
     ctx.store.update_key(
         replace(key, key_state="PendingDeletion", deletion_date=deletion_date, pending_deletion_window_days=days)

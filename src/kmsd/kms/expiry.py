@@ -10,7 +10,8 @@ cannot use a key that should already be gone.
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
 
 from kmsd.errors import AwsError
 from kmsd.kms.context import KmsContext
@@ -80,9 +81,27 @@ def purge_key(ctx: KmsContext, key: KeyRecord) -> None:
         # Imported materials' records name their key without a foreign key: they go here, with it.
         ctx.store.delete_imported_materials(key.key_id, key.region)
         ctx.materials.count_purge()
+        if key.multi_region:
+            _start_primary_waiting_period(ctx, key)
     ctx.materials.forget(key.key_id)
     if token_key is not None:
         destroy_object(ctx, token_key)
+
+
+def _start_primary_waiting_period(ctx: KmsContext, deleted: KeyRecord) -> None:
+    """The last replica of a primary key pending replica deletion is gone: its own waiting period begins.
+
+    "When the last replica key in the multi-Region key is deleted, the KeyState of the scheduled primary key
+    changes from PendingReplicaDeletion to PendingDeletion and the deletion date appears" (KeyMetadata,
+    PendingDeletionWindowInDays).  The period counts from the replica's deletion date, whenever the sweep ran.
+    """
+    remaining = [key for key in ctx.store.keys_with_id(deleted.key_id) if key.account_id == deleted.account_id]
+    if len(remaining) != 1 or remaining[0].key_state != "PendingReplicaDeletion":
+        return
+    primary = remaining[0]
+    start = deleted.deletion_date or ctx.clock.now()
+    days = primary.pending_deletion_window_days or 30  # always set by ScheduleKeyDeletion; 30 is AWS's default
+    ctx.store.update_key(replace(primary, key_state="PendingDeletion", deletion_date=start + timedelta(days=days)))
 
 
 def purge_expired_keys(ctx: KmsContext) -> int:

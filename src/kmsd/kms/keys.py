@@ -1,13 +1,14 @@
 """The life of a key: CreateKey, DescribeKey, ListKeys, EnableKey, DisableKey and UpdateKeyDescription.
 
 kmsd creates the key specs :mod:`kmsd.crypto.key_spec` marks creatable
-(symmetric, RSA, NIST and SECG elliptic curves, HMAC; origin ``AWS_KMS`` or ``EXTERNAL``,
-single-Region), each with a usage its spec allows, and symmetric keys in a
+(symmetric, RSA, NIST and SECG elliptic curves, HMAC; origin ``AWS_KMS`` or ``EXTERNAL``;
+single-Region or a multi-Region primary key, whose replicas ReplicateKey makes in
+:mod:`kmsd.kms.replicas`), each with a usage its spec allows, and symmetric keys in a
 connected custom key store (origin ``AWS_CLOUDHSM``, :mod:`kmsd.kms.token_keys`).  A request for any
 other kind of key is refused before anything is written, with AWS's error
 where AWS would refuse it too and ``UnsupportedOperationException`` where AWS
 would build something kmsd does not build yet (the specs ``cryptography``
-cannot do, key material of other origins, multi-Region replicas).  A key policy in the request must
+cannot do, key material of other origins).  A key policy in the request must
 pass KMS's key policy rules and the lockout safety check.  CreateKey writes
 the key and its first key material in the caller's transaction, so a failure
 part-way leaves no key behind.

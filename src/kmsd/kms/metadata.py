@@ -9,6 +9,7 @@ pending deletion, and the algorithm lists only for the usage that has them
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from kmsd.crypto.key_spec import (
@@ -56,9 +57,13 @@ def key_metadata(ctx: KmsContext, key: KeyRecord) -> dict[str, Any]:
     elif key.key_usage == ENCAPSULATE_DECAPSULATE and spec.encapsulation_algorithms:
         metadata["EncapsulationAlgorithms"] = list(spec.encapsulation_algorithms)
     if key.multi_region:
-        metadata["MultiRegionConfiguration"] = multi_region_configuration(key)
+        metadata["MultiRegionConfiguration"] = multi_region_configuration(ctx, key)
     if key.key_state == "PendingDeletion":
         metadata["DeletionDate"] = key.deletion_date
+        metadata["PendingDeletionWindowInDays"] = key.pending_deletion_window_days
+    elif key.key_state == "PendingReplicaDeletion":
+        # KeyMetadata "PendingDeletionWindowInDays": "The waiting period before the primary key in a multi-Region
+        # key is deleted. This waiting period begins when the last of its replica keys is deleted."  No date yet.
         metadata["PendingDeletionWindowInDays"] = key.pending_deletion_window_days
     imported = current_material_record(ctx, key) if key.origin == "EXTERNAL" else None
     if imported is not None and imported.expiration_model is not None:
@@ -76,13 +81,16 @@ def key_metadata(ctx: KmsContext, key: KeyRecord) -> dict[str, Any]:
     return metadata
 
 
-def multi_region_configuration(key: KeyRecord) -> dict[str, Any]:
-    """``MultiRegionConfiguration`` of a multi-Region key (DescribeKey API reference, KeyMetadata).
-
-    kmsd has no ReplicateKey yet, so every multi-Region key is a primary key without replicas.
-    """
+def multi_region_configuration(ctx: KmsContext, key: KeyRecord) -> dict[str, Any]:
+    """``MultiRegionConfiguration`` of a multi-Region key (DescribeKey API reference, KeyMetadata): its type, the
+    set's primary key and every replica, whichever key of the set is described."""
+    primary_region = key.primary_region or key.region
+    primary_arn = replace(key, region=primary_region).arn
+    members = [member for member in ctx.store.keys_with_id(key.key_id) if member.account_id == key.account_id]
     return {
-        "MultiRegionKeyType": "PRIMARY",
-        "PrimaryKey": {"Arn": key.arn, "Region": key.region},
-        "ReplicaKeys": [],
+        "MultiRegionKeyType": "REPLICA" if key.is_replica else "PRIMARY",
+        "PrimaryKey": {"Arn": primary_arn, "Region": primary_region},
+        "ReplicaKeys": [
+            {"Arn": member.arn, "Region": member.region} for member in members if member.region != primary_region
+        ],
     }

@@ -29,6 +29,7 @@ from kmsd.kms.context import KmsContext
 from kmsd.kms.imports import EXTERNAL, rotate_to_pending_material, rotation_entries
 from kmsd.kms.key_states import require_state
 from kmsd.kms.paging import paginate
+from kmsd.kms.replicas import refuse_replica_rotation, sync_replicas
 from kmsd.kms.resolve import Resolved
 from kmsd.store.models import KeyRecord
 
@@ -62,6 +63,7 @@ def enable_key_rotation(
     key = resolved.key()
     require_state("EnableKeyRotation", key)
     _require_rotatable(key)
+    refuse_replica_rotation(key)
     requested = params.get("RotationPeriodInDays")
     period = DEFAULT_ROTATION_PERIOD_DAYS if requested is None else int(requested)
     if not MIN_ROTATION_PERIOD_DAYS <= period <= MAX_ROTATION_PERIOD_DAYS:
@@ -76,14 +78,14 @@ def enable_key_rotation(
         period_start = key.next_rotation_date - timedelta(days=key.rotation_period_days)
     else:
         period_start = ctx.clock.now()
-    ctx.store.update_key(
-        replace(
-            key,
-            rotation_enabled=True,
-            rotation_period_days=period,
-            next_rotation_date=period_start + timedelta(days=period),
-        )
+    enabled = replace(
+        key,
+        rotation_enabled=True,
+        rotation_period_days=period,
+        next_rotation_date=period_start + timedelta(days=period),
     )
+    ctx.store.update_key(enabled)
+    sync_replicas(ctx, enabled)
     return {}
 
 
@@ -93,7 +95,10 @@ def disable_key_rotation(
     key = resolved.key()
     require_state("DisableKeyRotation", key)
     _require_rotatable(key)
-    ctx.store.update_key(replace(key, rotation_enabled=False, next_rotation_date=None))
+    refuse_replica_rotation(key)
+    disabled = replace(key, rotation_enabled=False, next_rotation_date=None)
+    ctx.store.update_key(disabled)
+    sync_replicas(ctx, disabled)
     return {}
 
 
@@ -119,6 +124,7 @@ def rotate_key_on_demand(
     key = resolved.key()
     require_state("RotateKeyOnDemand", key)
     _require_rotatable(key, imported_too=True)
+    refuse_replica_rotation(key)
     if key.origin == EXTERNAL:
         rotate_to_pending_material(ctx, key, MAX_ON_DEMAND_ROTATIONS)
         return {"KeyId": key.arn}
@@ -137,6 +143,8 @@ def _rotate(ctx: KmsContext, key: KeyRecord, rotation_type: str) -> KeyRecord:
     material = ctx.materials.rotate(key, rotation_type)
     rotated = replace(key, current_material_version=material.version)
     ctx.store.update_key(rotated)
+    # The replicas of a multi-Region key encrypt with the new material too ("Rotating multi-Region keys").
+    sync_replicas(ctx, rotated)
     return rotated
 
 
@@ -178,14 +186,16 @@ def rotate_due_keys(ctx: KmsContext) -> int:
         with ctx.store.transaction():
             # Re-read inside the transaction: another node may have rotated or changed the key meanwhile.
             key = ctx.store.get_key(candidate.key_id, candidate.region)
-            if key is None or not key.rotation_enabled or key.key_state != "Enabled":
-                # A disabled key, or one pending deletion, keeps its overdue date and rotates once enabled.
+            if key is None or not key.rotation_enabled or key.key_state != "Enabled" or key.is_replica:
+                # A disabled key, or one pending deletion, keeps its overdue date and rotates once enabled; a
+                # replica rotates with its primary.
                 continue
             due, period = key.next_rotation_date, key.rotation_period_days
             if due is None or period is None or due > now:
                 continue
-            after = _rotate(ctx, key, AUTOMATIC)
-            ctx.store.update_key(replace(after, next_rotation_date=_next_after(due, period, now)))
+            after = replace(_rotate(ctx, key, AUTOMATIC), next_rotation_date=_next_after(due, period, now))
+            ctx.store.update_key(after)
+            sync_replicas(ctx, after)
             rotated += 1
     return rotated
 

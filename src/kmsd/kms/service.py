@@ -59,6 +59,7 @@ from kmsd.kms import (
     key_policies,
     keys,
     mac_ops,
+    replicas,
     rotation,
     tags,
     token_keys,
@@ -181,6 +182,11 @@ OPERATIONS: dict[str, Operation] = {
     "DescribeCustomKeyStores": Operation(nothing, custom_key_stores.describe_custom_key_stores, writes=False),
     "UpdateCustomKeyStore": Operation(nothing, custom_key_stores.update_custom_key_store, writes=True),
     "DeleteCustomKeyStore": Operation(nothing, custom_key_stores.delete_custom_key_store, writes=True),
+    # multi-Region replicas (neither across accounts)
+    "ReplicateKey": Operation(replicas.resolve_replicate_key, replicas.replicate_key, writes=True),
+    "UpdatePrimaryRegion": Operation(
+        replicas.resolve_update_primary_region, replicas.update_primary_region, writes=True
+    ),
 }
 
 
@@ -305,6 +311,10 @@ class KmsService:
         decision = decide(self.authorizer.gather(call, permissions), decided)
         decision.enforce()
         return decision.results
+
+    def serve_regions(self, serves_region: Callable[[str], bool]) -> None:
+        """Answer for the Regions ``serves_region`` accepts (the API's ``kmsd serve --regions`` policy)."""
+        self.context.serves_region = serves_region
 
     def record_usage_with(self, submit: Submit) -> None:
         """Write the keys' last-use records through ``submit`` (the API's store-call thread), not inline."""
