@@ -253,6 +253,30 @@ def test_keys_are_made_and_used_inside_the_token(kms: Any, softhsm: SoftHsm, con
     }
 
 
+def test_data_key_pairs_are_sealed_in_the_token(kms: Any, connected_store: str) -> None:
+    key_id = hsm_key(kms, connected_store)["KeyId"]
+    pair = kms.generate_data_key_pair(KeyId=key_id, KeyPairSpec="ECC_NIST_P256")
+    opened = kms.decrypt(CiphertextBlob=pair["PrivateKeyCiphertextBlob"])
+    assert opened["Plaintext"] == pair["PrivateKeyPlaintext"] and opened["KeyId"] == pair["KeyId"]
+
+
+def test_another_server_on_the_same_store_logs_in_to_the_token_itself(
+    hsm_server: KmsdServer, kms: Any, softhsm: SoftHsm, connected_store: str
+) -> None:
+    key_id = hsm_key(kms, connected_store)["KeyId"]
+    blob = kms.encrypt(KeyId=key_id, Plaintext=b"from the first")["CiphertextBlob"]
+    second = KmsdServer(
+        hsm_server.data_dir, extra_args=["--pkcs11-module", softhsm.module], extra_env=softhsm.env
+    ).start()
+    try:
+        other = second.root_client()
+        assert other.decrypt(CiphertextBlob=blob)["Plaintext"] == b"from the first"
+        answer = other.encrypt(KeyId=key_id, Plaintext=b"from the second")["CiphertextBlob"]
+    finally:
+        second.stop()
+    assert kms.decrypt(CiphertextBlob=answer)["Plaintext"] == b"from the second"
+
+
 def test_the_keys_a_custom_key_store_cannot_hold(kms: Any, connected_store: str) -> None:
     code, _, _ = error_from(
         kms.create_key,
