@@ -37,6 +37,7 @@ UNAVAILABLE_TOKEN = "cluster-kmsdtokenunavail"
 SPARE_TOKEN = "cluster-kmsdtokenspare"
 ELSEWHERE_TOKEN = "cluster-kmsdelsewhere"
 DELETE_TOKEN = "cluster-kmsdtokendelete"
+CANCEL_TOKEN = "cluster-kmsdtokencancel"
 MISSING_TOKEN = "cluster-kmsdnosuchtoken"
 
 
@@ -66,7 +67,16 @@ ANCHOR = trust_anchor()
 def softhsm(tmp_path_factory: pytest.TempPathFactory) -> SoftHsm:
     hsm = new_softhsm(tmp_path_factory.mktemp("softhsm"))
     # SoftHSM2 reads its token directory when a process loads it: every token exists before kmsd starts.
-    for label in (TOKEN, *OTHER_TOKENS, WRONG_PIN_TOKEN, UNAVAILABLE_TOKEN, SPARE_TOKEN, ELSEWHERE_TOKEN, DELETE_TOKEN):
+    for label in (
+        TOKEN,
+        *OTHER_TOKENS,
+        WRONG_PIN_TOKEN,
+        UNAVAILABLE_TOKEN,
+        SPARE_TOKEN,
+        ELSEWHERE_TOKEN,
+        DELETE_TOKEN,
+        CANCEL_TOKEN,
+    ):
         hsm.init_token(label, PIN)
     return hsm
 
@@ -423,6 +433,24 @@ def test_a_disconnected_store_makes_its_keys_unavailable(kms: Any, softhsm: Soft
     assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "Disabled"
     kms.enable_key(KeyId=key_id)
     assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"before"
+
+
+def test_a_key_pending_deletion_stays_so_while_its_store_is_disconnected(kms: Any) -> None:
+    # "Troubleshooting a custom key store": keys scheduled for deletion stay PendingDeletion in a disconnected
+    # store, "This allows you to cancel the scheduled key deletion without reconnecting"; a cancelled key is
+    # Disabled once the store is connected again.
+    store_id = kms.create_custom_key_store(
+        CustomKeyStoreName="cancel", CloudHsmClusterId=CANCEL_TOKEN, TrustAnchorCertificate=ANCHOR, KeyStorePassword=PIN
+    )["CustomKeyStoreId"]
+    kms.connect_custom_key_store(CustomKeyStoreId=store_id)
+    key_id = hsm_key(kms, store_id)["KeyId"]
+    kms.schedule_key_deletion(KeyId=key_id, PendingWindowInDays=7)
+    kms.disconnect_custom_key_store(CustomKeyStoreId=store_id)
+    assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "PendingDeletion"
+    kms.cancel_key_deletion(KeyId=key_id)
+    assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "Unavailable"
+    kms.connect_custom_key_store(CustomKeyStoreId=store_id)
+    assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "Disabled"
 
 
 def test_a_denied_call_and_a_grant_that_allows_one(hsm_server: KmsdServer, kms: Any, connected_store: str) -> None:
