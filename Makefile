@@ -30,6 +30,8 @@ system-test-deps:
 	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 	@# SoftHSM2 is the PKCS#11 token the custom key store tests initialise and drive (tests/integration).
 	@command -v softhsm2-util >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq softhsm2 >/dev/null; }
+	@# The openssl command decrypts CiphertextForRecipient in the Recipient tests, independently of kmsd.
+	@command -v openssl >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq openssl >/dev/null; }
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check src tests bench

@@ -30,6 +30,7 @@ from botocore.config import Config
 
 from kmsd.api.app import KmsdApp
 from kmsd.clock import ManualClock
+from kmsd.crypto.attestation import TrustRoot
 from kmsd.server import Parts, build_runtime, open_parts
 
 KMSD = str(Path(sys.executable).with_name("kmsd"))
@@ -159,16 +160,22 @@ class InProcessServer:
 
 @contextmanager
 def in_process_server(
-    data_dir: Path, *, sweep_interval: float, pkcs11_module: str | None = None
+    data_dir: Path,
+    *,
+    sweep_interval: float,
+    pkcs11_module: str | None = None,
+    attestation_root: TrustRoot | None = None,
 ) -> Iterator[InProcessServer]:
     """A server on a free port over a SQLite store in ``data_dir``, with a manual clock and ``--dev``.
 
     Development credentials, because a signature's timestamp is checked against the server's clock,
-    which such tests move by days.  ``pkcs11_module`` is ``kmsd serve --pkcs11-module``.
+    which such tests move by days.  ``pkcs11_module`` is ``kmsd serve --pkcs11-module``, and
+    ``attestation_root`` is ``kmsd serve --attestation-root``.
     """
     clock = ManualClock(datetime.now(UTC))
     parts = open_parts(f"sqlite:///{data_dir / 'kmsd.db'}", clock=clock)
-    app = KmsdApp(build_runtime(parts, dev=True, pkcs11_module=pkcs11_module), sweep_interval=sweep_interval)
+    runtime = build_runtime(parts, dev=True, pkcs11_module=pkcs11_module, attestation_root=attestation_root)
+    app = KmsdApp(runtime, sweep_interval=sweep_interval)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -17,13 +17,16 @@ from __future__ import annotations
 
 import subprocess
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from kmsd.crypto.attestation import TrustRoot
 from tests.helpers.enclave import Enclave, NitroPki
 from tests.integration.authz_world import (
     NO_IDENTITY_POLICY,
@@ -34,7 +37,7 @@ from tests.integration.authz_world import (
     refused,
     running_world,
 )
-from tests.integration.server import KMSD
+from tests.integration.server import KMSD, in_process_server
 
 INVALID = ("ValidationException", "The attestation document in the Recipient parameter is not valid.", 400)
 
@@ -262,3 +265,25 @@ def test_serve_refuses_an_attestation_root_it_cannot_use(tmp_path: Path, pki: Ni
         assert done.returncode == 1
         assert done.stderr == f"kmsd: --attestation-root {path}: {reason}\n"
         assert done.stdout == ""
+
+
+def test_certificates_are_checked_at_the_servers_time(tmp_path: Path, pki: NitroPki, enclave: Enclave) -> None:
+    # The test PKI's certificates are valid from a day before their creation to a day after it; the server's
+    # (manual) clock decides whether a document's chain is valid, not the wall clock.
+    with in_process_server(tmp_path, sweep_interval=60, attestation_root=TrustRoot.from_pem(pki.root_pem())) as running:
+        kms, clock = running.kms, running.clock
+        assert (
+            len(
+                enclave.open(
+                    kms.generate_random(NumberOfBytes=8, Recipient=enclave.recipient())["CiphertextForRecipient"]
+                )
+            )
+            == 8
+        )
+        clock.advance(timedelta(days=2))
+        with pytest.raises(ClientError) as refusal:
+            kms.generate_random(NumberOfBytes=8, Recipient=enclave.recipient())
+        assert refusal.value.response["Error"]["Code"] == "ValidationException"
+        clock.advance(timedelta(days=-4))
+        with pytest.raises(ClientError):
+            kms.generate_random(NumberOfBytes=8, Recipient=enclave.recipient())
