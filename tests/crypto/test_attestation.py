@@ -9,12 +9,15 @@ section.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 
 import cbor2
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from kmsd.crypto.attestation import AttestationError, TrustRoot, verify_attestation_document
 from tests.helpers.enclave import Enclave, NitroPki, cose_sign1
@@ -148,3 +151,25 @@ def test_a_trust_root_must_be_a_p384_ca_certificate(pki: NitroPki) -> None:
         TrustRoot.from_pem(b"not a certificate")
     with pytest.raises(AttestationError):
         TrustRoot.from_pem(pki.leaf.public_bytes(serialization.Encoding.PEM))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_damage_to_a_document_is_one_attestation_error(
+    pki: NitroPki, enclave: Enclave, data: st.DataObject
+) -> None:
+    # Whatever the bytes, the answer is a verified attestation or AttestationError, never another exception.
+    document = bytearray(enclave.document())
+    for _ in range(data.draw(st.integers(min_value=1, max_value=4))):
+        index = data.draw(st.integers(min_value=0, max_value=len(document) - 1))
+        document[index] = data.draw(st.integers(min_value=0, max_value=255))
+    cut = data.draw(st.integers(min_value=0, max_value=len(document)))
+    with contextlib.suppress(AttestationError):
+        verify(bytes(document[:cut]), pki)
+
+
+@settings(max_examples=300, deadline=None)
+@given(document=st.binary(max_size=512))
+def test_arbitrary_bytes_are_one_attestation_error(document: bytes) -> None:
+    with pytest.raises(AttestationError):
+        verify_attestation_document(document, TrustRoot.aws_nitro_enclaves(), datetime.now(UTC))
