@@ -6,6 +6,7 @@ either Region, rotation driven by the primary, their authorization (``kms:Replic
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -18,6 +19,7 @@ import pytest
 from botocore.config import Config
 
 from kmsd.authz.default_policy import default_key_policy
+from tests.crypto.import_wrapping import wrap_outside
 from tests.integration.authz_world import (
     NO_IDENTITY_POLICY,
     NO_RESOURCE_POLICY,
@@ -263,14 +265,6 @@ def test_replicate_key_refuses_what_aws_refuses(world: World) -> None:
         f"{primary_arn} is disabled.",
         400,
     )
-    # kmsd's limit: a primary key of imported material is not replicated.
-    external = _primary(world, Origin="EXTERNAL")["KeyId"]
-    assert refused(east.replicate_key, KeyId=external, ReplicaRegion=EUROPE) == (
-        "UnsupportedOperationException",
-        "kmsd does not replicate multi-Region keys with imported key material.",
-        400,
-    )
-    assert refused(world.a.kms(EUROPE).describe_key, KeyId=external)[0] == "NotFoundException"
 
 
 def test_replicate_key_needs_replicate_key_create_key_and_tag_resource(world: World) -> None:
@@ -453,3 +447,44 @@ def test_a_replica_is_deleted_on_its_own_and_pending_replica_deletion_can_be_can
     assert east.decrypt(CiphertextBlob=blob)["Plaintext"] == b"kept"
     east.replicate_key(KeyId=key_id, ReplicaRegion=EUROPE)
     assert europe.decrypt(CiphertextBlob=blob)["Plaintext"] == b"kept"
+
+
+def _import(kms: Any, key_id: str, material: bytes) -> Any:
+    parameters = kms.get_parameters_for_import(
+        KeyId=key_id, WrappingAlgorithm="RSAES_OAEP_SHA_256", WrappingKeySpec="RSA_2048"
+    )
+    return kms.import_key_material(
+        KeyId=key_id,
+        ImportToken=parameters["ImportToken"],
+        EncryptedKeyMaterial=wrap_outside(parameters["PublicKey"], "RSAES_OAEP_SHA_256", material),
+        ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE",
+    )
+
+
+def test_a_replica_of_imported_material_takes_the_primary_s_material_only(world: World) -> None:
+    east, europe = world.a.kms(EAST), world.a.kms(EUROPE)
+    key_id = _primary(world, Origin="EXTERNAL")["KeyId"]
+    material = os.urandom(32)
+    material_id = _import(east, key_id, material)["KeyMaterialId"]
+    blob = east.encrypt(KeyId=key_id, Plaintext=b"imported")["CiphertextBlob"]
+    replica = east.replicate_key(KeyId=key_id, ReplicaRegion=EUROPE)["ReplicaKeyMetadata"]
+    # "the replica key is created with no key material. You must import the same key material".
+    assert (replica["Origin"], replica["KeyState"]) == ("EXTERNAL", "PendingImport")
+    assert refused(europe.decrypt, CiphertextBlob=blob)[0] == "KMSInvalidStateException"
+    assert refused(_import, europe, key_id, os.urandom(32))[0] == "IncorrectKeyMaterialException"
+    assert _import(europe, key_id, material)["KeyMaterialId"] == material_id
+    assert europe.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "Enabled"
+    assert europe.decrypt(CiphertextBlob=blob)["Plaintext"] == b"imported"
+    # Deleting the replica's material leaves the primary's.
+    europe.delete_imported_key_material(KeyId=key_id)
+    assert europe.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "PendingImport"
+    assert east.decrypt(CiphertextBlob=blob)["Plaintext"] == b"imported"
+    _import(europe, key_id, material)
+    assert europe.decrypt(CiphertextBlob=blob)["Plaintext"] == b"imported"
+    # kmsd's limit: the imported material of a set with replicas is not rotated.
+    assert refused(east.rotate_key_on_demand, KeyId=key_id) == (
+        "UnsupportedOperationException",
+        f"kmsd does not rotate the imported key material of {_arn(world, EAST, key_id)}: it is a multi-Region key "
+        "with replicas.",
+        400,
+    )

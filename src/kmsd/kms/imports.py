@@ -35,7 +35,9 @@ Error wordings that AWS does not document, modelled on AWS's (guessed):
 - KMSInvalidStateException "<arn> already has key material in PENDING_ROTATION state. ..." for a second
   NEW_KEY_MATERIAL import before the first is rotated in or deleted;
 - UnsupportedOperationException "<arn> has no key material in PENDING_ROTATION state. ..." for
-  RotateKeyOnDemand on an EXTERNAL key without new material.
+  RotateKeyOnDemand on an EXTERNAL key without new material;
+- UnsupportedOperationException "kmsd does not rotate the imported key material of <arn>: it is a multi-Region
+  key with replicas." (a limit of kmsd's, not AWS's rule).
 """
 
 from __future__ import annotations
@@ -311,8 +313,13 @@ def delete_imported_key_material(
 
 def remove_material(ctx: KmsContext, key: KeyRecord, record: ImportedMaterialRecord) -> KeyRecord:
     """Delete and scrub one imported material; the key waits for an import (or stays pending deletion).
-    Returns the key as it is now."""
-    ctx.store.delete_key_material(key.key_id, record.version)
+    Returns the key as it is now.
+
+    The keys of a multi-Region set share one stored copy of each material: it is deleted only when no other
+    key of the set still holds that material imported; this key loses it either way.
+    """
+    if not held_elsewhere(ctx, key, record.version):
+        ctx.store.delete_key_material(key.key_id, record.version)
     ctx.materials.count_purge()
     ctx.materials.forget(key.key_id)
     if material_state(key, record) == PENDING_ROTATION:
@@ -326,9 +333,27 @@ def remove_material(ctx: KmsContext, key: KeyRecord, record: ImportedMaterialRec
     return after
 
 
+def held_elsewhere(ctx: KmsContext, key: KeyRecord, version: int) -> bool:
+    """Whether another key of ``key``'s multi-Region set holds material ``version`` imported."""
+    if not key.multi_region:
+        return False
+    return any(
+        record.imported and record.version == version
+        for other in ctx.store.keys_with_id(key.key_id)
+        if other.region != key.region and other.account_id == key.account_id
+        for record in ctx.store.list_imported_materials(other.key_id, other.region)
+    )
+
+
 def rotate_to_pending_material(ctx: KmsContext, key: KeyRecord, quota: int) -> None:
     """RotateKeyOnDemand of a key of imported material: its PENDING_ROTATION material becomes current
     ("Rotate imported key material on demand"); the one before stays for decrypting."""
+    if key.multi_region and len(ctx.store.keys_with_id(key.key_id)) > 1:
+        # kmsd's limit: the replicas would have to receive the new material first.
+        raise AwsError(
+            "UnsupportedOperationException",
+            f"kmsd does not rotate the imported key material of {key.arn}: it is a multi-Region key with replicas.",
+        )
     records = ctx.store.list_imported_materials(key.key_id, key.region)
     pending = next((record for record in records if material_state(key, record) == PENDING_ROTATION), None)
     if pending is None:

@@ -15,7 +15,10 @@ the replicas.
 AWS shows a new replica as ``Creating`` and both keys of UpdatePrimaryRegion as
 ``Updating`` for a few seconds; kmsd completes both within the request, so
 those transient states never appear.  A replica of a primary with imported key
-material is not built (UnsupportedOperationException).
+material starts ``PendingImport`` and takes only the primary's materials
+(AWS's rule); a material deleted from one key of the set stays stored while
+another still holds it (:func:`kmsd.kms.imports.remove_material`).  kmsd does
+not rotate the imported material of a set that has replicas.
 
 Error wordings that AWS does not document and kmsd chose (guessed):
 - ReplicateKey on a key that is not a multi-Region primary key:
@@ -26,8 +29,6 @@ Error wordings that AWS does not document and kmsd chose (guessed):
   "A replica of <arn> already exists in <region>.";
 - a ReplicaRegion this server does not serve (``kmsd serve --regions``):
   UnsupportedOperationException "KMS is not available in the Region <region>.";
-- a primary key with imported key material: UnsupportedOperationException
-  "kmsd does not replicate multi-Region keys with imported key material.";
 - UpdatePrimaryRegion on a key that is not a multi-Region primary key:
   UnsupportedOperationException "<arn> is not a multi-Region primary key.";
   with its own Region as PrimaryRegion: ValidationException
@@ -145,16 +146,31 @@ def replicate_key(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], re
     if ctx.store.get_key(primary.key_id, replica.region) is not None:
         # "You cannot create more than one replica of a primary key in any Region" (ReplicateKey API reference).
         raise AwsError("AlreadyExistsException", f"A replica of {primary.arn} already exists in {replica.region}.")
-    if primary.origin == "EXTERNAL":
-        raise _unsupported("kmsd does not replicate multi-Region keys with imported key material.")
     if params.get("Policy") is not None:
         check_lockout(ctx, caller, replica, params, resolved.via_service)
     ctx.store.insert_key(replica)
+    if primary.origin == "EXTERNAL":
+        _expect_primary_material(ctx, primary, replica)
     return {
         "ReplicaKeyMetadata": key_metadata(ctx, replica),
         "ReplicaPolicy": replica.policy,
         "ReplicaTags": [{"TagKey": name, "TagValue": value} for name, value in replica.tags.items()],
     }
+
+
+def _expect_primary_material(ctx: KmsContext, primary: KeyRecord, replica: KeyRecord) -> None:
+    """The replica of a key of imported material waits for the primary's materials, and accepts no other.
+
+    "If you replicate a multi-Region primary key with imported key material, the replica key is created with no
+    key material. You must import the same key material that you imported into the primary key."  The replica
+    gets the primary's records of the materials in use, not imported: ImportKeyMaterial then takes only those
+    materials (by digest), and the key is Enabled once all of them are imported, as for any key.
+    """
+    for record in ctx.store.list_imported_materials(primary.key_id, primary.region):
+        if record.version <= primary.current_material_version:
+            ctx.store.put_imported_material(
+                replace(record, region=replica.region, imported=False, expiration_model=None, valid_to=None)
+            )
 
 
 # --- UpdatePrimaryRegion -----------------------------------------------------------------------------
