@@ -4,13 +4,17 @@ The documents come from :mod:`tests.helpers.enclave`, which signs them with a
 test PKI exactly as the Nitro Secure Module signs them (COSE_Sign1, ES384);
 the checks follow AWS's published validation process
 (aws-nitro-enclaves-nsm-api, ``docs/attestation_process.md``), section by
-section.
+section.  A real document of an AWS Nitro enclave
+(``vectors/nitro_attestation_document_2024-09-10.b64``) verifies under the
+embedded AWS root at its own time.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 from datetime import UTC, datetime
+from pathlib import Path
 
 import cbor2
 import pytest
@@ -172,4 +176,22 @@ def test_any_damage_to_a_document_is_one_attestation_error(
 @given(document=st.binary(max_size=512))
 def test_arbitrary_bytes_are_one_attestation_error(document: bytes) -> None:
     with pytest.raises(AttestationError):
+        verify_attestation_document(document, TrustRoot.aws_nitro_enclaves(), datetime.now(UTC))
+
+
+def test_a_real_document_of_an_aws_nitro_enclave_verifies_under_the_aws_root() -> None:
+    # A document an enclave in us-east-1 obtained from the Nitro Secure Module on 2024-09-10 (published by open-source
+    # verifiers as a test vector): AWS's four-level chain (root, regional, zonal, instance CA) and leaf pass every
+    # check, at the document's own time, and its certificates have expired since.
+    vector = Path(__file__).parent / "vectors" / "nitro_attestation_document_2024-09-10.b64"
+    document = base64.b64decode(vector.read_text())
+    at = datetime(2024, 9, 10, 18, 7, 58, tzinfo=UTC)
+    attestation = verify_attestation_document(document, TrustRoot.aws_nitro_enclaves(), at)
+    assert attestation.module_id == "i-0bbf1bfe232b8c2ce-enc0191ba35c9d1b77a"
+    assert sorted(attestation.pcrs) == list(range(16))
+    assert attestation.pcrs[3].hex().startswith("671ca1e328f75015b2ae")
+    # Its public_key is the placeholder b"dummy": no key to answer a Recipient with.
+    with pytest.raises(AttestationError):
+        attestation.recipient_key()
+    with pytest.raises(AttestationError, match="not valid at this time"):
         verify_attestation_document(document, TrustRoot.aws_nitro_enclaves(), datetime.now(UTC))
