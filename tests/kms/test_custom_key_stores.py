@@ -17,8 +17,8 @@ from kmsd.clock import ManualClock
 from kmsd.crypto import CryptoError, FileRootKey
 from kmsd.hsm import MISSING_BINDING, Pkcs11Module, TokenError
 from kmsd.kms.key_states import require_state
-from kmsd.kms.token_keys import password_purpose
-from kmsd.store.models import CustomKeyStoreRecord, KeyRecord
+from kmsd.kms.token_keys import TokenCallOffLoop, password_purpose
+from kmsd.store.models import CustomKeyStoreRecord, KeyRecord, TokenKeyRecord
 from kmsd.store.sqlite import SqliteStore
 from tests.kms.aws_errors import aws_error
 from tests.kms.conftest import ACCOUNT, REGION, Kms
@@ -146,3 +146,25 @@ def test_an_unavailable_key_is_not_pending_deletion() -> None:
     key = unavailable_key()
     with aws_error("KMSInvalidStateException", f"{key.arn} is not pending deletion."):
         require_state("CancelKeyDeletion", key)
+
+
+def test_a_call_on_the_event_loop_that_needs_a_token_stops_before_it_acts(
+    kms: Kms, store: SqliteStore, root_key: FileRootKey, clock: ManualClock
+) -> None:
+    # kmsd.api.app runs small reads inline; one that would wait for an HSM is handed to a thread instead.
+    record = stored_key_store(store, root_key, clock)
+    key = replace(unavailable_key(), key_state="Enabled")
+    store.insert_key(key)
+    store.insert_token_key(TokenKeyRecord(key.key_id, REGION, record.custom_key_store_id, key.key_id, "ab" * 32))
+    with pytest.raises(TokenCallOffLoop):
+        kms.service.call("Encrypt", {"KeyId": key.key_id, "Plaintext": b"x"}, kms.caller, inline=True)
+    with pytest.raises(TokenCallOffLoop):
+        kms.service.call(
+            "GenerateRandom",
+            {"NumberOfBytes": 8, "CustomKeyStoreId": record.custom_key_store_id},
+            kms.caller,
+            inline=True,
+        )
+    # A key kmsd holds itself is served inline as before.
+    own = kms.create_key()["KeyId"]
+    assert kms.service.call("Encrypt", {"KeyId": own, "Plaintext": b"x"}, kms.caller, inline=True)["KeyId"]

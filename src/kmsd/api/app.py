@@ -26,7 +26,9 @@ IAM and STS calls, access-key-use records (:mod:`kmsd.iam.access_key_use`),
 keys' last-use records (:mod:`kmsd.kms.key_usage`),
 the periodic sweep -- runs on the one *store-call* thread, in arrival order,
 so the loop never blocks behind a writer either; the loop's own change check
-only tries the lock.
+only tries the lock.  A small read that turns out to need a PKCS#11 token (a
+key of a custom key store) stops before it acts (``TokenCallOffLoop``) and runs
+again on a large-call thread, because an HSM may answer slowly.
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ from kmsd.iam.principal import Caller, Principal
 from kmsd.iam.service import IamService
 from kmsd.iam.sts import StsService
 from kmsd.kms.service import KmsService
+from kmsd.kms.token_keys import TokenCallOffLoop
 from kmsd.store.base import Store
 
 Scope = MutableMapping[str, Any]
@@ -341,7 +344,11 @@ class KmsdApp:
             elif target is not None and self.runtime.kms.writes(target.rpartition(".")[2]):
                 payload = await self._on(self._store_calls, call)
             else:
-                payload = call()
+                try:
+                    payload = self._kms_call(caller, target, body, via_service, inline=True)
+                except TokenCallOffLoop:
+                    # The call would wait for an HSM token (a custom key store's key): not on the loop.
+                    payload = await self._on(self._large_calls, call)
         except AwsError as error:
             await self._send_json_error(send, error, request_id, caller.principal.account_id)
             return
@@ -352,15 +359,20 @@ class KmsdApp:
             return
         await _send(send, 200, json_protocol.CONTENT_TYPE, payload, request_id)
 
-    def _kms_call(self, caller: Caller, target: str | None, body: bytes, via_service: str | None) -> bytes:
-        """Decode, validate, run and encode one KMS call: the part of a request that may take long."""
+    def _kms_call(
+        self, caller: Caller, target: str | None, body: bytes, via_service: str | None, *, inline: bool = False
+    ) -> bytes:
+        """Decode, validate, run and encode one KMS call: the part of a request that may take long.
+
+        ``inline``: the call runs on the event loop, and raises TokenCallOffLoop rather than wait for an HSM.
+        """
         operation = json_protocol.operation_from_target(target, self._kms_target_prefix)
         if operation not in self.kms_model.operations:
             raise AwsError("UnknownOperationException", "")
         if operation not in self.runtime.kms.operations:
             raise AwsError("UnsupportedOperationException", f"kmsd does not support {operation} yet.")
         params = self.kms_model.parse_request(operation, json_protocol.decode_body(body))
-        result = self.runtime.kms.call(operation, params, caller, via_service=via_service)
+        result = self.runtime.kms.call(operation, params, caller, via_service=via_service, inline=inline)
         return json_protocol.encode_result(self.kms_model.serialize_response(operation, result))
 
     @staticmethod

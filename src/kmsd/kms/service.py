@@ -84,6 +84,7 @@ from kmsd.kms.key_usage import TRACKED_OPERATIONS, KeyUsageRecorder, Submit, get
 from kmsd.kms.materials import KeyMaterials
 from kmsd.kms.recipient import answering, attest
 from kmsd.kms.resolve import Resolved, key_of, nothing, own_key_of
+from kmsd.kms.token_keys import AWS_CLOUDHSM, TokenCallOffLoop
 from kmsd.store.base import Store
 
 Resolver = Callable[[KmsContext, Caller, Mapping[str, Any]], Resolved]
@@ -222,41 +223,55 @@ class KmsService:
         self.key_usage = KeyUsageRecorder(store)
 
     def call(
-        self, operation: str, params: Mapping[str, Any], caller: Caller, *, via_service: str | None = None
+        self,
+        operation: str,
+        params: Mapping[str, Any],
+        caller: Caller,
+        *,
+        via_service: str | None = None,
+        inline: bool = False,
     ) -> dict[str, Any]:
         """Run one KMS operation; every refusal is an ``AwsError`` with AWS's code and message.
 
         ``via_service`` is the AWS service (``ec2.us-east-1.amazonaws.com``) a trusted front end says
-        made the request on the caller's behalf: the value of ``kms:ViaService``.
+        made the request on the caller's behalf: the value of ``kms:ViaService``.  ``inline`` says the call
+        runs on the server's event loop: one that would wait for an HSM token raises :class:`TokenCallOffLoop`
+        before it acts, for the caller to run it again on a thread.
         """
         entry = OPERATIONS.get(operation)
         if entry is None:
             raise AwsError("UnknownOperationException", f"Unknown operation {operation}")
         try:
-            return self._call(entry, operation, params, caller, via_service)
+            return self._call(entry, operation, params, caller, via_service, inline)
         except AwsManagedKeyNeeded as needed:
             # DescribeKey named a predefined alias with no key yet: create the AWS managed key (resolving writes
             # nothing), then describe it.
             with self.context.store.transaction():
                 create_aws_managed_key(self.context, needed.account_id, needed.region, needed.alias_name)
             self.authorizer.invalidate()
-            return self._call(entry, operation, params, caller, via_service)
+            return self._call(entry, operation, params, caller, via_service, inline)
         except MaterialExpired as expired:
             # The call met imported material past its ValidTo: delete it (resolving writes nothing; a write
             # operation's transaction has been rolled back), then run the call on the key without it.
             expire_material_of(self.context, expired.key)
             self.authorizer.invalidate()
-            return self._call(entry, operation, params, caller, via_service)
+            return self._call(entry, operation, params, caller, via_service, inline)
 
     def _call(
-        self, entry: Operation, operation: str, params: Mapping[str, Any], caller: Caller, via_service: str | None
+        self,
+        entry: Operation,
+        operation: str,
+        params: Mapping[str, Any],
+        caller: Caller,
+        via_service: str | None,
+        inline: bool = False,
     ) -> dict[str, Any]:
         try:
             if not entry.writes:
-                return self._run(entry, operation, params, caller, via_service)
+                return self._run(entry, operation, params, caller, via_service, inline)
             try:
                 with self.context.store.transaction():
-                    return self._run(entry, operation, params, caller, via_service)
+                    return self._run(entry, operation, params, caller, via_service, inline)
             finally:
                 self.authorizer.invalidate()
         except KeyDeleted as deleted:
@@ -267,7 +282,13 @@ class KmsService:
             raise
 
     def _run(
-        self, entry: Operation, operation: str, params: Mapping[str, Any], caller: Caller, via_service: str | None
+        self,
+        entry: Operation,
+        operation: str,
+        params: Mapping[str, Any],
+        caller: Caller,
+        via_service: str | None,
+        inline: bool = False,
     ) -> dict[str, Any]:
         ctx = self.context
         # Each key member must be spelled in a form the operation's API reference accepts, before anything else.
@@ -290,6 +311,9 @@ class KmsService:
             else ()
         )
         resolved = entry.resolve(ctx, caller, params)
+        if inline and _uses_a_token(operation, resolved):
+            # A PKCS#11 token may answer slowly (a network HSM): not on the event loop (kmsd.api.app).
+            raise TokenCallOffLoop()
         # 2. decide: the facts of the call, gathered from the store, then one pure decision.
         call = KmsCall(operation, caller, resolved.params, resolved.keys, alias_arn, via_service)
         self._decide(call, on_keys, decided)
@@ -344,6 +368,13 @@ class KmsService:
         token_keys.close_disconnected_sessions(self.context)
         self.context.materials.drop_if_purged_elsewhere()
         rotation.rotate_due_keys(self.context)
+
+
+def _uses_a_token(operation: str, resolved: Resolved) -> bool:
+    """Whether the call will talk to a PKCS#11 token: a key of a custom key store, or GenerateRandom from one."""
+    if operation == "GenerateRandom":
+        return resolved.params.get("CustomKeyStoreId") is not None
+    return any(named.key.origin == AWS_CLOUDHSM for named in resolved.keys.values())
 
 
 def _alias_arn(caller: Caller, params: Mapping[str, Any]) -> str | None:

@@ -46,6 +46,10 @@ CONNECTED = "CONNECTED"
 UNAVAILABLE = "Unavailable"
 
 
+class TokenCallOffLoop(Exception):
+    """A call running on the event loop would wait for a PKCS#11 token; the API runs it again on a thread."""
+
+
 def password_purpose(custom_key_store_id: str) -> bytes:
     """What a key store's wrapped password is bound to: its key store."""
     return f"kmsd/custom-key-store-password/{custom_key_store_id}".encode()
