@@ -259,6 +259,15 @@ def test_replicate_key_refuses_what_aws_refuses(world: World) -> None:
         f"Key '{_arn(world, EAST, unknown)}' does not exist",
         400,
     )
+    # "Cross-account use: No": another account's primary key is not found in the caller's account.
+    assert refused(world.b.kms(EAST).replicate_key, KeyId=primary_arn, ReplicaRegion=ASIA) == (
+        "NotFoundException",
+        f"Key 'arn:aws:kms:{EAST}:{world.b.account_id}:key/{key_id}' does not exist",
+        400,
+    )
+    assert refused(world.b.kms(EAST).update_primary_region, KeyId=primary_arn, PrimaryRegion=EUROPE)[0] == (
+        "NotFoundException"
+    )
     east.disable_key(KeyId=key_id)
     assert refused(east.replicate_key, KeyId=key_id, ReplicaRegion=ASIA) == (
         "DisabledException",
@@ -449,7 +458,7 @@ def test_a_replica_is_deleted_on_its_own_and_pending_replica_deletion_can_be_can
     assert europe.decrypt(CiphertextBlob=blob)["Plaintext"] == b"kept"
 
 
-def _import(kms: Any, key_id: str, material: bytes) -> Any:
+def _import(kms: Any, key_id: str, material: bytes, **params: Any) -> Any:
     parameters = kms.get_parameters_for_import(
         KeyId=key_id, WrappingAlgorithm="RSAES_OAEP_SHA_256", WrappingKeySpec="RSA_2048"
     )
@@ -458,12 +467,19 @@ def _import(kms: Any, key_id: str, material: bytes) -> Any:
         ImportToken=parameters["ImportToken"],
         EncryptedKeyMaterial=wrap_outside(parameters["PublicKey"], "RSAES_OAEP_SHA_256", material),
         ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE",
+        **params,
     )
 
 
 def test_a_replica_of_imported_material_takes_the_primary_s_material_only(world: World) -> None:
     east, europe = world.a.kms(EAST), world.a.kms(EUROPE)
     key_id = _primary(world, Origin="EXTERNAL")["KeyId"]
+    # A primary still waiting for its material is not replicated: its replica could be given no material.
+    assert refused(east.replicate_key, KeyId=key_id, ReplicaRegion=EUROPE) == (
+        "KMSInvalidStateException",
+        f"{_arn(world, EAST, key_id)} is pending import.",
+        400,
+    )
     material = os.urandom(32)
     material_id = _import(east, key_id, material)["KeyMaterialId"]
     blob = east.encrypt(KeyId=key_id, Plaintext=b"imported")["CiphertextBlob"]
@@ -486,5 +502,11 @@ def test_a_replica_of_imported_material_takes_the_primary_s_material_only(world:
         "UnsupportedOperationException",
         f"kmsd does not rotate the imported key material of {_arn(world, EAST, key_id)}: it is a multi-Region key "
         "with replicas.",
+        400,
+    )
+    assert refused(_import, europe, key_id, os.urandom(32), ImportType="NEW_KEY_MATERIAL") == (
+        "UnsupportedOperationException",
+        f"kmsd does not rotate the imported key material of {_arn(world, EUROPE, key_id)}: it is a multi-Region "
+        "key with replicas.",
         400,
     )

@@ -182,3 +182,24 @@ def test_a_migration_that_would_orphan_rows_is_rolled_back_whole(
         assert "region" not in columns
     finally:
         raw.close()
+
+
+def test_deleting_a_principal_rewrites_each_replica_s_own_policy(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "kmsd.db")
+    try:
+        alice = user("Alice")
+        store.insert_user(alice)
+        # Two keys of one set, each with a policy of its own that names Alice.
+        primary_policy = _policy_naming(alice.arn)
+        replica_policy = json.dumps(json.loads(primary_policy) | {"Id": "replica"})
+        store.insert_key(make_key(1, multi_region=True, primary_region=REGION, policy=primary_policy))
+        store.insert_key(
+            make_key(1, region=OTHER_REGION, multi_region=True, primary_region=REGION, policy=replica_policy)
+        )
+        store.delete_user(alice.user_id)
+        primary, replica = store.get_key(key_id(1), REGION), store.get_key(key_id(1), OTHER_REGION)
+        assert primary is not None and replica is not None
+        assert json.loads(primary.policy) == json.loads(_policy_naming(alice.user_id))
+        assert json.loads(replica.policy) == json.loads(_policy_naming(alice.user_id)) | {"Id": "replica"}
+    finally:
+        store.close()

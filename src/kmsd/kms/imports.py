@@ -37,7 +37,8 @@ Error wordings that AWS does not document, modelled on AWS's (guessed):
 - UnsupportedOperationException "<arn> has no key material in PENDING_ROTATION state. ..." for
   RotateKeyOnDemand on an EXTERNAL key without new material;
 - UnsupportedOperationException "kmsd does not rotate the imported key material of <arn>: it is a multi-Region
-  key with replicas." (a limit of kmsd's, not AWS's rule).
+  key with replicas." for RotateKeyOnDemand and a NEW_KEY_MATERIAL import after the first (a limit of kmsd's,
+  not AWS's rule).
 """
 
 from __future__ import annotations
@@ -232,6 +233,9 @@ def import_key_material(
     model, valid_to = _expiration(ctx, params)
     known = materials_of(ctx, key)
     import_type = _import_type(key, params, known)
+    if import_type == NEW_KEY_MATERIAL and known and in_replicated_set(ctx, key):
+        # The keys of a set share their stored materials: new material would have to reach all of them at once.
+        raise _no_rotation_with_replicas(key)
     try:
         token = open_import_token(ctx.root_key, key.key_id, bytes(params["ImportToken"]))
     except CryptoError:
@@ -333,6 +337,18 @@ def remove_material(ctx: KmsContext, key: KeyRecord, record: ImportedMaterialRec
     return after
 
 
+def in_replicated_set(ctx: KmsContext, key: KeyRecord) -> bool:
+    """Whether ``key`` is a multi-Region key with other keys in its set (a primary with replicas, or a replica)."""
+    return key.multi_region and len(ctx.store.keys_with_id(key.key_id)) > 1
+
+
+def _no_rotation_with_replicas(key: KeyRecord) -> AwsError:
+    return AwsError(
+        "UnsupportedOperationException",
+        f"kmsd does not rotate the imported key material of {key.arn}: it is a multi-Region key with replicas.",
+    )
+
+
 def held_elsewhere(ctx: KmsContext, key: KeyRecord, version: int) -> bool:
     """Whether another key of ``key``'s multi-Region set holds material ``version`` imported."""
     if not key.multi_region:
@@ -348,12 +364,9 @@ def held_elsewhere(ctx: KmsContext, key: KeyRecord, version: int) -> bool:
 def rotate_to_pending_material(ctx: KmsContext, key: KeyRecord, quota: int) -> None:
     """RotateKeyOnDemand of a key of imported material: its PENDING_ROTATION material becomes current
     ("Rotate imported key material on demand"); the one before stays for decrypting."""
-    if key.multi_region and len(ctx.store.keys_with_id(key.key_id)) > 1:
+    if in_replicated_set(ctx, key):
         # kmsd's limit: the replicas would have to receive the new material first.
-        raise AwsError(
-            "UnsupportedOperationException",
-            f"kmsd does not rotate the imported key material of {key.arn}: it is a multi-Region key with replicas.",
-        )
+        raise _no_rotation_with_replicas(key)
     records = ctx.store.list_imported_materials(key.key_id, key.region)
     pending = next((record for record in records if material_state(key, record) == PENDING_ROTATION), None)
     if pending is None:

@@ -96,11 +96,9 @@ KEY_STATE_TABLE: dict[str, StateRow] = {
     "ListResourceTags": _ANY_STATE,
     "PutKeyPolicy": _ANY_STATE,
     "ReEncrypt": _CRYPTOGRAPHIC,
-    # ReplicateKey lists DisabledException: a disabled primary is not replicated; one without its imported
-    # material yet is (the replica waits for the same material).
-    "ReplicateKey": StateRow(
-        enabled=None, disabled=IS_DISABLED, pending_deletion=IS_PENDING_DELETION, pending_import=None
-    ),
+    # ReplicateKey lists DisabledException: a disabled primary is not replicated, nor one waiting for its imported
+    # material (the replica must be given the primary's material, which it then does not have).
+    "ReplicateKey": _CRYPTOGRAPHIC,
     "RotateKeyOnDemand": _CRYPTOGRAPHIC,
     "ScheduleKeyDeletion": _MANAGEMENT,
     "Sign": _CRYPTOGRAPHIC,
