@@ -292,6 +292,18 @@ def test_replicate_key_needs_replicate_key_create_key_and_tag_resource(world: Wo
     )
     replicated = replicator.kms(EAST).replicate_key(KeyId=key_id, ReplicaRegion=EUROPE)
     assert replicated["ReplicaKeyMetadata"]["Arn"] == _arn(world, EUROPE, key_id)
+    # kms:CreateKey is needed in the replica Region: its aws:RequestedRegion is the replica's, while kms:ReplicateKey's
+    # is the primary's.
+    europe_only = world.a.user(
+        allow("kms:ReplicateKey", condition={"StringEquals": {"aws:RequestedRegion": EAST}}),
+        allow("kms:CreateKey", condition={"StringEquals": {"aws:RequestedRegion": EUROPE}}),
+    )
+    assert refused(europe_only.kms(EAST).replicate_key, KeyId=key_id, ReplicaRegion=ASIA) == denied(
+        europe_only.arn, "kms:CreateKey", "*", NO_IDENTITY_POLICY
+    )
+    assert refused(europe_only.kms(EAST).replicate_key, KeyId=key_id, ReplicaRegion=EUROPE)[0] == (
+        "AlreadyExistsException"
+    )
     no_create = world.a.user(allow("kms:ReplicateKey"))
     assert refused(no_create.kms(EAST).replicate_key, KeyId=key_id, ReplicaRegion=ASIA) == denied(
         no_create.arn, "kms:CreateKey", "*", NO_IDENTITY_POLICY

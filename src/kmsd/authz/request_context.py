@@ -37,7 +37,7 @@ empty, so ``Null`` conditions see no encryption context as no key.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -126,6 +126,10 @@ def build_request_context(
     compare case-insensitively, as in policies.
     """
     caller = facts.caller
+    if row.operation == "ReplicateKey" and permission.target is not Target.KEY:
+        # ReplicateKey needs "kms:CreateKey in an IAM policy in the replica Region" (and kms:TagResource there):
+        # that part of the call is made in the replica Region, which is its aws:RequestedRegion.
+        caller = replace(caller, region=str(facts.params.get("ReplicaRegion") or caller.region))
     global_keys = _global_keys(caller, clock)
     supported = row.condition_keys
     params = facts.params
