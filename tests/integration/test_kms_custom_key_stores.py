@@ -369,6 +369,31 @@ def test_a_token_the_server_cannot_see_fails_the_connection_with_cluster_not_fou
     kms.delete_custom_key_store(CustomKeyStoreId=store_id)
 
 
+def test_a_token_made_after_the_server_started_is_found(tmp_path: Path) -> None:
+    # SoftHSM2 lists its tokens when a process loads it; a server holding no session looks again.
+    late_hsm = new_softhsm(tmp_path / "late")
+    server = KmsdServer(
+        tmp_path / "kmsd", extra_args=["--pkcs11-module", late_hsm.module], extra_env=late_hsm.env
+    ).start()
+    try:
+        kms = server.root_client()
+        create = {"TrustAnchorCertificate": ANCHOR, "KeyStorePassword": PIN}
+        assert error_from(kms.create_custom_key_store, CustomKeyStoreName="late", CloudHsmClusterId=TOKEN, **create)[
+            0
+        ] == ("CloudHsmClusterNotFoundException")
+        late_hsm.init_token(TOKEN, PIN)
+        store_id = kms.create_custom_key_store(CustomKeyStoreName="late", CloudHsmClusterId=TOKEN, **create)[
+            "CustomKeyStoreId"
+        ]
+        kms.connect_custom_key_store(CustomKeyStoreId=store_id)
+        assert describe(kms, store_id)["ConnectionState"] == "CONNECTED"
+        key_id = hsm_key(kms, store_id)["KeyId"]
+        blob = kms.encrypt(KeyId=key_id, Plaintext=b"late")["CiphertextBlob"]
+        assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"late"
+    finally:
+        server.stop()
+
+
 def test_update_checks_the_new_token(kms: Any, connected_store: str) -> None:
     store_id = kms.create_custom_key_store(
         CustomKeyStoreName="moved",

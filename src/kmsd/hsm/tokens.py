@@ -8,7 +8,10 @@ the user PIN (``KeyStorePassword``) gives a :class:`TokenSession`.  PKCS#11
 keeps one login state per token and application ("CKR_USER_ALREADY_LOGGED_IN"
 for a second login), so the process holds at most one session per token:
 :class:`TokenDirectory` keeps them, and one lock per session serialises its
-use, because a PKCS#11 session runs one operation at a time.
+use, because a PKCS#11 session runs one operation at a time.  Modules such as
+SoftHSM2 list their tokens once, when initialized: a token looked for in vain
+makes the module look again (finalize, initialize), but only while the process
+holds no session, so that no key in use ever loses its session.
 
 Keys are generated inside the token as AES-256 secret keys that are token
 objects, private, sensitive and not extractable, usable to encrypt and
@@ -102,6 +105,20 @@ class Pkcs11Module:
             raise TokenError(INTERNAL_ERROR, f"the PKCS#11 module has several tokens labelled {label}") from None
         except pkcs11.PKCS11Error as error:
             raise TokenError(INTERNAL_ERROR, f"cannot list the tokens: {type(error).__name__}") from None
+
+    def rescan(self) -> None:
+        """Finalize and initialize the module again, so that it lists the tokens it has now.
+
+        Modules such as SoftHSM2 list their tokens when they are initialized; a token made since is found only
+        after this.  Every session of the module ends: callers do it only while they hold none.
+        """
+        with self._lock:
+            if self._library is None:
+                return
+            try:
+                self._library.reinitialize()
+            except _binding().PKCS11Error:
+                raise TokenError(INTERNAL_ERROR, f"cannot initialize the PKCS#11 module {self.path} again") from None
 
     def has_token(self, label: str) -> bool:
         """Whether a token with this label is present (TokenError when the module cannot be used at all)."""
@@ -302,9 +319,29 @@ class TokenDirectory:
             if held is not None:
                 held[1].close()
                 del self._sessions[label]
-            session = self.require_module().login(label, pin)
+            module = self.require_module()
+            try:
+                session = module.login(label, pin)
+            except TokenError as error:
+                if error.connection_error_code != CLUSTER_NOT_FOUND or self._sessions:
+                    raise
+                # Perhaps the token was made after the module listed its tokens; nothing is open to lose.
+                module.rescan()
+                session = module.login(label, pin)
             self._sessions[label] = (credential_tag, session)
             return session
+
+    def has_token(self, label: str) -> bool:
+        """Whether the module has a token labelled ``label``, looking again (:meth:`Pkcs11Module.rescan`) when
+        it lists none and no session of this process would end."""
+        module = self.require_module()
+        if module.has_token(label):
+            return True
+        with self._lock:
+            if self._sessions:
+                return False
+            module.rescan()
+        return module.has_token(label)
 
     def check_login(self, label: str, pin: str, credential_tag: bytes) -> None:
         """Log in afresh (ConnectCustomKeyStore): TokenError with the reason when the token or PIN is wrong."""

@@ -152,8 +152,8 @@ def create_custom_key_store(
     existing = ctx.store.list_custom_key_stores(account_id, region)
     if any(store.custom_key_store_name == name for store in existing):
         raise _name_in_use()
-    module = _module(ctx)
-    _require_token(module, cluster_id)
+    _module(ctx)
+    _require_token(ctx, cluster_id)
     if ctx.store.custom_key_store_of_cluster(cluster_id) is not None:
         raise _cluster_in_use()
     if not is_pem_certificate(str(params["TrustAnchorCertificate"])):
@@ -270,7 +270,7 @@ def update_custom_key_store(
         )
     if cluster_id is not None and cluster_id != store.cloud_hsm_cluster_id:
         module = _module(ctx)
-        _require_token(module, str(cluster_id))
+        _require_token(ctx, str(cluster_id))
         if ctx.store.custom_key_store_of_cluster(str(cluster_id)) is not None:
             raise _cluster_in_use()
         pin = password if password is not None else _password(ctx, store)
@@ -346,9 +346,9 @@ def _module(ctx: KmsContext) -> Pkcs11Module:
     return ctx.tokens.module
 
 
-def _require_token(module: Pkcs11Module, cluster_id: str) -> None:
+def _require_token(ctx: KmsContext, cluster_id: str) -> None:
     try:
-        present = module.has_token(cluster_id)
+        present = ctx.tokens.has_token(cluster_id)
     except TokenError as error:
         raise AwsError("KMSInternalException", str(error), 500) from None
     if not present:
