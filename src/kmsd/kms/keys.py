@@ -12,6 +12,12 @@ cannot do, key material of other origins).  A key policy in the request must
 pass KMS's key policy rules and the lockout safety check.  CreateKey writes
 the key and its first key material in the caller's transaction, so a failure
 part-way leaves no key behind.
+
+Guessed wording for keys in custom key stores (AWS documents the rule, not the
+message): ValidationException "CustomKeyStoreId requires Origin AWS_CLOUDHSM or
+EXTERNAL_KEY_STORE, not <origin>."; UnsupportedOperationException "KeySpec <spec>
+is not supported for KMS keys in a custom key store." and "Multi-Region keys
+cannot be created in a custom key store."
 """
 
 from __future__ import annotations
