@@ -8,7 +8,7 @@ import os
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from kmsd.crypto import CryptoError
 from kmsd.crypto.imported_material import HMAC_MATERIAL_BYTES, imported_key_material, wrapping_refusal
@@ -65,6 +65,18 @@ def test_an_asymmetric_key_must_be_pkcs8_der_of_its_spec(
     other = "ECC_NIST_P384" if spec != "ECC_NIST_P384" else "RSA_2048"
     with pytest.raises(CryptoError):
         imported_key_material(key_spec(other), pkcs8(key))
+
+
+def test_an_edwards25519_key_must_be_pkcs8_der() -> None:
+    private = ed25519.Ed25519PrivateKey.generate()
+    der = private.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    assert imported_key_material(key_spec("ECC_NIST_EDWARDS25519"), der) == der
+    with pytest.raises(CryptoError):
+        imported_key_material(key_spec("ECC_NIST_P256"), der)
+    with pytest.raises(CryptoError):
+        imported_key_material(key_spec("ECC_NIST_EDWARDS25519"), private.private_bytes_raw())
 
 
 def test_an_rsa_key_of_another_size_is_refused() -> None:

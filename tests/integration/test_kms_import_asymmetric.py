@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from tests.crypto.import_wrapping import wrap_outside
 from tests.integration.authz_world import NO_IDENTITY_POLICY, World, denied, refused, running_world
@@ -33,7 +33,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         yield built
 
 
-def pkcs8(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> bytes:
+def pkcs8(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey) -> bytes:
     return key.private_bytes(
         serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
@@ -121,6 +121,16 @@ def test_an_imported_ec_key_signs_as_it_does_outside(
     assert kms.verify(KeyId=key["KeyId"], Message=message, Signature=outside, SigningAlgorithm=algorithm)[
         "SignatureValid"
     ]
+
+
+def test_an_imported_edwards25519_key_signs_as_it_does_outside(world: World) -> None:
+    kms = world.a.kms()
+    private = ed25519.Ed25519PrivateKey.generate()
+    key = external_key(kms, "ECC_NIST_EDWARDS25519", "SIGN_VERIFY")
+    import_into(kms, key["KeyId"], pkcs8(private), "RSAES_OAEP_SHA_1", "RSA_2048")
+    message = b"pure Ed25519"
+    signature = kms.sign(KeyId=key["KeyId"], Message=message, SigningAlgorithm="ED25519_SHA_512")["Signature"]
+    private.public_key().verify(signature, message)
 
 
 def test_an_imported_key_agreement_key_derives_the_secret_computed_outside(world: World) -> None:
