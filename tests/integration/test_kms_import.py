@@ -24,6 +24,8 @@ from tests.integration.server import KmsdServer, in_process_server
 def import_into(kms: Any, key_id: str, material: bytes, algorithm: str = "RSAES_OAEP_SHA_256", **params: Any) -> Any:
     parameters = kms.get_parameters_for_import(KeyId=key_id, WrappingAlgorithm=algorithm, WrappingKeySpec="RSA_2048")
     params.setdefault("ExpirationModel", "KEY_MATERIAL_DOES_NOT_EXPIRE")
+    if params["ExpirationModel"] is None:
+        del params["ExpirationModel"]
     return kms.import_key_material(
         KeyId=key_id,
         ImportToken=parameters["ImportToken"],
@@ -186,3 +188,30 @@ def test_an_import_token_expires_after_24_hours(clocked: tuple[Any, ManualClock]
         ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE",
     )
     assert (code, status) == ("ExpiredImportTokenException", 400)
+
+
+def test_an_omitted_expiration_model_is_its_default_in_conditions(server: KmsdServer, kms: Any) -> None:
+    # "This type of condition works even when the parameter doesn't appear in the request, such as when you use
+    # the parameter's default value" ("AWS KMS condition keys"); ExpirationModel defaults to KEY_MATERIAL_EXPIRES.
+    iam = server.root_client("iam")
+    user = f"expiring-{os.urandom(4).hex()}"
+    iam.create_user(UserName=user)
+    statements = [
+        {"Effect": "Allow", "Action": "kms:GetParametersForImport", "Resource": "*"},
+        {
+            "Effect": "Allow",
+            "Action": "kms:ImportKeyMaterial",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"kms:ExpirationModel": "KEY_MATERIAL_EXPIRES"}},
+        },
+    ]
+    document = {"Version": "2012-10-17", "Statement": statements}
+    iam.put_user_policy(UserName=user, PolicyName="import", PolicyDocument=json.dumps(document))
+    created = iam.create_access_key(UserName=user)["AccessKey"]
+    as_user = server.client("kms", access_key=created["AccessKeyId"], secret_key=created["SecretAccessKey"])
+    key_arn = kms.create_key(Origin="EXTERNAL")["KeyMetadata"]["Arn"]
+    material = os.urandom(32)
+    assert error_from(import_into, kms=as_user, key_id=key_arn, material=material)[0] == "AccessDeniedException"
+    valid_to = kms.describe_key(KeyId=key_arn)["KeyMetadata"]["CreationDate"] + timedelta(days=30)
+    import_into(as_user, key_arn, material, ExpirationModel=None, ValidTo=valid_to)
+    assert kms.describe_key(KeyId=key_arn)["KeyMetadata"]["ExpirationModel"] == "KEY_MATERIAL_EXPIRES"

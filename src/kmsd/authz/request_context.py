@@ -75,7 +75,6 @@ _FROM_MEMBER: tuple[tuple[str, str], ...] = (
     ("kms:KeyAgreementAlgorithm", "KeyAgreementAlgorithm"),
     ("kms:WrappingAlgorithm", "WrappingAlgorithm"),
     ("kms:WrappingKeySpec", "WrappingKeySpec"),
-    ("kms:ExpirationModel", "ExpirationModel"),
     ("kms:ReplicaRegion", "ReplicaRegion"),
     ("kms:PrimaryRegion", "PrimaryRegion"),
     ("kms:GranteePrincipal", "GranteePrincipal"),
@@ -92,6 +91,9 @@ _WITH_DEFAULT: tuple[tuple[str, str, str], ...] = (
     ("kms:MessageType", "MessageType", "RAW"),
     # GetKeyPolicy/PutKeyPolicy: "If the request doesn't include PolicyName, the value of kms:PolicyName is default."
     ("kms:PolicyName", "PolicyName", "default"),
+    # ImportKeyMaterial: ExpirationModel "The default is KEY_MATERIAL_EXPIRES"; a condition on a request
+    # parameter "works even when the parameter doesn't appear in the request" ("AWS KMS condition keys").
+    ("kms:ExpirationModel", "ExpirationModel", "KEY_MATERIAL_EXPIRES"),
 )
 
 
