@@ -17,7 +17,9 @@ Guessed wording for keys in custom key stores (AWS documents the rule, not the
 message): ValidationException "CustomKeyStoreId requires Origin AWS_CLOUDHSM or
 EXTERNAL_KEY_STORE, not <origin>."; UnsupportedOperationException "KeySpec <spec>
 is not supported for KMS keys in a custom key store." and "Multi-Region keys
-cannot be created in a custom key store."
+cannot be created in a custom key store."  Guessed wording for a key spec whose
+material cannot be imported (ML-DSA, ML-KEM): UnsupportedOperationException
+"Origin EXTERNAL is not supported for KeySpec <spec>."
 """
 
 from __future__ import annotations
