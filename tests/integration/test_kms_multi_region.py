@@ -522,3 +522,48 @@ def test_a_replica_of_imported_material_takes_the_primary_s_material_only(world:
         "key with replicas.",
         400,
     )
+
+
+def test_an_import_token_of_the_primary_does_not_import_into_its_replica(world: World) -> None:
+    """The attack: the keys of a set share their key id, so a token bound to the id alone would let a caller
+    allowed kms:GetParametersForImport in one Region import material into the replica in another Region."""
+    east, europe = world.a.kms(EAST), world.a.kms(EUROPE)
+    key_id = _primary(world, Origin="EXTERNAL")["KeyId"]
+    material = os.urandom(32)
+    _import(east, key_id, material)
+    east.replicate_key(KeyId=key_id, ReplicaRegion=EUROPE)
+    east_parameters = east.get_parameters_for_import(
+        KeyId=key_id, WrappingAlgorithm="RSAES_OAEP_SHA_256", WrappingKeySpec="RSA_2048"
+    )
+    # The replica's very material, wrapped correctly for the token's public key: only the token is wrong.
+    stolen = {
+        "ImportToken": east_parameters["ImportToken"],
+        "EncryptedKeyMaterial": wrap_outside(east_parameters["PublicKey"], "RSAES_OAEP_SHA_256", material),
+        "ExpirationModel": "KEY_MATERIAL_DOES_NOT_EXPIRE",
+    }
+    invalid_token = (
+        "InvalidImportTokenException",
+        "The request was rejected because the provided import token is invalid or is associated with a different "
+        "KMS key.",
+        400,
+    )
+    for key in (key_id, _arn(world, EUROPE, key_id)):
+        assert refused(europe.import_key_material, KeyId=key, **stolen) == invalid_token
+    # The same answer as for any other token that is not the replica's.
+    europe_parameters = europe.get_parameters_for_import(
+        KeyId=key_id, WrappingAlgorithm="RSAES_OAEP_SHA_256", WrappingKeySpec="RSA_2048"
+    )
+    garbled = bytes(europe_parameters["ImportToken"][:-1]) + b"\x00"
+    assert refused(europe.import_key_material, KeyId=key_id, **{**stolen, "ImportToken": garbled}) == invalid_token
+    # Nothing was imported: the replica still waits for its material.
+    assert europe.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "PendingImport"
+    rotations = europe.list_key_rotations(KeyId=key_id, IncludeKeyMaterial="ALL_KEY_MATERIAL")["Rotations"]
+    assert [entry["ImportState"] for entry in rotations] == ["PENDING_IMPORT"]
+    # And the replica's own token, wrapped for its own public key, does import.
+    europe.import_key_material(
+        KeyId=key_id,
+        ImportToken=europe_parameters["ImportToken"],
+        EncryptedKeyMaterial=wrap_outside(europe_parameters["PublicKey"], "RSAES_OAEP_SHA_256", material),
+        ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE",
+    )
+    assert europe.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "Enabled"

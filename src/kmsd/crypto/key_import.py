@@ -13,9 +13,12 @@ AWS's wrapping algorithms ("Select a wrapping algorithm", KMS Developer Guide):
 only in China Regions; neither is here.
 
 The import token is the wrapping private key (PKCS#8 DER), the wrapping algorithm and the token's
-expiry, sealed under the root key for the one key it was issued for
-(purpose ``kmsd/import-token/<key id>``).  So the private key is never stored unwrapped, a token
-cannot be used for another key, and its expiry cannot be changed.  Nothing is stored on the server:
+expiry, sealed under the root key for the one key it was issued for, named by its ARN
+(purpose ``kmsd/import-token/<key arn>``).  So the private key is never stored unwrapped, a token
+cannot be used for another key, and its expiry cannot be changed.  The ARN, not the key id, because
+the keys of a multi-Region set share their key id: a token issued for the primary in one Region must
+not import into its replica in another (AWS binds the token to the key), nor into a key of another
+account that happened to have the same id.  Nothing is stored on the server:
 any node of a shared store can open a token another node issued.  Every failure to open a token or
 to unwrap material raises the opaque :class:`CryptoError`.
 """
@@ -51,8 +54,9 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
 
-def _purpose(key_id: str) -> bytes:
-    return f"kmsd/import-token/{key_id}".encode()
+def _purpose(key_arn: str) -> bytes:
+    # Account, Region and key id: the one key resource the token was issued for.
+    return f"kmsd/import-token/{key_arn}".encode()
 
 
 @dataclass(frozen=True)
@@ -65,9 +69,10 @@ class ImportParameters:
 
 
 def new_import_parameters(
-    root_key: RootKey, key_id: str, wrapping_algorithm: str, wrapping_key_spec: str, valid_to: datetime
+    root_key: RootKey, key_arn: str, wrapping_algorithm: str, wrapping_key_spec: str, valid_to: datetime
 ) -> ImportParameters:
-    """A fresh RSA wrapping key pair for ``key_id``; its private half leaves only inside the sealed token."""
+    """A fresh RSA wrapping key pair for the key ``key_arn``; its private half leaves only inside the sealed
+    token."""
     if wrapping_algorithm not in _ALGORITHMS or wrapping_key_spec not in WRAPPING_KEY_BITS:
         raise ValueError("unsupported wrapping algorithm or wrapping key spec")
     private_key = rsa.generate_private_key(public_exponent=65537, key_size=WRAPPING_KEY_BITS[wrapping_key_spec])
@@ -80,7 +85,7 @@ def new_import_parameters(
     algorithm = wrapping_algorithm.encode()
     expiry = (valid_to - _EPOCH) // _MICROSECOND
     payload = _TOKEN_HEADER.pack(_TOKEN_VERSION, expiry, len(algorithm)) + algorithm + private_der
-    return ImportParameters(public_der, root_key.wrap(payload, _purpose(key_id)), valid_to)
+    return ImportParameters(public_der, root_key.wrap(payload, _purpose(key_arn)), valid_to)
 
 
 @dataclass(frozen=True)
@@ -116,9 +121,10 @@ class ImportToken:
             raise CryptoError() from None
 
 
-def open_import_token(root_key: RootKey, key_id: str, token: bytes) -> ImportToken:
-    """The token issued for ``key_id``; CryptoError for any other bytes, including a token of another key."""
-    payload = root_key.unwrap(token, _purpose(key_id))
+def open_import_token(root_key: RootKey, key_arn: str, token: bytes) -> ImportToken:
+    """The token issued for the key ``key_arn``; CryptoError for any other bytes, including a token of another
+    key, of the same key id in another Region or another account."""
+    payload = root_key.unwrap(token, _purpose(key_arn))
     if len(payload) < _TOKEN_HEADER.size:
         raise CryptoError()
     version, expiry, algorithm_length = _TOKEN_HEADER.unpack_from(payload)

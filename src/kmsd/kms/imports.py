@@ -165,7 +165,7 @@ def get_parameters_for_import(
     if refusal is not None:
         raise ValidationError(refusal)
     valid_to = ctx.clock.now() + IMPORT_PARAMETERS_LIFETIME
-    parameters = new_import_parameters(ctx.root_key, key.key_id, algorithm, wrapping_spec, valid_to)
+    parameters = new_import_parameters(ctx.root_key, key.arn, algorithm, wrapping_spec, valid_to)
     # The response's KeyId is the key ARN (GetParametersForImport API reference, example).
     return {
         "KeyId": key.arn,
@@ -237,7 +237,7 @@ def import_key_material(
         # The keys of a set share their stored materials: new material would have to reach all of them at once.
         raise _no_rotation_with_replicas(key)
     try:
-        token = open_import_token(ctx.root_key, key.key_id, bytes(params["ImportToken"]))
+        token = open_import_token(ctx.root_key, key.arn, bytes(params["ImportToken"]))
     except CryptoError:
         raise _INVALID_TOKEN from None
     if token.valid_to <= ctx.clock.now():
