@@ -17,9 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from kmsd.authz.console_policy import ConsoleKeyType, console_key_policy_document
 from kmsd.cli import build_parser
 from kmsd.cli.authz import KeyNameError, key_arn
 from kmsd.cli.known_actions import known_actions
+from kmsd.crypto.key_spec import key_spec
 
 KMSD = str(Path(sys.executable).with_name("kmsd"))
 
@@ -131,6 +133,45 @@ def test_authz_explain_key_names_become_arns() -> None:
         key_arn(key_id, None, None, alice)
     with pytest.raises(KeyNameError, match="give --account"):
         key_arn(key_id, None, "us-east-1", "*")
+
+
+def test_policy_console_default_prints_the_consoles_policy_and_policy_check_accepts_it(tmp_path: Path) -> None:
+    admin = "arn:aws:iam::111122223333:role/KMSAdminRole"
+    user = "arn:aws:iam::111122223333:user/ExampleUser"
+    done = run_kmsd(
+        "policy", "console-default", "--account", "111122223333", "--key-spec", "RSA_2048",
+        "--key-usage", "SIGN_VERIFY", "--admin", admin, "--user", user, "--user", "444455556666",
+        "--no-admin-deletion", "--multi-region",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    expected = console_key_policy_document(
+        "111122223333",
+        ConsoleKeyType(key_spec("RSA_2048"), "SIGN_VERIFY", multi_region=True),
+        administrators=[admin],
+        users=[user, "444455556666"],
+        administrators_may_delete=False,
+    )
+    assert done.stdout == json.dumps(expected, indent=4) + "\n"
+    path = tmp_path / "key-policy.json"
+    path.write_text(done.stdout, encoding="utf-8")
+    checked = run_kmsd("policy", "check", "--kind", "resource", str(path))
+    assert (checked.returncode, checked.stdout) == (0, "ok: valid resource policy, 4 statements, 0 warnings\n")
+
+
+def test_policy_console_default_takes_the_only_usage_of_a_spec_and_refuses_in_one_line() -> None:
+    done = run_kmsd("policy", "console-default", "--account", "111122223333", "--key-spec", "HMAC_256")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["Statement"][0]["Sid"] == "Enable IAM User Permissions"
+    for args, message in [
+        (["--key-spec", "RSA_2048"], "kmsd: RSA_2048 keys need --key-usage (ENCRYPT_DECRYPT, SIGN_VERIFY)\n"),
+        (
+            ["--key-spec", "ECC_SECG_P256K1", "--key-usage", "KEY_AGREEMENT"],
+            "kmsd: ECC_SECG_P256K1 keys cannot have key usage KEY_AGREEMENT (they take SIGN_VERIFY)\n",
+        ),
+        (["--admin", "alice"], "kmsd: 'alice' is not an IAM user or role ARN\n"),
+    ]:
+        refused = run_kmsd("policy", "console-default", "--account", "111122223333", *args)
+        assert (refused.returncode, refused.stdout, refused.stderr) == (2, "", message)
 
 
 def test_the_offline_tools_do_not_load_the_server_stack() -> None:

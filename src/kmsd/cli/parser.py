@@ -13,8 +13,9 @@ import argparse
 
 from kmsd.cli.accounts import run_create, run_credentials, run_list
 from kmsd.cli.authz import run_authz_explain
-from kmsd.cli.policy import run_check, run_explain
+from kmsd.cli.policy import run_check, run_console_default, run_explain
 from kmsd.cli.serve import run_serve
+from kmsd.crypto.key_spec import KEY_SPECS
 from kmsd.policy.commands import KINDS, LIMITS
 
 DEFAULT_STORE_URL = "sqlite:///./.kmsd/kmsd.db"
@@ -178,6 +179,64 @@ def _add_policy(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     )
     _add_json_option(explain, "the decision")
     explain.set_defaults(handler=run_explain)
+    _add_console_default(policy_commands)
+
+
+def _add_console_default(policy_commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    console = policy_commands.add_parser(
+        "console-default",
+        help="print the key policy AWS's KMS console writes for a new key, for CreateKey --policy",
+    )
+    console.add_argument("--account", required=True, metavar="ACCOUNT", help="the key's 12-digit account id (required)")
+    console.add_argument(
+        "--key-spec",
+        choices=sorted(KEY_SPECS),
+        default="SYMMETRIC_DEFAULT",
+        metavar="SPEC",
+        help="the key spec, e.g. RSA_2048 or HMAC_256 (default: %(default)s)",
+    )
+    console.add_argument(
+        "--key-usage",
+        choices=sorted({usage for spec in KEY_SPECS.values() for usage in spec.key_usages}),
+        metavar="USAGE",
+        help="ENCRYPT_DECRYPT, SIGN_VERIFY, GENERATE_VERIFY_MAC, KEY_AGREEMENT or ENCAPSULATE_DECAPSULATE "
+        "(default: the spec's only usage; required for RSA, NIST ECC and SM2 specs)",
+    )
+    console.add_argument(
+        "--admin",
+        action="append",
+        default=[],
+        metavar="ARN",
+        help="a key administrator: an IAM user or role ARN; repeat for several (default: none)",
+    )
+    console.add_argument(
+        "--user",
+        action="append",
+        default=[],
+        metavar="ARN",
+        help="a key user: an IAM user or role ARN, or another account's 12-digit id; repeat for several "
+        "(default: none)",
+    )
+    console.add_argument(
+        "--no-admin-deletion",
+        action="store_true",
+        help="leave kms:ScheduleKeyDeletion and kms:CancelKeyDeletion out of the administrators' actions "
+        "(default: administrators may delete the key)",
+    )
+    console.add_argument(
+        "--multi-region",
+        action="store_true",
+        help="a multi-Region key: administrators also get kms:ReplicateKey and kms:UpdatePrimaryRegion "
+        "(default: single-Region)",
+    )
+    console.add_argument(
+        "--origin",
+        choices=["AWS_KMS", "EXTERNAL"],
+        default="AWS_KMS",
+        help="EXTERNAL for a key created without key material: administrators also get kms:ImportKeyMaterial "
+        "(default: %(default)s)",
+    )
+    console.set_defaults(handler=run_console_default)
 
 
 def _add_authz(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
