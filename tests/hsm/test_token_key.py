@@ -18,7 +18,7 @@ import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from kmsd.crypto import CiphertextBlob, CryptoError, SeededRandomSource, SymmetricKey
-from kmsd.hsm import TokenKey, TokenSession
+from kmsd.hsm import TokenAead, TokenSession
 from tests.helpers.softhsm import new_softhsm
 
 KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
@@ -44,7 +44,7 @@ class StandInSession(TokenSession):
 
 
 def test_token_blobs_and_kmsd_blobs_are_one_format() -> None:
-    token_key = TokenKey(StandInSession(MATERIAL), KEY_ID, KEY_ID, 1)
+    token_key = SymmetricKey(TokenAead(StandInSession(MATERIAL), KEY_ID), KEY_ID, 1)
     held_key = SymmetricKey(MATERIAL, KEY_ID, 1)
     rng = SeededRandomSource(3)
     context = {"tenant": "t-1"}
@@ -64,7 +64,7 @@ import sys
 import pkcs11
 from pkcs11 import Attribute, KeyType, ObjectClass
 from kmsd.crypto import CiphertextBlob, CryptoError, SystemRandomSource, SymmetricKey
-from kmsd.hsm import TokenKey, TokenSession
+from kmsd.hsm import TokenAead, TokenSession
 
 module, label, pin, key_id = sys.argv[1:5]
 material = bytes(range(32))
@@ -74,7 +74,7 @@ raw.create_object({
     Attribute.LABEL: key_id, Attribute.TOKEN: False, Attribute.ENCRYPT: True, Attribute.DECRYPT: True,
 })
 session = TokenSession(raw, label)
-token_key, held_key = TokenKey(session, key_id, key_id, 1), SymmetricKey(material, key_id, 1)
+token_key, held_key = SymmetricKey(TokenAead(session, key_id), key_id, 1), SymmetricKey(material, key_id, 1)
 rng, context = SystemRandomSource(), {"purpose": "known answer"}
 for size in (0, 1, 16, 4096):
     plaintext = bytes(size)

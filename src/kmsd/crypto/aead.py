@@ -10,6 +10,8 @@ path production data takes.
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -18,6 +20,15 @@ from kmsd.crypto.errors import CryptoError
 KEY_BYTES = 32
 NONCE_BYTES = 12
 TAG_BYTES = 16
+
+
+class Aead(Protocol):
+    """What seals and opens for a blob: :class:`Aes256Gcm` over material kmsd holds, or AES-256-GCM run
+    inside a PKCS#11 token (:class:`kmsd.hsm.TokenAead`), where the key never leaves the token."""
+
+    def seal(self, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes: ...
+
+    def open(self, nonce: bytes, sealed: bytes, aad: bytes) -> bytes: ...
 
 
 class Aes256Gcm:

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Protocol
 
-from kmsd.crypto.aead import KEY_BYTES, NONCE_BYTES, Aes256Gcm
+from kmsd.crypto.aead import KEY_BYTES, NONCE_BYTES, Aead, Aes256Gcm
 from kmsd.crypto.blob import CiphertextBlob, blob_header
 from kmsd.crypto.context import canonical_encryption_context
 from kmsd.crypto.errors import CryptoError
@@ -45,8 +45,8 @@ def new_material_id(rng: RandomSource) -> str:
 
 
 class BlobCipher(Protocol):
-    """What seals and opens ciphertext blobs for one key generation: a :class:`SymmetricKey`, or a key that
-    lives in an HSM (:class:`kmsd.hsm.TokenKey`)."""
+    """What seals and opens ciphertext blobs for one key generation: a :class:`SymmetricKey`, whether its
+    material is held here or lives in an HSM, or a wrapper around one."""
 
     def encrypt(self, plaintext: bytes, encryption_context: Mapping[str, str] | None, rng: RandomSource) -> bytes: ...
 
@@ -54,12 +54,17 @@ class BlobCipher(Protocol):
 
 
 class SymmetricKey:
-    """One generation (``material_version``) of one key's material, ready to seal and open blobs."""
+    """One generation (``material_version``) of one key's material, ready to seal and open blobs.
+
+    ``material`` is the AES-256 key itself, or the :class:`~kmsd.crypto.aead.Aead` that holds it where
+    kmsd cannot read it (a PKCS#11 token: :class:`kmsd.hsm.TokenAead`): the blob's layout, nonce and AAD
+    are the same either way, so a blob names its key wherever the key lives.
+    """
 
     __slots__ = ("_aead", "_header", "key_id", "material_version")
 
-    def __init__(self, material: bytes, key_id: str, material_version: int) -> None:
-        self._aead = Aes256Gcm(material)
+    def __init__(self, material: bytes | Aead, key_id: str, material_version: int) -> None:
+        self._aead = Aes256Gcm(material) if isinstance(material, bytes) else material
         self._header = blob_header(key_id, material_version)
         self.key_id = key_id
         self.material_version = material_version

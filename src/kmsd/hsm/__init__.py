@@ -3,22 +3,22 @@
 :mod:`~kmsd.hsm.tokens` opens a PKCS#11 module (any vendor's; SoftHSM2 in the
 tests) through the maintained ``python-pkcs11`` binding, logs in to a token
 named by its label, and generates, uses and destroys AES-256 keys inside it;
-:mod:`~kmsd.hsm.token_key` seals and opens kmsd's ciphertext blobs with such a
-key, running AES-GCM in the token, so the key never leaves it.  Every failure
+:mod:`~kmsd.hsm.token_key` makes such a key the AEAD under kmsd's ciphertext
+blobs, running AES-GCM in the token, so the key never leaves it.  Every failure
 to use a token is a :class:`~kmsd.hsm.tokens.TokenError` carrying the
 ``ConnectionErrorCode`` AWS would report; a blob that does not open is the
 opaque :class:`~kmsd.crypto.CryptoError`, as for keys kmsd holds itself.
 """
 
-from kmsd.hsm.token_key import TokenKey
+from kmsd.hsm.token_key import TokenAead
 from kmsd.hsm.tokens import MISSING_BINDING, Pkcs11Module, TokenDirectory, TokenError, TokenSession, binding_available
 
 __all__ = [
     "MISSING_BINDING",
     "Pkcs11Module",
+    "TokenAead",
     "TokenDirectory",
     "TokenError",
-    "TokenKey",
     "TokenSession",
     "binding_available",
 ]

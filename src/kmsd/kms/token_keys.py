@@ -4,7 +4,7 @@ CreateKey in a connected key store generates the key in the token (private,
 sensitive, not extractable, labelled with the key id) and records which
 token object belongs to the key (``token_keys``).  Encrypt, Decrypt,
 ReEncrypt and GenerateDataKey* seal and open kmsd's usual ciphertext blobs
-with AES-GCM running in the token (:class:`kmsd.hsm.TokenKey`), so a blob
+with AES-GCM running in the token (a :class:`~kmsd.crypto.SymmetricKey` on a :class:`kmsd.hsm.TokenAead`), so a blob
 names its key and Decrypt needs no KeyId.
 
 "Key states of AWS KMS keys": a key in a custom key store that was
@@ -34,9 +34,9 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from kmsd.crypto import CiphertextBlob, RandomSource, new_material_id
+from kmsd.crypto import CiphertextBlob, RandomSource, SymmetricKey, new_material_id
 from kmsd.errors import AwsError
-from kmsd.hsm import TokenError, TokenKey, TokenSession
+from kmsd.hsm import TokenAead, TokenError, TokenSession
 from kmsd.kms.context import KmsContext
 from kmsd.kms.materials import UnwrappedMaterial
 from kmsd.store.models import CustomKeyStoreRecord, KeyRecord, TokenKeyRecord
@@ -97,7 +97,7 @@ def material(ctx: KmsContext, key: KeyRecord) -> UnwrappedMaterial:
     except TokenError:
         raise _unusable(key, store) from None
     cipher = _AnsweringTokenKey(
-        TokenKey(session, record.object_label, key.key_id, key.current_material_version), key, store
+        SymmetricKey(TokenAead(session, record.object_label), key.key_id, key.current_material_version), key, store
     )
     return UnwrappedMaterial(key.key_id, key.current_material_version, record.material_id, cipher)
 
@@ -186,11 +186,12 @@ def close_disconnected_sessions(ctx: KmsContext) -> None:
 
 
 class _AnsweringTokenKey:
-    """A :class:`TokenKey` whose token failures are AWS's answer for an unusable key, not an internal error."""
+    """A token key (a :class:`~kmsd.crypto.SymmetricKey` on a :class:`~kmsd.hsm.TokenAead`) whose token
+    failures are AWS's answer for an unusable key, not an internal error."""
 
     __slots__ = ("_inner", "_key", "_store")
 
-    def __init__(self, inner: TokenKey, key: KeyRecord, store: CustomKeyStoreRecord) -> None:
+    def __init__(self, inner: SymmetricKey, key: KeyRecord, store: CustomKeyStoreRecord) -> None:
         self._inner = inner
         self._key = key
         self._store = store
