@@ -48,6 +48,7 @@ from kmsd.crypto.key_spec import (
 from kmsd.errors import AwsError, ValidationError, internal
 from kmsd.iam.principal import Caller
 from kmsd.kms.context import KmsContext
+from kmsd.kms.key_checks import require_algorithm, require_usage
 from kmsd.kms.key_states import require_state
 from kmsd.kms.resolve import Resolved
 from kmsd.store.models import KeyRecord
@@ -118,7 +119,7 @@ def derive_shared_secret(
     require_state("DeriveSharedSecret", key)
     require_usage(key, KEY_AGREEMENT, "DeriveSharedSecret")
     algorithm = str(params["KeyAgreementAlgorithm"])
-    _require_algorithm(key, algorithm, key_spec(key.key_spec).key_agreement_algorithms)
+    require_algorithm(key, algorithm, key_spec(key.key_spec).key_agreement_algorithms)
     answer_dry_run(params)
     try:
         secret = private_key(ctx, key).derive_shared_secret(params["PublicKey"])
@@ -136,14 +137,6 @@ def derive_shared_secret(
 # --- checks shared by the asymmetric and HMAC operations -------------------------------------------------
 
 
-def require_usage(key: KeyRecord, usage: str, operation: str) -> None:
-    # AWS names the key's usage and the operation in the refusal (as for Encrypt with a signing key).
-    if key.key_usage != usage:
-        raise AwsError(
-            "InvalidKeyUsageException", f"{key.arn} key usage is {key.key_usage} which is not valid for {operation}."
-        )
-
-
 def answer_dry_run(params: Mapping[str, Any]) -> None:
     # "Testing your permissions": a DryRun call that would succeed fails with DryRunOperationException.
     if params.get("DryRun"):
@@ -158,20 +151,13 @@ def private_key(ctx: KmsContext, key: KeyRecord) -> AsymmetricKey:
         raise internal() from None
 
 
-def _require_algorithm(key: KeyRecord, algorithm: str, supported: tuple[str, ...]) -> None:
-    if algorithm not in supported:
-        raise AwsError(
-            "InvalidKeyUsageException", f"Algorithm {algorithm} is incompatible with key spec {key.key_spec}."
-        )
-
-
 def _signing_request(key: KeyRecord, params: Mapping[str, Any], operation: str) -> tuple[KeyRecord, str, str]:
     """The checks Sign and Verify share: state, usage, algorithm, message type and digest length."""
     require_state(operation, key)
     require_usage(key, SIGN_VERIFY, operation)
     spec: KeySpec = key_spec(key.key_spec)
     algorithm = str(params["SigningAlgorithm"])
-    _require_algorithm(key, algorithm, spec.signing_algorithms)
+    require_algorithm(key, algorithm, spec.signing_algorithms)
     # Sign "MessageType": "The default value is RAW."  ML-DSA keys take RAW or EXTERNAL_MU (a 64-byte mu),
     # the others RAW or DIGEST.
     message_type = str(params.get("MessageType") or RAW)

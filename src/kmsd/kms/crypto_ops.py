@@ -53,6 +53,7 @@ from kmsd.errors import AwsError, ValidationError, constraint_violation, interna
 from kmsd.iam.principal import Caller
 from kmsd.kms import custom_key_stores, token_keys
 from kmsd.kms.context import KmsContext
+from kmsd.kms.key_checks import require_algorithm, require_usage
 from kmsd.kms.materials import UnwrappedMaterial
 from kmsd.kms.resolve import Resolved, find_key, find_key_for_ciphertext, key_of, require_enabled
 from kmsd.kms.token_keys import AWS_CLOUDHSM
@@ -208,22 +209,14 @@ def _usable_key(key: KeyRecord, operation: str) -> KeyRecord:
 
 def _require_encrypt_decrypt(key: KeyRecord, operation: str) -> None:
     # Encrypt, Decrypt, ReEncrypt and GenerateDataKey* need a key whose KeyUsage is ENCRYPT_DECRYPT
-    # (API reference, Encrypt "KeyId"); AWS names the key's usage and the operation in the refusal.
-    if key.key_usage != ENCRYPT_DECRYPT:
-        raise AwsError(
-            "InvalidKeyUsageException",
-            f"{key.arn} key usage is {key.key_usage} which is not valid for {operation}.",
-        )
+    # (API reference, Encrypt "KeyId").
+    require_usage(key, ENCRYPT_DECRYPT, operation)
 
 
 def _encryption_algorithm(key: KeyRecord, requested: str | None) -> str:
     """The algorithm to use (the symmetric one when none is requested), or AWS's refusal."""
     algorithm = requested or default_encryption_algorithm()
-    spec = key_spec(key.key_spec)
-    if not spec.supports_encryption_algorithm(algorithm):
-        raise AwsError(
-            "InvalidKeyUsageException", f"Algorithm {algorithm} is incompatible with key spec {key.key_spec}."
-        )
+    require_algorithm(key, algorithm, key_spec(key.key_spec).max_plaintext_bytes)
     return algorithm
 
 

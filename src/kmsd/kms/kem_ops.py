@@ -26,10 +26,11 @@ from typing import Any
 
 from kmsd.crypto import CryptoError
 from kmsd.crypto.key_spec import ENCAPSULATE_DECAPSULATE, key_spec
-from kmsd.errors import AwsError, internal, invalid_ciphertext
+from kmsd.errors import internal, invalid_ciphertext
 from kmsd.iam.principal import Caller
-from kmsd.kms.asymmetric_ops import answer_dry_run, private_key, require_usage
+from kmsd.kms.asymmetric_ops import answer_dry_run, private_key
 from kmsd.kms.context import KmsContext
+from kmsd.kms.key_checks import require_algorithm, require_usage
 from kmsd.kms.key_states import require_state
 from kmsd.kms.resolve import Resolved
 from kmsd.store.models import KeyRecord
@@ -73,8 +74,5 @@ def _kem_request(key: KeyRecord, params: Mapping[str, Any], operation: str) -> t
     require_state(operation, key)
     require_usage(key, ENCAPSULATE_DECAPSULATE, operation)
     algorithm = str(params["EncapsulationAlgorithm"])
-    if algorithm not in key_spec(key.key_spec).encapsulation_algorithms:
-        raise AwsError(
-            "InvalidKeyUsageException", f"Algorithm {algorithm} is incompatible with key spec {key.key_spec}."
-        )
+    require_algorithm(key, algorithm, key_spec(key.key_spec).encapsulation_algorithms)
     return key, algorithm

@@ -19,8 +19,9 @@ from kmsd.crypto.mac import generate_mac as compute_mac
 from kmsd.crypto.mac import verify_mac as check_mac
 from kmsd.errors import AwsError, internal
 from kmsd.iam.principal import Caller
-from kmsd.kms.asymmetric_ops import answer_dry_run, require_usage
+from kmsd.kms.asymmetric_ops import answer_dry_run
 from kmsd.kms.context import KmsContext
+from kmsd.kms.key_checks import require_algorithm, require_usage
 from kmsd.kms.key_states import require_state
 from kmsd.kms.resolve import Resolved
 from kmsd.store.models import KeyRecord
@@ -49,10 +50,7 @@ def _mac_request(key: KeyRecord, params: Mapping[str, Any], operation: str) -> t
     require_state(operation, key)
     require_usage(key, GENERATE_VERIFY_MAC, operation)
     algorithm = str(params["MacAlgorithm"])
-    if algorithm not in key_spec(key.key_spec).mac_algorithms:
-        raise AwsError(
-            "InvalidKeyUsageException", f"Algorithm {algorithm} is incompatible with key spec {key.key_spec}."
-        )
+    require_algorithm(key, algorithm, key_spec(key.key_spec).mac_algorithms)
     return key, algorithm
 
 
