@@ -279,7 +279,7 @@ def test_ed25519_message_types_and_the_prehashed_algorithm(kms: Kms) -> None:
             MessageType="DIGEST",
             SigningAlgorithm="ED25519_PH_SHA_512",
             **extra,
-        ) == ("UnsupportedOperationException", "SigningAlgorithm ED25519_PH_SHA_512 is not supported in this Region.")
+        ) == ("UnsupportedOperationException", "SigningAlgorithm ED25519_PH_SHA_512 is not supported in this Region")
     assert refusal(kms, "Sign", KeyId=key_id, Message=b"m", SigningAlgorithm="ECDSA_SHA_256") == (
         "InvalidKeyUsageException",
         "Algorithm ECDSA_SHA_256 is incompatible with key spec ECC_NIST_EDWARDS25519.",

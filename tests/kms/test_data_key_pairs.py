@@ -90,7 +90,7 @@ def test_refusals_in_aws_order(kms: Kms) -> None:
     for operation in ("GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext"):
         assert refusal(kms, operation, KeyId=arn, KeyPairSpec="SM2") == (
             "UnsupportedOperationException",
-            "KeyPairSpec SM2 is not supported in this Region.",
+            "KeyPairSpec SM2 is not supported in this Region",
         )
         assert refusal(kms, operation, KeyId=arn, KeyPairSpec="RSA_2048", DryRun=True) == (
             "DryRunOperationException",

@@ -18,7 +18,7 @@ GetPublicKey of an ML-KEM key lists its ``EncapsulationAlgorithms``.
 Wordings AWS does not document, so modelled on its others: "Message type
 <type> is incompatible with algorithm <algorithm>." (as others report AWS
 answering it) and "SigningAlgorithm ED25519_PH_SHA_512 is not supported in
-this Region." (guessed).
+this Region" (guessed, without a full stop like AWS's "KeySpec SM2 is not supported in this Region").
 """
 
 from __future__ import annotations
@@ -184,6 +184,4 @@ def _check_ed25519(message: bytes, message_type: str, algorithm: str) -> None:
         if len(message) != _SHA_512_BYTES:
             raise ValidationError(f"Digest is invalid length for algorithm {algorithm}.")
         # Ed25519ph (RFC 8032 HashEdDSA) is not in `cryptography` 51, and kmsd builds no primitive itself.
-        raise AwsError(
-            "UnsupportedOperationException", f"SigningAlgorithm {algorithm} is not supported in this Region."
-        )
+        raise AwsError("UnsupportedOperationException", f"SigningAlgorithm {algorithm} is not supported in this Region")

@@ -54,7 +54,7 @@ def _data_key_pair(
     spec = str(params["KeyPairSpec"])
     if spec not in DATA_KEY_PAIR_SPECS:
         # As CreateKey answers a KeySpec `cryptography` cannot do: unavailable in this Region (README).
-        raise AwsError("UnsupportedOperationException", f"KeyPairSpec {spec} is not supported in this Region.")
+        raise AwsError("UnsupportedOperationException", f"KeyPairSpec {spec} is not supported in this Region")
     answer_dry_run(params)
     private_der, public_der = new_data_key_pair(spec)
     blob, material_id = seal_data_key(ctx, key, private_der, params.get("EncryptionContext"))

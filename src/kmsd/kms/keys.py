@@ -1,7 +1,7 @@
 """The life of a key: CreateKey, DescribeKey, ListKeys, EnableKey, DisableKey and UpdateKeyDescription.
 
-kmsd creates the key specs :mod:`kmsd.crypto.key_spec` marks creatable
-(symmetric, RSA, NIST and SECG elliptic curves, HMAC; origin ``AWS_KMS`` or ``EXTERNAL``;
+kmsd creates the key specs :mod:`kmsd.crypto.key_spec` marks creatable (symmetric, RSA, NIST and SECG
+elliptic curves, Edwards25519, ML-DSA, ML-KEM, HMAC; origin ``AWS_KMS`` or ``EXTERNAL``;
 single-Region or a multi-Region primary key, whose replicas ReplicateKey makes in
 :mod:`kmsd.kms.replicas`), each with a usage its spec allows, and symmetric keys in a
 connected custom key store (origin ``AWS_CLOUDHSM``, :mod:`kmsd.kms.token_keys`).  A request for any
