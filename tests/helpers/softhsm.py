@@ -50,6 +50,20 @@ with token.open(user_pin=pin) as session:
 """
 
 
+# The operator's side of an external key store: an AES key made in the token by hand, as kmsd's docs describe.
+_MAKE_KEY = """
+import sys
+import pkcs11
+from pkcs11 import Attribute, KeyType
+module, token_label, pin, object_label, bits, decrypt = sys.argv[1:7]
+token = pkcs11.lib(module).get_token(token_label=token_label)
+with token.open(rw=True, user_pin=pin) as session:
+    template = {Attribute.SENSITIVE: True, Attribute.EXTRACTABLE: False, Attribute.ENCRYPT: True,
+                Attribute.DECRYPT: decrypt == "yes", Attribute.PRIVATE: True}
+    session.generate_key(KeyType.AES, int(bits), label=object_label, store=True, template=template)
+"""
+
+
 def softhsm_module() -> str:
     """The path of SoftHSM2's PKCS#11 module; AssertionError (a failure, not a skip) when it is not installed."""
     for candidate in MODULE_CANDIDATES:
@@ -94,6 +108,16 @@ class SoftHsm:
         )
         facts: dict[str, Any] = json.loads(done.stdout)
         return facts
+
+    def make_key(self, token_label: str, pin: str, object_label: str, *, bits: int = 256, decrypt: bool = True) -> None:
+        """Make an AES key labelled ``object_label`` in the token from outside kmsd, as an operator would."""
+        answer = ["yes" if decrypt else "no"]
+        subprocess.run(
+            [sys.executable, "-c", _MAKE_KEY, self.module, token_label, pin, object_label, str(bits), *answer],
+            env={**os.environ, **self.env},
+            check=True,
+            capture_output=True,
+        )
 
 
 def new_softhsm(directory: Path) -> SoftHsm:

@@ -47,7 +47,7 @@ def stored_key_store(store: SqliteStore, root_key: FileRootKey, clock: ManualClo
 def test_a_server_without_a_pkcs11_module_creates_no_key_store(kms: Kms) -> None:
     with aws_error(
         "UnsupportedOperationException",
-        "kmsd serve was started without --pkcs11-module, so it has no PKCS#11 tokens for AWS_CLOUDHSM key stores.",
+        "kmsd serve was started without --pkcs11-module, so it has no PKCS#11 tokens for custom key stores.",
     ):
         kms(
             "CreateCustomKeyStore",

@@ -144,8 +144,10 @@ def test_a_usage_the_new_specs_cannot_have_is_a_validation_error_first(kms: Kms)
 def test_custom_key_store_origins_need_a_custom_key_store(kms: Kms, origin: str) -> None:
     with aws_error("ValidationException", f"Origin {origin} requires a CustomKeyStoreId."):
         kms.create_key(Origin=origin)
+    # An external key store's key also names its external key (XksKeyId), a validation that comes first.
+    xks_key_id = {"XksKeyId": "external-key"} if origin == "EXTERNAL_KEY_STORE" else {}
     with aws_error("CustomKeyStoreNotFoundException"):
-        kms.create_key(Origin=origin, CustomKeyStoreId="cks-1234567890abcdef0")
+        kms.create_key(Origin=origin, CustomKeyStoreId="cks-1234567890abcdef0", **xks_key_id)
     assert _no_keys(kms)
 
 

@@ -11,10 +11,19 @@ opaque :class:`~kmsd.crypto.CryptoError`, as for keys kmsd holds itself.
 """
 
 from kmsd.hsm.token_key import TokenAead
-from kmsd.hsm.tokens import MISSING_BINDING, Pkcs11Module, TokenDirectory, TokenError, TokenSession, binding_available
+from kmsd.hsm.tokens import (
+    MISSING_BINDING,
+    KeyFacts,
+    Pkcs11Module,
+    TokenDirectory,
+    TokenError,
+    TokenSession,
+    binding_available,
+)
 
 __all__ = [
     "MISSING_BINDING",
+    "KeyFacts",
     "Pkcs11Module",
     "TokenAead",
     "TokenDirectory",

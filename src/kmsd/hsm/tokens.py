@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 from kmsd.crypto import CryptoError
@@ -150,6 +151,21 @@ class Pkcs11Module:
         return TokenSession(session, label)
 
 
+@dataclass(frozen=True)
+class KeyFacts:
+    """What the token says of a secret key someone else made (an external key store's key): its type,
+    size and allowed uses, never its value."""
+
+    aes: bool
+    bits: int
+    encrypt: bool
+    decrypt: bool
+
+    @property
+    def fits_aes_gcm_256(self) -> bool:
+        return self.aes and self.bits == AES_KEY_BITS and self.encrypt and self.decrypt
+
+
 class TokenSession:
     """A logged-in session on one token; its methods may be called from any thread, one at a time."""
 
@@ -197,6 +213,24 @@ class TokenSession:
     def has_key(self, object_label: str) -> bool:
         with self._lock:
             return self._find(object_label) is not None
+
+    def key_facts(self, object_label: str) -> KeyFacts | None:
+        """The type, size and uses of the one secret key labelled ``object_label``; None when there is none."""
+        pkcs11 = self._pkcs11
+        attribute = pkcs11.Attribute
+        with self._lock:
+            key = self._find(object_label)
+            if key is None:
+                return None
+            try:
+                aes = key[attribute.KEY_TYPE] == pkcs11.KeyType.AES
+                # CKA_VALUE_LEN is in bytes.
+                bits = int(key[attribute.VALUE_LEN]) * 8 if aes else 0
+                return KeyFacts(aes, bits, bool(key[attribute.ENCRYPT]), bool(key[attribute.DECRYPT]))
+            except pkcs11.PKCS11Error as error:
+                raise TokenError(
+                    INTERNAL_ERROR, f"token {self.token_label} cannot describe a key: {type(error).__name__}"
+                ) from None
 
     def encrypt(self, object_label: str, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
         """AES-GCM in the token: ``ciphertext || tag``; TokenError when the key or token cannot be used."""

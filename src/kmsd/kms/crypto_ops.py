@@ -34,7 +34,7 @@ symmetric side.
 ``Recipient`` (AWS Nitro Enclaves) is verified before the call and answered
 after the handler, by :mod:`kmsd.kms.recipient`.
 
-Keys of custom key stores (origin AWS_CLOUDHSM) seal and open the same blobs
+Keys of custom key stores (origin AWS_CLOUDHSM or EXTERNAL_KEY_STORE) seal and open the same blobs
 inside their PKCS#11 token (:mod:`kmsd.kms.token_keys`), and GenerateRandom
 with a ``CustomKeyStoreId`` takes its bytes from that key store's token.
 """
@@ -56,7 +56,7 @@ from kmsd.kms.context import KmsContext
 from kmsd.kms.key_checks import require_algorithm, require_usage
 from kmsd.kms.materials import UnwrappedMaterial
 from kmsd.kms.resolve import Resolved, find_key, find_key_for_ciphertext, key_of, require_enabled
-from kmsd.kms.token_keys import AWS_CLOUDHSM
+from kmsd.kms.token_keys import TOKEN_ORIGINS
 from kmsd.store.models import KeyRecord
 
 # GenerateDataKey KeySpec → data key length (API reference, GenerateDataKey "KeySpec").
@@ -339,7 +339,7 @@ def _answer_dry_run(params: Mapping[str, Any]) -> None:
 
 
 def _current_material(ctx: KmsContext, key: KeyRecord) -> UnwrappedMaterial:
-    if key.origin == AWS_CLOUDHSM:
+    if key.origin in TOKEN_ORIGINS:
         # The key lives in a PKCS#11 token and is used there.
         return token_keys.material(ctx, key)
     try:
@@ -356,7 +356,7 @@ def _open(
     if blob is None:
         # Only a DryRun with IGNORE_CIPHERTEXT comes without a blob, and it is answered before this.
         raise invalid_ciphertext()
-    if key.origin == AWS_CLOUDHSM:
+    if key.origin in TOKEN_ORIGINS:
         token_material = token_keys.material(ctx, key)
         try:
             return token_material, token_material.cipher.decrypt(blob, encryption_context)

@@ -11,6 +11,11 @@ kept and shown.  A token backs one key store in the whole service.  Every
 operation is authorized by IAM policies alone, on ``*``, for the caller's own
 account and Region ("Cross-account use: No").
 
+An external key store (EXTERNAL_KEY_STORE) is a token too: :mod:`kmsd.kms.xks_proxies`
+maps its proxy settings onto a token label and PIN, and this module runs the
+same life cycle for both types (the token label is kept in the same column,
+so a token backs one key store of either type).
+
 Connecting logs in to the token within the request: where AWS answers at
 once and moves through CONNECTING, kmsd answers when the store is CONNECTED
 or FAILED (with the ConnectionErrorCode: CLUSTER_NOT_FOUND for a missing
@@ -19,8 +24,8 @@ INTERNAL_ERROR), so CONNECTING and DISCONNECTING are never seen.  The states
 each operation accepts are AWS's (CustomKeyStoreInvalidStateException):
 Connect refuses DISCONNECTING and FAILED; Disconnect refuses DISCONNECTING
 and DISCONNECTED; Delete needs DISCONNECTED; Update needs DISCONNECTED except
-for a new name alone.  External key stores (EXTERNAL_KEY_STORE) have no
-meaning for a PKCS#11 token and are refused.
+for a new name alone (for an external key store: except for the name, the
+credential and the path).
 
 Guessed wording (AWS documents the exceptions, not their messages; these take
 the first sentence of each exception's documentation where one fits):
@@ -33,34 +38,40 @@ first sentences of their documentation); CustomKeyStoreInvalidStateException
 "<Operation> is not valid for custom key store <id> in ConnectionState
 <STATE>."; LimitExceededException "The request was rejected because you have
 reached the limit of 10 custom key stores in this account and Region.";
-UnsupportedOperationException "kmsd does not support custom key stores of
-type EXTERNAL_KEY_STORE.", "kmsd serve was started without
---pkcs11-module, so it has no PKCS#11 tokens for AWS_CLOUDHSM key stores."
+UnsupportedOperationException "kmsd serve was started without
+--pkcs11-module, so it has no PKCS#11 tokens for custom key stores.",
+"External key store IDs are not valid for GenerateRandom." (GenerateRandom's
+documentation: "If you specify the ID of an external key store,
+GenerateRandom throws an UnsupportedOperationException")
 and "kmsd cannot use PKCS#11 here: custom key stores need the python-pkcs11
 package: pip install 'kmsd[hsm]'.";
 ValidationException "<Member> is required for a custom key store of type
 AWS_CLOUDHSM.", "<Member> is not valid for a custom key store of type
 AWS_CLOUDHSM." and "Specify either CustomKeyStoreId or CustomKeyStoreName,
 not both."; KMSInternalException with the token's error for a module that
-cannot be used.
+cannot be used; ValidationException "Origin <origin> cannot make a key in
+custom key store <id> of type <type>.".
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 from kmsd.crypto.certificates import is_pem_certificate
 from kmsd.errors import AwsError, ValidationError
 from kmsd.hsm import MISSING_BINDING, Pkcs11Module, TokenError, binding_available
 from kmsd.iam.principal import Caller
+from kmsd.kms import xks_proxies
 from kmsd.kms.context import KmsContext
 from kmsd.kms.paging import paginate
 from kmsd.kms.resolve import Resolved
 from kmsd.kms.token_keys import (
     AWS_CLOUDHSM,
     CONNECTED,
+    EXTERNAL_KEY_STORE,
     make_available,
     make_unavailable,
     password_purpose,
@@ -69,7 +80,6 @@ from kmsd.kms.token_keys import (
 from kmsd.store.base import Conflict
 from kmsd.store.models import CustomKeyStoreRecord
 
-EXTERNAL_KEY_STORE = "EXTERNAL_KEY_STORE"
 DISCONNECTED = "DISCONNECTED"
 DISCONNECTING = "DISCONNECTING"
 FAILED = "FAILED"
@@ -83,7 +93,7 @@ _XKS_MEMBERS = (
     "XksProxyAuthenticationCredential",
     "XksProxyConnectivity",
 )
-_CLOUDHSM_MEMBERS = ("CloudHsmClusterId", "TrustAnchorCertificate", "KeyStorePassword")
+_CLOUDHSM_MEMBERS = xks_proxies.CLOUDHSM_MEMBERS
 
 
 def not_found() -> AwsError:
@@ -114,9 +124,10 @@ def custom_key_store_for_new_key(
 ) -> CustomKeyStoreRecord:
     """The key store CreateKey makes a key in: the caller's, of the origin's type, and CONNECTED."""
     store = own_store(ctx, caller, custom_key_store_id)
-    if origin == EXTERNAL_KEY_STORE:
-        raise AwsError(
-            "UnsupportedOperationException", "kmsd does not support custom key stores of type EXTERNAL_KEY_STORE."
+    if origin != store.custom_key_store_type:
+        raise ValidationError(
+            f"Origin {origin} cannot make a key in custom key store {custom_key_store_id} "
+            f"of type {store.custom_key_store_type}."
         )
     # CustomKeyStoreInvalidStateException: "You requested the CreateKey operation in a custom key store that is
     # not connected. This operations is valid only when the custom key store ConnectionState is CONNECTED."
@@ -128,6 +139,8 @@ def custom_key_store_for_new_key(
 def random_bytes(ctx: KmsContext, caller: Caller, custom_key_store_id: str, number_of_bytes: int) -> bytes:
     """GenerateRandom with a CustomKeyStoreId: bytes from the key store's token, which must be connected."""
     store = own_store(ctx, caller, custom_key_store_id)
+    if store.custom_key_store_type == EXTERNAL_KEY_STORE:
+        raise AwsError("UnsupportedOperationException", "External key store IDs are not valid for GenerateRandom.")
     if store.connection_state != CONNECTED:
         raise invalid_state("GenerateRandom", store)
     try:
@@ -142,42 +155,49 @@ def random_bytes(ctx: KmsContext, caller: Caller, custom_key_store_id: str, numb
 def create_custom_key_store(
     ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resolved: Resolved
 ) -> dict[str, Any]:
-    _refuse_external(params)
-    for member in _CLOUDHSM_MEMBERS:
-        if params.get(member) is None:
-            raise ValidationError(f"{member} is required for a custom key store of type {AWS_CLOUDHSM}.")
-    _refuse_xks_members(params)
     account_id, region = caller.principal.account_id, caller.region
-    name, cluster_id = str(params["CustomKeyStoreName"]), str(params["CloudHsmClusterId"])
+    external = params.get("CustomKeyStoreType") == EXTERNAL_KEY_STORE
+    # The type's own members first: the record's token label and, for an external key store, proxy settings.
+    blank = _blank(EXTERNAL_KEY_STORE if external else AWS_CLOUDHSM)
+    settings = xks_proxies.new_settings(blank, params, account_id) if external else _cloudhsm_settings(blank, params)
+    name, label = str(params["CustomKeyStoreName"]), settings.token_label
+    password = str(xks_proxies.secret(params) if external else params["KeyStorePassword"])
     existing = ctx.store.list_custom_key_stores(account_id, region)
     if any(store.custom_key_store_name == name for store in existing):
         raise _name_in_use()
     _module(ctx)
-    _require_token(ctx, cluster_id)
-    if ctx.store.custom_key_store_of_cluster(cluster_id) is not None:
-        raise _cluster_in_use()
-    if not is_pem_certificate(str(params["TrustAnchorCertificate"])):
-        raise AwsError(
-            "IncorrectTrustAnchorException",
-            "The request was rejected because the trust anchor certificate in the request to create an AWS "
-            "CloudHSM key store is not the trust anchor certificate for the specified AWS CloudHSM cluster.",
-        )
+    store_id = _new_store_id(ctx)
+    wrapped = _wrap_password(ctx, store_id, password)
+    if external:
+        xks_proxies.require_unique(settings, existing)
+        if ctx.store.custom_key_store_of_cluster(label) is not None:
+            # The token already backs a key store: its proxy URI is in use.
+            raise xks_proxies.uri_in_use()
+        if settings.xks_proxy_connectivity == xks_proxies.PUBLIC_ENDPOINT:
+            xks_proxies.check_proxy(ctx, label, password, wrapped, stay_connected=False)
+    else:
+        _require_token(ctx, label)
+        if ctx.store.custom_key_store_of_cluster(label) is not None:
+            raise _cluster_in_use()
+        if not is_pem_certificate(settings.trust_anchor_certificate):
+            raise AwsError(
+                "IncorrectTrustAnchorException",
+                "The request was rejected because the trust anchor certificate in the request to create an AWS "
+                "CloudHSM key store is not the trust anchor certificate for the specified AWS CloudHSM cluster.",
+            )
     if len(existing) >= MAX_CUSTOM_KEY_STORES:
         raise AwsError(
             "LimitExceededException",
             f"The request was rejected because you have reached the limit of {MAX_CUSTOM_KEY_STORES} custom key "
             "stores in this account and Region.",
         )
-    store_id = _new_store_id(ctx)
-    record = CustomKeyStoreRecord(
+    record = replace(
+        settings,
         custom_key_store_id=store_id,
         account_id=account_id,
         region=region,
         custom_key_store_name=name,
-        custom_key_store_type=AWS_CLOUDHSM,
-        cloud_hsm_cluster_id=cluster_id,
-        trust_anchor_certificate=str(params["TrustAnchorCertificate"]),
-        wrapped_key_store_password=_wrap_password(ctx, store_id, str(params["KeyStorePassword"])),
+        wrapped_key_store_password=wrapped,
         connection_state=DISCONNECTED,
         creation_date=ctx.clock.now(),
     )
@@ -187,6 +207,35 @@ def create_custom_key_store(
         # Another request took the name or the token meanwhile.
         raise _name_in_use() from None
     return {"CustomKeyStoreId": store_id}
+
+
+def _cloudhsm_settings(blank: CustomKeyStoreRecord, params: Mapping[str, Any]) -> CustomKeyStoreRecord:
+    """``blank`` with the members of an AWS_CLOUDHSM key store, checked (the caller fills in the rest)."""
+    for member in _CLOUDHSM_MEMBERS:
+        if params.get(member) is None:
+            raise ValidationError(f"{member} is required for a custom key store of type {AWS_CLOUDHSM}.")
+    _refuse_xks_members(params)
+    return replace(
+        blank,
+        cloud_hsm_cluster_id=str(params["CloudHsmClusterId"]),
+        trust_anchor_certificate=str(params["TrustAnchorCertificate"]),
+    )
+
+
+def _blank(store_type: str) -> CustomKeyStoreRecord:
+    """A record of ``store_type`` that carries only what the request's checks fill in."""
+    return CustomKeyStoreRecord(
+        custom_key_store_id="",
+        account_id="",
+        region="",
+        custom_key_store_name="",
+        custom_key_store_type=store_type,
+        cloud_hsm_cluster_id="",
+        trust_anchor_certificate="",
+        wrapped_key_store_password=b"",
+        connection_state=DISCONNECTED,
+        creation_date=datetime.fromtimestamp(0, UTC),
+    )
 
 
 def connect_custom_key_store(
@@ -202,11 +251,12 @@ def connect_custom_key_store(
         if ctx.tokens.module is None:
             # A server without a PKCS#11 module finds no token at all.
             raise TokenError("CLUSTER_NOT_FOUND", "no PKCS#11 module")
-        ctx.tokens.check_login(store.cloud_hsm_cluster_id, pin.decode(), store.wrapped_key_store_password)
+        ctx.tokens.check_login(store.token_label, pin.decode(), store.wrapped_key_store_password)
     except TokenError as error:
-        ctx.store.update_custom_key_store(
-            replace(store, connection_state=FAILED, connection_error_code=error.connection_error_code)
-        )
+        code = error.connection_error_code
+        if store.custom_key_store_type == EXTERNAL_KEY_STORE:
+            code = xks_proxies.connection_error_code(code)
+        ctx.store.update_custom_key_store(replace(store, connection_state=FAILED, connection_error_code=code))
         return {}
     connected = replace(store, connection_state=CONNECTED, connection_error_code=None)
     ctx.store.update_custom_key_store(connected)
@@ -223,7 +273,7 @@ def disconnect_custom_key_store(
     disconnected = replace(store, connection_state=DISCONNECTED, connection_error_code=None)
     ctx.store.update_custom_key_store(disconnected)
     make_unavailable(ctx, disconnected)
-    ctx.tokens.close(store.cloud_hsm_cluster_id)
+    ctx.tokens.close(store.token_label)
     return {}
 
 
@@ -247,6 +297,8 @@ def update_custom_key_store(
     ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resolved: Resolved
 ) -> dict[str, Any]:
     store = own_store(ctx, caller, str(params["CustomKeyStoreId"]))
+    if store.custom_key_store_type == EXTERNAL_KEY_STORE:
+        return _update_external_key_store(ctx, store, params)
     _refuse_xks_members(params)
     new_name, password, cluster_id = (
         params.get("NewCustomKeyStoreName"),
@@ -258,12 +310,7 @@ def update_custom_key_store(
         raise invalid_state("UpdateCustomKeyStore", store)
     if new_name is not None and store.connection_state not in (CONNECTED, DISCONNECTED):
         raise invalid_state("UpdateCustomKeyStore", store)
-    updated = store
-    if new_name is not None and new_name != store.custom_key_store_name:
-        others = ctx.store.list_custom_key_stores(store.account_id, store.region)
-        if any(other.custom_key_store_name == new_name for other in others):
-            raise _name_in_use()
-        updated = replace(updated, custom_key_store_name=str(new_name))
+    updated = _renamed(ctx, store, new_name)
     if password is not None:
         updated = replace(
             updated, wrapped_key_store_password=_wrap_password(ctx, store.custom_key_store_id, str(password))
@@ -276,12 +323,61 @@ def update_custom_key_store(
         pin = password if password is not None else _password(ctx, store)
         _require_related(ctx, module, store, str(cluster_id), str(pin))
         updated = replace(updated, cloud_hsm_cluster_id=str(cluster_id))
+    _save(ctx, store, updated)
+    return {}
+
+
+def _update_external_key_store(
+    ctx: KmsContext, store: CustomKeyStoreRecord, params: Mapping[str, Any]
+) -> dict[str, Any]:
+    """UpdateCustomKeyStore of an external key store: the name, credential and path may change while CONNECTED
+    or DISCONNECTED, the endpoint, connectivity and VPC endpoint service only while DISCONNECTED."""
+    allowed = (DISCONNECTED,) if xks_proxies.changes_while_disconnected_only(params) else (CONNECTED, DISCONNECTED)
+    if store.connection_state not in allowed:
+        raise invalid_state("UpdateCustomKeyStore", store)
+    updated = xks_proxies.updated_settings(_renamed(ctx, store, params.get("NewCustomKeyStoreName")), params)
+    new_secret = xks_proxies.secret(params)
+    if new_secret is not None:
+        updated = replace(
+            updated, wrapped_key_store_password=_wrap_password(ctx, store.custom_key_store_id, new_secret)
+        )
+    proxy_changed = replace(updated, custom_key_store_name=store.custom_key_store_name) != store
+    if proxy_changed:
+        _module(ctx)
+        others = ctx.store.list_custom_key_stores(store.account_id, store.region)
+        xks_proxies.require_unique(updated, others)
+        holder = ctx.store.custom_key_store_of_cluster(updated.token_label)
+        if holder is not None and holder.custom_key_store_id != store.custom_key_store_id:
+            raise xks_proxies.uri_in_use()
+        # AWS tests the proxy when a public endpoint's settings change, or any store's while it is connected.
+        if updated.xks_proxy_connectivity == xks_proxies.PUBLIC_ENDPOINT or store.connection_state == CONNECTED:
+            xks_proxies.check_proxy(
+                ctx,
+                updated.token_label,
+                _password(ctx, updated),
+                updated.wrapped_key_store_password,
+                stay_connected=store.connection_state == CONNECTED,
+            )
+    _save(ctx, store, updated)
+    return {}
+
+
+def _renamed(ctx: KmsContext, store: CustomKeyStoreRecord, new_name: object) -> CustomKeyStoreRecord:
+    """The store with NewCustomKeyStoreName, which no other key store of the account and Region may have."""
+    if new_name is None or new_name == store.custom_key_store_name:
+        return store
+    others = ctx.store.list_custom_key_stores(store.account_id, store.region)
+    if any(other.custom_key_store_name == new_name for other in others):
+        raise _name_in_use()
+    return replace(store, custom_key_store_name=str(new_name))
+
+
+def _save(ctx: KmsContext, store: CustomKeyStoreRecord, updated: CustomKeyStoreRecord) -> None:
     if updated != store:
         try:
             ctx.store.update_custom_key_store(updated)
         except Conflict:
             raise _name_in_use() from None
-    return {}
 
 
 def describe_custom_key_stores(
@@ -311,22 +407,18 @@ def _entry(store: CustomKeyStoreRecord) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "CustomKeyStoreId": store.custom_key_store_id,
         "CustomKeyStoreName": store.custom_key_store_name,
-        "CloudHsmClusterId": store.cloud_hsm_cluster_id,
-        "TrustAnchorCertificate": store.trust_anchor_certificate,
         "ConnectionState": store.connection_state,
         "CreationDate": store.creation_date,
         "CustomKeyStoreType": store.custom_key_store_type,
     }
+    if store.custom_key_store_type == EXTERNAL_KEY_STORE:
+        entry["XksProxyConfiguration"] = xks_proxies.configuration(store)
+    else:
+        entry["CloudHsmClusterId"] = store.cloud_hsm_cluster_id
+        entry["TrustAnchorCertificate"] = store.trust_anchor_certificate
     if store.connection_state == FAILED and store.connection_error_code is not None:
         entry["ConnectionErrorCode"] = store.connection_error_code
     return entry
-
-
-def _refuse_external(params: Mapping[str, Any]) -> None:
-    if params.get("CustomKeyStoreType") == EXTERNAL_KEY_STORE:
-        raise AwsError(
-            "UnsupportedOperationException", "kmsd does not support custom key stores of type EXTERNAL_KEY_STORE."
-        )
 
 
 def _refuse_xks_members(params: Mapping[str, Any]) -> None:
@@ -339,7 +431,7 @@ def _module(ctx: KmsContext) -> Pkcs11Module:
     if ctx.tokens.module is None:
         raise AwsError(
             "UnsupportedOperationException",
-            "kmsd serve was started without --pkcs11-module, so it has no PKCS#11 tokens for AWS_CLOUDHSM key stores.",
+            "kmsd serve was started without --pkcs11-module, so it has no PKCS#11 tokens for custom key stores.",
         )
     if not binding_available():
         raise AwsError("UnsupportedOperationException", f"kmsd cannot use PKCS#11 here: {MISSING_BINDING}.")

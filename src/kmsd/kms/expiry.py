@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from kmsd.errors import AwsError
 from kmsd.kms.context import KmsContext
-from kmsd.kms.token_keys import AWS_CLOUDHSM, destroy_object, forget_key
+from kmsd.kms.token_keys import TOKEN_ORIGINS, destroy_object, forget_key
 from kmsd.store.models import KeyRecord
 
 
@@ -76,7 +76,7 @@ def purge_key(ctx: KmsContext, key: KeyRecord) -> None:
     """
     with ctx.store.transaction():
         # The token object of a key in a custom key store goes too, once the purge has committed.
-        token_key = forget_key(ctx, key) if key.origin == AWS_CLOUDHSM else None
+        token_key = forget_key(ctx, key) if key.origin in TOKEN_ORIGINS else None
         ctx.store.delete_key(key.key_id, key.region)
         # Imported materials' records name their key without a foreign key: they go here, with it.
         ctx.store.delete_imported_materials(key.key_id, key.region)

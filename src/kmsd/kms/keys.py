@@ -4,7 +4,8 @@ kmsd creates the key specs :mod:`kmsd.crypto.key_spec` marks creatable (symmetri
 elliptic curves, Edwards25519, ML-DSA, ML-KEM, HMAC; origin ``AWS_KMS`` or ``EXTERNAL``;
 single-Region or a multi-Region primary key, whose replicas ReplicateKey makes in
 :mod:`kmsd.kms.replicas`), each with a usage its spec allows, and symmetric keys in a
-connected custom key store (origin ``AWS_CLOUDHSM``, :mod:`kmsd.kms.token_keys`).  A request for any
+connected custom key store (origin ``AWS_CLOUDHSM`` or ``EXTERNAL_KEY_STORE``,
+:mod:`kmsd.kms.token_keys`, :mod:`kmsd.kms.xks_keys`).  A request for any
 other kind of key is refused before anything is written, with AWS's error
 where AWS would refuse it too and ``UnsupportedOperationException`` where AWS
 would build something kmsd does not build yet (the specs ``cryptography``
@@ -38,7 +39,7 @@ from kmsd.crypto.key_spec import KEY_SPECS, KeySpec, default_key_spec
 from kmsd.crypto.mac import new_hmac_material
 from kmsd.errors import AwsError, ValidationError
 from kmsd.iam.principal import Caller
-from kmsd.kms import token_keys
+from kmsd.kms import token_keys, xks_keys
 from kmsd.kms.context import KmsContext
 from kmsd.kms.custom_key_stores import custom_key_store_for_new_key
 from kmsd.kms.expiry import purge_expired_keys
@@ -48,10 +49,10 @@ from kmsd.kms.metadata import key_metadata
 from kmsd.kms.paging import decode_marker, encode_marker, limit_of
 from kmsd.kms.resolve import Resolved
 from kmsd.kms.tags import validate_tags
-from kmsd.kms.token_keys import AWS_CLOUDHSM
+from kmsd.kms.token_keys import EXTERNAL_KEY_STORE, TOKEN_ORIGINS
 from kmsd.store.models import KeyRecord
 
-_CUSTOM_KEY_STORE_ORIGINS = frozenset({"AWS_CLOUDHSM", "EXTERNAL_KEY_STORE"})
+_CUSTOM_KEY_STORE_ORIGINS = TOKEN_ORIGINS
 
 
 def unsupported(message: str) -> AwsError:
@@ -91,7 +92,9 @@ def _check_key_kind(params: Mapping[str, Any]) -> tuple[str, str, str]:
         raise unsupported(f"KeySpec {key_spec} is not supported in this Region")
     if params.get("CustomKeyStoreId") is not None or origin in _CUSTOM_KEY_STORE_ORIGINS:
         _check_custom_key_store_key(params, key_spec, origin)
+        xks_keys.check_request(params, origin)
         return key_spec, usage, origin
+    xks_keys.check_request(params, origin)
     if origin == "EXTERNAL" and not (spec.importable and key_spec in importable_specs()):
         # "Requirements for imported key material": the key specs whose material can be imported.
         raise unsupported(f"Origin EXTERNAL is not supported for KeySpec {key_spec}.")
@@ -105,7 +108,7 @@ def _check_key_kind(params: Mapping[str, Any]) -> tuple[str, str, str]:
 
 def _check_custom_key_store_key(params: Mapping[str, Any], key_spec: str, origin: str) -> None:
     """CreateKey "CustomKeyStoreId": "valid only for symmetric encryption KMS keys in a single Region"; with it,
-    Origin must be AWS_CLOUDHSM (or EXTERNAL_KEY_STORE, which kmsd does not have)."""
+    Origin must be AWS_CLOUDHSM or EXTERNAL_KEY_STORE."""
     if params.get("CustomKeyStoreId") is None:
         # CreateKey: "To create a KMS key in a custom key store, ... specify the CustomKeyStoreId".
         raise ValidationError(f"Origin {origin} requires a CustomKeyStoreId.")
@@ -172,9 +175,12 @@ def create_key(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resol
     if params.get("Policy") is not None:
         check_lockout(ctx, caller, key, params, resolved.via_service)
     ctx.store.insert_key(key)
-    if key.origin == AWS_CLOUDHSM:
+    if key.origin in TOKEN_ORIGINS:
         store = custom_key_store_for_new_key(ctx, caller, str(params["CustomKeyStoreId"]), key.origin)
-        token_keys.create_in_token(ctx, key, store)
+        if key.origin == EXTERNAL_KEY_STORE:
+            xks_keys.reference_external_key(ctx, key, store, str(params["XksKeyId"]))
+        else:
+            token_keys.create_in_token(ctx, key, store)
         return {"KeyMetadata": key_metadata(ctx, key)}
     if key.origin == "EXTERNAL":
         return {"KeyMetadata": key_metadata(ctx, key)}

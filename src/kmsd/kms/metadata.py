@@ -22,7 +22,7 @@ from kmsd.crypto.key_spec import (
 )
 from kmsd.kms.context import KmsContext
 from kmsd.kms.imports import current_material_record
-from kmsd.kms.token_keys import AWS_CLOUDHSM, metadata_members
+from kmsd.kms.token_keys import TOKEN_ORIGINS, metadata_members
 from kmsd.store.models import KeyRecord
 
 
@@ -71,7 +71,7 @@ def key_metadata(ctx: KmsContext, key: KeyRecord) -> dict[str, Any]:
         metadata["ExpirationModel"] = imported.expiration_model
         if imported.valid_to is not None:
             metadata["ValidTo"] = imported.valid_to
-    if key.origin == AWS_CLOUDHSM:
+    if key.origin in TOKEN_ORIGINS:
         # A key in a custom key store: CustomKeyStoreId and CloudHsmClusterId (DescribeKey, KeyMetadata).
         metadata.update(metadata_members(ctx, key))
     # CurrentKeyMaterialId: "This value is present for symmetric encryption keys with AWS_KMS or EXTERNAL origin."

@@ -84,7 +84,7 @@ from kmsd.kms.key_usage import TRACKED_OPERATIONS, KeyUsageRecorder, Submit, get
 from kmsd.kms.materials import KeyMaterials
 from kmsd.kms.recipient import answering, attest
 from kmsd.kms.resolve import Resolved, key_of, nothing, own_key_of
-from kmsd.kms.token_keys import AWS_CLOUDHSM, TokenCallOffLoop
+from kmsd.kms.token_keys import TOKEN_ORIGINS, TokenCallOffLoop
 from kmsd.store.base import Store
 
 Resolver = Callable[[KmsContext, Caller, Mapping[str, Any]], Resolved]
@@ -374,7 +374,7 @@ def _uses_a_token(operation: str, resolved: Resolved) -> bool:
     """Whether the call will talk to a PKCS#11 token: a key of a custom key store, or GenerateRandom from one."""
     if operation == "GenerateRandom":
         return resolved.params.get("CustomKeyStoreId") is not None
-    return any(named.key.origin == AWS_CLOUDHSM for named in resolved.keys.values())
+    return any(named.key.origin in TOKEN_ORIGINS for named in resolved.keys.values())
 
 
 def _alias_arn(caller: Caller, params: Mapping[str, Any]) -> str | None:

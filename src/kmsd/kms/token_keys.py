@@ -1,4 +1,8 @@
-"""KMS keys with Origin AWS_CLOUDHSM: their AES-256 key is made and used inside the PKCS#11 token of their key store.
+"""KMS keys in custom key stores: their AES-256 key is used inside the PKCS#11 token of their key store.
+
+A key with Origin AWS_CLOUDHSM has a key kmsd made in the token; a key with
+Origin EXTERNAL_KEY_STORE references a key the operator made there
+(:mod:`kmsd.kms.xks_keys`).  Both are recorded in ``token_keys`` and used alike.
 
 CreateKey in a connected key store generates the key in the token (private,
 sensitive, not extractable, labelled with the key id) and records which
@@ -18,8 +22,9 @@ only the remembered state ("enabling and disabling an unavailable KMS key
 does not change its key state. The enable or disable action takes effect
 only when the key becomes available", "Troubleshooting a custom key store").
 
-When a key's deletion window ends, the purge destroys its token object if
-the key store is connected; a disconnected store is not logged in to, and
+When a key's deletion window ends, the purge destroys the token object of an
+AWS_CLOUDHSM key if the key store is connected (an external key is the
+operator's, and AWS never deletes it); a disconnected store is not logged in to, and
 its object stays in the token, as AWS leaves "orphaned key material" in a
 cluster ("DeleteCustomKeyStore").
 
@@ -42,6 +47,9 @@ from kmsd.kms.materials import UnwrappedMaterial
 from kmsd.store.models import CustomKeyStoreRecord, KeyRecord, TokenKeyRecord
 
 AWS_CLOUDHSM = "AWS_CLOUDHSM"
+EXTERNAL_KEY_STORE = "EXTERNAL_KEY_STORE"
+# The origins (and custom key store types) whose keys live in a token.
+TOKEN_ORIGINS = frozenset({AWS_CLOUDHSM, EXTERNAL_KEY_STORE})
 CONNECTED = "CONNECTED"
 UNAVAILABLE = "Unavailable"
 
@@ -58,7 +66,7 @@ def password_purpose(custom_key_store_id: str) -> bytes:
 def token_session(ctx: KmsContext, store: CustomKeyStoreRecord) -> TokenSession:
     """This process's logged-in session on the store's token (TokenError when it cannot log in)."""
     pin = ctx.root_key.unwrap(store.wrapped_key_store_password, password_purpose(store.custom_key_store_id))
-    return ctx.tokens.session(store.cloud_hsm_cluster_id, pin.decode(), store.wrapped_key_store_password)
+    return ctx.tokens.session(store.token_label, pin.decode(), store.wrapped_key_store_password)
 
 
 def create_in_token(ctx: KmsContext, key: KeyRecord, store: CustomKeyStoreRecord) -> None:
@@ -67,7 +75,7 @@ def create_in_token(ctx: KmsContext, key: KeyRecord, store: CustomKeyStoreRecord
         session = token_session(ctx, store)
         session.generate_key(key.key_id)
     except TokenError:
-        raise _token_unusable(store) from None
+        raise token_unusable(store) from None
     try:
         ctx.store.insert_token_key(
             TokenKeyRecord(
@@ -103,12 +111,16 @@ def material(ctx: KmsContext, key: KeyRecord) -> UnwrappedMaterial:
 
 
 def metadata_members(ctx: KmsContext, key: KeyRecord) -> dict[str, Any]:
-    """CustomKeyStoreId and CloudHsmClusterId of a key in a custom key store (no CurrentKeyMaterialId: "present
-    for symmetric encryption keys with AWS_KMS or EXTERNAL origin")."""
+    """CustomKeyStoreId, and CloudHsmClusterId or XksKeyConfiguration, of a key in a custom key store (no
+    CurrentKeyMaterialId: "present for symmetric encryption keys with AWS_KMS or EXTERNAL origin")."""
     record = ctx.store.get_token_key(key.key_id, key.region)
     if record is None:
         return {}
     members: dict[str, Any] = {"CustomKeyStoreId": record.custom_key_store_id}
+    if key.origin == EXTERNAL_KEY_STORE:
+        # XksKeyConfigurationType: "Id": the ID of the external key in its external key manager.
+        members["XksKeyConfiguration"] = {"Id": record.object_label}
+        return members
     store = ctx.store.get_custom_key_store(record.custom_key_store_id)
     if store is not None:
         members["CloudHsmClusterId"] = store.cloud_hsm_cluster_id
@@ -127,7 +139,7 @@ def remember_state(ctx: KmsContext, key: KeyRecord, state: str) -> bool:
 
 def state_after_cancel(ctx: KmsContext, key: KeyRecord, state: str) -> str:
     """The state CancelKeyDeletion leaves: ``state``, or Unavailable (remembering it) if the store is not connected."""
-    if key.origin != AWS_CLOUDHSM:
+    if key.origin not in TOKEN_ORIGINS:
         return state
     record = ctx.store.get_token_key(key.key_id, key.region)
     store = None if record is None else ctx.store.get_custom_key_store(record.custom_key_store_id)
@@ -166,9 +178,12 @@ def forget_key(ctx: KmsContext, key: KeyRecord) -> TokenKeyRecord | None:
 
 
 def destroy_object(ctx: KmsContext, record: TokenKeyRecord) -> None:
-    """Destroy a purged key's token object when its store is connected (best effort, as AWS's)."""
+    """Destroy a purged AWS_CLOUDHSM key's token object when its store is connected (best effort, as AWS's).
+
+    An external key store's object is the operator's: AWS "does not delete the external key" and neither does kmsd.
+    """
     store = ctx.store.get_custom_key_store(record.custom_key_store_id)
-    if store is None or store.connection_state != CONNECTED:
+    if store is None or store.connection_state != CONNECTED or store.custom_key_store_type != AWS_CLOUDHSM:
         return
     try:
         token_session(ctx, store).destroy_key(record.object_label)
@@ -180,7 +195,7 @@ def destroy_object(ctx: KmsContext, record: TokenKeyRecord) -> None:
 def close_disconnected_sessions(ctx: KmsContext) -> None:
     """Log out of the tokens whose key store is no longer connected (another process disconnected or deleted it)."""
     for label in ctx.tokens.labels():
-        store = ctx.store.custom_key_store_of_cluster(label)
+        store = ctx.store.custom_key_store_of_cluster(label)  # the column holds either type's token label
         if store is None or store.connection_state != CONNECTED:
             ctx.tokens.close(label)
 
@@ -216,7 +231,7 @@ def _unusable(key: KeyRecord, store: CustomKeyStoreRecord) -> AwsError:
     )
 
 
-def _token_unusable(store: CustomKeyStoreRecord) -> AwsError:
+def token_unusable(store: CustomKeyStoreRecord) -> AwsError:
     # CreateKey's answer when the token of a CONNECTED key store cannot make a key from this process.
     return AwsError(
         "CustomKeyStoreInvalidStateException",

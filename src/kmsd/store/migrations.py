@@ -400,6 +400,18 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 11: a key is identified by (key_id, region), so that the replicas of a multi-Region key can share its id; the
     # tables that refer to keys follow (a table rebuild, see regional_keys_schema.py).
     REGIONAL_KEYS_MIGRATION,
+    # 12: external key stores (EXTERNAL_KEY_STORE) on PKCS#11 tokens: the proxy settings AWS shows in
+    # XksProxyConfiguration.  The token label stays in cloud_hsm_cluster_id (one token, one key store, whatever
+    # the type), the proxy credential's secret in wrapped_key_store_password; the XksKeyId of a key is its
+    # token_keys.object_label.
+    (
+        "ALTER TABLE custom_key_stores ADD COLUMN xks_proxy_uri_endpoint TEXT",
+        "ALTER TABLE custom_key_stores ADD COLUMN xks_proxy_uri_path TEXT",
+        "ALTER TABLE custom_key_stores ADD COLUMN xks_proxy_connectivity TEXT",
+        "ALTER TABLE custom_key_stores ADD COLUMN xks_proxy_vpc_endpoint_service_name TEXT",
+        "ALTER TABLE custom_key_stores ADD COLUMN xks_proxy_vpc_endpoint_service_owner TEXT",
+        "ALTER TABLE custom_key_stores ADD COLUMN xks_proxy_access_key_id TEXT",
+    ),
 )
 
 LATEST_VERSION = len(MIGRATIONS)

@@ -130,9 +130,11 @@ class ImportedMaterialRecord:
 
 @dataclass(frozen=True)
 class CustomKeyStoreRecord:
-    """A custom key store of type AWS_CLOUDHSM, backed by a PKCS#11 token.
+    """A custom key store of type AWS_CLOUDHSM or EXTERNAL_KEY_STORE, backed by a PKCS#11 token.
 
-    ``cloud_hsm_cluster_id`` is the token's label (kmsd's mapping of AWS's cluster id);
+    ``cloud_hsm_cluster_id`` is the token's label for both types (kmsd's mapping of AWS's cluster id, and of
+    an external key store's proxy URI, :mod:`kmsd.kms.xks_proxies`); ``trust_anchor_certificate`` is empty
+    for an external key store, whose ``xks_*`` fields are set instead;
     ``wrapped_key_store_password`` is the token's user PIN (AWS's KeyStorePassword) wrapped under the root
     key; ``connection_state`` is AWS's ConnectionState, with ``connection_error_code`` when it is FAILED.
     """
@@ -141,13 +143,24 @@ class CustomKeyStoreRecord:
     account_id: str
     region: str
     custom_key_store_name: str
-    custom_key_store_type: str  # AWS_CLOUDHSM
+    custom_key_store_type: str  # AWS_CLOUDHSM | EXTERNAL_KEY_STORE
     cloud_hsm_cluster_id: str
     trust_anchor_certificate: str  # PEM, as given
     wrapped_key_store_password: bytes
     connection_state: str  # CONNECTED | CONNECTING | FAILED | DISCONNECTED | DISCONNECTING
     creation_date: datetime
     connection_error_code: str | None = None
+    xks_proxy_uri_endpoint: str | None = None
+    xks_proxy_uri_path: str | None = None
+    xks_proxy_connectivity: str | None = None  # PUBLIC_ENDPOINT | VPC_ENDPOINT_SERVICE
+    xks_proxy_vpc_endpoint_service_name: str | None = None
+    xks_proxy_vpc_endpoint_service_owner: str | None = None
+    xks_proxy_access_key_id: str | None = None  # the credential's secret is the wrapped password
+
+    @property
+    def token_label(self) -> str:
+        """The label of the PKCS#11 token behind the key store, whatever its type."""
+        return self.cloud_hsm_cluster_id
 
 
 @dataclass(frozen=True)
@@ -161,7 +174,7 @@ class TokenKeyRecord:
     key_id: str
     region: str
     custom_key_store_id: str
-    object_label: str  # the CKA_LABEL of the AES key in the token
+    object_label: str  # the CKA_LABEL of the AES key in the token: the key id, or the XksKeyId
     material_id: str  # AWS's KeyMaterialId of the key's (only) material
     state_when_available: str | None = None
 

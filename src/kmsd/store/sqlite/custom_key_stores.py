@@ -14,7 +14,9 @@ from kmsd.store.sqlite.rows import CUSTOM_KEY_STORES, TOKEN_KEYS
 _UPDATE_STORE = (
     "UPDATE custom_key_stores SET custom_key_store_name = ?, cloud_hsm_cluster_id = ?, "
     "trust_anchor_certificate = ?, wrapped_key_store_password = ?, connection_state = ?, "
-    "connection_error_code = ? WHERE custom_key_store_id = ?"
+    "connection_error_code = ?, xks_proxy_uri_endpoint = ?, xks_proxy_uri_path = ?, xks_proxy_connectivity = ?, "
+    "xks_proxy_vpc_endpoint_service_name = ?, xks_proxy_vpc_endpoint_service_owner = ?, "
+    "xks_proxy_access_key_id = ? WHERE custom_key_store_id = ?"
 )
 
 
@@ -32,7 +34,7 @@ class CustomKeyStoreQueries(SqliteConnections):
         )
 
     def update_custom_key_store(self, record: CustomKeyStoreRecord) -> None:
-        """Replace the mutable fields (name, token, trust anchor, password, connection state)."""
+        """Replace the mutable fields (name, token, trust anchor, password, connection state, proxy settings)."""
         what = f"custom key store `{record.custom_key_store_id}`"
         row = CUSTOM_KEY_STORES.to_row(record)
         values = dict(zip(CUSTOM_KEY_STORES.names, row, strict=True))
@@ -45,6 +47,12 @@ class CustomKeyStoreQueries(SqliteConnections):
                 values["wrapped_key_store_password"],
                 values["connection_state"],
                 values["connection_error_code"],
+                values["xks_proxy_uri_endpoint"],
+                values["xks_proxy_uri_path"],
+                values["xks_proxy_connectivity"],
+                values["xks_proxy_vpc_endpoint_service_name"],
+                values["xks_proxy_vpc_endpoint_service_owner"],
+                values["xks_proxy_access_key_id"],
                 record.custom_key_store_id,
             ),
             what,
