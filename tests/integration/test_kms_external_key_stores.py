@@ -248,6 +248,10 @@ def test_keys_reference_external_keys_and_use_them_in_the_token(kms: Any, main_s
     decrypted = kms.decrypt(CiphertextBlob=blob, EncryptionContext=context)
     assert (decrypted["Plaintext"], decrypted["KeyId"]) == (b"secret", arn)
     assert error_from(kms.decrypt, CiphertextBlob=blob)[0] == "InvalidCiphertextException"
+    # Double encryption: a blob of kmsd's material sealed again in the token is one blob's overhead longer.
+    plain_key = kms.create_key()["KeyMetadata"]["KeyId"]
+    single = kms.encrypt(KeyId=plain_key, Plaintext=b"secret", EncryptionContext=context)["CiphertextBlob"]
+    assert len(blob) - len(single) == len(single) - len(b"secret")
     other = xks_key(kms, main_store, SECOND_KEY)["KeyId"]
     moved = kms.re_encrypt(
         CiphertextBlob=blob, SourceEncryptionContext=context, DestinationKeyId=other, DestinationEncryptionContext={}

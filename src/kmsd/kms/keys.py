@@ -179,6 +179,8 @@ def create_key(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resol
         store = custom_key_store_for_new_key(ctx, caller, str(params["CustomKeyStoreId"]), key.origin)
         if key.origin == EXTERNAL_KEY_STORE:
             xks_keys.reference_external_key(ctx, key, store, str(params["XksKeyId"]))
+            # Its own symmetric material in kmsd, the inner layer of AWS's double encryption.
+            ctx.materials.create_first(key.key_id)
         else:
             token_keys.create_in_token(ctx, key, store)
         return {"KeyMetadata": key_metadata(ctx, key)}

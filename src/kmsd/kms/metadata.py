@@ -76,7 +76,7 @@ def key_metadata(ctx: KmsContext, key: KeyRecord) -> dict[str, Any]:
         metadata.update(metadata_members(ctx, key))
     # CurrentKeyMaterialId: "This value is present for symmetric encryption keys with AWS_KMS or EXTERNAL origin."
     material = ctx.store.get_key_material(key.key_id, key.current_material_version)
-    if material is not None and spec.is_symmetric_encryption:
+    if material is not None and spec.is_symmetric_encryption and key.origin not in TOKEN_ORIGINS:
         metadata["CurrentKeyMaterialId"] = material.material_id
     return metadata
 

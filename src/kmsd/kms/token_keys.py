@@ -2,7 +2,10 @@
 
 A key with Origin AWS_CLOUDHSM has a key kmsd made in the token; a key with
 Origin EXTERNAL_KEY_STORE references a key the operator made there
-(:mod:`kmsd.kms.xks_keys`).  Both are recorded in ``token_keys`` and used alike.
+(:mod:`kmsd.kms.xks_keys`).  Both are recorded in ``token_keys`` and used alike,
+except that an external key store's key also has material of its own in kmsd,
+which seals first (:class:`~kmsd.crypto.double_sealed.DoubleSealed`, AWS's
+double encryption).
 
 CreateKey in a connected key store generates the key in the token (private,
 sensitive, not extractable, labelled with the key id) and records which
@@ -39,7 +42,9 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from kmsd.crypto import CiphertextBlob, RandomSource, SymmetricKey, new_material_id
+from kmsd.crypto import CiphertextBlob, CryptoError, RandomSource, SymmetricKey, new_material_id
+from kmsd.crypto.double_sealed import DoubleSealed
+from kmsd.crypto.symmetric import BlobCipher
 from kmsd.errors import AwsError
 from kmsd.hsm import TokenAead, TokenError, TokenSession
 from kmsd.kms.context import KmsContext
@@ -104,9 +109,16 @@ def material(ctx: KmsContext, key: KeyRecord) -> UnwrappedMaterial:
         session = token_session(ctx, store)
     except TokenError:
         raise _unusable(key, store) from None
-    cipher = _AnsweringTokenKey(
+    cipher: BlobCipher = _AnsweringTokenKey(
         SymmetricKey(TokenAead(session, record.object_label), key.key_id, key.current_material_version), key, store
     )
+    if key.origin == EXTERNAL_KEY_STORE:
+        # Double encryption, as AWS's: kmsd's own material of the key seals first, the external key second.
+        try:
+            own = ctx.materials.get(key.key_id, key.current_material_version)
+        except CryptoError:
+            raise AwsError("KMSInternalException", "", 500) from None
+        cipher = DoubleSealed(own.cipher, cipher)
     return UnwrappedMaterial(key.key_id, key.current_material_version, record.material_id, cipher)
 
 

@@ -9,7 +9,9 @@ exactly one secret key with that label, that it is AES-256 with encrypt and
 decrypt allowed (AWS: "an AES-256 symmetric key that is enabled and performs
 encryption and decryption"), and that no other KMS key of the store uses it.
 The key is then used as an AWS_CLOUDHSM key is (:mod:`kmsd.kms.token_keys`),
-and is never destroyed by kmsd.
+with AWS's double encryption: CreateKey also gives the KMS key symmetric
+material of its own in kmsd, which seals first, and the external key seals
+the result.  kmsd never destroys the external key.
 
 Guessed wording: XksKeyNotFoundException, XksKeyInvalidConfigurationException
 and XksKeyAlreadyInUseException take the first sentence of their
