@@ -1,4 +1,5 @@
-"""PKCS#11 tokens as the home of key material: the keys of AWS_CLOUDHSM custom key stores live and work inside them.
+"""PKCS#11 tokens as the home of key material: the keys of custom key stores (AWS_CLOUDHSM and EXTERNAL_KEY_STORE) live
+and work inside them.
 
 :mod:`~kmsd.hsm.tokens` opens a PKCS#11 module (any vendor's; SoftHSM2 in the
 tests) through the maintained ``python-pkcs11`` binding, logs in to a token

@@ -1,7 +1,8 @@
 """AES-256-GCM run inside a PKCS#11 token: the :class:`~kmsd.crypto.aead.Aead` of a KMS key whose key lives there.
 
-A key of an AWS_CLOUDHSM custom key store seals and opens exactly the blobs a
-key kmsd holds does: it is a :class:`~kmsd.crypto.SymmetricKey` built on a
+A key of an AWS_CLOUDHSM custom key store, and the outer layer of a key of an
+external key store (:mod:`kmsd.crypto.double_sealed`), seal and open exactly
+the blobs a key kmsd holds does: it is a :class:`~kmsd.crypto.SymmetricKey` built on a
 :class:`TokenAead` instead of key material (:mod:`kmsd.crypto.blob`: version
 byte, key id, material version, a fresh random 96-bit nonce, ciphertext,
 128-bit tag, with ``header || canonical encryption context`` as AES-GCM AAD),
