@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.integration.server import KmsdServer
+
 MODULE_CANDIDATES = (
     "/usr/lib/softhsm/libsofthsm2.so",
     "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
@@ -86,6 +88,10 @@ class SoftHsm:
     @property
     def env(self) -> dict[str, str]:
         return {"SOFTHSM2_CONF": str(self.config)}
+
+    def server(self, data_dir: Path) -> KmsdServer:
+        """A ``kmsd serve`` (not started yet) on ``data_dir`` whose PKCS#11 module is this SoftHSM2."""
+        return KmsdServer(data_dir, extra_args=["--pkcs11-module", self.module], extra_env=self.env)
 
     def init_token(self, label: str, pin: str) -> None:
         utility = shutil.which("softhsm2-util")

@@ -25,25 +25,6 @@ from tests.integration.authz_world import (
 )
 
 VIA_SERVICE_HEADER = "X-Kmsd-Via-Service"
-PREDEFINED = [
-    f"alias/aws/{service}"
-    for service in (
-        "acm",
-        "dynamodb",
-        "ebs",
-        "elasticfilesystem",
-        "es",
-        "glue",
-        "kinesisvideo",
-        "lambda",
-        "rds",
-        "redshift",
-        "s3",
-        "secretsmanager",
-        "ssm",
-        "xray",
-    )
-]
 
 
 @pytest.fixture(scope="module")

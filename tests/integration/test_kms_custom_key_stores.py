@@ -83,9 +83,7 @@ def softhsm(tmp_path_factory: pytest.TempPathFactory) -> SoftHsm:
 
 @pytest.fixture(scope="module")
 def hsm_server(tmp_path_factory: pytest.TempPathFactory, softhsm: SoftHsm) -> Iterator[KmsdServer]:
-    running = KmsdServer(
-        tmp_path_factory.mktemp("kmsd-hsm"), extra_args=["--pkcs11-module", softhsm.module], extra_env=softhsm.env
-    ).start()
+    running = softhsm.server(tmp_path_factory.mktemp("kmsd-hsm")).start()
     yield running
     running.stop()
 
@@ -276,9 +274,7 @@ def test_another_server_on_the_same_store_logs_in_to_the_token_itself(
 ) -> None:
     key_id = hsm_key(kms, connected_store)["KeyId"]
     blob = kms.encrypt(KeyId=key_id, Plaintext=b"from the first")["CiphertextBlob"]
-    second = KmsdServer(
-        hsm_server.data_dir, extra_args=["--pkcs11-module", softhsm.module], extra_env=softhsm.env
-    ).start()
+    second = softhsm.server(hsm_server.data_dir).start()
     try:
         other = second.root_client()
         assert other.decrypt(CiphertextBlob=blob)["Plaintext"] == b"from the first"
@@ -357,9 +353,7 @@ def test_a_token_the_server_cannot_see_fails_the_connection_with_cluster_not_fou
     )["CustomKeyStoreId"]
     # A second server on the same store whose PKCS#11 module has no such token (an empty token directory).
     blind_hsm = new_softhsm(tmp_path / "blind")
-    blind = KmsdServer(
-        hsm_server.data_dir, extra_args=["--pkcs11-module", blind_hsm.module], extra_env=blind_hsm.env
-    ).start()
+    blind = blind_hsm.server(hsm_server.data_dir).start()
     try:
         blind.root_client().connect_custom_key_store(CustomKeyStoreId=store_id)
     finally:
@@ -373,9 +367,7 @@ def test_a_token_the_server_cannot_see_fails_the_connection_with_cluster_not_fou
 def test_a_token_made_after_the_server_started_is_found(tmp_path: Path) -> None:
     # SoftHSM2 lists its tokens when a process loads it; a server holding no session looks again.
     late_hsm = new_softhsm(tmp_path / "late")
-    server = KmsdServer(
-        tmp_path / "kmsd", extra_args=["--pkcs11-module", late_hsm.module], extra_env=late_hsm.env
-    ).start()
+    server = late_hsm.server(tmp_path / "kmsd").start()
     try:
         kms = server.root_client()
         create = {"TrustAnchorCertificate": ANCHOR, "KeyStorePassword": PIN}

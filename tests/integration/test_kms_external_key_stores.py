@@ -84,9 +84,7 @@ def softhsm(tmp_path_factory: pytest.TempPathFactory) -> SoftHsm:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, softhsm: SoftHsm) -> Iterator[KmsdServer]:
-    running = KmsdServer(
-        tmp_path_factory.mktemp("kmsd-xks"), extra_args=["--pkcs11-module", softhsm.module], extra_env=softhsm.env
-    ).start()
+    running = softhsm.server(tmp_path_factory.mktemp("kmsd-xks")).start()
     yield running
     running.stop()
 
