@@ -470,16 +470,20 @@ def test_a_replica_is_deleted_on_its_own_and_pending_replica_deletion_can_be_can
     assert europe.decrypt(CiphertextBlob=blob)["Plaintext"] == b"kept"
 
 
-def _import(kms: Any, key_id: str, material: bytes, **params: Any) -> Any:
+def _wrapped(kms: Any, key_id: str, material: bytes) -> dict[str, Any]:
+    """ImportToken and EncryptedKeyMaterial for importing ``material`` into the key in ``kms``'s Region."""
     parameters = kms.get_parameters_for_import(
         KeyId=key_id, WrappingAlgorithm="RSAES_OAEP_SHA_256", WrappingKeySpec="RSA_2048"
     )
+    return {
+        "ImportToken": parameters["ImportToken"],
+        "EncryptedKeyMaterial": wrap_outside(parameters["PublicKey"], "RSAES_OAEP_SHA_256", material),
+    }
+
+
+def _import(kms: Any, key_id: str, material: bytes, **params: Any) -> Any:
     return kms.import_key_material(
-        KeyId=key_id,
-        ImportToken=parameters["ImportToken"],
-        EncryptedKeyMaterial=wrap_outside(parameters["PublicKey"], "RSAES_OAEP_SHA_256", material),
-        ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE",
-        **params,
+        KeyId=key_id, **_wrapped(kms, key_id, material), ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE", **params
     )
 
 
@@ -509,17 +513,11 @@ def test_a_replica_of_imported_material_takes_the_primary_s_material_only(world:
     assert east.decrypt(CiphertextBlob=blob)["Plaintext"] == b"imported"
     _import(europe, key_id, material)
     assert europe.decrypt(CiphertextBlob=blob)["Plaintext"] == b"imported"
-    # kmsd's limit: the imported material of a set with replicas is not rotated.
-    assert refused(east.rotate_key_on_demand, KeyId=key_id) == (
-        "UnsupportedOperationException",
-        f"kmsd does not rotate the imported key material of {_arn(world, EAST, key_id)}: it is a multi-Region key "
-        "with replicas.",
-        400,
-    )
+    # New material enters through the primary only ("You cannot directly import new key material into the
+    # replica Region keys").
     assert refused(_import, europe, key_id, os.urandom(32), ImportType="NEW_KEY_MATERIAL") == (
         "UnsupportedOperationException",
-        f"kmsd does not rotate the imported key material of {_arn(world, EUROPE, key_id)}: it is a multi-Region "
-        "key with replicas.",
+        f"{_arn(world, EUROPE, key_id)} is a multi-Region replica key. Import new key material into its primary key.",
         400,
     )
 
@@ -567,3 +565,135 @@ def test_an_import_token_of_the_primary_does_not_import_into_its_replica(world: 
         ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE",
     )
     assert europe.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "Enabled"
+
+
+# --- rotation of imported material in a set -------------------------------------------------------------
+
+
+def _states(kms: Any, key_id: str) -> list[tuple[str, str, str]]:
+    """(KeyMaterialId, ImportState, KeyMaterialState) of every material of the key, oldest first."""
+    rotations = kms.list_key_rotations(KeyId=key_id, IncludeKeyMaterial="ALL_KEY_MATERIAL")["Rotations"]
+    return [(entry["KeyMaterialId"], entry["ImportState"], entry["KeyMaterialState"]) for entry in rotations]
+
+
+def _external_set(world: World, material: bytes, *regions: str) -> tuple[str, str]:
+    """A primary of imported ``material`` in EAST with a replica, given the same material, in each Region;
+    returns the key id and the material's KeyMaterialId."""
+    east = world.a.kms(EAST)
+    key_id = _primary(world, Origin="EXTERNAL")["KeyId"]
+    material_id = _import(east, key_id, material)["KeyMaterialId"]
+    for region in regions:
+        east.replicate_key(KeyId=key_id, ReplicaRegion=region)
+        _import(world.a.kms(region), key_id, material)
+    return key_id, material_id
+
+
+MULTI = "PENDING_MULTI_REGION_IMPORT_AND_ROTATION"
+
+
+def test_new_imported_material_waits_for_every_replica_then_the_set_rotates(world: World) -> None:
+    regions = (EAST, EUROPE, ASIA)
+    east, europe, asia = (world.a.kms(region) for region in regions)
+    first = os.urandom(32)
+    key_id, first_id = _external_set(world, first, EUROPE, ASIA)
+    before = {region: world.a.kms(region).encrypt(KeyId=key_id, Plaintext=region.encode()) for region in regions}
+    second = os.urandom(32)
+    second_id = east.import_key_material(
+        KeyId=key_id,
+        **_wrapped(east, key_id, second),
+        ImportType="NEW_KEY_MATERIAL",
+        ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE",
+    )["KeyMaterialId"]
+    assert second_id != first_id
+    # Imported into the primary only: every key of the set shows it waiting for the replicas.
+    assert _states(east, key_id) == [(first_id, "IMPORTED", "CURRENT"), (second_id, "IMPORTED", MULTI)]
+    assert _states(europe, key_id) == [(first_id, "IMPORTED", "CURRENT"), (second_id, "PENDING_IMPORT", MULTI)]
+    not_yet = (
+        "KMSInvalidStateException",
+        f"{_arn(world, EAST, key_id)} has key material in {MULTI} state. Import it into every replica key before "
+        "you rotate the key on demand.",
+        400,
+    )
+    assert refused(east.rotate_key_on_demand, KeyId=key_id) == not_yet
+    assert refused(_import, east, key_id, os.urandom(32), ImportType="NEW_KEY_MATERIAL") == (
+        "KMSInvalidStateException",
+        f"{_arn(world, EAST, key_id)} already has key material in {MULTI} state. Rotate to it with RotateKeyOnDemand "
+        "or delete it with DeleteImportedKeyMaterial before importing new key material.",
+        400,
+    )
+    # A replica takes that material and no other, as EXISTING_KEY_MATERIAL (the default after the first import).
+    assert refused(_import, europe, key_id, os.urandom(32))[0] == "IncorrectKeyMaterialException"
+    assert _import(europe, key_id, second)["KeyMaterialId"] == second_id
+    assert _states(europe, key_id)[1] == (second_id, "IMPORTED", MULTI)
+    assert refused(east.rotate_key_on_demand, KeyId=key_id) == not_yet
+    assert _import(asia, key_id, second, ImportType="EXISTING_KEY_MATERIAL")["KeyMaterialId"] == second_id
+    for kms in (east, europe, asia):
+        assert _states(kms, key_id) == [(first_id, "IMPORTED", "CURRENT"), (second_id, "IMPORTED", "PENDING_ROTATION")]
+        # Until the rotation, the set still encrypts under its first material.
+        made = kms.encrypt(KeyId=key_id, Plaintext=b"p")["CiphertextBlob"]
+        assert kms.decrypt(CiphertextBlob=made)["KeyMaterialId"] == first_id
+    # The rotation is the primary's.
+    assert refused(europe.rotate_key_on_demand, KeyId=key_id) == (
+        "UnsupportedOperationException",
+        f"{_arn(world, EUROPE, key_id)} is a multi-Region replica key. Manage the rotation of its primary key.",
+        400,
+    )
+    assert east.rotate_key_on_demand(KeyId=key_id)["KeyId"] == _arn(world, EAST, key_id)
+    after = {region: world.a.kms(region).encrypt(KeyId=key_id, Plaintext=region.encode()) for region in regions}
+    for region, kms in zip(regions, (east, europe, asia), strict=True):
+        assert _states(kms, key_id) == [(first_id, "IMPORTED", "NON_CURRENT"), (second_id, "IMPORTED", "CURRENT")]
+        rotations = kms.list_key_rotations(KeyId=key_id)["Rotations"]
+        assert [(entry["KeyMaterialId"], entry["RotationType"]) for entry in rotations] == [(second_id, "ON_DEMAND")]
+        assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "Enabled"
+        assert kms.decrypt(CiphertextBlob=after[region]["CiphertextBlob"])["KeyMaterialId"] == second_id
+        # Ciphertexts from before and after the rotation, made in any Region, decrypt in every Region.
+        for made_in, made in (*before.items(), *after.items()):
+            assert kms.decrypt(CiphertextBlob=made["CiphertextBlob"])["Plaintext"] == made_in.encode()
+
+
+def test_pending_material_deleted_from_the_primary_goes_from_the_replicas_too(world: World) -> None:
+    east, europe = world.a.kms(EAST), world.a.kms(EUROPE)
+    first = os.urandom(32)
+    key_id, first_id = _external_set(world, first, EUROPE)
+    blob = europe.encrypt(KeyId=key_id, Plaintext=b"kept")["CiphertextBlob"]
+    second = os.urandom(32)
+    second_id = _import(east, key_id, second, ImportType="NEW_KEY_MATERIAL")["KeyMaterialId"]
+    _import(europe, key_id, second)
+    assert _states(east, key_id)[1] == (second_id, "IMPORTED", "PENDING_ROTATION")
+    # Deleted from a replica: the others keep it, the replica may import it again, and its state is its own.
+    europe.delete_imported_key_material(KeyId=key_id, KeyMaterialId=second_id)
+    assert _states(europe, key_id)[1] == (second_id, "PENDING_IMPORT", MULTI)
+    assert _states(east, key_id)[1] == (second_id, "IMPORTED", MULTI)
+    assert europe.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "Enabled"
+    _import(europe, key_id, second)
+    assert _states(east, key_id)[1] == (second_id, "IMPORTED", "PENDING_ROTATION")
+    # Deleted from the primary: "you'll also be deleting the key materials for the replica Region keys".
+    east.delete_imported_key_material(KeyId=key_id, KeyMaterialId=second_id)
+    for kms in (east, europe):
+        assert _states(kms, key_id) == [(first_id, "IMPORTED", "CURRENT")]
+        assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "Enabled"
+        assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"kept"
+    assert refused(east.rotate_key_on_demand, KeyId=key_id)[0] == "UnsupportedOperationException"
+    assert refused(_import, europe, key_id, second)[0] == "IncorrectKeyMaterialException"
+
+
+def test_a_replica_made_while_material_is_pending_must_import_it_too(world: World) -> None:
+    east, europe, asia = world.a.kms(EAST), world.a.kms(EUROPE), world.a.kms(ASIA)
+    first = os.urandom(32)
+    key_id, first_id = _external_set(world, first, EUROPE)
+    second = os.urandom(32)
+    second_id = _import(east, key_id, second, ImportType="NEW_KEY_MATERIAL")["KeyMaterialId"]
+    _import(europe, key_id, second)
+    assert _states(east, key_id)[1][2] == "PENDING_ROTATION"
+    east.replicate_key(KeyId=key_id, ReplicaRegion=ASIA)
+    # The new replica expects both materials; it is usable once it has the current one.
+    assert _states(asia, key_id) == [(first_id, "PENDING_IMPORT", "CURRENT"), (second_id, "PENDING_IMPORT", MULTI)]
+    assert _states(east, key_id)[1][2] == MULTI
+    _import(asia, key_id, first)
+    assert asia.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "Enabled"
+    assert refused(east.rotate_key_on_demand, KeyId=key_id)[0] == "KMSInvalidStateException"
+    _import(asia, key_id, second)
+    east.rotate_key_on_demand(KeyId=key_id)
+    blob = asia.encrypt(KeyId=key_id, Plaintext=b"new")["CiphertextBlob"]
+    for kms in (east, europe, asia):
+        assert kms.decrypt(CiphertextBlob=blob)["KeyMaterialId"] == second_id

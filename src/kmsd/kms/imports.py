@@ -32,13 +32,14 @@ Error wordings that AWS does not document, modelled on AWS's (guessed):
 - ValidationException for a wrapping algorithm that cannot carry the key's material
   (:func:`kmsd.crypto.imported_material.wrapping_refusal`);
 - UnsupportedOperationException "<arn> key spec is <spec> which is not valid for importing new key material.";
-- KMSInvalidStateException "<arn> already has key material in PENDING_ROTATION state. ..." for a second
-  NEW_KEY_MATERIAL import before the first is rotated in or deleted;
+- KMSInvalidStateException "<arn> already has key material in PENDING_ROTATION state. ..." (or in
+  PENDING_MULTI_REGION_IMPORT_AND_ROTATION state) for a second NEW_KEY_MATERIAL import before the first is
+  rotated in or deleted;
 - UnsupportedOperationException "<arn> has no key material in PENDING_ROTATION state. ..." for
-  RotateKeyOnDemand on an EXTERNAL key without new material;
-- UnsupportedOperationException "kmsd does not rotate the imported key material of <arn>: it is a multi-Region
-  key with replicas." for RotateKeyOnDemand and a NEW_KEY_MATERIAL import after the first (a limit of kmsd's,
-  not AWS's rule).
+  RotateKeyOnDemand on an EXTERNAL key without new material.
+
+In a multi-Region set new material enters through the primary key and waits until every replica has it
+(:mod:`kmsd.kms.multi_region_imports`, with its own guessed wordings).
 """
 
 from __future__ import annotations
@@ -63,6 +64,15 @@ from kmsd.errors import AwsError, ValidationError
 from kmsd.iam.principal import Caller
 from kmsd.kms.context import KmsContext
 from kmsd.kms.key_states import require_state
+from kmsd.kms.multi_region_imports import (
+    forget_pending_in_set,
+    is_set_primary,
+    offer_to_replicas,
+    pending_state,
+    record_rotation_in_replicas,
+    refuse_new_material_in_replica,
+    require_imported_everywhere,
+)
 from kmsd.kms.resolve import Resolved
 from kmsd.store.models import ImportedMaterialRecord, KeyRecord
 
@@ -134,10 +144,18 @@ def materials_of(ctx: KmsContext, key: KeyRecord) -> list[ImportedMaterial]:
 
 
 def material_state(key: KeyRecord, record: ImportedMaterialRecord) -> str:
-    """The KeyMaterialState of one of the key's materials: newer than the current one means pending rotation."""
+    """Where one of the key's materials is in its life: newer than the current one means pending rotation.
+    :func:`listed_state` names the pending state of a multi-Region set exactly."""
     if record.version == key.current_material_version:
         return CURRENT
     return PENDING_ROTATION if record.version > key.current_material_version else NON_CURRENT
+
+
+def listed_state(ctx: KmsContext, key: KeyRecord, record: ImportedMaterialRecord) -> str:
+    """The KeyMaterialState ListKeyRotations shows: a pending material of a multi-Region set is
+    PENDING_MULTI_REGION_IMPORT_AND_ROTATION until every key of the set has it."""
+    state = material_state(key, record)
+    return pending_state(ctx, key, record.version) if state == PENDING_ROTATION else state
 
 
 def current_material_record(ctx: KmsContext, key: KeyRecord) -> ImportedMaterialRecord | None:
@@ -194,7 +212,7 @@ def _expiration(ctx: KmsContext, params: Mapping[str, Any]) -> tuple[str, dateti
     return model, valid_to
 
 
-def _import_type(key: KeyRecord, params: Mapping[str, Any], known: list[ImportedMaterial]) -> str:
+def _import_type(ctx: KmsContext, key: KeyRecord, params: Mapping[str, Any], known: list[ImportedMaterial]) -> str:
     """The request's ImportType after AWS's rules, checked against what the key already has."""
     symmetric = key_spec(key.key_spec).is_symmetric_encryption
     if not symmetric and (params.get("KeyMaterialId") is not None or params.get("KeyMaterialDescription") is not None):
@@ -212,10 +230,13 @@ def _import_type(key: KeyRecord, params: Mapping[str, Any], known: list[Imported
                 "UnsupportedOperationException",
                 f"{key.arn} key spec is {key.key_spec} which is not valid for importing new key material.",
             )
-        if any(material_state(key, material.record) == PENDING_ROTATION for material in known):
+        if known:
+            refuse_new_material_in_replica(key)
+        pending = next((one.record for one in known if material_state(key, one.record) == PENDING_ROTATION), None)
+        if pending is not None:
             raise AwsError(
                 "KMSInvalidStateException",
-                f"{key.arn} already has key material in PENDING_ROTATION state. Rotate to it with "
+                f"{key.arn} already has key material in {listed_state(ctx, key, pending)} state. Rotate to it with "
                 "RotateKeyOnDemand or delete it with DeleteImportedKeyMaterial before importing new key material.",
             )
     elif not known:
@@ -232,10 +253,7 @@ def import_key_material(
     require_state("ImportKeyMaterial", key)
     model, valid_to = _expiration(ctx, params)
     known = materials_of(ctx, key)
-    import_type = _import_type(key, params, known)
-    if import_type == NEW_KEY_MATERIAL and known and in_replicated_set(ctx, key):
-        # The keys of a set share their stored materials: new material would have to reach all of them at once.
-        raise _no_rotation_with_replicas(key)
+    import_type = _import_type(ctx, key, params, known)
     try:
         token = open_import_token(ctx.root_key, key.arn, bytes(params["ImportToken"]))
     except CryptoError:
@@ -272,6 +290,9 @@ def import_key_material(
         kept = same.record.description if description is None else str(description)
         record = replace(same.record, imported=True, expiration_model=model, valid_to=valid_to, description=kept)
     ctx.store.put_imported_material(record)
+    if import_type == NEW_KEY_MATERIAL and known and is_set_primary(key):
+        # Each replica must import the same material before the set can rotate to it.
+        offer_to_replicas(ctx, key, record)
     if ctx.store.get_key_material(key.key_id, record.version) is None:
         ctx.materials.add_imported(key.key_id, record.version, material_id, material)
     if key.key_state == "PendingImport" and _all_in_use_imported(ctx, key):
@@ -320,13 +341,22 @@ def remove_material(ctx: KmsContext, key: KeyRecord, record: ImportedMaterialRec
     Returns the key as it is now.
 
     The keys of a multi-Region set share one stored copy of each material: it is deleted only when no other
-    key of the set still holds that material imported; this key loses it either way.
+    key of the set still holds that material imported; this key loses it either way.  A material pending
+    rotation deleted from a set's primary key goes from every key of the set; deleted from a replica, it stays
+    expected there, so that the replica can import it again.
     """
-    if not held_elsewhere(ctx, key, record.version):
+    pending = material_state(key, record) == PENDING_ROTATION
+    if pending and is_set_primary(key):
+        # "you'll also be deleting the key materials for the replica Region keys."
+        forget_pending_in_set(ctx, key, record.version)
+    elif not held_elsewhere(ctx, key, record.version):
         ctx.store.delete_key_material(key.key_id, record.version)
     ctx.materials.count_purge()
     ctx.materials.forget(key.key_id)
-    if material_state(key, record) == PENDING_ROTATION:
+    if pending and key.is_replica:
+        ctx.store.put_imported_material(replace(record, imported=False, expiration_model=None, valid_to=None))
+        return key
+    if pending:
         # "Key material in PENDING_ROTATION state is not permanently associated with the KMS key."
         ctx.store.delete_imported_material(key.key_id, key.region, record.version)
         return key
@@ -335,18 +365,6 @@ def remove_material(ctx: KmsContext, key: KeyRecord, record: ImportedMaterialRec
     after = replace(key, key_state=state)
     ctx.store.update_key(after)
     return after
-
-
-def in_replicated_set(ctx: KmsContext, key: KeyRecord) -> bool:
-    """Whether ``key`` is a multi-Region key with other keys in its set (a primary with replicas, or a replica)."""
-    return key.multi_region and len(ctx.store.keys_with_id(key.key_id)) > 1
-
-
-def _no_rotation_with_replicas(key: KeyRecord) -> AwsError:
-    return AwsError(
-        "UnsupportedOperationException",
-        f"kmsd does not rotate the imported key material of {key.arn}: it is a multi-Region key with replicas.",
-    )
 
 
 def held_elsewhere(ctx: KmsContext, key: KeyRecord, version: int) -> bool:
@@ -361,12 +379,10 @@ def held_elsewhere(ctx: KmsContext, key: KeyRecord, version: int) -> bool:
     )
 
 
-def rotate_to_pending_material(ctx: KmsContext, key: KeyRecord, quota: int) -> None:
+def rotate_to_pending_material(ctx: KmsContext, key: KeyRecord, quota: int) -> KeyRecord:
     """RotateKeyOnDemand of a key of imported material: its PENDING_ROTATION material becomes current
-    ("Rotate imported key material on demand"); the one before stays for decrypting."""
-    if in_replicated_set(ctx, key):
-        # kmsd's limit: the replicas would have to receive the new material first.
-        raise _no_rotation_with_replicas(key)
+    ("Rotate imported key material on demand"); the one before stays for decrypting.  Returns the key as it
+    is now; the caller gives a multi-Region primary's replicas its new current material."""
     records = ctx.store.list_imported_materials(key.key_id, key.region)
     pending = next((record for record in records if material_state(key, record) == PENDING_ROTATION), None)
     if pending is None:
@@ -375,12 +391,17 @@ def rotate_to_pending_material(ctx: KmsContext, key: KeyRecord, quota: int) -> N
             f"{key.arn} has no key material in PENDING_ROTATION state. Import new key material with ImportType "
             "NEW_KEY_MATERIAL before you rotate the key on demand.",
         )
+    require_imported_everywhere(ctx, key, pending.version)
     if sum(1 for record in records if record.rotation_type == "ON_DEMAND") >= quota:
         raise AwsError(
             "LimitExceededException", f"The quota of {quota} on-demand rotations for {key.arn} has been reached."
         )
-    ctx.store.put_imported_material(replace(pending, rotation_type="ON_DEMAND", rotated_at=ctx.clock.now()))
-    ctx.store.update_key(replace(key, current_material_version=pending.version))
+    rotated = replace(pending, rotation_type="ON_DEMAND", rotated_at=ctx.clock.now())
+    ctx.store.put_imported_material(rotated)
+    record_rotation_in_replicas(ctx, key, rotated)
+    after = replace(key, current_material_version=pending.version)
+    ctx.store.update_key(after)
+    return after
 
 
 def rotation_entries(ctx: KmsContext, key: KeyRecord, all_material: bool) -> list[tuple[int, dict[str, Any]]]:
@@ -395,7 +416,7 @@ def rotation_entries(ctx: KmsContext, key: KeyRecord, all_material: bool) -> lis
             "KeyId": key.key_id,
             "KeyMaterialId": material.material_id,
             "ImportState": "IMPORTED" if record.imported else "PENDING_IMPORT",
-            "KeyMaterialState": material_state(key, record),
+            "KeyMaterialState": listed_state(ctx, key, record),
         }
         if record.description is not None:
             entry["KeyMaterialDescription"] = record.description

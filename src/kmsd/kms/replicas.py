@@ -17,8 +17,9 @@ AWS shows a new replica as ``Creating`` and both keys of UpdatePrimaryRegion as
 those transient states never appear.  A replica of a primary with imported key
 material starts ``PendingImport`` and takes only the primary's materials
 (AWS's rule); a material deleted from one key of the set stays stored while
-another still holds it (:func:`kmsd.kms.imports.remove_material`).  kmsd does
-not rotate the imported material of a set that has replicas.
+another still holds it (:func:`kmsd.kms.imports.remove_material`).  New
+imported material enters the set through the primary and is rotated in once
+every replica has it (:mod:`kmsd.kms.multi_region_imports`).
 
 Error wordings that AWS does not document and kmsd chose (guessed):
 - ReplicateKey on a key that is not a multi-Region primary key:
@@ -163,14 +164,15 @@ def _expect_primary_material(ctx: KmsContext, primary: KeyRecord, replica: KeyRe
 
     "If you replicate a multi-Region primary key with imported key material, the replica key is created with no
     key material. You must import the same key material that you imported into the primary key."  The replica
-    gets the primary's records of the materials in use, not imported: ImportKeyMaterial then takes only those
-    materials (by digest), and the key is Enabled once all of them are imported, as for any key.
+    gets the primary's records of its materials, not imported: ImportKeyMaterial then takes only those
+    materials (by digest), and the key is Enabled once all of those in use are imported, as for any key.  A
+    material the primary holds pending rotation is expected too: the set rotates to it only once every replica,
+    this one included, has it.
     """
     for record in ctx.store.list_imported_materials(primary.key_id, primary.region):
-        if record.version <= primary.current_material_version:
-            ctx.store.put_imported_material(
-                replace(record, region=replica.region, imported=False, expiration_model=None, valid_to=None)
-            )
+        ctx.store.put_imported_material(
+            replace(record, region=replica.region, imported=False, expiration_model=None, valid_to=None)
+        )
 
 
 # --- UpdatePrimaryRegion -----------------------------------------------------------------------------

@@ -10,7 +10,8 @@ Rotation only adds key material: ciphertexts name the material version they
 were made with, so everything encrypted earlier still decrypts.  A symmetric
 key of imported material (origin EXTERNAL) rotates on demand only, to the
 material imported for it with ImportType NEW_KEY_MATERIAL
-(:mod:`kmsd.kms.imports`); ListKeyRotations lists its materials with their
+(:mod:`kmsd.kms.imports`; a multi-Region set once every replica has it,
+:mod:`kmsd.kms.multi_region_imports`); ListKeyRotations lists its materials with their
 import fields.  Automatic rotation stays refused for it, as AWS refuses it:
 "<key ARN> origin is EXTERNAL which is not valid for this operation."
 """
@@ -126,7 +127,8 @@ def rotate_key_on_demand(
     _require_rotatable(key, imported_too=True)
     refuse_replica_rotation(key)
     if key.origin == EXTERNAL:
-        rotate_to_pending_material(ctx, key, MAX_ON_DEMAND_ROTATIONS)
+        # A multi-Region set rotates together: its replicas hold the new material already (checked above).
+        sync_replicas(ctx, rotate_to_pending_material(ctx, key, MAX_ON_DEMAND_ROTATIONS))
         return {"KeyId": key.arn}
     done = sum(1 for material in ctx.store.list_key_materials(key.key_id) if material.rotation_type == ON_DEMAND)
     if done >= MAX_ON_DEMAND_ROTATIONS:

@@ -109,7 +109,9 @@ class ImportedMaterialRecord:
     """One key material of a key of origin EXTERNAL, beyond the material itself (which is in ``key_materials``).
 
     ``version`` is the generation the material is (or, while it waits for RotateKeyOnDemand, will be): it is
-    PENDING_ROTATION while ``version`` is above the key's ``current_material_version``.  ``wrapped_digest`` is
+    pending rotation while ``version`` is above the key's ``current_material_version`` (PENDING_ROTATION, or in a
+    multi-Region set PENDING_MULTI_REGION_IMPORT_AND_ROTATION until every key of it has the material imported;
+    :mod:`kmsd.kms.multi_region_imports`).  ``wrapped_digest`` is
     the SHA-256 of the material and its KeyMaterialId, wrapped under the root key: it outlives the material, so
     that only that material may be imported again under that id.  ``imported`` says whether the material is
     in the store now (ImportState); ``expiration_model`` and ``valid_to`` are AWS's ExpirationModel and
