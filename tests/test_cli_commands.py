@@ -182,3 +182,12 @@ def test_the_offline_tools_do_not_load_the_server_stack() -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout == "[]\n"
+
+
+def test_serve_workers_is_one_by_default_a_number_or_one_per_core() -> None:
+    parser = build_parser()
+    assert parser.parse_args(["serve"]).workers == 1
+    assert parser.parse_args(["serve", "--workers", "3"]).workers == 3
+    assert parser.parse_args(["serve", "--workers", "auto"]).workers == len(os.sched_getaffinity(0))
+    with pytest.raises(SystemExit):
+        parser.parse_args(["serve", "--workers", "0"])

@@ -17,6 +17,7 @@ import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from kmsd.api.app import KmsdApp, Runtime
 from kmsd.api.regions import RegionPolicy
@@ -32,6 +33,9 @@ from kmsd.kms.service import KmsService
 from kmsd.root_binding import open_root_key
 from kmsd.store.base import Store
 from kmsd.store.urls import open_store, sqlite_path
+
+if TYPE_CHECKING:
+    import uvicorn
 
 
 def data_dir_for(store_url: str) -> Path:
@@ -154,6 +158,22 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+def bind_and_open(host: str, port: int, store_url: str) -> tuple[socket.socket, Parts]:
+    """Bind the port, open (migrating) the store and print the default account's credentials if this start
+    created it: in this order, so that a second server on a busy port neither prints credentials it will not
+    serve nor claims to serve."""
+    sock = listen(host, port)
+    try:
+        parts = open_parts(store_url)
+    except BaseException:
+        sock.close()
+        raise
+    first_start = parts.accounts.initialise_default()
+    if first_start is not None:
+        announce_default_account(first_start)
+    return sock, parts
+
+
 def serve(
     host: str,
     port: int,
@@ -165,15 +185,7 @@ def serve(
 ) -> None:
     import uvicorn
 
-    sock = listen(host, port)
-    try:
-        parts = open_parts(store_url)
-    except BaseException:
-        sock.close()
-        raise
-    first_start = parts.accounts.initialise_default()
-    if first_start is not None:
-        announce_default_account(first_start)
+    sock, parts = bind_and_open(host, port, store_url)
     options = options or RequestOptions()
     app = KmsdApp(
         build_runtime(parts, dev=dev, pkcs11_module=options.pkcs11_module, attestation_root=attestation_root),
@@ -185,7 +197,14 @@ def serve(
     )
     mode = " (--dev: development credentials accepted)" if dev else ""
     print(f"kmsd: serving KMS, IAM and STS on http://{host}:{port} with store {store_url}{mode}", flush=True)
-    config = uvicorn.Config(
+    uvicorn.Server(uvicorn_config(app)).run(sockets=[sock])
+
+
+def uvicorn_config(app: KmsdApp | str, **more: Any) -> uvicorn.Config:
+    """The uvicorn settings of ``kmsd serve``; ``more`` adds the workers' (kmsd.workers)."""
+    import uvicorn
+
+    return uvicorn.Config(
         app,
         loop="uvloop",
         http="httptools",
@@ -196,5 +215,5 @@ def serve(
         # uvicorn would otherwise take the client address from X-Forwarded-For when the peer is 127.0.0.1;
         # aws:SourceIp must be the TCP peer unless the operator names a header (--trusted-proxy-header).
         proxy_headers=False,
+        **more,
     )
-    uvicorn.Server(config).run(sockets=[sock])

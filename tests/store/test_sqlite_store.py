@@ -711,3 +711,27 @@ def test_a_committed_key_survives_sigkill_of_the_writer(db_path: Path) -> None:
         assert survivor.description == "survivor"
     finally:
         reopened.close()
+
+
+def test_a_busy_writer_does_not_hide_another_stores_commit(store: SqliteStore, second_store: SqliteStore) -> None:
+    # kmsd serve --workers: the event loop checks with wait=False on every request, and must see another
+    # process's commit even while this store's writer is held by a call on another thread.
+    assert store.changed_since_last_check() is False
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_the_writer() -> None:
+        with store.transaction():
+            holding.set()
+            release.wait()
+
+    # The other store commits before this one's writer is taken (while it is, SQLite lets no one else write).
+    second_store.set_setting("x", "1")
+    holder = threading.Thread(target=hold_the_writer)
+    holder.start()
+    holding.wait()
+    try:
+        assert store.changed_since_last_check(wait=False) is True
+        assert store.changed_since_last_check(wait=False) is False
+    finally:
+        release.set()
+        holder.join()

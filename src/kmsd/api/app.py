@@ -146,6 +146,8 @@ class KmsdApp:
     caches if so.  This process's own writes are seen by the very next
     request, and so is an access key or account created elsewhere, because an
     access key the caches do not know is always looked up in the store.
+    ``kmsd serve --workers`` passes 0: every request asks, so a write answered
+    by one worker is honoured by every worker's next request.
     """
 
     def __init__(
@@ -161,8 +163,17 @@ class KmsdApp:
         trusted_proxy_hops: int = 1,
         regions: RegionPolicy | None = None,
         inline_body_bytes: int = INLINE_BODY_BYTES,
+        worker_id: str | None = None,
+        sweep_gate: Callable[[], bool] | None = None,
     ) -> None:
         self.runtime = runtime
+        # kmsd serve --workers N: every response names the process that answered (x-kmsd-worker), so that an
+        # operator or a test can see requests spread across workers; one worker adds nothing.
+        self._worker_headers: tuple[tuple[bytes, bytes], ...] = (
+            ((b"x-kmsd-worker", worker_id.encode()),) if worker_id is not None else ()
+        )
+        # Whether this process runs the periodic sweep now (kmsd.workers.SweepLease: one worker of N); None: always.
+        self._sweep_gate = sweep_gate
         # kmsd serve --explain-denials: AccessDeniedException bodies carry the decision's trace (for callers
         # in the key's own account only, see _send_json_error).
         self.explain_denials = explain_denials
@@ -357,7 +368,7 @@ class KmsdApp:
             log.exception("internal error in %s (request %s)", target, request_id)
             await self._send_json_error(send, AwsError("KMSInternalException", "", 500), request_id)
             return
-        await _send(send, 200, json_protocol.CONTENT_TYPE, payload, request_id)
+        await _send(send, 200, json_protocol.CONTENT_TYPE, payload, request_id, self._worker_headers)
 
     def _kms_call(
         self, caller: Caller, target: str | None, body: bytes, via_service: str | None, *, inline: bool = False
@@ -413,7 +424,7 @@ class KmsdApp:
             )
             await self._send_error(send, failure, "query", codec, request_id)
             return
-        await _send(send, 200, query_protocol.CONTENT_TYPE, payload, request_id)
+        await _send(send, 200, query_protocol.CONTENT_TYPE, payload, request_id, self._worker_headers)
 
     @staticmethod
     def _query_call(
@@ -436,16 +447,17 @@ class KmsdApp:
             await self._send_json_error(send, error, request_id)
         else:
             payload = codec.encode_error(error, request_id)
-            await _send(send, error.status, query_protocol.CONTENT_TYPE, payload, request_id)
+            await _send(send, error.status, query_protocol.CONTENT_TYPE, payload, request_id, self._worker_headers)
 
     async def _send_json_error(
         self, send: Send, error: AwsError, request_id: str, caller_account: str | None = None
     ) -> None:
         payload = json_protocol.encode_error(error)
-        extra: tuple[tuple[bytes, bytes], ...] = ()
+        extra = self._worker_headers
         if self.explain_denials and caller_account is not None and isinstance(error, AccessDeniedError):
             # Only a caller in the account that owns the key sees its policies and grants (issue 9, item 14).
-            payload, extra = _with_explanation(payload, error, caller_account)
+            payload, explanation = _with_explanation(payload, error, caller_account)
+            extra = extra + explanation
         await _send(send, error.status, json_protocol.CONTENT_TYPE, payload, request_id, extra)
 
     # --- other routes -----------------------------------------------------------
@@ -456,7 +468,9 @@ class KmsdApp:
             "store": "reachable" if store_ok else "unreachable",
             "schema_version": self.runtime.schema_version,
         }
-        await _send(send, 200 if store_ok else 503, b"application/json", json.dumps(body).encode(), None)
+        await _send(
+            send, 200 if store_ok else 503, b"application/json", json.dumps(body).encode(), None, self._worker_headers
+        )
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         sweeper: asyncio.Task[None] | None = None
@@ -480,8 +494,12 @@ class KmsdApp:
         """End deletion windows and run due rotations even for keys nobody asks about."""
         while True:
             await asyncio.sleep(self.sweep_interval)
+            # With several workers one of them sweeps (the sweep's purges are not safe to run twice at once);
+            # the others still drop the material of keys purged elsewhere, so an idle worker keeps none.
+            kms = self.runtime.kms
+            sweep = kms.sweep if self._sweep_gate is None or self._sweep_gate() else kms.drop_purged_material
             try:
-                await asyncio.get_running_loop().run_in_executor(self._store_calls, self.runtime.kms.sweep)
+                await asyncio.get_running_loop().run_in_executor(self._store_calls, sweep)
             except Exception:
                 log.exception("periodic sweep failed; retrying in %s s", self.sweep_interval)
 

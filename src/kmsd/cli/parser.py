@@ -10,6 +10,7 @@ and in :mod:`kmsd.policy.commands`.
 from __future__ import annotations
 
 import argparse
+import os
 
 from kmsd.cli.accounts import run_create, run_credentials, run_list
 from kmsd.cli.authz import run_authz_explain
@@ -47,6 +48,14 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     serve = commands.add_parser("serve", help="run the server")
     serve.add_argument("--host", default="127.0.0.1", help="the address to listen on (default: %(default)s)")
     serve.add_argument("--port", type=int, default=4599, help="the TCP port to listen on (default: %(default)s)")
+    serve.add_argument(
+        "--workers",
+        metavar="N",
+        type=_workers,
+        default=1,
+        help="serve from N processes on the one port, or 'auto' for one per core; every worker sees every "
+        "other worker's acknowledged writes on its next request (default: %(default)s)",
+    )
     serve.add_argument(
         "--dev",
         action="store_true",
@@ -273,6 +282,13 @@ def _add_authz(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     _add_json_option(explain, "the answer")
     _add_store_option(explain)
     explain.set_defaults(handler=run_authz_explain)
+
+
+def _workers(text: str) -> int:
+    """``--workers``: a positive number, or ``auto`` for the cores this process may run on."""
+    if text == "auto":
+        return max(1, len(os.sched_getaffinity(0)))
+    return _positive_int(text)
 
 
 def _positive_int(text: str) -> int:

@@ -36,7 +36,21 @@ def run_serve(args: argparse.Namespace) -> int:
             print(f"kmsd: --attestation-root {args.attestation_root}: {reason}", file=sys.stderr)
             return 1
     try:
-        serve(args.host, args.port, args.store, dev=args.dev, options=options, attestation_root=attestation_root)
+        if args.workers > 1:
+            # Imported here for the same reason as kmsd.server.
+            from kmsd.workers import serve_workers
+
+            serve_workers(
+                args.host,
+                args.port,
+                args.store,
+                workers=args.workers,
+                dev=args.dev,
+                options=options,
+                attestation_root=attestation_root,
+            )
+        else:
+            serve(args.host, args.port, args.store, dev=args.dev, options=options, attestation_root=attestation_root)
     except ListenError as error:
         print(f"kmsd: {error}", file=sys.stderr)
         return 1

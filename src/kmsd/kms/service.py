@@ -356,6 +356,11 @@ class KmsService:
         self.authorizer.invalidate()
         self.context.materials.drop_if_purged_elsewhere()
 
+    def drop_purged_material(self) -> None:
+        """Drop the unwrapped material cached here if a key was purged anywhere: the part of :meth:`sweep` a
+        worker that does not sweep still runs, so that it keeps no deleted key's material in memory."""
+        self.context.materials.drop_if_purged_elsewhere()
+
     def sweep(self) -> None:
         """Delete keys whose deletion window has ended and imported material whose ValidTo has passed, log out of
         the tokens of custom key stores disconnected elsewhere, then perform the automatic rotations that are due.

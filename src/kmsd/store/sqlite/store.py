@@ -46,7 +46,11 @@ database connection" (sqlite.org/pragma.html#pragma_data_version; checked by
 hand on SQLite 3.40 and by ``tests/store``; a rollback elsewhere changes nothing).
 Because every write of this store goes through the writer connection, asking
 the writer tells exactly "someone else committed": another process, or
-another ``SqliteStore`` on the same file.
+another ``SqliteStore`` on the same file.  While a call holds the writer, a
+check that must not wait (the event loop's) asks a *watcher* connection that
+only reads ``data_version``: it counts this store's own commits too, so it
+may report a change that is not foreign, never miss one that is (``kmsd
+serve --workers`` checks on every request; docs/architecture.md).
 
 Key cache.  Every KMS call reads its key, so :meth:`SqliteStore.get_key`
 keeps the records it read (outside a transaction) in memory.  The end of
@@ -148,6 +152,11 @@ class SqliteStore(
             self._migrate()
             self._seen_data_version = self._data_version(self._writer)
             self._key_cache_data_version = self._seen_data_version
+            # A connection of its own for changed_since_last_check while a store call holds the writer (see
+            # there): it only reads data_version, so it never waits for a lock.
+            self._watcher = connect(str(self.path), query_only=True)
+            self._watcher_lock = threading.Lock()
+            self._watcher_seen = self._data_version(self._watcher)
         except BaseException:
             self.close()
             raise
@@ -249,15 +258,32 @@ class SqliteStore(
             return False
 
     def changed_since_last_check(self, *, wait: bool = True) -> bool:
+        # The watcher is read first: a commit before this read that the writer's check below misses cannot
+        # exist (the writer's check comes later), so when the writer is free its exact answer stands, and the
+        # watcher's reading is only the baseline for the next check that finds the writer busy.
+        watcher_moved = self._watcher_moved()
         if self._owner == threading.get_ident():
             return self._data_version_changed()
-        # wait=False (the event loop) must not queue behind a writer that may run a long call: ask later.
+        # wait=False (the event loop) must not queue behind a writer that may run a long call.  The watcher
+        # then answers instead: it also counts this process's own commits (a connection of this store that is
+        # not the writer), so it may say True for nothing foreign, which only costs the callers their caches;
+        # it never says False after a foreign commit, which read-your-writes across processes needs.
         if not self._lock.acquire(blocking=wait):
-            return False
+            if watcher_moved:
+                self._forget_cached_keys()
+            return watcher_moved
         try:
             return self._data_version_changed()
         finally:
             self._lock.release()
+
+    def _watcher_moved(self) -> bool:
+        """Whether the watcher's data_version moved since its last reading (any commit not its own: all)."""
+        with self._watcher_lock:
+            version = self._data_version(self._watcher)
+            moved = version != self._watcher_seen
+            self._watcher_seen = version
+            return moved
 
     def _data_version_changed(self) -> bool:
         """Whether data_version moved since the last check; the caller holds the writer."""
@@ -272,6 +298,10 @@ class SqliteStore(
             self._closed = True
             for slot in list(self._readers):
                 slot.connection.close()
+            watcher = getattr(self, "_watcher", None)  # absent when opening failed before it was made
+            if watcher is not None:
+                with self._watcher_lock:
+                    watcher.close()
             writer.close()
 
     # --- settings ----------------------------------------------------------------

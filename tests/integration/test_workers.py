@@ -1,0 +1,290 @@
+"""``kmsd serve --workers 2``: one port, two processes, one store, and read-your-writes across them.
+
+Each read-your-writes case writes through a connection held open to one worker and reads through a
+connection held open to the other (the ``x-kmsd-worker`` header names the process that answered), after
+that reader has cached what the write changes: the worker that did not make the write must still honour it
+on its very next request.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from tests.integration.server import KmsdServer
+
+PORT_HOST = "127.0.0.1"
+
+
+@dataclass
+class Answer:
+    status: int
+    body: dict[str, Any]
+    text: str
+    worker: str
+
+
+@dataclass
+class Pinned:
+    """A keep-alive connection to one worker: every request on it is answered by the same process."""
+
+    connection: http.client.HTTPConnection
+    worker: str
+    port: int
+
+    def send(self, service: str, body: bytes, headers: dict[str, str], credentials: tuple[str, str]) -> Answer:
+        request = AWSRequest(method="POST", url=f"http://{PORT_HOST}:{self.port}/", data=body, headers=headers)
+        SigV4Auth(Credentials(*credentials), service, "us-east-1").add_auth(request)
+        self.connection.request("POST", "/", body, dict(request.headers.items()))
+        response = self.connection.getresponse()
+        text = response.read().decode()
+        worker = response.getheader("x-kmsd-worker") or ""
+        assert worker == self.worker, "a keep-alive connection moved to another worker"
+        parsed = json.loads(text) if text.startswith("{") else {}
+        return Answer(response.status, parsed, text, worker)
+
+    def kms(self, operation: str, credentials: tuple[str, str], **params: Any) -> Answer:
+        headers = {"X-Amz-Target": f"TrentService.{operation}", "Content-Type": "application/x-amz-json-1.1"}
+        return self.send("kms", json.dumps(params).encode(), headers, credentials)
+
+    def iam(self, action: str, credentials: tuple[str, str], **params: str) -> Answer:
+        body = urlencode({"Action": action, "Version": "2010-05-08", **params}).encode()
+        headers = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
+        return self.send("iam", body, headers, credentials)
+
+
+def pin_both_workers(port: int) -> tuple[Pinned, Pinned]:
+    """One keep-alive connection to each of the two workers.
+
+    Which process accepts a new connection is the kernel's choice, and sequential connections tend to land
+    on the same one: connections opened together spread, so batches are opened until both answered.
+    """
+    found: dict[str, http.client.HTTPConnection] = {}
+    for _ in range(3000):
+        batch = [http.client.HTTPConnection(PORT_HOST, port, timeout=30) for _ in range(16)]
+        for connection in batch:
+            connection.connect()
+        for connection in batch:
+            connection.request("GET", "/health")
+            response = connection.getresponse()
+            response.read()
+            worker = response.getheader("x-kmsd-worker")
+            assert worker is not None
+            if worker not in found:
+                found[worker] = connection
+            else:
+                connection.close()
+        if len(found) >= 2:
+            break
+    assert len(found) == 2, f"connections reached {sorted(found)} only"
+    (first, a), (second, b) = found.items()
+    return Pinned(a, first, port), Pinned(b, second, port)
+
+
+@pytest.fixture(scope="module")
+def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KmsdServer]:
+    server = KmsdServer(tmp_path_factory.mktemp("workers"), extra_args=["--workers", "2"]).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pair(workers: KmsdServer) -> Iterator[tuple[Pinned, Pinned]]:
+    writer, reader = pin_both_workers(workers.port)
+    yield writer, reader
+    writer.connection.close()
+    reader.connection.close()
+
+
+def error_type(answer: Answer) -> str:
+    return str(answer.body.get("__type", "")).rsplit("#", 1)[-1]
+
+
+def test_credentials_are_printed_once_and_both_workers_serve(workers: KmsdServer) -> None:
+    output = workers.output()
+    assert output.count("AWS_SECRET_ACCESS_KEY=") == 1
+    assert "2 workers" in output
+    first, second = pin_both_workers(workers.port)
+    assert first.worker != second.worker
+    root = workers.default_credentials()
+    assert first.kms("ListKeys", root).status == 200
+    assert second.kms("ListKeys", root).status == 200
+    first.connection.close()
+    second.connection.close()
+
+
+def test_a_created_key_is_found_by_the_other_worker(workers: KmsdServer, pair: tuple[Pinned, Pinned]) -> None:
+    writer, reader = pair
+    root = workers.default_credentials()
+    created = writer.kms("CreateKey", root)
+    assert created.status == 200
+    key_id = created.body["KeyMetadata"]["KeyId"]
+    described = reader.kms("DescribeKey", root, KeyId=key_id)
+    assert described.status == 200, described.text
+    assert described.body["KeyMetadata"]["KeyId"] == key_id
+
+
+def test_a_disabled_key_is_refused_by_the_other_worker(workers: KmsdServer, pair: tuple[Pinned, Pinned]) -> None:
+    writer, reader = pair
+    root = workers.default_credentials()
+    key_id = writer.kms("CreateKey", root).body["KeyMetadata"]["KeyId"]
+    assert reader.kms("Encrypt", root, KeyId=key_id, Plaintext="aGVsbG8=").status == 200  # cached there now
+    assert writer.kms("DisableKey", root, KeyId=key_id).status == 200
+    refused = reader.kms("Encrypt", root, KeyId=key_id, Plaintext="aGVsbG8=")
+    assert (refused.status, error_type(refused)) == (400, "DisabledException")
+
+
+def test_a_new_key_policy_is_honoured_by_the_other_worker(workers: KmsdServer, pair: tuple[Pinned, Pinned]) -> None:
+    writer, reader = pair
+    root = workers.default_credentials()
+    key_id = writer.kms("CreateKey", root).body["KeyMetadata"]["KeyId"]
+    assert reader.kms("Encrypt", root, KeyId=key_id, Plaintext="aGVsbG8=").status == 200
+    account = writer.kms("DescribeKey", root, KeyId=key_id).body["KeyMetadata"]["AWSAccountId"]
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
+            {"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "kms:Encrypt", "Resource": "*"},
+        ],
+    }
+    put = writer.kms("PutKeyPolicy", root, KeyId=key_id, PolicyName="default", Policy=json.dumps(policy))
+    assert put.status == 200, put.text
+    denied = reader.kms("Encrypt", root, KeyId=key_id, Plaintext="aGVsbG8=")
+    assert (denied.status, error_type(denied)) == (400, "AccessDeniedException")
+
+
+def _user(writer: Pinned, root: tuple[str, str], name: str) -> tuple[str, tuple[str, str]]:
+    """A new IAM user with no policy of its own: its ARN and its access key."""
+    assert writer.iam("CreateUser", root, UserName=name).status == 200
+    created = writer.iam("CreateAccessKey", root, UserName=name)
+    assert created.status == 200, created.text
+    access_key = created.text.split("<AccessKeyId>")[1].split("<")[0]
+    secret = created.text.split("<SecretAccessKey>")[1].split("<")[0]
+    arn = writer.iam("GetUser", root, UserName=name).text.split("<Arn>")[1].split("<")[0]
+    return arn, (access_key, secret)
+
+
+def test_a_revoked_grant_is_honoured_by_the_other_worker(workers: KmsdServer, pair: tuple[Pinned, Pinned]) -> None:
+    writer, reader = pair
+    root = workers.default_credentials()
+    arn, user = _user(writer, root, "grantee-across-workers")
+    key_id = writer.kms("CreateKey", root).body["KeyMetadata"]["KeyId"]
+    grant = writer.kms("CreateGrant", root, KeyId=key_id, GranteePrincipal=arn, Operations=["Encrypt"])
+    assert grant.status == 200, grant.text
+    assert reader.kms("Encrypt", user, KeyId=key_id, Plaintext="aGVsbG8=").status == 200
+    assert writer.kms("RevokeGrant", root, KeyId=key_id, GrantId=grant.body["GrantId"]).status == 200
+    denied = reader.kms("Encrypt", user, KeyId=key_id, Plaintext="aGVsbG8=")
+    assert (denied.status, error_type(denied)) == (400, "AccessDeniedException")
+
+
+def test_an_inactive_access_key_is_refused_by_the_other_worker(
+    workers: KmsdServer, pair: tuple[Pinned, Pinned]
+) -> None:
+    writer, reader = pair
+    root = workers.default_credentials()
+    _, user = _user(writer, root, "inactive-across-workers")
+    assert reader.iam("GetUser", user).status in (200, 403)  # the key is known (and cached) there
+    updated = writer.iam(
+        "UpdateAccessKey", root, UserName="inactive-across-workers", AccessKeyId=user[0], Status="Inactive"
+    )
+    assert updated.status == 200, updated.text
+    refused = reader.iam("GetUser", user)
+    assert refused.status == 403
+    assert "InvalidClientTokenId" in refused.text
+
+
+def test_kill_9_of_a_worker_loses_no_acknowledged_key(tmp_path: Path) -> None:
+    server = KmsdServer(tmp_path / "kill", extra_args=["--workers", "2"]).start()
+    try:
+        root = server.default_credentials()
+        victim, other = pin_both_workers(server.port)
+        other.connection.close()
+        acknowledged: list[tuple[str, str]] = []  # (key id, ciphertext) of every answered CreateKey + Encrypt
+        lock = threading.Lock()
+        halfway = threading.Event()
+
+        def burst() -> None:
+            # A new connection per request: the burst spreads over both workers, and the killed one's
+            # connections fail (unacknowledged) while the others go on.
+            for _ in range(40):
+                connection = http.client.HTTPConnection(PORT_HOST, server.port, timeout=30)
+                try:
+                    connection.connect()
+                    pinned = Pinned(connection, "", server.port)
+                    created = _unpinned_kms(pinned, "CreateKey", root)
+                    if created is None or created.status != 200:
+                        continue
+                    key_id = created.body["KeyMetadata"]["KeyId"]
+                    encrypted = _unpinned_kms(pinned, "Encrypt", root, KeyId=key_id, Plaintext="aGVsbG8=")
+                    if encrypted is None or encrypted.status != 200:
+                        continue
+                    with lock:
+                        acknowledged.append((key_id, encrypted.body["CiphertextBlob"]))
+                        if len(acknowledged) >= 10:
+                            halfway.set()
+                except OSError:
+                    continue  # the connection went with the killed worker: nothing was acknowledged
+                finally:
+                    connection.close()
+
+        threads = [threading.Thread(target=burst) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        halfway.wait()
+        os.kill(int(victim.worker), signal.SIGKILL)
+        victim.connection.close()
+        for thread in threads:
+            thread.join()
+        assert len(acknowledged) >= 10
+        # The server still answers, and every acknowledged key exists and decrypts its ciphertext.
+        for key_id, ciphertext in acknowledged:
+            connection = http.client.HTTPConnection(PORT_HOST, server.port, timeout=30)
+            pinned = Pinned(connection, "", server.port)
+            described = _unpinned_kms(pinned, "DescribeKey", root, KeyId=key_id)
+            assert described is not None and described.status == 200, described
+            decrypted = _unpinned_kms(pinned, "Decrypt", root, CiphertextBlob=ciphertext)
+            connection.close()
+            assert decrypted is not None and decrypted.status == 200, decrypted
+            assert decrypted.body["Plaintext"] == "aGVsbG8=" and decrypted.body["KeyId"].endswith(key_id)
+        # uvicorn's supervisor replaces the dead worker: two processes answer again, the victim not among them.
+        first, second = pin_both_workers(server.port)
+        first.connection.close()
+        second.connection.close()
+        assert victim.worker not in (first.worker, second.worker)
+    finally:
+        server.stop()
+
+
+def _unpinned_kms(pinned: Pinned, operation: str, credentials: tuple[str, str], **params: Any) -> Answer | None:
+    """A KMS call on a connection whichever worker it reached; None when the connection broke."""
+    headers = {"X-Amz-Target": f"TrentService.{operation}", "Content-Type": "application/x-amz-json-1.1"}
+    body = json.dumps(params).encode()
+    request = AWSRequest(method="POST", url=f"http://{PORT_HOST}:{pinned.port}/", data=body, headers=headers)
+    SigV4Auth(Credentials(*credentials), "kms", "us-east-1").add_auth(request)
+    try:
+        pinned.connection.request("POST", "/", body, dict(request.headers.items()))
+        response = pinned.connection.getresponse()
+        text = response.read().decode()
+    except (OSError, http.client.HTTPException):
+        return None
+    return Answer(response.status, json.loads(text) if text.startswith("{") else {}, text, "")
