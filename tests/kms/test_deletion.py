@@ -8,6 +8,7 @@ import pytest
 
 from kmsd.clock import ManualClock
 from kmsd.crypto import CryptoError
+from kmsd.kms.expiry import purge_key
 from kmsd.kms.service import KmsService
 from kmsd.store.sqlite import SqliteStore
 
@@ -143,6 +144,28 @@ def test_a_cancelled_deletion_survives_the_window(kms: Kms, service: KmsService,
     clock.advance(timedelta(days=60))
     service.sweep()
     assert kms("DescribeKey", KeyId=key_id)["KeyMetadata"]["KeyState"] == "Disabled"
+
+
+def test_a_purge_reads_the_key_again_and_spares_one_cancelled_or_gone_since(
+    kms: Kms, service: KmsService, clock: ManualClock, store: SqliteStore
+) -> None:
+    # Another process or node sharing the store may cancel the deletion (or purge the key) between the sweep's
+    # listing and its purge: the purge decides on the key as it is inside its own transaction.
+    key_id = kms.create_key()["KeyId"]
+    kms("ScheduleKeyDeletion", KeyId=key_id, PendingWindowInDays=7)
+    stale = store.get_key(key_id, REGION)
+    assert stale is not None
+    kms("CancelKeyDeletion", KeyId=key_id)
+    clock.advance(timedelta(days=8))
+    assert purge_key(service.context, stale) is False
+    assert kms("DescribeKey", KeyId=key_id)["KeyMetadata"]["KeyState"] == "Disabled"
+    assert store.list_key_materials(key_id) != []
+    kms("ScheduleKeyDeletion", KeyId=key_id, PendingWindowInDays=7)
+    clock.advance(timedelta(days=8))
+    (listed,) = store.keys_pending_deletion_before(clock.now())
+    assert purge_key(service.context, listed) is True
+    assert purge_key(service.context, listed) is False
+    assert store.get_key(key_id, REGION) is None
 
 
 def test_a_write_meeting_an_expired_key_still_deletes_it(kms: Kms, clock: ManualClock, store: SqliteStore) -> None:

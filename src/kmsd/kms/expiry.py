@@ -65,16 +65,24 @@ def deletion_window_ended(key: KeyRecord, now: datetime) -> bool:
     return key.key_state == "PendingDeletion" and key.deletion_date is not None and key.deletion_date <= now
 
 
-def purge_key(ctx: KmsContext, key: KeyRecord) -> None:
+def purge_key(ctx: KmsContext, key: KeyRecord) -> bool:
     """Delete the key, its material (and imported materials' records), aliases and tags, then drop its
     unwrapped material from memory; a key in a custom key store also loses its token object
-    (:func:`kmsd.kms.token_keys.destroy_object`).
+    (:func:`kmsd.kms.token_keys.destroy_object`).  Returns whether it purged the key.
+
+    ``key`` is what the caller read before this transaction; the key is read again inside it and purged
+    only if its deletion window has still ended, because another process or node sharing the store may
+    have purged it already or cancelled its deletion in the meantime (CancelKeyDeletion).
 
     The store overwrites the deleted rows and empties its journal after the commit (see
     :mod:`kmsd.store.sqlite.store`), and the purge is counted so that other processes drop their
     cached copies too (:meth:`~kmsd.kms.materials.KeyMaterials.drop_if_purged_elsewhere`).
     """
     with ctx.store.transaction():
+        current = ctx.store.get_key(key.key_id, key.region)
+        if current is None or not deletion_window_ended(current, ctx.clock.now()):
+            return False
+        key = current
         # The token object of a key in a custom key store goes too, once the purge has committed.
         token_key = forget_key(ctx, key) if key.origin in TOKEN_ORIGINS else None
         ctx.store.delete_key(key.key_id, key.region)
@@ -86,6 +94,7 @@ def purge_key(ctx: KmsContext, key: KeyRecord) -> None:
     ctx.materials.forget(key.key_id)
     if token_key is not None:
         destroy_object(ctx, token_key)
+    return True
 
 
 def _start_primary_waiting_period(ctx: KmsContext, deleted: KeyRecord) -> None:
@@ -107,6 +116,4 @@ def _start_primary_waiting_period(ctx: KmsContext, deleted: KeyRecord) -> None:
 def purge_expired_keys(ctx: KmsContext) -> int:
     """Delete every key whose deletion window has ended; returns how many."""
     expired = ctx.store.keys_pending_deletion_before(ctx.clock.now())
-    for key in expired:
-        purge_key(ctx, key)
-    return len(expired)
+    return sum(purge_key(ctx, key) for key in expired)
