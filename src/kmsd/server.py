@@ -186,18 +186,25 @@ def serve(
     import uvicorn
 
     sock, parts = bind_and_open(host, port, store_url)
-    options = options or RequestOptions()
-    app = KmsdApp(
+    app = build_app(parts, dev, options or RequestOptions(), attestation_root)
+    mode = " (--dev: development credentials accepted)" if dev else ""
+    print(f"kmsd: serving KMS, IAM and STS on http://{host}:{port} with store {store_url}{mode}", flush=True)
+    uvicorn.Server(uvicorn_config(app)).run(sockets=[sock])
+
+
+def build_app(
+    parts: Parts, dev: bool, options: RequestOptions, attestation_root: TrustRoot | None, **more: Any
+) -> KmsdApp:
+    """The app ``kmsd serve`` runs on ``parts``, from its options; ``more`` adds the workers' (kmsd.workers)."""
+    return KmsdApp(
         build_runtime(parts, dev=dev, pkcs11_module=options.pkcs11_module, attestation_root=attestation_root),
         explain_denials=options.explain_denials,
         trusted_proxy_header=options.trusted_proxy_header,
         trusted_service_header=options.trusted_service_header,
         trusted_proxy_hops=options.trusted_proxy_hops,
         regions=RegionPolicy(options.regions) if options.regions is not None else None,
+        **more,
     )
-    mode = " (--dev: development credentials accepted)" if dev else ""
-    print(f"kmsd: serving KMS, IAM and STS on http://{host}:{port} with store {store_url}{mode}", flush=True)
-    uvicorn.Server(uvicorn_config(app)).run(sockets=[sock])
 
 
 def uvicorn_config(app: KmsdApp | str, **more: Any) -> uvicorn.Config:

@@ -30,9 +30,8 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from uvicorn.supervisors import Multiprocess
 
 from kmsd.api.app import KmsdApp
-from kmsd.api.regions import RegionPolicy
 from kmsd.crypto.attestation import TrustRoot
-from kmsd.server import ListenError, RequestOptions, bind_and_open, build_runtime, open_parts, uvicorn_config
+from kmsd.server import ListenError, RequestOptions, bind_and_open, build_app, open_parts, uvicorn_config
 from kmsd.store.urls import sqlite_path
 
 # The settings of the workers, set by the parent before it spawns them (JSON).
@@ -105,17 +104,11 @@ def worker_app() -> KmsdApp:
     attestation_root = None
     if settings.attestation_root_pem is not None:
         attestation_root = TrustRoot.from_pem(base64.b64decode(settings.attestation_root_pem))
-    parts = open_parts(settings.store_url)
-    runtime = build_runtime(
-        parts, dev=settings.dev, pkcs11_module=options.pkcs11_module, attestation_root=attestation_root
-    )
-    return KmsdApp(
-        runtime,
-        explain_denials=options.explain_denials,
-        trusted_proxy_header=options.trusted_proxy_header,
-        trusted_service_header=options.trusted_service_header,
-        trusted_proxy_hops=options.trusted_proxy_hops,
-        regions=RegionPolicy(options.regions) if options.regions is not None else None,
+    return build_app(
+        open_parts(settings.store_url),
+        settings.dev,
+        options,
+        attestation_root,
         # Every request asks the store whether another worker committed: read-your-writes across workers.
         store_check_interval=0.0,
         worker_id=str(os.getpid()),
