@@ -10,8 +10,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from kmsd.store.models import AccessKeyRecord, AliasRecord, GrantRecord, IamRole, IamUser, KeyMaterialRecord, KeyRecord
+from kmsd.store.sql.rows import GRANTS, KEYS
 from kmsd.store.sqlite import SqliteStore
-from kmsd.store.sqlite.rows import GRANTS, KEYS
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
 ACCOUNT = "111122223333"

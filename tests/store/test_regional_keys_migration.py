@@ -34,8 +34,8 @@ from kmsd.store.base import StoreError
 from kmsd.store.migrations import MIGRATIONS
 from kmsd.store.models import Account, ImportedMaterialRecord, KeyLastUsageRecord
 from kmsd.store.regional_keys_schema import REGIONAL_KEYS_MIGRATION
+from kmsd.store.sql.codec import encode_time
 from kmsd.store.sqlite import SqliteStore
-from kmsd.store.sqlite.codec import encode_time
 
 BEFORE = MIGRATIONS.index(REGIONAL_KEYS_MIGRATION)
 OTHER_REGION = "eu-west-1"

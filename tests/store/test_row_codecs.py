@@ -1,6 +1,6 @@
 """Every record's row codec round-trips (record → row → record), in memory and through its table in a real store file.
 
-The codecs are the only place that maps a record to its columns (``kmsd.store.sqlite.rows``);
+The codecs are the only place that maps a record to its columns (``kmsd.store.sql.rows``);
 these tests hold each one to the schema the migrations create and to the stored forms
 (times as text, booleans as 0/1, JSON for tags, tuples and contexts), with every
 optional field both set and unset.
@@ -40,9 +40,9 @@ from kmsd.store.models import (
     SessionRecord,
     TokenKeyRecord,
 )
+from kmsd.store.sql.codec import RowCodec
+from kmsd.store.sql.rows import ALL_CODECS, GRANTS, INLINE_POLICIES, KEYS, USERS
 from kmsd.store.sqlite import SqliteStore
-from kmsd.store.sqlite.codec import RowCodec
-from kmsd.store.sqlite.rows import ALL_CODECS, GRANTS, INLINE_POLICIES, KEYS, USERS
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
 T1 = T0 + timedelta(days=7, microseconds=1)

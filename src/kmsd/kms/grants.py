@@ -15,7 +15,7 @@ The rules (KMS API reference for the five operations; Developer Guide,
   to a valid principal: <ARN>".  kmsd stores the principal's canonical ARN (IAM
   names ignore case), and ``kms:GranteePrincipal`` / ``kms:RetiringPrincipal``
   are that ARN too; once the user or role is deleted, the grant names its
-  unique id (:mod:`kmsd.store.sqlite.principal_references`), and ListGrants
+  unique id (:mod:`kmsd.store.sql.principal_references`), and ListGrants
   shows that id;
 - the operations must be grant operations the key supports, and not
   CreateGrant alone; one encryption-context constraint at most, with up to 8

@@ -8,7 +8,7 @@ principal then reads as the deleted entity's unique id, ``AIDA...`` /
 ``AROA...``, which no one who is created later under that name matches) or a
 user it names is renamed (the principal then reads as the new ARN): the store
 rewrites the document in the same transaction
-(:mod:`kmsd.store.sqlite.principal_references`).  Validation is the policy engine's (``kmsd.policy``, resource-policy
+(:mod:`kmsd.store.sql.principal_references`).  Validation is the policy engine's (``kmsd.policy``, resource-policy
 rules) plus KMS's own (:mod:`kmsd.authz.key_policy_rules`: every statement
 has a Resource, every principal exists): a malformed document is
 ``MalformedPolicyDocumentException`` with the reason, a document over KMS's

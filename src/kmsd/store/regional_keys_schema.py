@@ -17,7 +17,7 @@ primary key (``primary_region``), and every table that referred to
   keys of a multi-Region set share one wrapped copy of every material
   version (rotation is driven by the primary), so the store deletes a key
   id's material when it deletes the last key with that id
-  (:meth:`kmsd.store.sqlite.kms_keys.KmsKeyQueries.delete_key`).
+  (:meth:`kmsd.store.sql.kms_keys.KmsKeyQueries.delete_key`).
 
 Every row existing before the migration belongs to the one key with its id,
 whose Region the copy takes.  The migration is a

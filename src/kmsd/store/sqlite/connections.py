@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from kmsd.store.base import Conflict, StoreError
-from kmsd.store.models import KeyRecord
-from kmsd.store.sqlite.codec import Row
+from kmsd.store.sql.codec import Row
+from kmsd.store.sql.connections import SqlConnections
 
 BUSY_TIMEOUT_MS = 10_000
 # How long the WAL scrub after a purge waits for other processes' readers: they hold a snapshot for a
@@ -24,7 +24,6 @@ BUSY_TIMEOUT_MS = 10_000
 SCRUB_WAIT_MS = 1_000
 # How stale a cached key may be after another process changed it; DESIGN.md allows a second.
 KEY_CACHE_CHECK_SECONDS = 0.1
-KEY_CACHE_LIMIT = 10_000
 
 _UNIQUE_VIOLATIONS = frozenset({"SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_CONSTRAINT_UNIQUE"})
 
@@ -59,20 +58,16 @@ class ReaderSlot:
         weakref.finalize(self, connection.close)
 
 
-class SqliteConnections:
-    """Connections, transactions and the key cache, shared by the query classes that make up SqliteStore."""
+class SqliteConnections(SqlConnections):
+    """The writer, the readers and transactions on one SQLite file, for the query classes that make up SqliteStore."""
 
     # Set by SqliteStore.__init__, which also opens and migrates the file.
     path: Path
     _lock: threading.Lock
-    _owner: int | None
     _doomed: bool
     _local: threading.local
     _readers: weakref.WeakSet[ReaderSlot]
     _closed: bool
-    _key_cache: dict[tuple[str, str], KeyRecord]  # by (key_id, region)
-    _key_cache_lock: threading.Lock
-    _key_cache_generation: int
     _key_cache_data_version: int | None
     _key_cache_checked_at: float
     _monotonic: Callable[[], float]  # time.monotonic, or a test's clock
@@ -255,11 +250,6 @@ class SqliteConnections:
 
     # --- key cache -------------------------------------------------------------
 
-    def _forget_cached_keys(self) -> None:
-        with self._key_cache_lock:
-            self._key_cache_generation += 1
-            self._key_cache.clear()
-
     def _note_data_version(self, version: int) -> None:
         """Empty the key cache if someone else committed since it was last checked."""
         self._key_cache_checked_at = self._monotonic()
@@ -279,9 +269,3 @@ class SqliteConnections:
         finally:
             self._lock.release()
         return True
-
-    # --- writes that must find their row ---------------------------------------
-
-    def _update_stored(self, sql: str, parameters: Sequence[Any], what: str) -> None:
-        if self._write(sql, parameters, what) == 0:
-            raise StoreError(f"{what} cannot be updated: it is not stored")

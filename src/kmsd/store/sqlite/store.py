@@ -92,30 +92,21 @@ from pathlib import Path
 
 from kmsd.store.base import StoreError
 from kmsd.store.migrations import LATEST_VERSION, MIGRATIONS
-from kmsd.store.models import KeyRecord
-from kmsd.store.sqlite.accounts import AccountQueries
-from kmsd.store.sqlite.codec import decode_time, encode_time
-from kmsd.store.sqlite.connections import BUSY_TIMEOUT_MS, KEY_CACHE_CHECK_SECONDS, ReaderSlot, connect
-from kmsd.store.sqlite.custom_key_stores import CustomKeyStoreQueries
-from kmsd.store.sqlite.grants import GrantQueries
-from kmsd.store.sqlite.iam_entities import IamEntityQueries
-from kmsd.store.sqlite.iam_policies import IamPolicyQueries
-from kmsd.store.sqlite.kms_keys import KmsKeyQueries
-from kmsd.store.sqlite.sessions import SessionQueries
+from kmsd.store.sql.codec import decode_time, encode_time
+from kmsd.store.sql.queries import SqlQueries
+from kmsd.store.sqlite.connections import (
+    BUSY_TIMEOUT_MS,
+    KEY_CACHE_CHECK_SECONDS,
+    ReaderSlot,
+    SqliteConnections,
+    connect,
+)
 from kmsd.store.table_rebuild import TableRebuild
 
 __all__ = ["BUSY_TIMEOUT_MS", "KEY_CACHE_CHECK_SECONDS", "SqliteStore", "decode_time", "encode_time"]
 
 
-class SqliteStore(
-    KmsKeyQueries,
-    CustomKeyStoreQueries,
-    GrantQueries,
-    AccountQueries,
-    IamEntityQueries,
-    IamPolicyQueries,
-    SessionQueries,
-):
+class SqliteStore(SqliteConnections, SqlQueries):
     """The Store protocol on one SQLite file; safe to share between threads and processes."""
 
     def __init__(self, path: Path | str, *, monotonic: Callable[[], float] = time.monotonic) -> None:
@@ -135,9 +126,7 @@ class SqliteStore(
         self._local = threading.local()
         self._readers: weakref.WeakSet[ReaderSlot] = weakref.WeakSet()
         self._closed = False
-        self._key_cache: dict[tuple[str, str], KeyRecord] = {}  # by (key_id, region)
-        self._key_cache_lock = threading.Lock()  # orders filling the cache against emptying it
-        self._key_cache_generation = 0  # advanced whenever the cache is emptied
+        self._init_key_cache()
         self._key_cache_data_version: int | None = None  # the writer's data_version the cache is valid for
         self._key_cache_checked_at = monotonic()
         self._scrub_requested = False

@@ -1,7 +1,7 @@
 """The column table of every record the SQLite store keeps: one :class:`RowCodec` per record, declared once.
 
 Each codec names the record's table and how its fields are stored where that is not
-as they are (see :mod:`kmsd.store.sqlite.codec`); the column names and their order are
+as they are (see :mod:`kmsd.store.sql.codec`); the column names and their order are
 the dataclass's, which are also the schema's (``migrations.py``), so the statements the
 codecs build are the ones the store always issued.  The query modules take their column
 lists, statements and conversions from here and index no row by hand.
@@ -33,7 +33,7 @@ from kmsd.store.models import (
     SessionRecord,
     TokenKeyRecord,
 )
-from kmsd.store.sqlite.codec import BLOB, BOOL, JSON_OBJECT, JSON_TUPLE, TIME, RowCodec
+from kmsd.store.sql.codec import BLOB, BOOL, JSON_OBJECT, JSON_TUPLE, TIME, RowCodec
 
 ACCOUNTS = RowCodec(Account, "accounts", {"created_at": TIME})
 ACCESS_KEYS = RowCodec(

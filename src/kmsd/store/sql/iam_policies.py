@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from kmsd.store.base import StoreError
 from kmsd.store.models import InlinePolicy, ManagedPolicy, OwnerKind, PolicyAttachment, PolicyVersion
-from kmsd.store.sqlite.connections import SqliteConnections
-from kmsd.store.sqlite.rows import (
+from kmsd.store.sql.connections import SqlConnections
+from kmsd.store.sql.rows import (
     ATTACHMENTS,
     INLINE_POLICIES,
     PATH_PREFIX_MATCH,
@@ -17,7 +17,7 @@ from kmsd.store.sqlite.rows import (
 )
 
 
-class IamPolicyQueries(SqliteConnections):
+class IamPolicyQueries(SqlConnections):
     """The iam_policies, iam_policy_versions, iam_inline_policies and iam_policy_attachments tables."""
 
     # --- IAM: managed policies and their versions -----------------------------------------------

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from kmsd.store.base import StoreError
 from kmsd.store.models import CustomKeyStoreRecord, TokenKeyRecord
-from kmsd.store.sqlite.connections import SqliteConnections
-from kmsd.store.sqlite.rows import CUSTOM_KEY_STORES, TOKEN_KEYS
+from kmsd.store.sql.connections import SqlConnections
+from kmsd.store.sql.rows import CUSTOM_KEY_STORES, TOKEN_KEYS
 
 _UPDATE_STORE = (
     "UPDATE custom_key_stores SET custom_key_store_name = ?, cloud_hsm_cluster_id = ?, "
@@ -20,7 +20,7 @@ _UPDATE_STORE = (
 )
 
 
-class CustomKeyStoreQueries(SqliteConnections):
+class CustomKeyStoreQueries(SqlConnections):
     """The custom_key_stores and token_keys tables."""
 
     # --- custom key stores -----------------------------------------------------------------------------

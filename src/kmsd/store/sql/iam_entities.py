@@ -7,8 +7,8 @@ from __future__ import annotations
 import threading
 
 from kmsd.store.models import IamGroup, IamRole, IamUser
-from kmsd.store.sqlite.principal_references import PrincipalReferenceQueries
-from kmsd.store.sqlite.rows import GROUPS, PATH_PREFIX_MATCH, ROLES, USERS
+from kmsd.store.sql.principal_references import PrincipalReferenceQueries
+from kmsd.store.sql.rows import GROUPS, PATH_PREFIX_MATCH, ROLES, USERS
 
 
 class IamEntityQueries(PrincipalReferenceQueries):

@@ -1,4 +1,4 @@
-"""What the deletion of an IAM user or role does to the documents and grants that name it, in the SQLite store.
+"""What the deletion of an IAM user or role does to the documents and grants that name it, in either store.
 
 IAM and KMS identify a principal named in a policy by its unique id, not its
 ARN: once the user or role is deleted, "the ARN appears as the ID" (IAM User
@@ -21,7 +21,7 @@ from __future__ import annotations
 from kmsd.store.base import StoreError
 from kmsd.store.principal_references_schema import UNREADABLE
 from kmsd.store.principal_rewrite import RewriteFailed, UnreadableDocument, replace_principal
-from kmsd.store.sqlite.connections import SqliteConnections
+from kmsd.store.sql.connections import SqlConnections
 
 # The documents the principal_references index covers: (table, the columns that identify a row, the policy column,
 # what a row is).  A key is its id in its Region: the replicas of a multi-Region key have policies of their own.
@@ -31,7 +31,7 @@ _INDEXED_DOCUMENTS = (
 )
 
 
-class PrincipalReferenceQueries(SqliteConnections):
+class PrincipalReferenceQueries(SqlConnections):
     """The principal_references index, and the rewrite it serves."""
 
     def _orphan_principal(self, arn: str, unique_id: str) -> None:
@@ -54,30 +54,30 @@ class PrincipalReferenceQueries(SqliteConnections):
     def _replace_principal(self, arn: str, replacement: str) -> None:
         references = (arn.lower(), UNREADABLE)
         for table, id_columns, document_column, what in _INDEXED_DOCUMENTS:
-            # Table and column names are this module's constants, never request input.  The row is updated by
-            # its rowid, which stands for its identity whatever columns that takes.
+            # Table and column names are this module's constants, never request input.
             first = id_columns.split(",")[0]
+            matches = " AND ".join(f"{column.strip()} = ?" for column in id_columns.split(","))
             rows = self._fetchall(
-                f"SELECT rowid, {document_column}, {id_columns} FROM {table} WHERE ({id_columns}) IN "
+                f"SELECT {document_column}, {id_columns} FROM {table} WHERE ({id_columns}) IN "
                 f"(SELECT {id_columns} FROM principal_references WHERE principal IN (?, ?) AND {first} IS NOT NULL)",
                 references,
             )
-            for row_id, document, *identity in rows:
+            for document, *identity in rows:
                 rewritten = _rewritten(str(document), arn, replacement)
                 if rewritten is not None:
                     self._write(
-                        f"UPDATE {table} SET {document_column} = ? WHERE rowid = ?",
-                        (rewritten, row_id),
+                        f"UPDATE {table} SET {document_column} = ? WHERE {matches}",
+                        (rewritten, *identity),
                         f"{what} {' '.join(map(str, identity))}",
                     )
-        # Grants store the principal's canonical ARN; COLLATE NOCASE also catches any other spelling.
+        # Grants store the principal's canonical ARN; a comparison without case also catches any other spelling.
         self._write(
-            "UPDATE grants SET grantee_principal = ? WHERE grantee_principal = ? COLLATE NOCASE",
+            f"UPDATE grants SET grantee_principal = ? WHERE {self.NOCASE_EQUALS.format(column='grantee_principal')}",
             (replacement, arn),
             f"grants for {replacement}",
         )
         self._write(
-            "UPDATE grants SET retiring_principal = ? WHERE retiring_principal = ? COLLATE NOCASE",
+            f"UPDATE grants SET retiring_principal = ? WHERE {self.NOCASE_EQUALS.format(column='retiring_principal')}",
             (replacement, arn),
             f"grants retirable by {replacement}",
         )

@@ -7,15 +7,15 @@ from __future__ import annotations
 from datetime import datetime
 
 from kmsd.store.models import AccessKeyRecord, Account
-from kmsd.store.sqlite.codec import encode_time
-from kmsd.store.sqlite.connections import SqliteConnections
-from kmsd.store.sqlite.rows import ACCESS_KEYS, ACCOUNTS
+from kmsd.store.sql.codec import encode_time
+from kmsd.store.sql.connections import SqlConnections
+from kmsd.store.sql.rows import ACCESS_KEYS, ACCOUNTS
 
 # put_access_key replaces every field of a key with the same id, the last-used fields too.
 _REPLACE_ACCESS_KEY = ", ".join(f"{column} = excluded.{column}" for column in ACCESS_KEYS.names[1:])
 
 
-class AccountQueries(SqliteConnections):
+class AccountQueries(SqlConnections):
     """The accounts and access_keys tables."""
 
     # --- accounts and access keys ------------------------------------------------------

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from kmsd.store.models import GrantRecord
-from kmsd.store.sqlite.connections import SqliteConnections
-from kmsd.store.sqlite.rows import GRANTS
+from kmsd.store.sql.connections import SqlConnections
+from kmsd.store.sql.rows import GRANTS
 
 
-class GrantQueries(SqliteConnections):
+class GrantQueries(SqlConnections):
     """The grants table."""
 
     # --- KMS grants -----------------------------------------------------------------------------------

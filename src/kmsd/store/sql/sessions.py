@@ -7,12 +7,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from kmsd.store.models import SessionRecord
-from kmsd.store.sqlite.codec import encode_time
-from kmsd.store.sqlite.connections import SqliteConnections
-from kmsd.store.sqlite.rows import SESSIONS
+from kmsd.store.sql.codec import encode_time
+from kmsd.store.sql.connections import SqlConnections
+from kmsd.store.sql.rows import SESSIONS
 
 
-class SessionQueries(SqliteConnections):
+class SessionQueries(SqlConnections):
     """The sts_sessions table."""
 
     # --- STS sessions ---------------------------------------------------------------------------------

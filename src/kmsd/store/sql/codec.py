@@ -1,6 +1,6 @@
 """One generic codec between a frozen record dataclass and a row of its SQLite table.
 
-A :class:`RowCodec` is declared once per record (see :mod:`kmsd.store.sqlite.rows`): the
+A :class:`RowCodec` is declared once per record (see :mod:`kmsd.store.sql.rows`): the
 columns are the dataclass's fields, in their order and under their names, and the
 declaration adds only what differs from "store the value as it is": a
 :class:`Conversion` for the fields stored in another form (times as fixed-width UTC

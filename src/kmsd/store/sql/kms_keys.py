@@ -4,20 +4,19 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime
 
 from kmsd.store.base import StoreError
 from kmsd.store.models import AliasRecord, ImportedMaterialRecord, KeyLastUsageRecord, KeyMaterialRecord, KeyRecord
-from kmsd.store.sqlite.codec import encode_time
-from kmsd.store.sqlite.connections import KEY_CACHE_LIMIT, SqliteConnections
-from kmsd.store.sqlite.rows import ALIASES, IMPORTED_MATERIALS, KEY_LAST_USAGE, KEY_MATERIALS, KEYS
+from kmsd.store.sql.codec import encode_time
+from kmsd.store.sql.connections import KEY_CACHE_LIMIT, SqlConnections
+from kmsd.store.sql.rows import ALIASES, IMPORTED_MATERIALS, KEY_LAST_USAGE, KEY_MATERIALS, KEYS
 
 # get_key's statement, built once: a cache miss is on the request path.
 _SELECT_KEY = f"{KEYS.select_sql} WHERE key_id = ? AND region = ?"
 
 
-class KmsKeyQueries(SqliteConnections):
+class KmsKeyQueries(SqlConnections):
     """The keys, key_materials and aliases tables."""
 
     # --- KMS keys ------------------------------------------------------------------
@@ -32,7 +31,7 @@ class KmsKeyQueries(SqliteConnections):
 
     def get_key(self, key_id: str, region: str) -> KeyRecord | None:
         """The key, from the key cache when this thread is outside a transaction (see the module docstring)."""
-        if self._owner == threading.get_ident() or not self._key_cache_is_current():
+        if self._in_own_transaction() or not self._key_cache_is_current():
             return self._read_key(key_id, region)
         identity = (key_id, region)
         cached = self._key_cache.get(identity)

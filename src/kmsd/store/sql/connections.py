@@ -1,0 +1,90 @@
+"""What the query modules of :mod:`kmsd.store.sql` need from a database: the primitives each store implements, and
+the key cache they share.
+
+The queries (``kms_keys``, ``grants``, ``iam_entities``, ...) are written once, in the SQL that SQLite and
+PostgreSQL both accept, with ``?`` placeholders; :class:`SqlConnections` is the contract between them and a
+store's connection machinery (:mod:`kmsd.store.sqlite.connections`, :mod:`kmsd.store.postgres.connections`).
+A store runs a statement read outside a transaction on a connection of its own choosing; inside the calling
+thread's transaction, on that transaction's connection, so a thread sees its own uncommitted writes.  The few
+places where the two dialects differ are class attributes here (:attr:`SqlConnections.NOCASE_EQUALS`).
+
+The key cache.  Every KMS call reads its key, so :meth:`~kmsd.store.sql.kms_keys.KmsKeyQueries.get_key` keeps the
+records it read outside a transaction.  The end of every transaction of this store empties it, and a read under
+way meanwhile does not fill it (a generation counter), so this process never sees a key older than its own last
+commit; each store says in :meth:`SqlConnections._key_cache_is_current` how it learns of other processes'
+commits (SQLite: ``PRAGMA data_version``; PostgreSQL: LISTEN/NOTIFY).
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import abstractmethod
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from typing import Any
+
+from kmsd.store.base import StoreError
+from kmsd.store.models import KeyRecord
+from kmsd.store.sql.codec import Row
+
+KEY_CACHE_LIMIT = 10_000
+
+
+class SqlConnections:
+    """The primitives the query classes call, and the key cache; a store subclasses this with its driver."""
+
+    # ``column = ?`` compared without regard to ASCII case (a grant's principal in any spelling).
+    NOCASE_EQUALS = "{column} = ? COLLATE NOCASE"
+
+    # Set by the store's __init__.
+    _owner: int | None  # thread ident holding the open transaction
+    _key_cache: dict[tuple[str, str], KeyRecord]  # by (key_id, region)
+    _key_cache_lock: threading.Lock  # orders filling the cache against emptying it
+    _key_cache_generation: int  # advanced whenever the cache is emptied
+
+    def _init_key_cache(self) -> None:
+        self._key_cache = {}
+        self._key_cache_lock = threading.Lock()
+        self._key_cache_generation = 0
+
+    # --- statements ------------------------------------------------------------------
+
+    @abstractmethod
+    def transaction(self) -> AbstractContextManager[None]:
+        """Commit everything in the block together, or nothing (see :meth:`kmsd.store.base.Store.transaction`)."""
+
+    @abstractmethod
+    def _fetchone(self, sql: str, parameters: Sequence[Any] = ()) -> Row | None: ...
+
+    @abstractmethod
+    def _fetchall(self, sql: str, parameters: Sequence[Any] = ()) -> list[Row]: ...
+
+    @abstractmethod
+    def _write(self, sql: str, parameters: Sequence[Any], what: str) -> int:
+        """Run one statement in the caller's transaction, or in one of its own; the number of rows changed.
+
+        A uniqueness violation raises :class:`~kmsd.store.base.Conflict` and leaves the caller's transaction
+        usable (``except Conflict`` may carry on); a missing referenced row raises StoreError.
+        """
+
+    @abstractmethod
+    def _request_scrub(self) -> None:
+        """The current transaction deletes secret material: erase what the files keep of it once it commits."""
+
+    def _update_stored(self, sql: str, parameters: Sequence[Any], what: str) -> None:
+        if self._write(sql, parameters, what) == 0:
+            raise StoreError(f"{what} cannot be updated: it is not stored")
+
+    def _in_own_transaction(self) -> bool:
+        return self._owner == threading.get_ident()
+
+    # --- key cache ---------------------------------------------------------------------
+
+    @abstractmethod
+    def _key_cache_is_current(self) -> bool:
+        """Whether the cache may answer now: no commit of another process is known to have passed it by."""
+
+    def _forget_cached_keys(self) -> None:
+        with self._key_cache_lock:
+            self._key_cache_generation += 1
+            self._key_cache.clear()
