@@ -21,22 +21,18 @@ import datetime
 import json
 import os
 import platform
-import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from types import FrameType
 
-from failures import BenchmarkFailure
+from failures import BenchmarkFailure, run_command
 from kms_workload import OPERATIONS, check_answer, params_for
 from results_table import GOAL_CONNECTIONS, GOAL_OPERATION, Cell, as_json, render
 from signed_requests import send, sign_kms_request, write_lua
 from targets import KmsdStore, ReadyTarget, ceiling, kmsd_granian, kmsd_sigv4_only, kmsd_uvicorn, moto
-from wrk_load import run_wrk
+from wrk_load import require_wrk, run_wrk, wrk_version
 
 BENCH_DIR = Path(__file__).resolve().parent
 DEFAULT_OUTPUT = BENCH_DIR / "results" / "latest.json"
@@ -47,15 +43,7 @@ GOAL_CELL_ONLY = frozenset({"kmsd-granian", "kmsd-sigv4"})
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse_args(argv)
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    try:
-        return _run(args)
-    except BenchmarkFailure as failure:
-        print(f"\nbench: FAILED: {failure}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("\nbench: interrupted; every server started has been stopped", file=sys.stderr)
-        return 130
+    return run_command(lambda: _run(args))
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -88,8 +76,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def _run(args: argparse.Namespace) -> int:
-    if shutil.which("wrk") is None:
-        raise BenchmarkFailure("wrk is not installed: run `make bench`, or `apt-get install -y wrk`")
+    require_wrk()
     started = time.monotonic()
     context = _context(args)
     print(_header(context), flush=True)
@@ -97,8 +84,7 @@ def _run(args: argparse.Namespace) -> int:
     servers: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="kmsd-bench-") as scratch, contextlib.ExitStack() as running:
         work_dir = Path(scratch)
-        store = KmsdStore(work_dir / "store")
-        store.directory.mkdir()
+        store = KmsdStore.sqlite(work_dir / "store")
         starters: dict[str, Callable[[], contextlib.AbstractContextManager[ReadyTarget]]] = {
             "kmsd": lambda: kmsd_uvicorn(store, work_dir),
             "kmsd-granian": lambda: kmsd_granian(store, work_dir),
@@ -192,7 +178,7 @@ def _context(args: argparse.Namespace) -> dict[str, object]:
             "cpus": os.cpu_count(),
             "load_average_before": [round(load, 2) for load in os.getloadavg()],
             "python": platform.python_version(),
-            "wrk": _wrk_version(),
+            "wrk": wrk_version(),
         },
         "settings": {
             "duration_s": args.duration,
@@ -217,14 +203,6 @@ def _header(context: dict[str, object]) -> str:
     )
 
 
-def _wrk_version() -> str:
-    with contextlib.suppress(OSError, subprocess.SubprocessError):
-        # `wrk -v` prints its version and usage, and exits non-zero.
-        shown = subprocess.run(["wrk", "-v"], capture_output=True, text=True, timeout=10, check=False)
-        return (shown.stdout or shown.stderr).splitlines()[0].strip()
-    return "unknown"
-
-
 def _int_list(text: str) -> list[int]:
     try:
         values = [int(part) for part in text.split(",") if part.strip()]
@@ -241,11 +219,6 @@ def _target_list(text: str) -> list[str]:
     if unknown or not names:
         raise argparse.ArgumentTypeError(f"unknown targets {unknown}; choose from {', '.join(TARGET_NAMES)}")
     return names
-
-
-def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
-    # SystemExit unwinds through the with-blocks, so the servers are stopped before the process ends.
-    raise SystemExit(128 + signum)
 
 
 if __name__ == "__main__":

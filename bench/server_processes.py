@@ -19,6 +19,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from cpu_time import group_cpu_by_process, group_cpu_seconds
 from failures import BenchmarkFailure
 
 LOOPBACK = "127.0.0.1"
@@ -54,6 +55,10 @@ class ServerProcess:
         """
         return group_cpu_seconds(self.process.pid)
 
+    def cpu_by_process(self) -> dict[int, float]:
+        """:meth:`cpu_seconds` of each process of the group, by pid (a supervisor and its workers apart)."""
+        return group_cpu_by_process(self.process.pid)
+
 
 @contextlib.contextmanager
 def running_server(
@@ -83,23 +88,6 @@ def running_server(
         yield server
     finally:
         _stop(process)
-
-
-def group_cpu_seconds(group: int) -> float:
-    """User + system CPU seconds of the live processes whose process group is ``group`` (Linux /proc)."""
-    ticks = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            # Fields after the command name, which is in parentheses and may hold spaces: state is [0],
-            # pgrp [2], utime [11], stime [12] (proc(5)).
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # the process ended while the directory was read
-        if int(fields[2]) == group:
-            ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _wait_until_ready(server: ServerProcess, port: int, path: str, timeout_s: float) -> None:

@@ -54,26 +54,40 @@ class ReadyTarget:
     key: KeyFixture
     checks_answers: bool
     cpu_seconds: Callable[[], float]  # the server's CPU time so far (ServerProcess.cpu_seconds)
+    cpu_by_process: Callable[[], dict[int, float]]  # the same, by process (ServerProcess.cpu_by_process)
+    group: int  # the server's process group: its first process's pid (a supervisor's, with workers)
 
 
 @dataclass
 class KmsdStore:
-    """One fresh store shared by the kmsd targets; the credentials come from its first start."""
+    """One store shared by the kmsd targets; the credentials come from its first start.
 
-    directory: Path
+    ``root_key`` (base64, as ``KMSD_ROOT_KEY`` takes it) is given to every server of the store: a store on a
+    database server has no directory of its own for a root-key file, and every node must hold the same root
+    key.  Without it, kmsd creates a root-key file beside a SQLite store.
+    """
+
+    url: str
+    root_key: str | None = None
     access_key: AccessKey | None = None
 
-    @property
-    def url(self) -> str:
-        return f"sqlite:///{self.directory / 'kmsd.db'}"
+    @classmethod
+    def sqlite(cls, directory: Path) -> KmsdStore:
+        """A fresh SQLite store in ``directory``, which must not exist yet."""
+        directory.mkdir()
+        return cls(f"sqlite:///{directory / 'kmsd.db'}")
 
 
 @contextlib.contextmanager
-def kmsd_uvicorn(store: KmsdStore, log_dir: Path) -> Iterator[ReadyTarget]:
+def kmsd_uvicorn(store: KmsdStore, log_dir: Path, *, workers: int = 1, name: str = "kmsd") -> Iterator[ReadyTarget]:
+    """``kmsd serve`` on ``store``; with ``workers`` > 1, ``--workers N``: N processes on one port."""
     port = free_port()
     command = [_tool("kmsd"), "serve", "--host", LOOPBACK, "--port", str(port), "--store", store.url]
     description = "kmsd serve: uvicorn + uvloop + httptools, 1 process"
-    with _kmsd_target("kmsd", description, command, port, store, log_dir, _kmsd_environment()) as target:
+    if workers > 1:
+        command += ["--workers", str(workers)]
+        description = f"kmsd serve --workers {workers}: uvicorn's supervisor and {workers} worker processes"
+    with _kmsd_target(name, description, command, port, store, log_dir, _kmsd_environment(store)) as target:
         yield target
 
 
@@ -104,7 +118,7 @@ def kmsd_granian(store: KmsdStore, log_dir: Path) -> Iterator[ReadyTarget]:
         "granian_app:create_app",
     ]
     description = "kmsd's app on granian (asgi, HTTP/1, uvloop, 1 worker)"
-    environment = {**_kmsd_environment(), BENCH_STORE_ENV: store.url}
+    environment = {**_kmsd_environment(store), BENCH_STORE_ENV: store.url}
     with _kmsd_target("kmsd-granian", description, command, port, store, log_dir, environment) as target:
         yield target
 
@@ -114,7 +128,7 @@ def kmsd_sigv4_only(store: KmsdStore, log_dir: Path) -> Iterator[ReadyTarget]:
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", "--factory", "stage_app:create_app", *_uvicorn_options(port)]
     description = "bench/stage_app.py: kmsd's app up to SigV4 verification, then the ceiling's answer; uvicorn"
-    environment = {**_kmsd_environment(), BENCH_STORE_ENV: store.url}
+    environment = {**_kmsd_environment(store), BENCH_STORE_ENV: store.url}
     # It answers every KMS call with the ceiling's body: the ceiling's key id gives a request of the same shape.
     with _kmsd_target("kmsd-sigv4", description, command, port, store, log_dir, environment, ECHO_KEY) as target:
         yield target
@@ -144,22 +158,32 @@ def _kmsd_target(
             key=fixed_key or _fresh_key(name, server.endpoint, access_key),
             checks_answers=fixed_key is None,
             cpu_seconds=server.cpu_seconds,
+            cpu_by_process=server.cpu_by_process,
+            group=server.process.pid,
         )
 
 
 @contextlib.contextmanager
-def ceiling(log_dir: Path) -> Iterator[ReadyTarget]:
+def ceiling(log_dir: Path, *, workers: int = 1, name: str = "ceiling") -> Iterator[ReadyTarget]:
+    """The echo app on kmsd's uvicorn options; with ``workers`` > 1, under uvicorn's supervisor as
+    ``kmsd serve --workers N`` runs kmsd."""
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", "echo_app:app", *_uvicorn_options(port)]
-    with running_server("ceiling", command, port=port, ready_path="/", log_dir=log_dir) as server:
+    description = "bench/echo_app.py: uvicorn + uvloop + httptools, reads the body, fixed JSON answer"
+    if workers > 1:
+        command += ["--workers", str(workers)]
+        description += f"; {workers} workers under uvicorn's supervisor"
+    with running_server(name, command, port=port, ready_path="/", log_dir=log_dir) as server:
         yield ReadyTarget(
-            name="ceiling",
-            server="bench/echo_app.py: uvicorn + uvloop + httptools, reads the body, fixed JSON answer",
+            name=name,
+            server=description,
             endpoint=server.endpoint,
             access_key=ECHO_ACCESS_KEY,
             key=ECHO_KEY,
             checks_answers=False,
             cpu_seconds=server.cpu_seconds,
+            cpu_by_process=server.cpu_by_process,
+            group=server.process.pid,
         )
 
 
@@ -199,6 +223,8 @@ def moto(log_dir: Path) -> Iterator[ReadyTarget]:
             key=_fresh_key("moto", server.endpoint, MOTO_ACCESS_KEY),
             checks_answers=True,
             cpu_seconds=server.cpu_seconds,
+            cpu_by_process=server.cpu_by_process,
+            group=server.process.pid,
         )
 
 
@@ -229,9 +255,12 @@ def _kmsd_access_key(store: KmsdStore, log_text: str, target: str) -> AccessKey:
     return store.access_key
 
 
-def _kmsd_environment() -> dict[str, str]:
-    # The fresh store gets a fresh root key file beside it; a root key from the caller's shell stays unused.
-    return {name: value for name, value in os.environ.items() if name != ROOT_KEY_ENV}
+def _kmsd_environment(store: KmsdStore) -> dict[str, str]:
+    # The store's own root key, else a fresh root-key file beside it; a root key from the caller's shell stays unused.
+    environment = {name: value for name, value in os.environ.items() if name != ROOT_KEY_ENV}
+    if store.root_key is not None:
+        environment[ROOT_KEY_ENV] = store.root_key
+    return environment
 
 
 def _tool(name: str) -> str:

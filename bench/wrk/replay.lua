@@ -7,6 +7,12 @@
 -- unchanged, so the generator spends its one core on sending, not on Lua.
 -- Non-2xx answers are counted by wrk itself ("Non-2xx or 3xx responses"),
 -- which run.py turns into a failure: a benchmark of errors measures nothing.
+--
+-- KMSD_BENCH_HOSTS ("127.0.0.1:4001 127.0.0.1:4002 ...", set by bench/scaling.py)
+-- spreads wrk's threads over several servers: thread i connects to host i modulo
+-- their number.  The signed Host header stays the first server's, as behind a
+-- load balancer; kmsd verifies the signature against the Host header it is sent.
+-- setup() runs once per thread before the run, so the request path stays static.
 
 local request_file = os.getenv("KMSD_BENCH_REQUEST")
 if request_file == nil then
@@ -18,3 +24,17 @@ wrk.method = signed.method
 wrk.path = signed.path
 wrk.headers = signed.headers
 wrk.body = signed.body
+
+local hosts = os.getenv("KMSD_BENCH_HOSTS")
+if hosts ~= nil then
+   local threads_set_up = 0
+   function setup(thread)
+      local targets = {}
+      for host, port in string.gmatch(hosts, "([^%s:]+):(%d+)") do
+         table.insert(targets, {host = host, port = port})
+      end
+      local target = targets[(threads_set_up % #targets) + 1]
+      thread.addr = wrk.lookup(target.host, target.port)[1]
+      threads_set_up = threads_set_up + 1
+   end
+end
