@@ -5,10 +5,12 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 4599
 STORE  ?= sqlite:///./.kmsd/kmsd.db
+# The PostgreSQL server `make bench-scaling` creates (and drops) its database on; `none` leaves those rows out.
+BENCH_POSTGRES ?= postgresql://postgres@127.0.0.1:5432
 # More `kmsd serve` flags, passed through as given: make serve ARGS="--dev --explain-denials"
 ARGS   ?=
 
-.PHONY: serve test lint typecheck unit soak bench system-test-deps clean
+.PHONY: serve test lint typecheck unit soak bench bench-scaling system-test-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +60,14 @@ $(VENV)/.bench-installed: pyproject.toml $(VENV)/.test-installed
 
 bench: $(VENV)/.bench-installed system-test-deps
 	$(BIN)/python bench/run.py
+
+$(VENV)/.bench-scaling-installed: pyproject.toml $(VENV)/.bench-installed
+	$(BIN)/python -m pip install -q -e '.[test,bench,postgres]'
+	touch $@
+
+# Encrypt on 1, 2, 3 processes: kmsd --workers on SQLite, kmsd nodes on one PostgreSQL, the ceiling (bench/README.md).
+bench-scaling: $(VENV)/.bench-scaling-installed system-test-deps
+	$(BIN)/python bench/scaling.py --postgres $(BENCH_POSTGRES)
 
 clean:
 	rm -rf $(VENV) .kmsd .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -17,22 +17,21 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime
 import json
-import os
-import platform
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from failures import BenchmarkFailure, run_command
 from kms_workload import OPERATIONS, check_answer, params_for
 from results_table import GOAL_CONNECTIONS, GOAL_OPERATION, Cell, as_json, render
+from run_context import machine_line, run_context
 from signed_requests import send, sign_kms_request, write_lua
 from targets import KmsdStore, ReadyTarget, ceiling, kmsd_granian, kmsd_sigv4_only, kmsd_uvicorn, moto
-from wrk_load import require_wrk, run_wrk, wrk_version
+from wrk_load import require_wrk, run_wrk
 
 BENCH_DIR = Path(__file__).resolve().parent
 DEFAULT_OUTPUT = BENCH_DIR / "results" / "latest.json"
@@ -171,35 +170,25 @@ def _measure(target: ReadyTarget, operation: str, connections: int, args: argpar
     return Cell(target.name, operation, connections, result, cpu_us)
 
 
-def _context(args: argparse.Namespace) -> dict[str, object]:
-    return {
-        "started_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "load_average_before": [round(load, 2) for load in os.getloadavg()],
-            "python": platform.python_version(),
-            "wrk": wrk_version(),
-        },
-        "settings": {
+def _context(args: argparse.Namespace) -> dict[str, Any]:
+    return run_context(
+        {
             "duration_s": args.duration,
             "warmup_s": args.warmup,
             "connections": args.connections,
             "wrk_threads": 1,
             "targets": args.targets,
             "goal_cell_rounds": args.rounds,
-        },
-    }
+        }
+    )
 
 
-def _header(context: dict[str, object]) -> str:
-    machine = context["machine"]
+def _header(context: dict[str, Any]) -> str:
     settings = context["settings"]
-    assert isinstance(machine, dict) and isinstance(settings, dict)
     return (
         f"kmsd HTTP benchmark: {settings['duration_s']} s per cell after {settings['warmup_s']} s warm-up, "
         f"wrk -t1, connections {settings['connections']}\n"
-        f"machine: {machine['cpus']} cpus, load average {machine['load_average_before']} before the run "
-        "(other load on the machine lowers every target alike; compare the ratios)"
+        f"{machine_line(context)} (other load on the machine lowers every target alike; compare the ratios)"
     )
 
 

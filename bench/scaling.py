@@ -18,7 +18,6 @@ import argparse
 import base64
 import contextlib
 import dataclasses
-import datetime
 import json
 import os
 import sys
@@ -27,16 +26,18 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from cpu_time import command_line, machine_busy_seconds
 from failures import BenchmarkFailure, run_command
 from kms_workload import check_answer, params_for
 from postgres_db import PostgresCpu, database_name, fresh_database, postgres_cpu
+from run_context import machine_line, run_context
 from scaling_table import Config, Measurement, render
 from signed_requests import send, sign_kms_request, write_lua
 from targets import KmsdStore, ReadyTarget, ceiling, kmsd_uvicorn
-from wrk_load import LoadResult, require_wrk, run_wrk, wrk_version
+from wrk_load import LoadResult, require_wrk, run_wrk
 
 BENCH_DIR = Path(__file__).resolve().parent
 DEFAULT_OUTPUT = BENCH_DIR / "results" / "scaling.json"
@@ -260,34 +261,25 @@ def _as_json(measurement: Measurement) -> dict[str, object]:
     }
 
 
-def _context(args: argparse.Namespace) -> dict[str, object]:
-    return {
-        "started_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "load_average_before": [round(load, 2) for load in os.getloadavg()],
-            "wrk": wrk_version(),
-        },
-        "settings": {
+def _context(args: argparse.Namespace) -> dict[str, Any]:
+    return run_context(
+        {
             "operation": OPERATION,
             "duration_s": args.duration,
             "warmup_s": args.warmup,
             "connections": args.connections,
             "rounds": args.rounds,
             "postgres": args.postgres,
-        },
-    }
+        }
+    )
 
 
-def _header(context: dict[str, object]) -> str:
-    machine = context["machine"]
+def _header(context: dict[str, Any]) -> str:
     settings = context["settings"]
-    assert isinstance(machine, dict) and isinstance(settings, dict)
     return (
         f"kmsd scaling benchmark: {OPERATION}, {settings['connections']} connections, wrk with one thread per "
         f"server process, {settings['duration_s']} s per row after {settings['warmup_s']} s warm-up, "
-        f"{settings['rounds']} round(s)\n"
-        f"machine: {machine['cpus']} cpus, load average {machine['load_average_before']} before the run"
+        f"{settings['rounds']} round(s)\n{machine_line(context)}"
     )
 
 
