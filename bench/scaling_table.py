@@ -24,6 +24,8 @@ from postgres_db import PostgresCpu
 from wrk_load import LoadResult
 
 FAMILIES = ("ceiling-workers", "ceiling-nodes", "sqlite", "postgresql")
+# Other work above this many CPUs in a window gets a warning: it takes a tenth of the machine from the run.
+NOTICEABLE_OTHER_CPUS = 0.2
 
 
 @dataclass(frozen=True)
@@ -199,37 +201,50 @@ def _render_processes(measurements: Sequence[Measurement]) -> str:
 
 
 def _render_limits(measurements: Sequence[Measurement], cpus: int) -> str:
-    """What bounds each family's largest row: the CPU each request costs the machine, against its cores."""
+    """What bounds each row with several processes: the CPU a request costs, against the machine's cores."""
     present = rows(measurements)
-    lines = [f"What limits the scaling: this machine has {cpus} CPUs, shared by the server processes, wrk and"]
-    lines.append("PostgreSQL; at what a request costs them in all, the cores allow at most cpus * 10^6 / total req/s.")
-    for family in FAMILIES:
-        largest = [config for config in present if config.family == family and config.processes > 1]
-        if not largest:
+    lines = [
+        f"What limits the scaling: {cpus} CPUs, shared by the server processes, wrk and PostgreSQL. At what a",
+        f"request costs them in all, the cores allow at most {cpus} * 10^6 / total µs requests/s:",
+    ]
+    for config in present:
+        if config.processes == 1:
             continue
-        config = max(largest, key=lambda config: config.processes)
-        single = config.single
         total = _median(measurements, config, lambda m: m.total_us)
         bound = cpus * 1e6 / total
-        single_rate = _rate(measurements, single)
+        single = config.single
+        postgres = _median(measurements, config, lambda m: m.postgres_us)
         lines.append(
             f"- {config.label}: {_times(_ratio(measurements, config, single))} one process. A request costs "
-            f"{total:.0f} µs of CPU (server {_median(measurements, config, lambda m: m.server_us):.0f}, "
-            f"1 process: {_median(measurements, single, lambda m: m.server_us):.0f}), so {cpus} CPUs serve at most "
-            f"{bound:.0f} req/s = {bound / single_rate:.2f}x one process; the run kept "
-            f"{_median(measurements, config, lambda m: m.cores_busy):.2f} of {cpus} CPUs busy "
-            f"(the machine: {_median(measurements, config, lambda m: m.machine_cores_busy):.2f})."
+            f"{total:.0f} µs: server {_median(measurements, config, lambda m: m.server_us):.0f} "
+            f"(1 process: {_median(measurements, single, lambda m: m.server_us):.0f})"
+            + (f", PostgreSQL {postgres:.0f}" if config.family == "postgresql" else "")
+            + f", wrk {_median(measurements, config, lambda m: m.wrk_us):.0f}; at most {bound:.0f} req/s = "
+            f"{bound / _rate(measurements, single):.2f}x one process. These kept "
+            f"{_median(measurements, config, lambda m: m.cores_busy):.2f} CPUs busy, other work "
+            f"{_median(measurements, config, _other_cores):.2f}."
         )
     single_ceiling = Config("ceiling-workers", 1)
     if _of(measurements, single_ceiling):
         server_cores = _median(measurements, single_ceiling, lambda m: sum(m.server_cpu_s.values()) / m.load.duration_s)
         wrk_cores = _median(measurements, single_ceiling, lambda m: m.load.generator_cpu_s / m.load.duration_s)
         lines.append(
-            f"One ceiling process already keeps {server_cores:.2f} CPUs busy and wrk {wrk_cores:.2f}: a second "
-            "process only gets what wrk (and PostgreSQL) leave of the cores, and a third process on 2 CPUs adds "
-            "none, only contention. The ceiling's own scaling is the most any app gets on this machine."
+            f"One ceiling process keeps {server_cores:.2f} CPUs busy and wrk {wrk_cores:.2f}: a second process only "
+            "gets what wrk (and PostgreSQL) leave of the cores, and a third adds no core, only contention. The "
+            "ceiling's own scaling is the most any app gets on this machine."
+        )
+    others = max(_other_cores(measurement) for measurement in measurements)
+    if others > NOTICEABLE_OTHER_CPUS:
+        lines.append(
+            f"Other work on the machine took up to {others:.2f} CPUs in a window: every number above is bounded "
+            "by what it left; compare runs only at a similar load (see `uptime`)."
         )
     return "\n".join(lines)
+
+
+def _other_cores(measurement: Measurement) -> float:
+    """CPUs busy with work other than this row's processes: neighbours, and processes that ended in the window."""
+    return max(0.0, measurement.machine_cores_busy - measurement.cores_busy)
 
 
 def _process_us(name: str) -> Callable[[Measurement], float]:
