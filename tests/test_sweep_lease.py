@@ -1,16 +1,16 @@
-"""The sweep lease of ``kmsd serve --workers``: one holder at a time, and a holder that goes frees it."""
+"""The background lease of a SQLite store (--workers, or two servers on one file): one holder, freed when it goes."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from kmsd.workers import SweepLease
+from kmsd.store.sqlite.background_lease import FileLease
 
 
 def test_one_lease_holds_and_a_closed_holder_frees_it(tmp_path: Path) -> None:
     path = tmp_path / "kmsd.db.sweep-lock"
-    first, second = SweepLease(path), SweepLease(path)
+    first, second = FileLease(path), FileLease(path)
     assert first.try_hold() is True
     assert first.try_hold() is True
     assert second.try_hold() is False

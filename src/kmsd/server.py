@@ -196,6 +196,9 @@ def build_app(
     parts: Parts, dev: bool, options: RequestOptions, attestation_root: TrustRoot | None, **more: Any
 ) -> KmsdApp:
     """The app ``kmsd serve`` runs on ``parts``, from its options; ``more`` adds the workers' (kmsd.workers)."""
+    more.setdefault("store_check_interval", parts.store.change_check_interval)
+    # The sweep runs in the one process of the service that holds the store's background lease.
+    more.setdefault("sweep_gate", parts.store.try_hold_background_lease)
     return KmsdApp(
         build_runtime(parts, dev=dev, pkcs11_module=options.pkcs11_module, attestation_root=attestation_root),
         explain_denials=options.explain_denials,

@@ -1,4 +1,4 @@
-"""``kmsd serve --workers N``: N processes on one port, over one SQLite store and one root key.
+"""``kmsd serve --workers N``: N processes on one port, over one store and one root key.
 
 The parent binds the port, opens the store once (migrating it and creating the default account, whose
 credentials it prints once), then hands the socket to uvicorn's process supervisor, which spawns the workers
@@ -12,55 +12,30 @@ request (``PRAGMA data_version``, see :meth:`kmsd.store.sqlite.store.SqliteStore
 dropping its caches if so.  A commit is in the WAL file before the answer, so a killed worker loses nothing
 it acknowledged, and SQLite releases a dead process's locks.
 
-The periodic sweep runs in one worker at a time (:class:`SweepLease`): purging a key is not safe to run twice
-at once, and one sweeper per file is all the work needs.
+With PostgreSQL, each worker is a node of its own to the store: it hears the others' commits by LISTEN/NOTIFY
+(:mod:`kmsd.store.postgres.notifications`), within milliseconds rather than on the next request.
+
+The periodic sweep runs in one process of the service at a time, the holder of the store's background lease
+(:meth:`kmsd.store.base.Store.try_hold_background_lease`): purging a key is not safe to run twice at once.
 """
 
 from __future__ import annotations
 
 import base64
 import dataclasses
-import fcntl
 import json
 import os
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 from cryptography.hazmat.primitives.serialization import Encoding
 from uvicorn.supervisors import Multiprocess
 
 from kmsd.api.app import KmsdApp
 from kmsd.crypto.attestation import TrustRoot
-from kmsd.server import ListenError, RequestOptions, bind_and_open, build_app, open_parts, uvicorn_config
-from kmsd.store.urls import sqlite_path
+from kmsd.server import RequestOptions, bind_and_open, build_app, open_parts, uvicorn_config
 
 # The settings of the workers, set by the parent before it spawns them (JSON).
 SETTINGS_VARIABLE = "KMSD_WORKER_SETTINGS"
-
-
-class SweepLease:
-    """An exclusive ``flock`` on a file beside the database: its holder is the one process that sweeps.
-
-    The kernel releases the lock when the holder dies, however it dies, so another worker takes over at its
-    next sweep; nothing has to expire or be cleaned up.  The lock file holds nothing.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._descriptor: int | None = None
-
-    def try_hold(self) -> bool:
-        """Whether this process holds the lease now (taking it if it is free); never waits."""
-        if self._descriptor is not None:
-            return True
-        descriptor = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600)
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(descriptor)
-            return False
-        self._descriptor = descriptor
-        return True
 
 
 @dataclass(frozen=True)
@@ -89,11 +64,6 @@ def settings_for(
     return WorkerSettings(store_url, dev, options, pem)
 
 
-def sweep_lock_path(store_url: str) -> Path:
-    database = sqlite_path(store_url)
-    return database.with_name(database.name + ".sweep-lock")
-
-
 def worker_app() -> KmsdApp:
     """The app of one worker (uvicorn's factory, called in each spawned process)."""
     settings = WorkerSettings.from_environment()
@@ -112,7 +82,6 @@ def worker_app() -> KmsdApp:
         # Every request asks the store whether another worker committed: read-your-writes across workers.
         store_check_interval=0.0,
         worker_id=str(os.getpid()),
-        sweep_gate=SweepLease(sweep_lock_path(settings.store_url)).try_hold,
     )
 
 
@@ -128,8 +97,6 @@ def serve_workers(
 ) -> None:
     """``kmsd serve --workers N``: bind, open the store once, then serve from ``workers`` processes under
     uvicorn's supervisor, which replaces one that dies."""
-    if not store_url.startswith("sqlite:"):
-        raise ListenError(f"--workers {workers} needs a SQLite store")
     sock, parts = bind_and_open(host, port, store_url)
     # The parent only migrated the store and made the default account; each worker opens its own.
     parts.store.close()

@@ -50,10 +50,12 @@ def test_percent_escapes_are_decoded() -> None:
     assert sqlite_path("sqlite:///rel/kmsd.db") == Path("rel/kmsd.db")
 
 
-def test_postgresql_is_recognised_but_not_served_yet() -> None:
-    for url in ("postgresql://kmsd@db.internal:5432/kmsd", "postgres://kmsd@localhost/kmsd"):
-        with pytest.raises(StoreError, match=r"^PostgreSQL stores arrive with the multi-node issue$"):
-            open_store(url)
+def test_an_unreachable_postgresql_store_is_refused_with_the_reason_and_no_password() -> None:
+    with pytest.raises(StoreError) as refused:
+        open_store("postgresql://kmsd:s3cret-pw@127.0.0.1:1/kmsd")
+    message = str(refused.value)
+    assert message.startswith("cannot connect to the PostgreSQL store at postgresql://kmsd:***@127.0.0.1:1/kmsd: ")
+    assert "s3cret-pw" not in message
 
 
 @pytest.mark.parametrize(

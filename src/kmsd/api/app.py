@@ -172,7 +172,7 @@ class KmsdApp:
         self._worker_headers: tuple[tuple[bytes, bytes], ...] = (
             ((b"x-kmsd-worker", worker_id.encode()),) if worker_id is not None else ()
         )
-        # Whether this process runs the periodic sweep now (kmsd.workers.SweepLease: one worker of N); None: always.
+        # Whether this process runs the periodic sweep now (the store's background lease); None: always.
         self._sweep_gate = sweep_gate
         # kmsd serve --explain-denials: AccessDeniedException bodies carry the decision's trace (for callers
         # in the key's own account only, see _send_json_error).
@@ -494,14 +494,21 @@ class KmsdApp:
         """End deletion windows and run due rotations even for keys nobody asks about."""
         while True:
             await asyncio.sleep(self.sweep_interval)
-            # With several workers one of them sweeps (the sweep's purges are not safe to run twice at once);
-            # the others still drop the material of keys purged elsewhere, so an idle worker keeps none.
-            kms = self.runtime.kms
-            sweep = kms.sweep if self._sweep_gate is None or self._sweep_gate() else kms.drop_purged_material
             try:
-                await asyncio.get_running_loop().run_in_executor(self._store_calls, sweep)
+                await asyncio.get_running_loop().run_in_executor(self._store_calls, self._sweep_once)
             except Exception:
                 log.exception("periodic sweep failed; retrying in %s s", self.sweep_interval)
+
+    def _sweep_once(self) -> None:
+        """One sweep, on the store-call thread (taking the lease may reach the database)."""
+        # With several processes or nodes, the holder of the store's background lease sweeps (the sweep's purges
+        # are not safe to run twice at once); the others still drop the material of keys purged elsewhere, so
+        # an idle process keeps none.
+        kms = self.runtime.kms
+        if self._sweep_gate is None or self._sweep_gate():
+            kms.sweep()
+        else:
+            kms.drop_purged_material()
 
 
 def _protocol_of(method: str, header_map: Mapping[str, list[str]]) -> WireProtocol:

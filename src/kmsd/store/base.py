@@ -69,6 +69,18 @@ class Store(Protocol):
         """
         ...
 
+    # How often a server should call changed_since_last_check (seconds; 0: on every request, the check is free).
+    change_check_interval: float
+
+    def try_hold_background_lease(self) -> bool:
+        """Whether this process holds the service's background lease now, taking it if it is free; never waits.
+
+        Its holder runs the periodic sweep (deletion windows, automatic rotation, expiry of imported material
+        and sessions), so that the sweep runs once per service however many processes and nodes serve it.  A
+        holder that dies, however it dies, frees it.
+        """
+        ...
+
     def close(self) -> None: ...
 
     # --- small key/value settings (e.g. whether the default account was initialised) --

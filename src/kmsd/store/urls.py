@@ -5,13 +5,14 @@ The forms follow the SQLAlchemy convention that users already know:
 directory, e.g. the default ``sqlite:///./.kmsd/kmsd.db``) and
 ``sqlite:////absolute/path.db`` (four slashes).  Percent-escapes in the path
 are decoded.  Missing parent directories of a SQLite file are created.
-``postgresql://`` URLs are recognised but not served yet.
+``postgresql://user:password@host:port/dbname?sslmode=...`` (or ``postgres://``, or SQLAlchemy's
+``postgresql+psycopg://``) opens a PostgreSQL store: the URL is libpq's, passed on as it is.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from kmsd.store.base import Store, StoreError
 from kmsd.store.sqlite import SqliteStore
@@ -44,6 +45,26 @@ def open_store(url: str) -> Store:
             raise StoreError(f"cannot create the directory for the store at {path}: {error}") from error
         return SqliteStore(path)
     if url.startswith(_POSTGRES_SCHEMES):
-        raise StoreError("PostgreSQL stores arrive with the multi-node issue")
+        return open_postgres_store(url)
     scheme = url.split(":", 1)[0] if ":" in url else url
-    raise StoreError(f"unsupported store URL scheme `{scheme}`: use sqlite:///path/to/kmsd.db (PostgreSQL comes later)")
+    raise StoreError(
+        f"unsupported store URL scheme `{scheme}`: use sqlite:///path/to/kmsd.db or postgresql://user@host/dbname"
+    )
+
+
+def open_postgres_store(url: str) -> Store:
+    try:
+        from kmsd.store.postgres import PostgresStore
+    except ImportError as error:
+        raise StoreError("a PostgreSQL store needs psycopg: pip install 'kmsd[postgres]'") from error
+    conninfo = "postgresql://" + url.split("://", 1)[1]
+    return PostgresStore(conninfo, description=redacted(url))
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))

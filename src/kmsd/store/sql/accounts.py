@@ -74,7 +74,7 @@ class AccountQueries(SqlConnections):
         GetAccessKeyLastUsed never goes backwards.
         """
         stamp = encode_time(when)
-        self._write(
+        self._bookkeeping_write(
             "UPDATE access_keys SET last_used_at = ?, last_used_service = ?, last_used_region = ? "
             "WHERE access_key_id = ? AND (last_used_at IS NULL OR last_used_at <= ?)",
             (stamp, service, region, access_key_id, stamp),

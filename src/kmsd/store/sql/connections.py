@@ -67,6 +67,13 @@ class SqlConnections:
         usable (``except Conflict`` may carry on); a missing referenced row raises StoreError.
         """
 
+    def _bookkeeping_write(self, sql: str, parameters: Sequence[Any], what: str) -> int:
+        """:meth:`_write` for bookkeeping that no cache holds (when a key or an access key was last used).
+
+        Other processes need not drop their caches for it; a store that tells them of commits may stay quiet.
+        """
+        return self._write(sql, parameters, what)
+
     @abstractmethod
     def _request_scrub(self) -> None:
         """The current transaction deletes secret material: erase what the files keep of it once it commits."""

@@ -155,11 +155,12 @@ class KmsKeyQueries(SqlConnections):
         Uses are recorded off the request, so they may arrive out of order: the latest one is kept.
         """
         stamp = encode_time(when)
-        self._write(
+        self._bookkeeping_write(
             "INSERT INTO key_last_usage (key_id, region, operation, used_at, request_id) "
             "SELECT key_id, region, ?, ?, ? FROM keys WHERE key_id = ? AND region = ? "
             "ON CONFLICT (key_id, region) DO UPDATE SET operation = excluded.operation, used_at = excluded.used_at, "
-            "request_id = excluded.request_id WHERE used_at IS NULL OR used_at <= excluded.used_at",
+            "request_id = excluded.request_id "
+            "WHERE key_last_usage.used_at IS NULL OR key_last_usage.used_at <= excluded.used_at",
             (operation, stamp, request_id, key_id, region),
             f"last use of key `{key_id}` in {region}",
         )

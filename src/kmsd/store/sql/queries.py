@@ -13,6 +13,7 @@ from kmsd.store.sql.iam_entities import IamEntityQueries
 from kmsd.store.sql.iam_policies import IamPolicyQueries
 from kmsd.store.sql.kms_keys import KmsKeyQueries
 from kmsd.store.sql.sessions import SessionQueries
+from kmsd.store.sql.settings import SettingQueries
 
 
 class SqlQueries(
@@ -23,5 +24,6 @@ class SqlQueries(
     IamEntityQueries,
     IamPolicyQueries,
     SessionQueries,
+    SettingQueries,
 ):
     """The Store protocol's reads and writes, in SQL both SQLite and PostgreSQL accept."""

@@ -94,6 +94,7 @@ from kmsd.store.base import StoreError
 from kmsd.store.migrations import LATEST_VERSION, MIGRATIONS
 from kmsd.store.sql.codec import decode_time, encode_time
 from kmsd.store.sql.queries import SqlQueries
+from kmsd.store.sqlite.background_lease import FileLease
 from kmsd.store.sqlite.connections import (
     BUSY_TIMEOUT_MS,
     KEY_CACHE_CHECK_SECONDS,
@@ -108,6 +109,10 @@ __all__ = ["BUSY_TIMEOUT_MS", "KEY_CACHE_CHECK_SECONDS", "SqliteStore", "decode_
 
 class SqliteStore(SqliteConnections, SqlQueries):
     """The Store protocol on one SQLite file; safe to share between threads and processes."""
+
+    # A check is a query on the writer connection (data_version): one process alone asks at most every 0.1 s,
+    # and kmsd serve --workers asks on every request (read-your-writes across workers).
+    change_check_interval = KEY_CACHE_CHECK_SECONDS
 
     def __init__(self, path: Path | str, *, monotonic: Callable[[], float] = time.monotonic) -> None:
         """Open (creating and migrating) the store at ``path``.
@@ -131,6 +136,7 @@ class SqliteStore(SqliteConnections, SqlQueries):
         self._key_cache_checked_at = monotonic()
         self._scrub_requested = False
         self._scrub_pending = False
+        self._background_lease = FileLease(self.path.with_name(self.path.name + ".sweep-lock"))
         self._create_private_file()
         try:
             self._writer = connect(str(self.path), query_only=False)
@@ -282,7 +288,14 @@ class SqliteStore(SqliteConnections, SqlQueries):
         self._note_data_version(version)
         return changed
 
+    def try_hold_background_lease(self) -> bool:
+        try:
+            return self._background_lease.try_hold()
+        except OSError as error:
+            raise StoreError(f"cannot take the background lease beside {self.path}: {error}") from error
+
     def close(self) -> None:
+        self._background_lease.release()
         with self._holding_writer() as writer:
             self._closed = True
             for slot in list(self._readers):
@@ -292,16 +305,3 @@ class SqliteStore(SqliteConnections, SqlQueries):
                 with self._watcher_lock:
                     watcher.close()
             writer.close()
-
-    # --- settings ----------------------------------------------------------------
-
-    def get_setting(self, name: str) -> str | None:
-        row = self._fetchone("SELECT value FROM settings WHERE name = ?", (name,))
-        return None if row is None else str(row[0])
-
-    def set_setting(self, name: str, value: str) -> None:
-        self._write(
-            "INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-            (name, value),
-            f"setting `{name}`",
-        )

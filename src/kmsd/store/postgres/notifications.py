@@ -1,0 +1,122 @@
+"""How a node of a PostgreSQL-backed service learns that another node (or another worker) committed a change.
+
+:class:`ChangeListener` keeps one connection that ``LISTEN``\\ s on the changes channel, on a daemon thread.  A
+notification from any other store raises a flag that :meth:`ChangeListener.changed` hands, once, to the next
+request; the request then drops its caches (``kmsd.api.app``), so a change made elsewhere is honoured as soon as
+its notification arrives (milliseconds on one network), without a store round trip per request.
+
+When the connection drops, notifications may be lost.  Until it is back, :meth:`ChangeListener.changed` answers
+True at most every :data:`FALLBACK_SECONDS`: caches then live no longer than that, which bounds how stale a node
+can be however long PostgreSQL is away.  A reconnection reports a change too, for what was missed meanwhile.
+The connection is checked with a trivial query whenever it has been quiet for :data:`POLL_SECONDS`, so a peer
+that vanished without closing the socket is noticed as well (TCP keepalives back that up).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+import psycopg
+
+from kmsd.store.postgres.connections import CHANGES_CHANNEL
+
+logger = logging.getLogger("kmsd.store")
+
+# The longest a node's caches live while it cannot hear notifications (the issue's promise is one second).
+FALLBACK_SECONDS = 0.5
+# How long the listening connection may be quiet before it is checked with a query.
+POLL_SECONDS = 0.5
+RECONNECT_SECONDS = 0.5
+
+
+class ChangeListener:
+    """One LISTEN connection on a daemon thread, and the flag it raises for other stores' commits."""
+
+    def __init__(
+        self,
+        conninfo: str,
+        own_id: str,
+        on_change: Callable[[], None],
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._conninfo = conninfo
+        self._own_id = own_id
+        self._on_change = on_change  # empties the store's key cache at once, from the listener's thread
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._changed = False
+        self._listening = threading.Event()
+        self._stopping = threading.Event()
+        self._last_fallback = monotonic()
+        self._connection: psycopg.Connection[tuple[object, ...]] | None = None
+        self._thread = threading.Thread(target=self._run, name="kmsd-store-listener", daemon=True)
+        self._thread.start()
+
+    @property
+    def listening(self) -> bool:
+        return self._listening.is_set()
+
+    def wait_until_listening(self, timeout: float) -> bool:
+        return self._listening.wait(timeout)
+
+    def changed(self) -> bool:
+        """Whether another store committed since the last call (or, while deaf, whether caches are due to go)."""
+        if not self._listening.is_set():
+            now = self._monotonic()
+            if now - self._last_fallback < FALLBACK_SECONDS:
+                return False
+            self._last_fallback = now
+            self._on_change()
+            return True
+        with self._lock:
+            changed, self._changed = self._changed, False
+        return changed
+
+    def close(self) -> None:
+        self._stopping.set()
+        connection = self._connection
+        if connection is not None:
+            # Wakes the thread out of its wait; it closes the connection itself.
+            connection.cancel_safe()
+        self._thread.join(timeout=5)
+
+    # --- the listening thread ----------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self._listen()
+            except psycopg.Error as error:
+                if not self._stopping.is_set():
+                    logger.warning("store change notifications interrupted (%s); reconnecting", type(error).__name__)
+            finally:
+                self._listening.clear()
+            self._stopping.wait(RECONNECT_SECONDS)
+
+    def _listen(self) -> None:
+        with psycopg.connect(
+            self._conninfo, autocommit=True, keepalives=1, keepalives_idle=5, keepalives_interval=1, keepalives_count=3
+        ) as connection:
+            self._connection = connection
+            try:
+                connection.execute(f"LISTEN {CHANGES_CHANNEL}")
+                # Whatever was committed while nobody listened is unknown: report a change.
+                self._report()
+                self._listening.set()
+                while not self._stopping.is_set():
+                    for notification in connection.notifies(timeout=POLL_SECONDS):
+                        if notification.payload != self._own_id:
+                            self._report()
+                    if not self._stopping.is_set():
+                        connection.execute("SELECT 1")
+            finally:
+                self._connection = None
+
+    def _report(self) -> None:
+        self._on_change()
+        with self._lock:
+            self._changed = True
