@@ -143,15 +143,7 @@ def _start_postgres_nodes(args: argparse.Namespace, work_dir: Path, running: con
     nodes: list[ReadyTarget] = []
     for number in range(1, MOST_PROCESSES + 1):
         print(f"starting kmsd node {number} on PostgreSQL", flush=True)
-        try:
-            nodes.append(running.enter_context(kmsd_uvicorn(store, work_dir, name=f"kmsd-node-{number}")))
-        except BenchmarkFailure as failure:
-            # Until the PostgreSQL store lands, kmsd refuses postgresql:// URLs: say so and measure the rest.
-            if number == 1 and "PostgreSQL stores arrive" in str(failure):
-                reason = "this kmsd refuses postgresql:// store URLs (the PostgreSQL store has not landed yet)"
-                print(f"  PostgreSQL rows NOT MEASURED: {reason}", flush=True)
-                return PostgresNodes([], not_measured=reason)
-            raise
+        nodes.append(running.enter_context(kmsd_uvicorn(store, work_dir, name=f"kmsd-node-{number}")))
     return PostgresNodes(nodes, database=database_name(database_url))
 
 
