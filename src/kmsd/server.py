@@ -32,7 +32,7 @@ from kmsd.iam.sts import StsService
 from kmsd.kms.service import KmsService
 from kmsd.root_binding import open_root_key
 from kmsd.store.base import Store
-from kmsd.store.urls import open_store, sqlite_path
+from kmsd.store.urls import open_store, redacted, sqlite_path
 
 if TYPE_CHECKING:
     import uvicorn
@@ -59,8 +59,11 @@ class Parts:
     accounts: AccountDirectory
 
 
-def open_parts(store_url: str, *, clock: Clock | None = None, rng: RandomSource | None = None) -> Parts:
-    store = open_store(store_url)
+def open_parts(
+    store_url: str, *, clock: Clock | None = None, rng: RandomSource | None = None, local_commits: Path | None = None
+) -> Parts:
+    """The store (``local_commits``: see :func:`kmsd.store.urls.open_store`), its root key, the account directory."""
+    store = open_store(store_url, local_commits=local_commits)
     try:
         root_key = load_root_key(store, store_url)
     except BaseException:
@@ -188,7 +191,7 @@ def serve(
     sock, parts = bind_and_open(host, port, store_url)
     app = build_app(parts, dev, options or RequestOptions(), attestation_root)
     mode = " (--dev: development credentials accepted)" if dev else ""
-    print(f"kmsd: serving KMS, IAM and STS on http://{host}:{port} with store {store_url}{mode}", flush=True)
+    print(f"kmsd: serving KMS, IAM and STS on http://{host}:{port} with store {redacted(store_url)}{mode}", flush=True)
     uvicorn.Server(uvicorn_config(app)).run(sockets=[sock])
 
 

@@ -26,6 +26,7 @@ import dataclasses
 import json
 import os
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from cryptography.hazmat.primitives.serialization import Encoding
 from uvicorn.supervisors import Multiprocess
@@ -33,6 +34,8 @@ from uvicorn.supervisors import Multiprocess
 from kmsd.api.app import KmsdApp
 from kmsd.crypto.attestation import TrustRoot
 from kmsd.server import RequestOptions, bind_and_open, build_app, open_parts, uvicorn_config
+from kmsd.store.local_commits import create_counter_file
+from kmsd.store.urls import redacted
 
 # The settings of the workers, set by the parent before it spawns them (JSON).
 SETTINGS_VARIABLE = "KMSD_WORKER_SETTINGS"
@@ -46,6 +49,7 @@ class WorkerSettings:
     dev: bool
     options: dict[str, object]  # kmsd.server.RequestOptions, as asdict() gives it
     attestation_root_pem: str | None  # base64 of the PEM, None for AWS's Nitro root
+    local_commits: str | None  # the commit counter file of a PostgreSQL store (kmsd.store.local_commits)
 
     def to_environment(self) -> str:
         return json.dumps(asdict(self))
@@ -56,12 +60,16 @@ class WorkerSettings:
 
 
 def settings_for(
-    store_url: str, dev: bool, options: dict[str, object], attestation_root: TrustRoot | None
+    store_url: str,
+    dev: bool,
+    options: dict[str, object],
+    attestation_root: TrustRoot | None,
+    local_commits: Path | None,
 ) -> WorkerSettings:
     pem = None
     if attestation_root is not None:
         pem = base64.b64encode(attestation_root.certificate.public_bytes(Encoding.PEM)).decode()
-    return WorkerSettings(store_url, dev, options, pem)
+    return WorkerSettings(store_url, dev, options, pem, None if local_commits is None else str(local_commits))
 
 
 def worker_app() -> KmsdApp:
@@ -74,8 +82,9 @@ def worker_app() -> KmsdApp:
     attestation_root = None
     if settings.attestation_root_pem is not None:
         attestation_root = TrustRoot.from_pem(base64.b64decode(settings.attestation_root_pem))
+    local_commits = None if settings.local_commits is None else Path(settings.local_commits)
     return build_app(
-        open_parts(settings.store_url),
+        open_parts(settings.store_url, local_commits=local_commits),
         settings.dev,
         options,
         attestation_root,
@@ -101,13 +110,20 @@ def serve_workers(
     # The parent only migrated the store and made the default account; each worker opens its own.
     parts.store.close()
     options = options or RequestOptions()
-    settings = settings_for(store_url, dev, dataclasses.asdict(options), attestation_root)
+    # SQLite's data_version already sees every process's commits; PostgreSQL's notifications come a moment late.
+    local_commits = None if store_url.startswith("sqlite:") else create_counter_file()
+    settings = settings_for(store_url, dev, dataclasses.asdict(options), attestation_root, local_commits)
     # Spawned workers inherit the environment (and with it KMSD_ROOT_KEY and PYTHONPATH, if set).
     os.environ[SETTINGS_VARIABLE] = settings.to_environment()
     config = uvicorn_config("kmsd.workers:worker_app", factory=True, workers=workers)
     mode = " (--dev: development credentials accepted)" if dev else ""
     print(
-        f"kmsd: serving KMS, IAM and STS on http://{host}:{port} with store {store_url}{mode}, {workers} workers",
+        f"kmsd: serving KMS, IAM and STS on http://{host}:{port} with store {redacted(store_url)}{mode}, "
+        f"{workers} workers",
         flush=True,
     )
-    Multiprocess(config, sockets=[sock]).run()
+    try:
+        Multiprocess(config, sockets=[sock]).run()
+    finally:
+        if local_commits is not None:
+            local_commits.unlink(missing_ok=True)

@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from kmsd.store.base import Store, StoreError
+from kmsd.store.local_commits import LocalCommits
 from kmsd.store.sqlite import SqliteStore
 
 _SQLITE_PREFIX = "sqlite://"
@@ -35,8 +36,12 @@ def sqlite_path(url: str) -> Path:
     return Path(path)
 
 
-def open_store(url: str) -> Store:
-    """Open (creating when needed) the store ``url`` names; StoreError for anything unusable."""
+def open_store(url: str, *, local_commits: Path | None = None) -> Store:
+    """Open (creating when needed) the store ``url`` names; StoreError for anything unusable.
+
+    ``local_commits`` is the commit counter file the workers of one ``kmsd serve --workers`` share, for a
+    PostgreSQL store (:mod:`kmsd.store.local_commits`; a SQLite store sees other processes' commits itself).
+    """
     if url.startswith(_SQLITE_PREFIX):
         path = sqlite_path(url)
         try:
@@ -45,20 +50,26 @@ def open_store(url: str) -> Store:
             raise StoreError(f"cannot create the directory for the store at {path}: {error}") from error
         return SqliteStore(path)
     if url.startswith(_POSTGRES_SCHEMES):
-        return open_postgres_store(url)
+        return open_postgres_store(url, local_commits)
     scheme = url.split(":", 1)[0] if ":" in url else url
     raise StoreError(
         f"unsupported store URL scheme `{scheme}`: use sqlite:///path/to/kmsd.db or postgresql://user@host/dbname"
     )
 
 
-def open_postgres_store(url: str) -> Store:
+def open_postgres_store(url: str, local_commits: Path | None) -> Store:
     try:
         from kmsd.store.postgres import PostgresStore
     except ImportError as error:
         raise StoreError("a PostgreSQL store needs psycopg: pip install 'kmsd[postgres]'") from error
     conninfo = "postgresql://" + url.split("://", 1)[1]
-    return PostgresStore(conninfo, description=redacted(url))
+    counter = LocalCommits(local_commits) if local_commits is not None else None
+    try:
+        return PostgresStore(conninfo, description=redacted(url), local_commits=counter)
+    except BaseException:
+        if counter is not None:
+            counter.close()
+        raise
 
 
 def redacted(url: str) -> str:

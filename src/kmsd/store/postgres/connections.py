@@ -34,6 +34,7 @@ from psycopg import errors
 from psycopg_pool import ConnectionPool, PoolTimeout, TooManyRequests
 
 from kmsd.store.base import Conflict, StoreError
+from kmsd.store.local_commits import LocalCommits
 from kmsd.store.sql.codec import Row
 from kmsd.store.sql.connections import SqlConnections
 
@@ -66,6 +67,7 @@ class PostgresConnections(SqlConnections):
     _doomed: bool
     _wrote: bool  # the open transaction changed something other nodes must hear of
     _store_id: str  # this store's payload in change notifications (its own are not news to it)
+    _local_commits: LocalCommits | None  # shared with the other workers of this node (kmsd serve --workers)
     description: str  # the URL without its password, for messages
 
     # --- statements -----------------------------------------------------------------
@@ -194,6 +196,9 @@ class PostgresConnections(SqlConnections):
                 except psycopg.Error as error:
                     _rollback(connection)
                     raise StoreError(f"commit failed: {_message(error)}") from error
+                if self._wrote and self._local_commits is not None:
+                    # Before the call answers: the next request, on any worker of this node, sees the change.
+                    self._local_commits.bump()
             finally:
                 # Committed or not, a key read while the transaction was open may be outdated now.
                 self._forget_cached_keys()

@@ -26,6 +26,7 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 from kmsd.store.base import StoreError
+from kmsd.store.local_commits import LocalCommits
 from kmsd.store.migrations import LATEST_VERSION
 from kmsd.store.postgres.connections import BACKGROUND_LOCK, MIGRATION_LOCK, PostgresConnections
 from kmsd.store.postgres.notifications import ChangeListener
@@ -44,10 +45,18 @@ class PostgresStore(PostgresConnections, SqlQueries):
     # The check reads a flag the listener thread raises: free, so every request asks.
     change_check_interval = 0.0
 
-    def __init__(self, conninfo: str, *, description: str, monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        conninfo: str,
+        *,
+        description: str,
+        local_commits: LocalCommits | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         """Connect to ``conninfo`` (a libpq URI), migrate, and listen for other nodes' changes.
 
-        ``description`` names the database in messages without its password.
+        ``description`` names the database in messages without its password; ``local_commits`` is the counter
+        the workers of this node share (:mod:`kmsd.store.local_commits`), None for a node of one process.
         """
         self.description = description
         self._conninfo = conninfo
@@ -57,6 +66,7 @@ class PostgresStore(PostgresConnections, SqlQueries):
         self._doomed = False
         self._wrote = False
         self._store_id = uuid.uuid4().hex
+        self._local_commits = local_commits
         self._closed = False
         self._init_key_cache()
         self._lease_connection: psycopg.Connection[tuple[Any, ...]] | None = None
@@ -132,9 +142,14 @@ class PostgresStore(PostgresConnections, SqlQueries):
             return False
 
     def changed_since_last_check(self, *, wait: bool = True) -> bool:
-        # No round trip: the listener thread has already heard of every other store's commit.
+        # No round trip: the listener thread has already heard of other nodes' commits, and the counter the
+        # workers of this node share tells of theirs even before their notifications arrive.
         assert self._listener is not None
-        return self._listener.changed()
+        heard = self._listener.changed()
+        if self._local_commits is None or not self._local_commits.moved():
+            return heard
+        self._forget_cached_keys()
+        return True
 
     def _key_cache_is_current(self) -> bool:
         # Notifications empty the cache as they arrive; while the listener is deaf, changed() empties it at
@@ -185,3 +200,5 @@ class PostgresStore(PostgresConnections, SqlQueries):
                 self._lease_connection.close()
                 self._lease_connection = None
         self._pool.close()
+        if self._local_commits is not None:
+            self._local_commits.close()
