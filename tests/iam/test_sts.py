@@ -10,6 +10,8 @@ import pytest
 
 from kmsd.iam.credentials import SessionExpired
 from kmsd.iam.principal import Caller
+from kmsd.iam.sessions import EXPIRED_SESSION_RETENTION
+from kmsd.store.sqlite import SqliteStore
 from tests.iam.conftest import (
     ACCOUNT,
     OTHER_ACCOUNT,
@@ -497,6 +499,19 @@ def test_session_credentials_expire(world: World) -> None:
     # The API layer words SessionExpired as ExpiredToken (tests/integration/test_iam_sts.py checks the wire).
     with pytest.raises(SessionExpired):
         world.resolver.resolve(credentials["AccessKeyId"], credentials["SessionToken"])
+
+
+def test_the_sweep_forgets_sessions_a_day_after_they_expire(world: World, store: SqliteStore) -> None:
+    alice = world.user("alice")
+    role_arn = world.role("reader", trust(alice.principal.arn))
+    credentials = world.assume(alice, role_arn, DurationSeconds=900)["Credentials"]
+    world.clock.advance(timedelta(seconds=900) + EXPIRED_SESSION_RETENTION)
+    world.sts.sweep()
+    # Still within the retention: kept, so that its token is reported as expired rather than invalid.
+    assert store.get_session(credentials["AccessKeyId"]) is not None
+    world.clock.advance(timedelta(microseconds=1))
+    world.sts.sweep()
+    assert store.get_session(credentials["AccessKeyId"]) is None
 
 
 def test_session_credentials_need_their_own_token(world: World) -> None:

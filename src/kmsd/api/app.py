@@ -491,7 +491,8 @@ class KmsdApp:
                 return
 
     async def _sweep_forever(self) -> None:
-        """End deletion windows and run due rotations even for keys nobody asks about."""
+        """End deletion windows, expire imported material and sessions, and run due rotations, even for keys and
+        sessions nobody asks about."""
         while True:
             await asyncio.sleep(self.sweep_interval)
             try:
@@ -507,6 +508,7 @@ class KmsdApp:
         kms = self.runtime.kms
         if self._sweep_gate is None or self._sweep_gate():
             kms.sweep()
+            self.runtime.sts.sweep()
         else:
             kms.drop_purged_material()
 

@@ -80,6 +80,12 @@ def token_matches(stored_hash: bytes, presented: str | None) -> bool:
     return hmac.compare_digest(stored_hash, token_hash(presented))
 
 
+def forget_expired_sessions(ctx: IamContext) -> int:
+    """Delete the sessions expired longer ago than EXPIRED_SESSION_RETENTION (the periodic sweep); how many."""
+    with ctx.store.transaction():
+        return ctx.store.delete_sessions_expired_before(ctx.clock.now() - EXPIRED_SESSION_RETENTION)
+
+
 def issue_session(ctx: IamContext, spec: SessionSpec) -> IssuedCredentials:
     """Create and store a session for ``spec``; the caller holds the store transaction."""
     now = ctx.clock.now()

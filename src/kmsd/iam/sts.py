@@ -47,7 +47,7 @@ from kmsd.iam.authorization import access_denied, authorize_assume_role
 from kmsd.iam.context import IamContext
 from kmsd.iam.principal import Caller, Principal
 from kmsd.iam.session_policy_arns import check_session_policy_arns
-from kmsd.iam.sessions import IssuedCredentials, SessionSpec, issue_session
+from kmsd.iam.sessions import IssuedCredentials, SessionSpec, forget_expired_sessions, issue_session
 from kmsd.policy import Policy, PolicyKind, PolicyValidationError, parse_policy
 from kmsd.store.base import Store
 from kmsd.store.models import IamRole
@@ -185,6 +185,10 @@ class StsService:
         if handler is None:
             raise AwsError("InvalidAction", f"Could not find operation {operation} for version 2011-06-15", 400)
         return handler(self.context, caller, params)
+
+    def sweep(self) -> None:
+        """The sessions' part of the periodic sweep: forget those expired long enough ago."""
+        forget_expired_sessions(self.context)
 
 
 def _refuse_mfa(params: Mapping[str, Any]) -> None:
