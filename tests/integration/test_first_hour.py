@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import shlex
 import signal
 import subprocess
@@ -18,13 +19,17 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import boto3
+import psycopg
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from psycopg import sql
 
 from tests.integration.server import KMSD, KmsdServer, free_port
 
@@ -333,6 +338,11 @@ def test_every_kmsd_command_in_the_readme_runs_as_written(tmp_path: Path) -> Non
         for command in commands:
             filled = command.replace("KEY_ID", key_id)
             prefix = f"cd {shlex.quote(str(REPO))} && {PATH_LINE} && cd {shlex.quote(str(tmp_path))} && "
+            if filled.startswith("kmsd serve") and README_POSTGRES_URL in filled:
+                # The README's database server is the reader's: this machine's test PostgreSQL stands in for it.
+                with scratch_database() as url:
+                    _serve_briefly(prefix, filled.replace(README_POSTGRES_URL, url), env)
+                continue
             if filled.startswith("kmsd serve"):
                 _serve_briefly(prefix, filled, env)
                 continue
@@ -343,6 +353,22 @@ def test_every_kmsd_command_in_the_readme_runs_as_written(tmp_path: Path) -> Non
             assert "Traceback" not in done.stderr
     finally:
         server.stop()
+
+
+README_POSTGRES_URL = "postgresql://kmsd:secret@db.internal:5432/kmsd"
+
+
+@contextmanager
+def scratch_database() -> Iterator[str]:
+    """A new database on the test PostgreSQL (KMSD_TEST_POSTGRES_DSN), dropped afterwards; its URL."""
+    dsn = os.environ.get("KMSD_TEST_POSTGRES_DSN") or "postgresql://postgres@127.0.0.1:5432/postgres"
+    name = f"kmsd_readme_{os.getpid()}_{secrets.token_hex(4)}"
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        try:
+            yield urlunsplit(urlsplit(dsn)._replace(path=f"/{name}"))
+        finally:
+            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def _serve_briefly(prefix: str, command: str, env: dict[str, str]) -> None:
@@ -360,7 +386,8 @@ def _serve_briefly(prefix: str, command: str, env: dict[str, str]) -> None:
     finally:
         process.terminate()
         output, _ = process.communicate(timeout=20)
-    assert f"kmsd: serving KMS, IAM and STS on http://127.0.0.1:{port}" in output, output
+    # The README's multi-node line listens on every interface (--host 0.0.0.0); the others on 127.0.0.1.
+    assert re.search(rf"kmsd: serving KMS, IAM and STS on http://(127\.0\.0\.1|0\.0\.0\.0):{port} ", output), output
 
 
 def test_the_readme_points_only_at_files_in_the_repository() -> None:
