@@ -30,6 +30,8 @@ FALLBACK_SECONDS = 0.5
 # How long the listening connection may be quiet before it is checked with a query.
 POLL_SECONDS = 0.5
 RECONNECT_SECONDS = 0.5
+# How long one wait for notifications lasts before the thread looks at whether it should stop.
+WAIT_SECONDS = 0.1
 
 
 class ChangeListener:
@@ -77,11 +79,8 @@ class ChangeListener:
         return changed
 
     def close(self) -> None:
+        # The thread sees the flag within WAIT_SECONDS (or RECONNECT_SECONDS) and closes its connection itself.
         self._stopping.set()
-        connection = self._connection
-        if connection is not None:
-            # Wakes the thread out of its wait; it closes the connection itself.
-            connection.cancel_safe()
         self._thread.join(timeout=5)
 
     # --- the listening thread ----------------------------------------------------------
@@ -107,12 +106,16 @@ class ChangeListener:
                 # Whatever was committed while nobody listened is unknown: report a change.
                 self._report()
                 self._listening.set()
+                heard_at = self._monotonic()
                 while not self._stopping.is_set():
-                    for notification in connection.notifies(timeout=POLL_SECONDS):
+                    # Short waits, so that close() is not kept waiting; the probe only after POLL_SECONDS of quiet.
+                    for notification in connection.notifies(timeout=WAIT_SECONDS):
+                        heard_at = self._monotonic()
                         if notification.payload != self._own_id:
                             self._report()
-                    if not self._stopping.is_set():
+                    if self._monotonic() - heard_at >= POLL_SECONDS and not self._stopping.is_set():
                         connection.execute("SELECT 1")
+                        heard_at = self._monotonic()
             finally:
                 self._connection = None
 
