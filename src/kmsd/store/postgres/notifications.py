@@ -32,6 +32,7 @@ POLL_SECONDS = 0.5
 RECONNECT_SECONDS = 0.5
 # How long one wait for notifications lasts before the thread looks at whether it should stop.
 WAIT_SECONDS = 0.1
+LISTENER_APPLICATION_NAME = "kmsd-listener"
 
 
 class ChangeListener:
@@ -54,7 +55,6 @@ class ChangeListener:
         self._listening = threading.Event()
         self._stopping = threading.Event()
         self._last_fallback = monotonic()
-        self._connection: psycopg.Connection[tuple[object, ...]] | None = None
         self._thread = threading.Thread(target=self._run, name="kmsd-store-listener", daemon=True)
         self._thread.start()
 
@@ -97,27 +97,30 @@ class ChangeListener:
             self._stopping.wait(RECONNECT_SECONDS)
 
     def _listen(self) -> None:
+        # application_name: an operator (or a test) can tell this connection in pg_stat_activity.
         with psycopg.connect(
-            self._conninfo, autocommit=True, keepalives=1, keepalives_idle=5, keepalives_interval=1, keepalives_count=3
+            self._conninfo,
+            autocommit=True,
+            application_name=LISTENER_APPLICATION_NAME,
+            keepalives=1,
+            keepalives_idle=5,
+            keepalives_interval=1,
+            keepalives_count=3,
         ) as connection:
-            self._connection = connection
-            try:
-                connection.execute(f"LISTEN {CHANGES_CHANNEL}")
-                # Whatever was committed while nobody listened is unknown: report a change.
-                self._report()
-                self._listening.set()
-                heard_at = self._monotonic()
-                while not self._stopping.is_set():
-                    # Short waits, so that close() is not kept waiting; the probe only after POLL_SECONDS of quiet.
-                    for notification in connection.notifies(timeout=WAIT_SECONDS):
-                        heard_at = self._monotonic()
-                        if notification.payload != self._own_id:
-                            self._report()
-                    if self._monotonic() - heard_at >= POLL_SECONDS and not self._stopping.is_set():
-                        connection.execute("SELECT 1")
-                        heard_at = self._monotonic()
-            finally:
-                self._connection = None
+            connection.execute(f"LISTEN {CHANGES_CHANNEL}")
+            # Whatever was committed while nobody listened is unknown: report a change.
+            self._report()
+            self._listening.set()
+            heard_at = self._monotonic()
+            while not self._stopping.is_set():
+                # Short waits, so that close() is not kept waiting; the probe only after POLL_SECONDS of quiet.
+                for notification in connection.notifies(timeout=WAIT_SECONDS):
+                    heard_at = self._monotonic()
+                    if notification.payload != self._own_id:
+                        self._report()
+                if self._monotonic() - heard_at >= POLL_SECONDS and not self._stopping.is_set():
+                    connection.execute("SELECT 1")
+                    heard_at = self._monotonic()
 
     def _report(self) -> None:
         self._on_change()
