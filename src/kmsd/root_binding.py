@@ -39,26 +39,35 @@ ROOT_KEY_FILE_NAME = "root.key"
 
 def open_root_key(store: Store, data_dir: Path, environ: Mapping[str, str]) -> FileRootKey:
     """The store's root key, from ``KMSD_ROOT_KEY`` or ``data_dir/root.key``; RootKeyError if it is not the store's."""
-    value = environ.get(ROOT_KEY_ENV)
-    if value:
-        root_key = FileRootKey.from_env(value)
-        source = ROOT_KEY_ENV
-    else:
-        path = data_dir / ROOT_KEY_FILE_NAME
-        source = f"root key {path}"
-        if path.exists() or path.is_symlink():
-            root_key = FileRootKey.load(path)
-        elif store.get_setting(ROOT_KEY_CHECK_SETTING) is not None or _first_wrapped_secret(store) is not None:
+    root_key, source = find_root_key(data_dir, environ)
+    if root_key is None:
+        if store.get_setting(ROOT_KEY_CHECK_SETTING) is not None or _first_wrapped_secret(store) is not None:
             # A generated key could never open what the store holds: refuse rather than split the store.
-            raise RootKeyError(
-                f"{source} is missing, but this store was initialised with a root key: "
-                f"restore the file or set {ROOT_KEY_ENV} (kmsd never replaces a store's root key)"
-            )
-        else:
-            data_dir.mkdir(parents=True, exist_ok=True)
-            root_key = FileRootKey.load_or_create(path)
+            raise missing_root_key(source)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        root_key = FileRootKey.load_or_create(data_dir / ROOT_KEY_FILE_NAME)
     bind(store, root_key, source)
     return root_key
+
+
+def find_root_key(data_dir: Path, environ: Mapping[str, str]) -> tuple[FileRootKey | None, str]:
+    """The root key ``kmsd serve`` would use (``KMSD_ROOT_KEY``, else ``data_dir/root.key``) and where it is from;
+    None when there is neither.  Reads only: ``kmsd store check`` asks this too, and must create nothing."""
+    value = environ.get(ROOT_KEY_ENV)
+    if value:
+        return FileRootKey.from_env(value), ROOT_KEY_ENV
+    path = data_dir / ROOT_KEY_FILE_NAME
+    source = f"root key {path}"
+    if path.exists() or path.is_symlink():
+        return FileRootKey.load(path), source
+    return None, source
+
+
+def missing_root_key(source: str) -> RootKeyError:
+    return RootKeyError(
+        f"{source} is missing, but this store was initialised with a root key: "
+        f"restore the file or set {ROOT_KEY_ENV} (kmsd never replaces a store's root key)"
+    )
 
 
 def bind(store: Store, root_key: FileRootKey, source: str) -> None:

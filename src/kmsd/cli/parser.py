@@ -16,6 +16,7 @@ from kmsd.cli.accounts import run_create, run_credentials, run_list
 from kmsd.cli.authz import run_authz_explain
 from kmsd.cli.policy import run_check, run_console_default, run_explain
 from kmsd.cli.serve import run_serve
+from kmsd.cli.store import run_store_check, run_store_copy, run_store_migrate
 from kmsd.crypto.key_spec import KEY_SPECS
 from kmsd.policy.commands import KINDS, LIMITS
 
@@ -29,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_accounts(commands)
     _add_policy(commands)
     _add_authz(commands)
+    _add_store(commands)
     return parser
 
 
@@ -282,6 +284,48 @@ def _add_authz(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     _add_json_option(explain, "the answer")
     _add_store_option(explain)
     explain.set_defaults(handler=run_authz_explain)
+
+
+def _add_store(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    store = commands.add_parser("store", help="migrate, check or copy a store (no server needed)")
+    store_commands = store.add_subparsers(dest="store_command", required=True)
+
+    migrate = store_commands.add_parser(
+        "migrate", help="migrate the store to the schema this kmsd writes, and print the version before and after"
+    )
+    _add_store_option(migrate)
+    migrate.set_defaults(handler=run_store_migrate)
+
+    check = store_commands.add_parser(
+        "check",
+        help="check, writing nothing, that the store answers, its schema is current, and the root key here "
+        "(KMSD_ROOT_KEY or the root-key file, as kmsd serve finds it) is the store's; exit status 1 if not",
+    )
+    _add_store_option(check)
+    check.set_defaults(handler=run_store_check)
+
+    copy = store_commands.add_parser(
+        "copy",
+        help="copy every row of one store into a new, empty one (SQLite to PostgreSQL or back), in one "
+        "transaction; stop serving writes from the source first (writes made during the copy are not copied), "
+        "and serve the destination with the source's root key",
+    )
+    copy.add_argument(
+        "--from",
+        dest="from_url",
+        required=True,
+        metavar="URL",
+        help="the store to copy, at the latest schema (required)",
+    )
+    copy.add_argument(
+        "--to",
+        dest="to_url",
+        required=True,
+        metavar="URL",
+        help="the new store: a SQLite file that does not exist or holds no data, or an empty PostgreSQL "
+        "database (required)",
+    )
+    copy.set_defaults(handler=run_store_copy)
 
 
 def _workers(text: str) -> int:

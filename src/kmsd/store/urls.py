@@ -49,7 +49,7 @@ def open_store(url: str, *, local_commits: Path | None = None) -> Store:
         except OSError as error:
             raise StoreError(f"cannot create the directory for the store at {path}: {error}") from error
         return SqliteStore(path)
-    if url.startswith(_POSTGRES_SCHEMES):
+    if is_postgres_url(url):
         return open_postgres_store(url, local_commits)
     scheme = url.split(":", 1)[0] if ":" in url else url
     raise StoreError(
@@ -62,14 +62,22 @@ def open_postgres_store(url: str, local_commits: Path | None) -> Store:
         from kmsd.store.postgres import PostgresStore
     except ImportError as error:
         raise StoreError("a PostgreSQL store needs psycopg: pip install 'kmsd[postgres]'") from error
-    conninfo = "postgresql://" + url.split("://", 1)[1]
     counter = LocalCommits(local_commits) if local_commits is not None else None
     try:
-        return PostgresStore(conninfo, description=redacted(url), local_commits=counter)
+        return PostgresStore(postgres_conninfo(url), description=redacted(url), local_commits=counter)
     except BaseException:
         if counter is not None:
             counter.close()
         raise
+
+
+def is_postgres_url(url: str) -> bool:
+    return url.startswith(_POSTGRES_SCHEMES)
+
+
+def postgres_conninfo(url: str) -> str:
+    """The libpq URI of a ``postgresql://`` (or ``postgres://``, ``postgresql+psycopg://``) store URL."""
+    return "postgresql://" + url.split("://", 1)[1]
 
 
 def redacted(url: str) -> str:

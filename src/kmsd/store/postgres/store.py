@@ -20,6 +20,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 import psycopg
@@ -31,7 +32,9 @@ from kmsd.store.migrations import LATEST_VERSION
 from kmsd.store.postgres.connections import BACKGROUND_LOCK, MIGRATION_LOCK, PostgresConnections
 from kmsd.store.postgres.notifications import ChangeListener
 from kmsd.store.postgres.schema import POSTGRES_MIGRATIONS
+from kmsd.store.postgres.snapshot import postgres_snapshot
 from kmsd.store.sql.queries import SqlQueries
+from kmsd.store.sql.snapshot import ReadSnapshot
 
 # Connections of one process: the event loop, the store-call thread, the large-call threads and the sweep.
 POOL_SIZE = 6
@@ -140,6 +143,10 @@ class PostgresStore(PostgresConnections, SqlQueries):
             return self._fetchone("SELECT 1") is not None
         except StoreError:
             return False
+
+    def read_snapshot(self) -> AbstractContextManager[ReadSnapshot]:
+        """A consistent read-only view of the whole database (``kmsd store copy``), on a connection of its own."""
+        return postgres_snapshot(self._conninfo, self.description, CONNECT_TIMEOUT_SECONDS)
 
     def changed_since_last_check(self, *, wait: bool = True) -> bool:
         # No round trip: the listener thread has already heard of other nodes' commits, and the counter the

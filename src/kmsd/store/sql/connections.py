@@ -17,6 +17,7 @@ commits (SQLite: ``PRAGMA data_version``; PostgreSQL: LISTEN/NOTIFY).
 
 from __future__ import annotations
 
+import re
 import threading
 from abc import abstractmethod
 from collections.abc import Sequence
@@ -28,6 +29,7 @@ from kmsd.store.models import KeyRecord
 from kmsd.store.sql.codec import Row
 
 KEY_CACHE_LIMIT = 10_000
+_IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
 
 
 class SqlConnections:
@@ -77,6 +79,30 @@ class SqlConnections:
     @abstractmethod
     def _request_scrub(self) -> None:
         """The current transaction deletes secret material: erase what the files keep of it once it commits."""
+
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Row]) -> None:
+        """Insert ``rows`` into ``table`` exactly as given, in one statement (``kmsd store copy``).
+
+        Names are checked to be plain identifiers: they come from the source database's result, not from kmsd.
+        A multi-row ``VALUES`` list is the one bulk insert both dialects accept through :meth:`_write`; the
+        caller keeps ``len(rows) * len(columns)`` under SQLite's limit of 32 766 parameters.
+        """
+        for name in (table, *columns):
+            if not _IDENTIFIER.fullmatch(name):
+                raise StoreError(f"cannot copy a column or table named {name!r}")
+        if not rows:
+            return
+        row_values = "(" + ", ".join(["?"] * len(columns)) + ")"
+        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES " + ", ".join([row_values] * len(rows))
+        self._write(sql, [value for row in rows for value in row], f"rows of {table}")
+
+    def count_rows(self, table: str) -> int:
+        """How many rows ``table`` holds (inside the caller's transaction: counting its own writes)."""
+        if not _IDENTIFIER.fullmatch(table):
+            raise StoreError(f"cannot count a table named {table!r}")
+        row = self._fetchone(f"SELECT count(*) FROM {table}")
+        assert row is not None
+        return int(row[0])
 
     def _update_stored(self, sql: str, parameters: Sequence[Any], what: str) -> None:
         if self._write(sql, parameters, what) == 0:

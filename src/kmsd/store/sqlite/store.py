@@ -88,12 +88,14 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from kmsd.store.base import StoreError
 from kmsd.store.migrations import LATEST_VERSION, MIGRATIONS
 from kmsd.store.sql.codec import decode_time, encode_time
 from kmsd.store.sql.queries import SqlQueries
+from kmsd.store.sql.snapshot import ReadSnapshot
 from kmsd.store.sqlite.background_lease import FileLease
 from kmsd.store.sqlite.connections import (
     BUSY_TIMEOUT_MS,
@@ -102,6 +104,7 @@ from kmsd.store.sqlite.connections import (
     SqliteConnections,
     connect,
 )
+from kmsd.store.sqlite.snapshot import sqlite_snapshot
 from kmsd.store.table_rebuild import TableRebuild
 
 __all__ = ["BUSY_TIMEOUT_MS", "KEY_CACHE_CHECK_SECONDS", "SqliteStore", "decode_time", "encode_time"]
@@ -251,6 +254,10 @@ class SqliteStore(SqliteConnections, SqlQueries):
             return self._fetchone("PRAGMA user_version") is not None
         except StoreError:
             return False
+
+    def read_snapshot(self) -> AbstractContextManager[ReadSnapshot]:
+        """A consistent read-only view of the whole file (``kmsd store copy``), on a connection of its own."""
+        return sqlite_snapshot(self.path)
 
     def changed_since_last_check(self, *, wait: bool = True) -> bool:
         # The watcher is read first: a commit before this read that the writer's check below misses cannot
