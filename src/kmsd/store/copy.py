@@ -188,10 +188,30 @@ def _copy_table(
 ) -> None:
     select = f"SELECT * FROM {table.name} ORDER BY {', '.join(table.order)}"
     for columns, rows in snapshot.pages(select, PAGE_ROWS):
-        # By name: the columns of a table need not stand in the same order in both databases.
-        destination.insert_rows(table.name, columns, rows)
+        try:
+            # By name: the columns of a table need not stand in the same order in both databases.
+            destination.insert_rows(table.name, columns, rows)
+        except StoreError as error:
+            raise _explained(error, table, columns, rows) from error
         progress.advance(table.name, len(rows))
     written = destination.count_rows(table.name)
     if written != expected:
         raise StoreError(f"{table.name}: the source holds {expected} rows, the destination {written}; nothing copied")
     progress.table_done(table.name, written)
+
+
+def _explained(error: StoreError, table: Table, columns: Sequence[str], rows: Sequence[Row]) -> StoreError:
+    """The destination's refusal of a page, naming the row when the reason is one kmsd can see.
+
+    A text holding U+0000 is the one known difference: SQLite stores it, PostgreSQL's text type cannot.  The
+    row is named by its identifying columns (ids, names: never a secret, which is always a wrapped BLOB).
+    """
+    for row in rows:
+        for column, value in zip(columns, row, strict=True):
+            if isinstance(value, str) and "\x00" in value:
+                identity = ", ".join(f"{name}={row[columns.index(name)]!r}" for name in table.order if name in columns)
+                return StoreError(
+                    f"{table.name} ({identity}): {column} holds the character U+0000, which the destination cannot "
+                    "store (PostgreSQL text cannot hold it); change that value in the source and copy again"
+                )
+    return StoreError(f"copying {table.name} failed: {error}")
