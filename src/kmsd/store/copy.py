@@ -109,8 +109,10 @@ def copy_store(source_url: str, destination_url: str, progress: CopyProgress) ->
     StoreError, with the destination left as it was, for a source not at the latest schema, a destination that
     holds data (or is the source), and any failure on the way.
     """
+    if _same_store(source_url, destination_url):
+        raise StoreError("--from and --to name the same store")
     _check_source(source_url)
-    _check_destination(source_url, destination_url)
+    _check_destination(destination_url)
     source = _copyable(open_store(source_url))
     try:
         destination = _copyable(open_store(destination_url))
@@ -136,10 +138,8 @@ def _check_source(url: str) -> None:
         )
 
 
-def _check_destination(source_url: str, url: str) -> None:
+def _check_destination(url: str) -> None:
     """Refuse a destination that holds data before opening it (opening would migrate it)."""
-    if _same_store(source_url, url):
-        raise StoreError("--from and --to name the same store")
     if not is_postgres_url(url) and not sqlite_path(url).exists():
         return  # a new SQLite file: opening creates it
     facts = inspect_store(url)
