@@ -54,13 +54,14 @@ def test_a_terminal_gets_a_bar_redrawn_in_place_and_a_log_gets_a_line_per_table(
 
     drawn = io.StringIO()
     bar = TerminalProgress(drawn)
-    bar.begin({"keys": 3, "aliases": 1})
+    bar.begin({"keys": 3, "aliases": 1, "grants": 0})
     bar.advance("keys", 3)
     bar.table_done("keys", 3)
     bar.advance("aliases", 1)
     bar.table_done("aliases", 1)
+    bar.table_done("grants", 0)  # every row is there before the last table: the line ends after it
     assert drawn.getvalue().startswith("\r[")
-    assert drawn.getvalue().endswith("] 100% 4/4 rows (aliases)\033[K\n")
+    assert drawn.getvalue().endswith("] 100% 4/4 rows (grants)\033[K\n")
     assert "\n" not in drawn.getvalue()[:-1]  # one line, redrawn
 
     logged = io.StringIO()

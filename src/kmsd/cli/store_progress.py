@@ -22,10 +22,12 @@ class TerminalProgress:
         self._stream = stream
         self._total = 0
         self._done = 0
+        self._tables_left = 0
         self._drawn_at = 0.0
 
     def begin(self, counts: Mapping[str, int]) -> None:
         self._total = sum(counts.values())
+        self._tables_left = len(counts)
 
     def advance(self, table: str, rows: int) -> None:
         self._done += rows
@@ -36,7 +38,9 @@ class TerminalProgress:
 
     def table_done(self, table: str, rows: int) -> None:
         self._draw(table)
-        if self._done >= self._total:
+        self._tables_left -= 1
+        if self._tables_left == 0:
+            # The bar's line ends with the last table: what comes next starts on a line of its own.
             self._stream.write("\n")
             self._stream.flush()
 
