@@ -1,7 +1,7 @@
-"""The ``kmsd`` command: ``serve``, ``accounts``, the offline ``policy`` tools and ``authz explain``.
+"""The ``kmsd`` command: ``serve``, ``accounts``, the offline ``policy`` tools, ``authz explain`` and ``store``.
 
 :mod:`kmsd.cli.parser` declares the commands; each command runs in its own
-module here (``serve``, ``accounts``, ``policy``, ``authz``).  Errors a user
+module here (``serve``, ``accounts``, ``policy``, ``authz``, ``store``).  Errors a user
 can cause (a bad account id, an unreachable store, a busy port) print one
 line to stderr and exit non-zero; nothing here prints a traceback or a secret
 other than the credentials it was asked to create, and output piped into a
