@@ -16,8 +16,8 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import boto3
 import pytest
 
 from kmsd.store.inspect import inspect_store
@@ -51,6 +51,11 @@ def kmsd(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess
     return subprocess.run(
         [KMSD, *args], cwd=cwd, env=environment, capture_output=True, text=True, timeout=60, check=False
     )
+
+
+def dev_kms(server: KmsdServer) -> Any:
+    """A KMS client with the development credentials of a ``--dev`` server."""
+    return server.client("kms", access_key="test", secret_key="test")
 
 
 def another_root_key() -> str:
@@ -151,13 +156,7 @@ def test_a_copy_that_fails_half_way_leaves_the_destination_empty(
     # accounts, access keys and IAM policies, so the copy has written rows when it fails.
     source = StoreServer(tmp_path / "source", dev=True).start()
     try:
-        kms = boto3.client(
-            "kms",
-            endpoint_url=source.endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-        )
+        kms = dev_kms(source)
         kms.create_key(Description="fine")
         bad = kms.create_key(Description="nul\x00inside")["KeyMetadata"]["KeyId"]
     finally:
@@ -198,13 +197,7 @@ def test_a_node_with_another_root_key_refuses_to_serve_the_store(
         # The first node serves on.
         with urllib.request.urlopen(first.endpoint + "/health", timeout=5) as response:
             assert response.status == 200
-        kms = boto3.client(
-            "kms",
-            endpoint_url=first.endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
-        )
+        kms = dev_kms(first)
         key_id = kms.create_key()["KeyMetadata"]["KeyId"]
         blob = kms.encrypt(KeyId=key_id, Plaintext=b"still here")["CiphertextBlob"]
         assert kms.decrypt(CiphertextBlob=blob)["Plaintext"] == b"still here"

@@ -47,13 +47,7 @@ def inspect_store(url: str) -> StoreFacts:
     try:
         version = int(connection.execute("PRAGMA user_version").fetchone()[0])
         tables = _plain([row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")])
-        return StoreFacts(
-            description=url,
-            engine=f"SQLite {sqlite3.sqlite_version}",
-            schema_version=version,
-            settings=_settings(connection, tables),
-            tables_with_rows=_tables_with_rows(connection, tables),
-        )
+        return _facts(connection, url, f"SQLite {sqlite3.sqlite_version}", version, tables)
     except sqlite3.Error as error:
         raise StoreError(f"cannot read the SQLite store at {path}: {error}") from error
     finally:
@@ -81,32 +75,24 @@ def _inspect_postgres(url: str) -> StoreFacts:
             found = connection.execute(f"SELECT version FROM {_SCHEMA_VERSION_TABLE}").fetchone()
             version = int(found[0]) if found else 0
         data_tables = [table for table in tables if table != _SCHEMA_VERSION_TABLE]
-        return StoreFacts(
-            description=description,
-            engine=f"PostgreSQL {server}",
-            schema_version=version,
-            settings=_settings(connection, data_tables),
-            tables_with_rows=_tables_with_rows(connection, data_tables),
-        )
+        return _facts(connection, description, f"PostgreSQL {server}", version, data_tables)
     except psycopg.Error as error:
         raise StoreError(f"cannot read the PostgreSQL store at {description}: {error}") from error
     finally:
         connection.close()
 
 
+def _facts(connection: Any, description: str, engine: str, version: int, tables: list[str]) -> StoreFacts:
+    """The facts, read through a SQLite or a psycopg connection (both take these queries)."""
+    settings: dict[str, str] = {}
+    if "settings" in tables:
+        settings = {str(name): str(value) for name, value in connection.execute("SELECT name, value FROM settings")}
+    with_rows = [
+        table for table in tables if connection.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchone()[0]
+    ]
+    return StoreFacts(description, engine, version, settings, tuple(sorted(with_rows)))
+
+
 def _plain(names: list[Any]) -> list[str]:
     """The tables to look at: kmsd's names are plain identifiers (SQLite's own ``sqlite_*`` tables are left out)."""
     return [str(name) for name in names if _PLAIN_NAME.fullmatch(str(name)) and not str(name).startswith("sqlite_")]
-
-
-def _settings(connection: Any, tables: list[str]) -> dict[str, str]:
-    """The settings table (a SQLite or a psycopg connection: both take this query)."""
-    if "settings" not in tables:
-        return {}
-    return {str(name): str(value) for name, value in connection.execute("SELECT name, value FROM settings")}
-
-
-def _tables_with_rows(connection: Any, tables: list[str]) -> tuple[str, ...]:
-    return tuple(
-        sorted(table for table in tables if connection.execute(f"SELECT EXISTS (SELECT 1 FROM {table})").fetchone()[0])
-    )
