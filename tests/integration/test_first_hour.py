@@ -338,19 +338,12 @@ def test_every_kmsd_command_in_the_readme_runs_as_written(tmp_path: Path) -> Non
         for command in commands:
             filled = command.replace("KEY_ID", key_id)
             prefix = f"cd {shlex.quote(str(REPO))} && {PATH_LINE} && cd {shlex.quote(str(tmp_path))} && "
-            if filled.startswith("kmsd serve") and README_POSTGRES_URL in filled:
+            if README_POSTGRES_URL in filled:
                 # The README's database server is the reader's: this machine's test PostgreSQL stands in for it.
                 with scratch_database() as url:
-                    _serve_briefly(prefix, filled.replace(README_POSTGRES_URL, url), env)
+                    _run_as_written(prefix, filled.replace(README_POSTGRES_URL, url), env)
                 continue
-            if filled.startswith("kmsd serve"):
-                _serve_briefly(prefix, filled, env)
-                continue
-            done = subprocess.run(
-                ["bash", "-c", prefix + filled], capture_output=True, text=True, timeout=60, check=False, env=env
-            )
-            assert done.returncode == 0, f"{command}\n{done.stdout}\n{done.stderr}"
-            assert "Traceback" not in done.stderr
+            _run_as_written(prefix, filled, env)
     finally:
         server.stop()
 
@@ -369,6 +362,18 @@ def scratch_database() -> Iterator[str]:
             yield urlunsplit(urlsplit(dsn)._replace(path=f"/{name}"))
         finally:
             admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def _run_as_written(prefix: str, command: str, env: dict[str, str]) -> None:
+    """Run a README command line; a ``kmsd serve`` line only until it is healthy."""
+    if command.startswith("kmsd serve"):
+        _serve_briefly(prefix, command, env)
+        return
+    done = subprocess.run(
+        ["bash", "-c", prefix + command], capture_output=True, text=True, timeout=60, check=False, env=env
+    )
+    assert done.returncode == 0, f"{command}\n{done.stdout}\n{done.stderr}"
+    assert "Traceback" not in done.stderr
 
 
 def _serve_briefly(prefix: str, command: str, env: dict[str, str]) -> None:

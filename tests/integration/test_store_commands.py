@@ -104,7 +104,7 @@ def test_check_a_sqlite_store_and_its_root_key(tmp_path: Path) -> None:
     assert good.stdout.splitlines()[1:] == [
         f"connectivity: ok (SQLite {sqlite3.sqlite_version})",
         f"schema version: {LATEST} (current)",
-        f"root key: matches the store's (from root key {path.parent / 'root.key'})",
+        f"root key: matches the one the store was initialised with (from root key {path.parent / 'root.key'})",
     ]
 
     wrong = kmsd("store", "check", "--store", url, cwd=tmp_path, env={"KMSD_ROOT_KEY": another_root_key()})

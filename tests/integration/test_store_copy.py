@@ -90,7 +90,7 @@ def test_copy_to_postgresql_and_back_keeps_every_key_working(
     counts = table_counts(copied.stdout)
     assert (counts["keys"], counts["grants"], counts["aliases"], counts["sts_sessions"]) == (12, 2, 2, 1)
     assert [name for name in counts] == [table.name for table in TABLES] + list(REBUILT_TABLES)
-    assert "(made by the destination's triggers; the source has 3)" in copied.stdout
+    assert "(rebuilt by the destination from the policies; the source has 3)" in copied.stdout
     assert "every table holds the same number of rows in both" in copied.stdout
 
     # A destination that holds data is refused and left as it was; so is the source as a destination.

@@ -65,12 +65,14 @@ def run_store_copy(args: argparse.Namespace) -> int:
     for name, rows in report.counts.items():
         print(f"{name:<{width}}  {rows:>8}")
     for name, (in_source, rebuilt) in report.rebuilt.items():
-        print(f"{name:<{width}}  {rebuilt:>8}  (made by the destination's triggers; the source has {in_source})")
+        print(
+            f"{name:<{width}}  {rebuilt:>8}  (rebuilt by the destination from the policies; the source has {in_source})"
+        )
     print(
         f"copied {sum(report.counts.values())} rows in {len(TABLES)} tables from {redacted(args.from_url)} to "
         f"{redacted(args.to_url)}; every table holds the same number of rows in both."
     )
-    print(f"Serve the destination with the source's root key: {_root_key_hint(args.from_url, args.to_url)}.")
+    print(f"Serve the destination with the root key of the source: {_root_key_hint(args.from_url, args.to_url)}.")
     return 0
 
 
@@ -109,7 +111,7 @@ def _root_key_line(url: str, facts: StoreFacts) -> tuple[bool, str]:
             )
     except RootKeyError as error:
         return False, f"FAILED: {error}"
-    return True, f"matches the store's (from {source})"
+    return True, f"matches the one the store was initialised with (from {source})"
 
 
 def _root_key_hint(source_url: str, destination_url: str) -> str:
