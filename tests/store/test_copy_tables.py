@@ -64,6 +64,15 @@ def test_a_terminal_gets_a_bar_redrawn_in_place_and_a_log_gets_a_line_per_table(
     assert drawn.getvalue().endswith("] 100% 4/4 rows (grants)\033[K\n")
     assert "\n" not in drawn.getvalue()[:-1]  # one line, redrawn
 
+    failing = io.StringIO()
+    broken = TerminalProgress(failing)
+    broken.begin({"keys": 3, "aliases": 1})
+    broken.advance("keys", 3)
+    broken.table_done("keys", 3)
+    broken.close()  # the copy failed in aliases: the line ends once, however often close is called
+    broken.close()
+    assert failing.getvalue().endswith("(keys)\033[K\n") and failing.getvalue().count("\n") == 1
+
     logged = io.StringIO()
     lines = LogProgress(logged)
     lines.begin({"keys": 3, "aliases": 1})

@@ -60,7 +60,11 @@ def run_store_check(args: argparse.Namespace) -> int:
 
 
 def run_store_copy(args: argparse.Namespace) -> int:
-    report = copy_store(args.from_url, args.to_url, progress_for())
+    progress = progress_for()
+    try:
+        report = copy_store(args.from_url, args.to_url, progress)
+    finally:
+        progress.close()  # a failure's message must not land at the end of the bar's line
     width = max(len(name) for name in (*report.counts, *report.rebuilt))
     for name, rows in report.counts.items():
         print(f"{name:<{width}}  {rows:>8}")

@@ -24,6 +24,7 @@ class TerminalProgress:
         self._done = 0
         self._tables_left = 0
         self._drawn_at = 0.0
+        self._line_open = False
 
     def begin(self, counts: Mapping[str, int]) -> None:
         self._total = sum(counts.values())
@@ -40,9 +41,14 @@ class TerminalProgress:
         self._draw(table)
         self._tables_left -= 1
         if self._tables_left == 0:
-            # The bar's line ends with the last table: what comes next starts on a line of its own.
+            self.close()
+
+    def close(self) -> None:
+        """End the bar's line (after the last table, or at a failure), so that what follows has a line of its own."""
+        if self._line_open:
             self._stream.write("\n")
             self._stream.flush()
+            self._line_open = False
 
     def _draw(self, table: str) -> None:
         share = self._done / self._total if self._total else 1.0
@@ -51,6 +57,7 @@ class TerminalProgress:
         # \033[K clears what a longer table name left at the end of the line.
         self._stream.write(f"\r[{bar}] {share:4.0%} {self._done}/{self._total} rows ({table})\033[K")
         self._stream.flush()
+        self._line_open = True
 
 
 class LogProgress:
@@ -68,6 +75,9 @@ class LogProgress:
 
     def table_done(self, table: str, rows: int) -> None:
         print(f"kmsd: store copy: {table}: {rows} rows ({self._done}/{self._total})", file=self._stream, flush=True)
+
+    def close(self) -> None:
+        return None  # every line is whole already
 
 
 def progress_for(stream: TextIO | None = None) -> TerminalProgress | LogProgress:
