@@ -1,0 +1,175 @@
+"""Several ``kmsd serve`` nodes on one PostgreSQL database: one service, as an operator would run it.
+
+Every node gets the same ``KMSD_ROOT_KEY`` (a store has one root key, and a node with another is refused) and
+its own ``PGAPPNAME``, so that the test can tell each node's connections apart in ``pg_stat_activity`` (the
+listener's, the background lease's).  The first node to open the store creates the default account and prints
+its root credentials; the others print none, so every client signs with the first node's.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import boto3
+import psycopg
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from psycopg import sql
+
+from kmsd.crypto.root_key import ROOT_KEY_BYTES, ROOT_KEY_ENV
+from tests.integration.server import KmsdServer
+
+ADMIN_DSN = os.environ.get("KMSD_TEST_POSTGRES_DSN") or "postgresql://postgres@127.0.0.1:5432/postgres"
+VISIBILITY_BOUND = 1.0  # the issue's promise: a change is honoured by every node within one second
+
+T = TypeVar("T")
+
+
+def with_database(dsn: str, name: str) -> str:
+    head, _, tail = dsn.partition("?")
+    base = head.rsplit("/", 1)[0]
+    return f"{base}/{name}" + (f"?{tail}" if tail else "")
+
+
+class Databases:
+    """Creates databases for one test run and drops them all at the end (FORCE: a killed node's sessions)."""
+
+    def __init__(self) -> None:
+        self._admin = psycopg.connect(ADMIN_DSN, autocommit=True, connect_timeout=10)
+        self._prefix = f"kmsd_nodes_{os.getpid()}_{secrets.token_hex(3)}"
+        self._created: list[str] = []
+
+    def create(self) -> str:
+        name = f"{self._prefix}_{len(self._created)}"
+        self._admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        self._created.append(name)
+        return with_database(ADMIN_DSN, name)
+
+    def drop_all(self) -> None:
+        try:
+            for name in self._created:
+                self._admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        finally:
+            self._admin.close()
+
+
+@dataclass
+class Node(KmsdServer):
+    """One ``kmsd serve`` of the service, on the shared database."""
+
+    database_url: str = ""
+    name: str = ""
+
+    @property
+    def store_url(self) -> str:
+        return self.database_url
+
+
+@dataclass
+class Cluster:
+    """N nodes on one database; ``credentials`` are the default account's root credentials (node 1 printed them)."""
+
+    url: str
+    base_dir: Path
+    root_key: str = field(default_factory=lambda: base64.b64encode(secrets.token_bytes(ROOT_KEY_BYTES)).decode())
+    nodes: list[Node] = field(default_factory=list)
+    credentials: tuple[str, str] = ("", "")
+
+    def add(self, *, extra_args: list[str] | None = None, url: str | None = None) -> Node:
+        """Start one more node (on ``url`` if given: the same database through a proxy, say)."""
+        index = len(self.nodes) + 1
+        name = f"kmsd-node-{index}"
+        node = Node(
+            self.base_dir / name,
+            extra_args=extra_args or [],
+            extra_env={ROOT_KEY_ENV: self.root_key, "PGAPPNAME": name},
+            database_url=url or self.url,
+            name=name,
+        )
+        node.start()
+        if not self.nodes:
+            self.credentials = node.default_credentials()
+        self.nodes.append(node)
+        return node
+
+    def client(self, node: Node, service: str = "kms", credentials: tuple[str, str] | None = None) -> Any:
+        """A client of its own (boto3 clients are not to be shared between threads), signed as given or as root."""
+        access_key, secret_key = credentials or self.credentials
+        return boto3.session.Session().client(
+            service,
+            endpoint_url=node.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=access_key,
+            aws_secret_access_key=secret_key,
+            config=Config(retries={"max_attempts": 1}, parameter_validation=False, max_pool_connections=4),
+        )
+
+    def query(self, statement: str, parameters: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Rows of ``statement`` on the service's database (a connection of the test's own)."""
+        with psycopg.connect(self.url, autocommit=True) as connection:
+            return connection.execute(statement.encode(), parameters).fetchall()  # type: ignore[arg-type]
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+
+@contextmanager
+def cluster(databases: Databases, base_dir: Path, size: int, **add: Any) -> Iterator[Cluster]:
+    running = Cluster(databases.create(), base_dir)
+    try:
+        for _ in range(size):
+            running.add(**add)
+        yield running
+    finally:
+        running.stop()
+
+
+def error_code(call: Callable[[], Any]) -> str | None:
+    """The AWS error code ``call`` raised, or None when it succeeded."""
+    try:
+        call()
+    except ClientError as error:
+        return str(error.response["Error"]["Code"])
+    return None
+
+
+def wait_until(honoured: Callable[[], bool], bound: float = VISIBILITY_BOUND) -> float:
+    """Seconds until ``honoured()`` first held, polling without pause; AssertionError past ``bound`` (plus a margin
+    for one last request, so that a bound that just held is not failed by the poll's own duration)."""
+    start = time.monotonic()
+    while True:
+        if honoured():
+            return time.monotonic() - start
+        elapsed = time.monotonic() - start
+        if elapsed > bound + 0.5:
+            raise AssertionError(f"not honoured after {elapsed:.3f} s")
+
+
+def run_together(calls: list[Callable[[], T]]) -> list[T | BaseException]:
+    """Run every call on a thread of its own, released at the same instant; each result or raised exception."""
+    barrier = threading.Barrier(len(calls))
+    results: list[T | BaseException] = [RuntimeError("not run")] * len(calls)
+
+    def run(index: int) -> None:
+        barrier.wait()
+        try:
+            results[index] = calls[index]()
+        except BaseException as error:
+            results[index] = error
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results

@@ -1,0 +1,24 @@
+"""Fixtures: the test PostgreSQL's databases (all dropped at the end) and a three-node service shared by a module."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.multi_node.cluster import Cluster, Databases, cluster
+
+
+@pytest.fixture(scope="session")
+def databases() -> Iterator[Databases]:
+    made = Databases()
+    try:
+        yield made
+    finally:
+        made.drop_all()
+
+
+@pytest.fixture(scope="module")
+def three_nodes(databases: Databases, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    with cluster(databases, tmp_path_factory.mktemp("nodes"), 3) as running:
+        yield running
