@@ -59,7 +59,9 @@ def clients(three_nodes: Cluster) -> Clients:
     return Clients(three_nodes)
 
 
-def honoured_everywhere(case: str, clients: Clients, change: Callable[[], None], honoured: Callable[[int], bool]) -> None:
+def honoured_everywhere(
+    case: str, clients: Clients, change: Callable[[], None], honoured: Callable[[int], bool]
+) -> None:
     """``honoured(node)`` is False on every node (which caches what the change is about), ``change()`` on node 1
     is honoured by node 1's next request and by every other node within the bound."""
     nodes = range(len(clients.service.nodes))
@@ -125,7 +127,12 @@ def test_put_key_policy_that_removes_the_callers_access(clients: Clients) -> Non
     policy = {
         "Version": "2012-10-17",
         "Statement": [
-            {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"}, "Action": "kms:*", "Resource": "*"},
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
             {"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "kms:Encrypt", "Resource": "*"},
         ],
     }
