@@ -178,6 +178,8 @@ class PostgresConnections(SqlConnections):
             self._owner = threading.get_ident()
             self._doomed = False
             self._wrote = False
+            # Whether cached key records may be outdated at the end: unless it committed nothing but bookkeeping.
+            forget_keys = True
             try:
                 try:
                     yield
@@ -199,9 +201,14 @@ class PostgresConnections(SqlConnections):
                 if self._wrote and self._local_commits is not None:
                     # Before the call answers: the next request, on any worker of this node, sees the change.
                     self._local_commits.bump()
+                # A last-use record (_bookkeeping_write) changes no key record: emptying the key cache for it
+                # would cost the next request on every cached key a store round trip, once a minute per key and
+                # per access key in use.
+                forget_keys = self._wrote
             finally:
-                # Committed or not, a key read while the transaction was open may be outdated now.
-                self._forget_cached_keys()
+                # Otherwise, committed or not, a key read while the transaction was open may be outdated now.
+                if forget_keys:
+                    self._forget_cached_keys()
                 self._owner = None
                 self._transaction_connection = None
                 self._doomed = False

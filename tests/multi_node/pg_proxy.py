@@ -1,0 +1,153 @@
+"""A TCP proxy in front of PostgreSQL that records every statement a node sends, by connection.
+
+It reads the frontend half of PostgreSQL's wire protocol (protocol 3.0: after the startup packet, each message
+is a type byte and a length that counts itself) and notes each round trip: a simple Query (``Q``) or a Sync
+(``S``) that ends an extended-protocol exchange, with the SQL of its Parse (or of the statement a Bind names,
+once psycopg has prepared it).  The node must connect without TLS (``sslmode=disable``), or there is nothing
+to read.  Counting on the wire, rather than in PostgreSQL's statistics (flushed late and shared by every
+session of the database), says exactly which statements a node's requests cost.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import socket
+import struct
+import threading
+from dataclasses import dataclass, field
+
+# Startup-phase requests that precede the real startup packet (the server answers each with one byte).
+_NEGOTIATION_CODES = (80877103, 80877104)  # SSLRequest, GSSENCRequest
+
+
+@dataclass(frozen=True)
+class RoundTrip:
+    connection: int  # the proxy's number for the client connection, in order of arrival
+    sql: str
+
+
+@dataclass
+class _Connection:
+    number: int
+    statements: dict[str, str] = field(default_factory=dict)  # prepared statement name -> SQL
+    pending: list[str] = field(default_factory=list)  # SQL of the exchange the next Sync ends
+
+
+class PostgresProxy:
+    """Listens on 127.0.0.1 (``port``) and forwards to ``upstream``; ``round_trips`` grows as statements pass."""
+
+    def __init__(self, upstream_host: str, upstream_port: int) -> None:
+        self._upstream = (upstream_host, upstream_port)
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self._listener.getsockname()[1]
+        self._lock = threading.Lock()
+        self.round_trips: list[RoundTrip] = []
+        self.first_sql: dict[int, str] = {}  # what each connection sent first: names the listener and the lease
+        self._numbers = itertools.count(1)
+        self._sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, name="pg-proxy", daemon=True).start()
+
+    def since(self, mark: int) -> list[RoundTrip]:
+        with self._lock:
+            return self.round_trips[mark:]
+
+    def mark(self) -> int:
+        with self._lock:
+            return len(self.round_trips)
+
+    def close(self) -> None:
+        self._listener.close()
+        for sock in self._sockets:
+            sock.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self._upstream)
+            self._sockets += [client, server]
+            connection = _Connection(next(self._numbers))
+            threading.Thread(target=self._frontend, args=(client, server, connection), daemon=True).start()
+            threading.Thread(target=_pump, args=(server, client), daemon=True).start()
+
+    def _frontend(self, client: socket.socket, server: socket.socket, connection: _Connection) -> None:
+        """Forward the client's bytes, reading its messages on the way."""
+        buffer = b""
+        started = False
+        while True:
+            try:
+                data = client.recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                _close(server)
+                return
+            try:
+                server.sendall(data)
+            except OSError:
+                _close(client)
+                return
+            buffer += data
+            while True:
+                if not started:
+                    if len(buffer) < 8:
+                        break
+                    length, code = struct.unpack("!ii", buffer[:8])
+                    if len(buffer) < length:
+                        break
+                    buffer = buffer[length:]
+                    started = code not in _NEGOTIATION_CODES
+                    continue
+                if len(buffer) < 5:
+                    break
+                kind = buffer[:1]
+                length = struct.unpack("!i", buffer[1:5])[0]
+                if len(buffer) < 1 + length:
+                    break
+                body, buffer = buffer[5 : 1 + length], buffer[1 + length :]
+                self._message(connection, kind, body)
+
+    def _message(self, connection: _Connection, kind: bytes, body: bytes) -> None:
+        if kind == b"Q":
+            self._note(connection, body.split(b"\0", 1)[0].decode())
+        elif kind == b"P":
+            name, sql, _ = body.split(b"\0", 2)
+            if name:
+                connection.statements[name.decode()] = sql.decode()
+            connection.pending.append(sql.decode())
+        elif kind == b"B":
+            _, statement, _ = body.split(b"\0", 2)
+            if statement and statement.decode() in connection.statements:
+                connection.pending.append(connection.statements[statement.decode()])
+        elif kind == b"S":
+            self._note(connection, "; ".join(dict.fromkeys(connection.pending)) or "(sync)")
+            connection.pending.clear()
+
+    def _note(self, connection: _Connection, sql: str) -> None:
+        with self._lock:
+            self.first_sql.setdefault(connection.number, sql)
+            self.round_trips.append(RoundTrip(connection.number, sql))
+
+
+def _pump(source: socket.socket, target: socket.socket) -> None:
+    while True:
+        try:
+            data = source.recv(65536)
+        except OSError:
+            data = b""
+        if not data:
+            _close(target)
+            return
+        try:
+            target.sendall(data)
+        except OSError:
+            _close(source)
+            return
+
+
+def _close(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
