@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 import boto3
 import psycopg
@@ -27,6 +28,7 @@ from psycopg import sql
 
 from kmsd.crypto.root_key import ROOT_KEY_BYTES, ROOT_KEY_ENV
 from tests.integration.server import KmsdServer
+from tests.multi_node.pg_proxy import PostgresProxy
 
 ADMIN_DSN = os.environ.get("KMSD_TEST_POSTGRES_DSN") or "postgresql://postgres@127.0.0.1:5432/postgres"
 VISIBILITY_BOUND = 1.0  # the issue's promise: a change is honoured by every node within one second
@@ -124,6 +126,18 @@ class Cluster:
     def stop(self) -> None:
         for node in self.nodes:
             node.stop()
+
+
+def through(proxy: PostgresProxy, url: str) -> str:
+    """``url`` by way of ``proxy``, without TLS (the proxy reads the protocol)."""
+    parts = urlsplit(url)
+    user = f"{parts.username}@" if parts.username else ""
+    return urlunsplit((parts.scheme, f"{user}127.0.0.1:{proxy.port}", parts.path, "sslmode=disable", ""))
+
+
+def proxy_for(url: str) -> PostgresProxy:
+    parts = urlsplit(url)
+    return PostgresProxy(parts.hostname or "127.0.0.1", parts.port or 5432)
 
 
 @contextmanager

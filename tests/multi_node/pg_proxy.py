@@ -45,7 +45,9 @@ class PostgresProxy:
         self.round_trips: list[RoundTrip] = []
         self.first_sql: dict[int, str] = {}  # what each connection sent first: names the listener and the lease
         self._numbers = itertools.count(1)
-        self._sockets: list[socket.socket] = []
+        self._sockets: dict[int, tuple[socket.socket, socket.socket]] = {}  # by connection number
+        # While set, a connection that sends LISTEN is cut at once: the node cannot hear notifications.
+        self.deaf = threading.Event()
         threading.Thread(target=self._accept, name="pg-proxy", daemon=True).start()
 
     def since(self, mark: int) -> list[RoundTrip]:
@@ -58,8 +60,17 @@ class PostgresProxy:
 
     def close(self) -> None:
         self._listener.close()
-        for sock in self._sockets:
-            sock.close()
+        for client, server in list(self._sockets.values()):
+            client.close()
+            server.close()
+
+    def cut_listeners(self) -> None:
+        """Drop every connection that listens for notifications (both sides, as a network failure would)."""
+        for number, sql in list(self.first_sql.items()):
+            if sql.startswith("LISTEN") and number in self._sockets:
+                client, server = self._sockets[number]
+                _close(client)
+                _close(server)
 
     def _accept(self) -> None:
         while True:
@@ -68,8 +79,8 @@ class PostgresProxy:
             except OSError:
                 return
             server = socket.create_connection(self._upstream)
-            self._sockets += [client, server]
             connection = _Connection(next(self._numbers))
+            self._sockets[connection.number] = (client, server)
             threading.Thread(target=self._frontend, args=(client, server, connection), daemon=True).start()
             threading.Thread(target=_pump, args=(server, client), daemon=True).start()
 
@@ -127,6 +138,10 @@ class PostgresProxy:
             connection.pending.clear()
 
     def _note(self, connection: _Connection, sql: str) -> None:
+        if sql.startswith("LISTEN") and self.deaf.is_set():
+            client, server = self._sockets[connection.number]
+            _close(client)
+            _close(server)
         with self._lock:
             self.first_sql.setdefault(connection.number, sql)
             self.round_trips.append(RoundTrip(connection.number, sql))

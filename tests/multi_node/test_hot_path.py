@@ -19,11 +19,10 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from tests.multi_node.cluster import Cluster, Databases, error_code
+from tests.multi_node.cluster import Cluster, Databases, error_code, proxy_for, through
 from tests.multi_node.pg_proxy import PostgresProxy
 
 CALLS = 200
@@ -42,12 +41,9 @@ def settle(proxy: PostgresProxy) -> None:
 @pytest.fixture
 def proxied(databases: Databases, tmp_path: Path) -> Iterator[tuple[Cluster, PostgresProxy]]:
     running = Cluster(databases.create(), tmp_path)
-    parts = urlsplit(running.url)
-    proxy = PostgresProxy(parts.hostname or "127.0.0.1", parts.port or 5432)
-    user = f"{parts.username}@" if parts.username else ""
-    through_proxy = urlunsplit((parts.scheme, f"{user}127.0.0.1:{proxy.port}", parts.path, "sslmode=disable", ""))
+    proxy = proxy_for(running.url)
     try:
-        running.add(url=through_proxy)
+        running.add(url=through(proxy, running.url))
         yield running, proxy
     finally:
         running.stop()
