@@ -14,84 +14,16 @@ import os
 import signal
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from tests.helpers.pinned_workers import PORT_HOST, Answer, Pinned, error_type, pin_both_workers
 from tests.integration.server import KmsdServer
-
-PORT_HOST = "127.0.0.1"
-
-
-@dataclass
-class Answer:
-    status: int
-    body: dict[str, Any]
-    text: str
-    worker: str
-
-
-@dataclass
-class Pinned:
-    """A keep-alive connection to one worker: every request on it is answered by the same process."""
-
-    connection: http.client.HTTPConnection
-    worker: str
-    port: int
-
-    def send(self, service: str, body: bytes, headers: dict[str, str], credentials: tuple[str, str]) -> Answer:
-        request = AWSRequest(method="POST", url=f"http://{PORT_HOST}:{self.port}/", data=body, headers=headers)
-        SigV4Auth(Credentials(*credentials), service, "us-east-1").add_auth(request)
-        self.connection.request("POST", "/", body, dict(request.headers.items()))
-        response = self.connection.getresponse()
-        text = response.read().decode()
-        worker = response.getheader("x-kmsd-worker") or ""
-        assert worker == self.worker, "a keep-alive connection moved to another worker"
-        parsed = json.loads(text) if text.startswith("{") else {}
-        return Answer(response.status, parsed, text, worker)
-
-    def kms(self, operation: str, credentials: tuple[str, str], **params: Any) -> Answer:
-        headers = {"X-Amz-Target": f"TrentService.{operation}", "Content-Type": "application/x-amz-json-1.1"}
-        return self.send("kms", json.dumps(params).encode(), headers, credentials)
-
-    def iam(self, action: str, credentials: tuple[str, str], **params: str) -> Answer:
-        body = urlencode({"Action": action, "Version": "2010-05-08", **params}).encode()
-        headers = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
-        return self.send("iam", body, headers, credentials)
-
-
-def pin_both_workers(port: int) -> tuple[Pinned, Pinned]:
-    """One keep-alive connection to each of the two workers.
-
-    Which process accepts a new connection is the kernel's choice, and sequential connections tend to land
-    on the same one: connections opened together spread, so batches are opened until both answered.
-    """
-    found: dict[str, http.client.HTTPConnection] = {}
-    for _ in range(3000):
-        batch = [http.client.HTTPConnection(PORT_HOST, port, timeout=30) for _ in range(16)]
-        for connection in batch:
-            connection.connect()
-        for connection in batch:
-            connection.request("GET", "/health")
-            response = connection.getresponse()
-            response.read()
-            worker = response.getheader("x-kmsd-worker")
-            assert worker is not None
-            if worker not in found:
-                found[worker] = connection
-            else:
-                connection.close()
-        if len(found) >= 2:
-            break
-    assert len(found) == 2, f"connections reached {sorted(found)} only"
-    (first, a), (second, b) = found.items()
-    return Pinned(a, first, port), Pinned(b, second, port)
 
 
 @pytest.fixture(scope="module")
@@ -109,10 +41,6 @@ def pair(workers: KmsdServer) -> Iterator[tuple[Pinned, Pinned]]:
     yield writer, reader
     writer.connection.close()
     reader.connection.close()
-
-
-def error_type(answer: Answer) -> str:
-    return str(answer.body.get("__type", "")).rsplit("#", 1)[-1]
 
 
 def test_credentials_are_printed_once_and_both_workers_serve(workers: KmsdServer) -> None:
