@@ -104,7 +104,9 @@ class Cluster:
         self.nodes.append(node)
         return node
 
-    def client(self, node: Node, service: str = "kms", credentials: tuple[str, str] | None = None) -> Any:
+    def client(
+        self, node: Node, service: str = "kms", credentials: tuple[str, str] | None = None, token: str | None = None
+    ) -> Any:
         """A new client of ``node``, signed as given or as root; make clients on the test's thread only (a boto3
         session is not thread-safe; its clients are, and each racing thread gets one of its own)."""
         access_key, secret_key = credentials or self.credentials
@@ -115,6 +117,7 @@ class Cluster:
             region_name="us-east-1",
             aws_access_key_id=access_key,
             aws_secret_access_key=secret_key,
+            aws_session_token=token,
             config=Config(retries={"max_attempts": 1}, parameter_validation=False, max_pool_connections=4),
         )
 

@@ -280,3 +280,62 @@ def test_a_user_created_on_node_1_is_usable_on_the_others_at_once(clients: Clien
         iam.attach_user_policy(UserName=name, PolicyArn=policy_arn)
         for node in (1, 2):
             assert encrypt_error(clients, node, key_id, user) is None
+
+
+@pytest.mark.parametrize("change", ["DeleteUserPolicy", "RemoveUserFromGroup"])
+def test_inline_policy_and_group_membership(clients: Clients, change: str) -> None:
+    name = f"identity-{change}"
+    _, user = new_user(clients, name)
+    iam = clients.on(0, "iam")
+    key_id = new_key(clients)
+    if change == "DeleteUserPolicy":
+        iam.put_user_policy(UserName=name, PolicyName="encrypt", PolicyDocument=json.dumps(ENCRYPT_ONLY))
+        make = lambda: iam.delete_user_policy(UserName=name, PolicyName="encrypt")  # noqa: E731
+    else:
+        iam.create_group(GroupName=f"group-{change}")
+        iam.put_group_policy(GroupName=f"group-{change}", PolicyName="encrypt", PolicyDocument=json.dumps(ENCRYPT_ONLY))
+        iam.add_user_to_group(GroupName=f"group-{change}", UserName=name)
+        make = lambda: iam.remove_user_from_group(GroupName=f"group-{change}", UserName=name)  # noqa: E731
+    honoured_everywhere(
+        change, clients, make, lambda node: encrypt_error(clients, node, key_id, user) == "AccessDeniedException"
+    )
+
+
+def test_a_rotation_on_node_1_decrypts_on_the_others_at_once(clients: Clients) -> None:
+    key_id = new_key(clients)
+    for node in (1, 2):  # the key and its first material cached there
+        clients.on(node).encrypt(KeyId=key_id, Plaintext=PLAINTEXT)
+    for _ in range(3):
+        clients.on(0).rotate_key_on_demand(KeyId=key_id)
+        ciphertext = clients.on(0).encrypt(KeyId=key_id, Plaintext=PLAINTEXT)["CiphertextBlob"]
+        for node in (1, 2):
+            assert clients.on(node).decrypt(CiphertextBlob=ciphertext)["Plaintext"] == PLAINTEXT
+
+
+def test_a_session_issued_on_node_1_is_usable_on_the_others_at_once(clients: Clients) -> None:
+    iam = clients.on(0, "iam")
+    user_arn, user = new_user(clients, "assumes-roles")
+    iam.put_user_policy(
+        UserName="assumes-roles",
+        PolicyName="assume",
+        PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}]}
+        ),
+    )
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"AWS": user_arn}, "Action": "sts:AssumeRole"}],
+    }
+    role_arn = iam.create_role(RoleName="assumed-everywhere", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    iam.put_role_policy(RoleName="assumed-everywhere", PolicyName="encrypt", PolicyDocument=json.dumps(ENCRYPT_ONLY))
+    key_id = new_key(clients)
+    sts = clients.on(0, "sts", credentials=user)
+    for index in range(3):
+        issued = sts.assume_role(RoleArn=role_arn, RoleSessionName=f"session-{index}")["Credentials"]
+        for node in (1, 2):
+            kms = clients.service.client(
+                clients.service.nodes[node],
+                credentials=(issued["AccessKeyId"], issued["SecretAccessKey"]),
+                token=issued["SessionToken"],
+            )
+            assert error_code(lambda kms=kms: kms.encrypt(KeyId=key_id, Plaintext=PLAINTEXT)) is None
