@@ -88,19 +88,7 @@ class PostgresProxy:
         """Forward the client's bytes, reading its messages on the way."""
         buffer = b""
         started = False
-        while True:
-            try:
-                data = client.recv(65536)
-            except OSError:
-                data = b""
-            if not data:
-                _close(server)
-                return
-            try:
-                server.sendall(data)
-            except OSError:
-                _close(client)
-                return
+        while data := _relay(client, server):
             buffer += data
             while True:
                 if not started:
@@ -148,19 +136,25 @@ class PostgresProxy:
 
 
 def _pump(source: socket.socket, target: socket.socket) -> None:
-    while True:
-        try:
-            data = source.recv(65536)
-        except OSError:
-            data = b""
-        if not data:
-            _close(target)
-            return
-        try:
-            target.sendall(data)
-        except OSError:
-            _close(source)
-            return
+    while _relay(source, target):
+        pass
+
+
+def _relay(source: socket.socket, target: socket.socket) -> bytes:
+    """Pass on what ``source`` sends next; b"" once either side is gone (the other is then shut down too)."""
+    try:
+        data = source.recv(65536)
+    except OSError:
+        data = b""
+    if not data:
+        _close(target)
+        return b""
+    try:
+        target.sendall(data)
+    except OSError:
+        _close(source)
+        return b""
+    return data
 
 
 def _close(sock: socket.socket) -> None:

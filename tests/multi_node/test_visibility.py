@@ -20,14 +20,12 @@ from typing import Any
 
 import pytest
 
+from tests.helpers import documents
 from tests.multi_node.cluster import VISIBILITY_BOUND, Cluster, error_code
 
 LATENCIES: dict[str, float] = {}
 PLAINTEXT = b"visible everywhere"
-ENCRYPT_ONLY = {
-    "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Action": ["kms:Encrypt"], "Resource": "*"}],
-}
+ENCRYPT_ONLY = documents.policy(documents.allow("kms:Encrypt"))
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -124,22 +122,12 @@ def test_schedule_key_deletion(clients: Clients) -> None:
 def test_put_key_policy_that_removes_the_callers_access(clients: Clients) -> None:
     key_id = new_key(clients)
     account = clients.on(0).describe_key(KeyId=key_id)["KeyMetadata"]["AWSAccountId"]
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
-                "Action": "kms:*",
-                "Resource": "*",
-            },
-            {"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "kms:Encrypt", "Resource": "*"},
-        ],
-    }
+    deny_encrypt = {"Effect": "Deny", "Principal": {"AWS": "*"}, "Action": "kms:Encrypt", "Resource": "*"}
+    new_policy = documents.policy(documents.root_statement(account), deny_encrypt)
     honoured_everywhere(
         "PutKeyPolicy",
         clients,
-        lambda: clients.on(0).put_key_policy(KeyId=key_id, PolicyName="default", Policy=json.dumps(policy)),
+        lambda: clients.on(0).put_key_policy(KeyId=key_id, PolicyName="default", Policy=new_policy),
         lambda node: encrypt_error(clients, node, key_id) == "AccessDeniedException",
     )
 
@@ -185,9 +173,7 @@ def test_attach_and_detach_user_policy(clients: Clients, change: str) -> None:
     name = f"policy-{change}"
     _, user = new_user(clients, name)
     iam = clients.on(0, "iam")
-    policy_arn = iam.create_policy(PolicyName=f"encrypt-{change}", PolicyDocument=json.dumps(ENCRYPT_ONLY))["Policy"][
-        "Arn"
-    ]
+    policy_arn = iam.create_policy(PolicyName=f"encrypt-{change}", PolicyDocument=ENCRYPT_ONLY)["Policy"]["Arn"]
     key_id = new_key(clients)
     if change == "DetachUserPolicy":
         iam.attach_user_policy(UserName=name, PolicyArn=policy_arn)
@@ -271,9 +257,7 @@ def test_a_grant_created_on_node_1_is_usable_on_the_others_at_once(clients: Clie
 def test_a_user_created_on_node_1_is_usable_on_the_others_at_once(clients: Clients) -> None:
     key_id = new_key(clients)
     iam = clients.on(0, "iam")
-    policy_arn = iam.create_policy(PolicyName="encrypt-new-users", PolicyDocument=json.dumps(ENCRYPT_ONLY))["Policy"][
-        "Arn"
-    ]
+    policy_arn = iam.create_policy(PolicyName="encrypt-new-users", PolicyDocument=ENCRYPT_ONLY)["Policy"]["Arn"]
     for index in range(5):
         name = f"new-user-{index}"
         _, user = new_user(clients, name)
@@ -289,11 +273,11 @@ def test_inline_policy_and_group_membership(clients: Clients, change: str) -> No
     iam = clients.on(0, "iam")
     key_id = new_key(clients)
     if change == "DeleteUserPolicy":
-        iam.put_user_policy(UserName=name, PolicyName="encrypt", PolicyDocument=json.dumps(ENCRYPT_ONLY))
+        iam.put_user_policy(UserName=name, PolicyName="encrypt", PolicyDocument=ENCRYPT_ONLY)
         make = lambda: iam.delete_user_policy(UserName=name, PolicyName="encrypt")  # noqa: E731
     else:
         iam.create_group(GroupName=f"group-{change}")
-        iam.put_group_policy(GroupName=f"group-{change}", PolicyName="encrypt", PolicyDocument=json.dumps(ENCRYPT_ONLY))
+        iam.put_group_policy(GroupName=f"group-{change}", PolicyName="encrypt", PolicyDocument=ENCRYPT_ONLY)
         iam.add_user_to_group(GroupName=f"group-{change}", UserName=name)
         make = lambda: iam.remove_user_from_group(GroupName=f"group-{change}", UserName=name)  # noqa: E731
     honoured_everywhere(
@@ -327,7 +311,7 @@ def test_a_session_issued_on_node_1_is_usable_on_the_others_at_once(clients: Cli
         "Statement": [{"Effect": "Allow", "Principal": {"AWS": user_arn}, "Action": "sts:AssumeRole"}],
     }
     role_arn = iam.create_role(RoleName="assumed-everywhere", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
-    iam.put_role_policy(RoleName="assumed-everywhere", PolicyName="encrypt", PolicyDocument=json.dumps(ENCRYPT_ONLY))
+    iam.put_role_policy(RoleName="assumed-everywhere", PolicyName="encrypt", PolicyDocument=ENCRYPT_ONLY)
     key_id = new_key(clients)
     sts = clients.on(0, "sts", credentials=user)
     for index in range(3):
