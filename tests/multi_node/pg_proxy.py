@@ -48,6 +48,9 @@ class PostgresProxy:
         self._sockets: dict[int, tuple[socket.socket, socket.socket]] = {}  # by connection number
         # While set, a connection that sends LISTEN is cut at once: the node cannot hear notifications.
         self.deaf = threading.Event()
+        # Set while a connection's bytes flow; a stalled one holds them (both ways) and stays open, as a network
+        # path that went dark does.
+        self._flowing: dict[int, threading.Event] = {}
         threading.Thread(target=self._accept, name="pg-proxy", daemon=True).start()
 
     def since(self, mark: int) -> list[RoundTrip]:
@@ -63,6 +66,12 @@ class PostgresProxy:
         for client, server in list(self._sockets.values()):
             client.close()
             server.close()
+
+    def stall_listeners(self, stalled: bool) -> None:
+        """Hold (or let flow again) the bytes of every connection that listens for notifications."""
+        for number, sql in list(self.first_sql.items()):
+            if sql.startswith("LISTEN"):
+                (self._flowing[number].clear if stalled else self._flowing[number].set)()
 
     def cut_listeners(self) -> None:
         """Drop every connection that listens for notifications (both sides, as a network failure would)."""
@@ -81,14 +90,16 @@ class PostgresProxy:
             server = socket.create_connection(self._upstream)
             connection = _Connection(next(self._numbers))
             self._sockets[connection.number] = (client, server)
+            flowing = self._flowing[connection.number] = threading.Event()
+            flowing.set()
             threading.Thread(target=self._frontend, args=(client, server, connection), daemon=True).start()
-            threading.Thread(target=_pump, args=(server, client), daemon=True).start()
+            threading.Thread(target=_pump, args=(server, client, flowing), daemon=True).start()
 
     def _frontend(self, client: socket.socket, server: socket.socket, connection: _Connection) -> None:
         """Forward the client's bytes, reading its messages on the way."""
         buffer = b""
         started = False
-        while data := _relay(client, server):
+        while data := _relay(client, server, self._flowing[connection.number]):
             buffer += data
             while True:
                 if not started:
@@ -135,13 +146,14 @@ class PostgresProxy:
             self.round_trips.append(RoundTrip(connection.number, sql))
 
 
-def _pump(source: socket.socket, target: socket.socket) -> None:
-    while _relay(source, target):
+def _pump(source: socket.socket, target: socket.socket, flowing: threading.Event) -> None:
+    while _relay(source, target, flowing):
         pass
 
 
-def _relay(source: socket.socket, target: socket.socket) -> bytes:
-    """Pass on what ``source`` sends next; b"" once either side is gone (the other is then shut down too)."""
+def _relay(source: socket.socket, target: socket.socket, flowing: threading.Event) -> bytes:
+    """Pass on what ``source`` sends next (once ``flowing``); b"" once either side is gone (the other is then
+    shut down too)."""
     try:
         data = source.recv(65536)
     except OSError:
@@ -149,6 +161,7 @@ def _relay(source: socket.socket, target: socket.socket) -> bytes:
     if not data:
         _close(target)
         return b""
+    flowing.wait()
     try:
         target.sendall(data)
     except OSError:

@@ -95,6 +95,26 @@ def test_a_node_that_cannot_hear_notifications_still_honours_changes_within_a_se
     assert [trip.sql for trip in proxy.since(mark) if trip.connection not in listeners] == []
 
 
+def test_a_node_whose_notification_connection_goes_silent_honours_changes_within_a_second(
+    deafened: tuple[Cluster, PostgresProxy],
+) -> None:
+    """The connection stays open but nothing comes through (a partition, a stuck middlebox): the listener's probe
+    then waits on TCP for minutes, and the node must count itself deaf meanwhile."""
+    service, proxy = deafened
+    first, second = service.client(service.nodes[0]), service.client(service.nodes[1])
+    key_id = first.create_key()["KeyMetadata"]["KeyId"]
+    assert error_code(lambda: second.encrypt(KeyId=key_id, Plaintext=PLAINTEXT)) is None  # cached on node 2
+    proxy.stall_listeners(True)
+    try:
+        first.disable_key(KeyId=key_id)
+        changed_at = time.monotonic()
+        while error_code(lambda: second.encrypt(KeyId=key_id, Plaintext=PLAINTEXT)) != "DisabledException":
+            assert time.monotonic() - changed_at <= VISIBILITY_BOUND, "node 2 serves a disabled key past the bound"
+        print(f"\nsilent notification connection: honoured after {(time.monotonic() - changed_at) * 1000:.0f} ms")
+    finally:
+        proxy.stall_listeners(False)
+
+
 @dataclass
 class Acknowledged:
     """What the service answered during the burst; only these must survive."""

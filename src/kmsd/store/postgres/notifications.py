@@ -8,8 +8,9 @@ its notification arrives (milliseconds on one network), without a store round tr
 When the connection drops, notifications may be lost.  Until it is back, :meth:`ChangeListener.changed` answers
 True at most every :data:`FALLBACK_SECONDS`: caches then live no longer than that, which bounds how stale a node
 can be however long PostgreSQL is away.  A reconnection reports a change too, for what was missed meanwhile.
-The connection is checked with a trivial query whenever it has been quiet for :data:`POLL_SECONDS`, so a peer
-that vanished without closing the socket is noticed as well (TCP keepalives back that up).
+The connection is checked with a trivial query whenever it has been quiet for :data:`POLL_SECONDS`, and one
+that has not shown itself alive for :data:`SILENCE_SECONDS` counts as deaf meanwhile, so a peer that vanished
+without closing the socket (the probe then waits on TCP, for minutes) bounds staleness the same way.
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ POLL_SECONDS = 0.5
 RECONNECT_SECONDS = 0.5
 # How long one wait for notifications lasts before the thread looks at whether it should stop.
 WAIT_SECONDS = 0.1
+# A listening connection shows it is alive at least every POLL_SECONDS (a notification, or the probe's answer).
+# One silent for longer counts as deaf: a peer gone without closing the socket (a partition, a stuck proxy)
+# leaves the probe waiting for TCP to give up, minutes, while notifications are lost and no flag is raised.
+SILENCE_SECONDS = POLL_SECONDS + 0.25
 LISTENER_APPLICATION_NAME = "kmsd-listener"
 
 
@@ -55,19 +60,21 @@ class ChangeListener:
         self._listening = threading.Event()
         self._stopping = threading.Event()
         self._last_fallback = monotonic()
+        self._alive_at = monotonic()  # when the connection last showed it is alive (see SILENCE_SECONDS)
         self._thread = threading.Thread(target=self._run, name="kmsd-store-listener", daemon=True)
         self._thread.start()
 
     @property
     def listening(self) -> bool:
-        return self._listening.is_set()
+        """Connected, and heard from within SILENCE_SECONDS."""
+        return self._listening.is_set() and self._monotonic() - self._alive_at <= SILENCE_SECONDS
 
     def wait_until_listening(self, timeout: float) -> bool:
         return self._listening.wait(timeout)
 
     def changed(self) -> bool:
         """Whether another store committed since the last call (or, while deaf, whether caches are due to go)."""
-        if not self._listening.is_set():
+        if not self.listening:
             now = self._monotonic()
             if now - self._last_fallback < FALLBACK_SECONDS:
                 return False
@@ -110,17 +117,17 @@ class ChangeListener:
             connection.execute(f"LISTEN {CHANGES_CHANNEL}")
             # Whatever was committed while nobody listened is unknown: report a change.
             self._report()
+            self._alive_at = self._monotonic()
             self._listening.set()
-            heard_at = self._monotonic()
             while not self._stopping.is_set():
                 # Short waits, so that close() is not kept waiting; the probe only after POLL_SECONDS of quiet.
                 for notification in connection.notifies(timeout=WAIT_SECONDS):
-                    heard_at = self._monotonic()
+                    self._alive_at = self._monotonic()
                     if notification.payload != self._own_id:
                         self._report()
-                if self._monotonic() - heard_at >= POLL_SECONDS and not self._stopping.is_set():
+                if self._monotonic() - self._alive_at >= POLL_SECONDS and not self._stopping.is_set():
                     connection.execute("SELECT 1")
-                    heard_at = self._monotonic()
+                    self._alive_at = self._monotonic()
 
     def _report(self) -> None:
         self._on_change()
