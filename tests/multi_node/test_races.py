@@ -195,3 +195,15 @@ def test_put_key_policy_from_every_node(three_nodes: Cluster) -> None:
         client = three_nodes.client(node)
         while (answer := client.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"]) != stored:
             assert time.monotonic() < deadline, f"{node.name} still answers {answer[:60]}"
+
+
+def test_the_first_use_of_an_aws_managed_key_on_every_node(three_nodes: Cluster) -> None:
+    """DescribeKey of alias/aws/<service> creates the AWS managed key on first use; concurrent first uses on
+    several nodes must all answer the one key that was created."""
+    clients = spread(three_nodes, CLIENTS)
+    results = run_together([lambda client=client: client.describe_key(KeyId="alias/aws/s3") for client in clients])
+    assert Counter(outcome(result) for result in results) == {"ok": CLIENTS}
+    key_ids = {result["KeyMetadata"]["KeyId"] for result in results if isinstance(result, dict)}
+    assert len(key_ids) == 1
+    assert three_nodes.query("SELECT count(*) FROM aliases WHERE alias_name = 'alias/aws/s3'") == [(1,)]
+    assert three_nodes.query("SELECT count(*) FROM keys WHERE key_manager = 'AWS'") == [(1,)]
