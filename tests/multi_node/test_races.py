@@ -135,6 +135,7 @@ def test_delete_user_against_attach_user_policy(three_nodes: Cluster) -> None:
         assert pair in (("DeleteConflict", "ok"), ("ok", "NoSuchEntity")), (name, pair)
         if pair[1] == "ok":
             attached_names.add(name)
+    print(f"\nDeleteUser against AttachUserPolicy: the attachment won {len(attached_names)} of {pairs}")
     entities = iam.list_entities_for_policy(PolicyArn=policy_arn)["PolicyUsers"]
     assert {entity["UserName"] for entity in entities} == attached_names
     assert iam.get_policy(PolicyArn=policy_arn)["Policy"]["AttachmentCount"] == len(attached_names)
