@@ -24,6 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from kmsd.kms.materials import PURGE_COUNT_SETTING
 from kmsd.store.postgres.connections import BACKGROUND_LOCK
+from tests.helpers import documents
 from tests.multi_node.cluster import VISIBILITY_BOUND, Cluster, Databases, Node, cluster, error_code, proxy_for, through
 from tests.multi_node.pg_proxy import PostgresProxy
 
@@ -113,6 +114,45 @@ def test_a_node_whose_notification_connection_goes_silent_honours_changes_within
         print(f"\nsilent notification connection: honoured after {(time.monotonic() - changed_at) * 1000:.0f} ms")
     finally:
         proxy.stall_listeners(False)
+
+
+def test_a_grant_or_alias_made_while_notifications_are_in_flight_is_usable_at_once(
+    deafened: tuple[Cluster, PostgresProxy],
+) -> None:
+    """Node 2 has just refused a user (its caches hold the key's grants and aliases); node 1 then makes a grant, or
+    an alias that the user's policy allows by (kms:ResourceAliases), while node 2's notifications are held up.
+    New grants and aliases are usable everywhere at once, so node 2's very next request must succeed."""
+    service, proxy = deafened
+    first, second = service.client(service.nodes[0]), service.client(service.nodes[1])
+    iam = service.client(service.nodes[0], "iam")
+    arn = iam.create_user(UserName="late-news")["User"]["Arn"]
+    created = iam.create_access_key(UserName="late-news")["AccessKey"]
+    user = service.client(service.nodes[1], credentials=(created["AccessKeyId"], created["SecretAccessKey"]))
+    # kms:ResourceAliases is a condition key of IAM policies only ("not key policies").
+    iam.put_user_policy(
+        UserName="late-news",
+        PolicyName="by-alias",
+        PolicyDocument=documents.policy(
+            documents.allow(
+                "kms:Encrypt",
+                Condition={"ForAnyValue:StringEquals": {"kms:ResourceAliases": "alias/opens-the-key"}},
+            )
+        ),
+    )
+    by_grant, by_alias = (first.create_key()["KeyMetadata"]["KeyId"] for _ in range(2))
+    for key_id in (by_grant, by_alias):
+        assert error_code(lambda key_id=key_id: user.encrypt(KeyId=key_id, Plaintext=PLAINTEXT)) == (
+            "AccessDeniedException"
+        )
+    proxy.stall_listeners(True)
+    try:
+        first.create_grant(KeyId=by_grant, GranteePrincipal=arn, Operations=["Encrypt"])
+        first.create_alias(AliasName="alias/opens-the-key", TargetKeyId=by_alias)
+        for key_id in (by_grant, by_alias):
+            assert error_code(lambda key_id=key_id: user.encrypt(KeyId=key_id, Plaintext=PLAINTEXT)) is None
+    finally:
+        proxy.stall_listeners(False)
+    assert error_code(lambda: second.encrypt(KeyId=by_grant, Plaintext=PLAINTEXT)) is None
 
 
 @dataclass

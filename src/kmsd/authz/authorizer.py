@@ -117,6 +117,13 @@ class KmsAuthorizer:
         """Drop cached grants and aliases (a KMS write happened, or another process committed)."""
         self.key_facts.invalidate()
 
+    def refresh(self, call: KmsCall) -> bool:
+        """Read the grants and aliases of the call's keys from the store again; whether any had changed."""
+        changed = False
+        for named in call.keys.values():
+            changed |= self.key_facts.refresh(named.key.account_id, named.key.region, named.key.key_id)
+        return changed
+
     def gather(self, call: KmsCall, permissions: tuple[Permission, ...] | None = None) -> CallFacts:
         """The facts of ``permissions`` of ``call`` (all it needs by default), read from the store, for
         :func:`~kmsd.authz.decide.decide`."""

@@ -59,6 +59,19 @@ class KeyFacts:
             self._keep(self._aliases, cache_key, found, generation)
         return found
 
+    def refresh(self, account_id: str, region: str, key_id: str) -> bool:
+        """Read the key's grants and aliases from the store again and keep them; whether they differ from what
+        was cached (a grant or alias made by another node whose notification has not arrived yet)."""
+        generation = self._generation
+        grants = tuple(self._store.list_grants(key_id, region))
+        aliases = tuple(alias.alias_name for alias in self._store.list_aliases(account_id, region, key_id))
+        changed = self._grants.get((key_id, region)) != grants or self._aliases.get((account_id, region, key_id)) != (
+            aliases
+        )
+        self._keep(self._grants, (key_id, region), grants, generation)
+        self._keep(self._aliases, (account_id, region, key_id), aliases, generation)
+        return changed
+
     def key_policy(self, text: str) -> Policy:
         """The key policy ``text``, compiled; a stored policy that no longer parses fails closed."""
         # A dictionary hit costs less than the parser's own hash of the text.

@@ -333,6 +333,11 @@ class KmsService:
         if not permissions:
             return decided
         decision = decide(self.authorizer.gather(call, permissions), decided)
+        if not decision.allowed and self.authorizer.refresh(call):
+            # A grant or alias is usable on every node at once: one made on another node a moment ago may not be
+            # in this node's caches yet (its notification is on its way), so a refusal reads them again first.
+            # Only refusals pay the reads; an allowed call keeps its cache hits.
+            decision = decide(self.authorizer.gather(call, permissions), decided)
         decision.enforce()
         return decision.results
 
