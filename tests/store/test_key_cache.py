@@ -8,18 +8,9 @@ from pathlib import Path
 
 import pytest
 from tests.store.records import REGION, make_key
+from tests.store.store_kinds import Ticks
 
 from kmsd.store.sqlite import KEY_CACHE_CHECK_SECONDS, SqliteStore
-
-
-class Ticks:
-    """A monotonic clock that moves only when a test moves it: the key cache's time, without sleeping."""
-
-    def __init__(self) -> None:
-        self.seconds = 1000.0
-
-    def __call__(self) -> float:
-        return self.seconds
 
 
 @pytest.fixture
