@@ -61,6 +61,7 @@ class ChangeListener:
         self._stopping = threading.Event()
         self._last_fallback = monotonic()
         self._alive_at = monotonic()  # when the connection last showed it is alive (see SILENCE_SECONDS)
+        self._connected_before = False
         self._thread = threading.Thread(target=self._run, name="kmsd-store-listener", daemon=True)
         self._thread.start()
 
@@ -115,8 +116,11 @@ class ChangeListener:
             keepalives_count=3,
         ) as connection:
             connection.execute(f"LISTEN {CHANGES_CHANNEL}")
-            # Whatever was committed while nobody listened is unknown: report a change.
-            self._report()
+            # Whatever was committed while nobody listened is unknown: report a change.  Not on the first
+            # connection: the store is still opening and holds nothing that a commit could have outdated.
+            if self._connected_before:
+                self._report()
+            self._connected_before = True
             self._alive_at = self._monotonic()
             self._listening.set()
             while not self._stopping.is_set():
