@@ -20,7 +20,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, suppress
 from typing import Any
 
 import psycopg
@@ -204,6 +204,10 @@ class PostgresStore(PostgresConnections, SqlQueries):
             self._listener.close()
         with self._lease_lock:
             if self._lease_connection is not None:
+                # Unlocked before the connection closes: PostgreSQL frees a session's locks only when its
+                # backend has exited, a moment after the client hung up, and another node may try at once.
+                with suppress(psycopg.Error):
+                    self._lease_connection.execute("SELECT pg_advisory_unlock(%s)", (BACKGROUND_LOCK,))
                 self._lease_connection.close()
                 self._lease_connection = None
         self._pool.close()
