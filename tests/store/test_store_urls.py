@@ -8,7 +8,7 @@ import pytest
 
 from kmsd.store.base import StoreError
 from kmsd.store.sqlite import SqliteStore
-from kmsd.store.urls import open_store, sqlite_path
+from kmsd.store.urls import open_store, redacted, sqlite_path
 
 
 def test_three_slashes_name_a_path_relative_to_the_working_directory(
@@ -56,6 +56,27 @@ def test_an_unreachable_postgresql_store_is_refused_with_the_reason_and_no_passw
     message = str(refused.value)
     assert message.startswith("cannot connect to the PostgreSQL store at postgresql://kmsd:***@127.0.0.1:1/kmsd: ")
     assert "s3cret-pw" not in message
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://kmsd:s3cret@db:5432/kmsd", "postgresql://kmsd:***@db:5432/kmsd"),
+        ("postgresql://:s3cret@db/kmsd", "postgresql://:***@db/kmsd"),
+        ("postgresql://kmsd:s3c%40ret@db/kmsd", "postgresql://kmsd:***@db/kmsd"),
+        ("postgresql://kmsd:s3c/ret@db/kmsd", "postgresql://kmsd:***@db/kmsd"),
+        ("postgresql://kmsd@db/kmsd?password=s3cret", "postgresql://kmsd@db/kmsd?password=***"),
+        (
+            "postgresql://kmsd@db/kmsd?sslmode=require&password=s3cret&x=1",
+            "postgresql://kmsd@db/kmsd?sslmode=require&password=***&x=1",
+        ),
+        ("postgresql://kmsd@db:5432/kmsd", "postgresql://kmsd@db:5432/kmsd"),
+        ("postgresql://db:5432/kmsd?sslmode=require", "postgresql://db:5432/kmsd?sslmode=require"),
+        ("postgresql://kmsd:s3cret@[::1/kmsd", "postgresql://kmsd:***@[::1/kmsd"),
+    ],
+)
+def test_a_url_is_shown_without_its_password(url: str, shown: str) -> None:
+    assert redacted(url) == shown
 
 
 @pytest.mark.parametrize(

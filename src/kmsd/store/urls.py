@@ -12,11 +12,12 @@ are decoded.  Missing parent directories of a SQLite file are created.
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote
 
 from kmsd.store.base import Store, StoreError
 from kmsd.store.local_commits import LocalCommits
 from kmsd.store.sqlite import SqliteStore
+from kmsd.store.url_passwords import redacted as redacted  # where the rest of kmsd imports it from
 
 _SQLITE_PREFIX = "sqlite://"
 _POSTGRES_SCHEMES = ("postgresql://", "postgres://", "postgresql+psycopg://")
@@ -78,12 +79,3 @@ def is_postgres_url(url: str) -> bool:
 def postgres_conninfo(url: str) -> str:
     """The libpq URI of a ``postgresql://`` (or ``postgres://``, ``postgresql+psycopg://``) store URL."""
     return "postgresql://" + url.split("://", 1)[1]
-
-
-def redacted(url: str) -> str:
-    """The URL without its password, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))

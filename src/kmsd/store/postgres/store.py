@@ -35,6 +35,7 @@ from kmsd.store.postgres.schema import POSTGRES_MIGRATIONS
 from kmsd.store.postgres.snapshot import postgres_snapshot
 from kmsd.store.sql.queries import SqlQueries
 from kmsd.store.sql.snapshot import ReadSnapshot
+from kmsd.store.url_passwords import without_password
 
 # Connections of one process: the event loop, the store-call thread, the large-call threads and the sweep.
 POOL_SIZE = 6
@@ -80,8 +81,11 @@ class PostgresStore(PostgresConnections, SqlQueries):
         try:
             with psycopg.connect(conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS) as connection:
                 self._migrate(connection)
-        except psycopg.OperationalError as error:
-            raise StoreError(f"cannot connect to the PostgreSQL store at {description}: {error}") from error
+        except psycopg.Error as error:
+            # Any driver error, a URL libpq cannot read too (ProgrammingError), whose message may quote the
+            # password; `from None`: the chained original would print it after all.
+            reason = without_password(str(error), conninfo)
+            raise StoreError(f"cannot connect to the PostgreSQL store at {description}: {reason}") from None
         self._pool = ConnectionPool(
             conninfo,
             min_size=1,
