@@ -6,6 +6,7 @@ keyword ``changes`` replace fields where a test needs another value.
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -144,3 +145,9 @@ def insert_key_at_version(store: SqliteStore, version: int, key: KeyRecord) -> N
     sql = f"INSERT INTO keys ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
     with store.transaction():
         store._write(sql, [row[name] for name in names], f"key `{key.key_id}`")
+
+
+def key_policy(*principals: str, element: str = "Principal") -> str:
+    """A policy document with one statement for each principal, under ``element`` (Principal or NotPrincipal)."""
+    statements = [{"Effect": "Allow", element: {"AWS": p}, "Action": "kms:*", "Resource": "*"} for p in principals]
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})

@@ -4,58 +4,44 @@ Issue 9 item 7: the index is kept by triggers on every write of a key policy
 or trust policy, built for documents stored before its migration, and used
 by ``delete_user`` / ``delete_role`` to rewrite, in the deletion's own
 transaction, every document and grant that names the deleted principal.
+Each test runs on SQLite (triggers over json_tree) and PostgreSQL (plpgsql
+triggers over the json type); the migration that built the index for older
+SQLite files is tested in ``test_sqlite_migrations.py``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 from tests.store.records import (
     REGION,
-    T0,
-    insert_grant_before_regions,
-    insert_key_at_version,
+    key_policy,
     make_grant,
     make_key,
     role,
     user,
 )
+from tests.store.store_kinds import AnyStore
 
-import kmsd.store.sqlite.store as sqlite_module
 from kmsd.store.base import Conflict
-from kmsd.store.migrations import MIGRATIONS
-from kmsd.store.models import Account, GrantRecord, IamRole, IamUser, KeyRecord
-from kmsd.store.principal_references_schema import PRINCIPAL_REFERENCES_MIGRATION
-from kmsd.store.sqlite import SqliteStore
 
 ACCOUNT = "111122223333"
 OTHER = "444455556666"
 
 
-def key_policy(*principals: str, element: str = "Principal") -> str:
-    statements = [{"Effect": "Allow", element: {"AWS": p}, "Action": "kms:*", "Resource": "*"} for p in principals]
-    return json.dumps({"Version": "2012-10-17", "Statement": statements})
-
-
-def references(store: SqliteStore) -> set[tuple[str, str | None, str | None]]:
+def references(store: AnyStore) -> set[tuple[str, str | None, str | None]]:
     rows = store._fetchall("SELECT principal, key_id, role_id FROM principal_references")
     return {(str(row[0]), row[1], row[2]) for row in rows}
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    opened = SqliteStore(tmp_path / "kmsd.db")
-    opened.create_account(Account(ACCOUNT, T0))
-    opened.create_account(Account(OTHER, T0))
-    yield opened
-    opened.close()
+def store(store_with_accounts: AnyStore) -> AnyStore:
+    return store_with_accounts
 
 
-def test_the_triggers_index_every_iam_arn_of_key_policies_and_trust_policies(store: SqliteStore) -> None:
+def test_the_triggers_index_every_iam_arn_of_key_policies_and_trust_policies(store: AnyStore) -> None:
     alice = user("Alice")
     # The ARN written with an escaped solidus is the same ARN once parsed.
     escaped = key_policy(alice.arn, "111122223333").replace("user/", "user\\/")
@@ -75,12 +61,12 @@ def test_the_triggers_index_every_iam_arn_of_key_policies_and_trust_policies(sto
     assert {row[2] for row in references(store)} == {None}
 
 
-def test_an_unreadable_document_is_indexed_for_every_deletion(store: SqliteStore) -> None:
+def test_an_unreadable_document_is_indexed_for_every_deletion(store: AnyStore) -> None:
     store.insert_key(make_key(1, policy="not json"))
     assert references(store) == {("?", make_key(1).key_id, None)}
 
 
-def test_deleting_a_user_rewrites_every_key_policy_trust_policy_and_grant_that_names_it(store: SqliteStore) -> None:
+def test_deleting_a_user_rewrites_every_key_policy_trust_policy_and_grant_that_names_it(store: AnyStore) -> None:
     alice = user("Alice")
     bob = user("Bob", account_id=OTHER)
     store.insert_user(alice)
@@ -114,7 +100,7 @@ def test_deleting_a_user_rewrites_every_key_policy_trust_policy_and_grant_that_n
     assert not [row for row in references(store) if row[0] == alice.arn.lower()]
 
 
-def test_deleting_a_role_rewrites_what_names_it(store: SqliteStore) -> None:
+def test_deleting_a_role_rewrites_what_names_it(store: AnyStore) -> None:
     deployer = role("Deployer")
     store.insert_role(deployer)
     store.insert_key(make_key(1, policy=key_policy([deployer.arn, "111122223333"])))  # type: ignore[arg-type]
@@ -127,7 +113,7 @@ def test_deleting_a_role_rewrites_what_names_it(store: SqliteStore) -> None:
     assert grant.grantee_principal == deployer.role_id
 
 
-def test_the_rewrite_is_part_of_the_deletion_transaction(store: SqliteStore) -> None:
+def test_the_rewrite_is_part_of_the_deletion_transaction(store: AnyStore) -> None:
     alice = user("Alice")
     store.insert_user(alice)
     store.insert_key(make_key(1, policy=key_policy(alice.arn)))
@@ -139,41 +125,7 @@ def test_the_rewrite_is_part_of_the_deletion_transaction(store: SqliteStore) -> 
     assert store.get_user_by_id(alice.user_id) is not None
 
 
-def test_the_migration_indexes_documents_stored_before_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = tmp_path / "old.db"
-    alice: IamUser = user("Alice")
-    trusting: IamRole = role("Trusting", assume_role_policy=key_policy(alice.arn))
-    key: KeyRecord = make_key(1, policy=key_policy(alice.arn))
-    grant: GrantRecord = make_grant(1, grantee_principal=alice.arn)
-    # A store written by a kmsd whose schema stopped before the index.
-    before = next(n for n, migration in enumerate(MIGRATIONS) if migration is PRINCIPAL_REFERENCES_MIGRATION)
-    monkeypatch.setattr(sqlite_module, "MIGRATIONS", MIGRATIONS[:before])
-    monkeypatch.setattr(sqlite_module, "LATEST_VERSION", before)
-    old = SqliteStore(path)
-    old.create_account(Account(ACCOUNT, T0))
-    old.insert_user(alice)
-    old.insert_role(trusting)
-    insert_key_at_version(old, before, key)
-    insert_grant_before_regions(old, grant)
-    assert old.schema_version() == before
-    old.close()
-    monkeypatch.undo()
-
-    reopened = SqliteStore(path)
-    try:
-        assert reopened.schema_version() == len(MIGRATIONS)
-        reopened.delete_user(alice.user_id)
-        stored_key, stored_role = reopened.get_key(key.key_id, REGION), reopened.get_role_by_id(trusting.role_id)
-        stored_grant = reopened.get_grant(grant.grant_id)
-        assert stored_key is not None and stored_role is not None and stored_grant is not None
-        assert alice.arn not in stored_key.policy and alice.user_id in stored_key.policy
-        assert alice.arn not in stored_role.assume_role_policy and alice.user_id in stored_role.assume_role_policy
-        assert stored_grant.grantee_principal == alice.user_id
-    finally:
-        reopened.close()
-
-
-def test_renaming_a_user_moves_what_names_it_to_the_new_arn(store: SqliteStore) -> None:
+def test_renaming_a_user_moves_what_names_it_to_the_new_arn(store: AnyStore) -> None:
     alice = user("Alice")
     store.insert_user(alice)
     store.insert_key(make_key(1, policy=key_policy(alice.arn)))
@@ -189,7 +141,7 @@ def test_renaming_a_user_moves_what_names_it_to_the_new_arn(store: SqliteStore) 
         assert before.arn not in key.policy
 
 
-def test_a_rename_onto_a_taken_name_leaves_the_callers_transaction_usable(store: SqliteStore) -> None:
+def test_a_rename_onto_a_taken_name_leaves_the_callers_transaction_usable(store: AnyStore) -> None:
     alice, bob = user("Alice"), user("Bob")
     store.insert_user(alice)
     store.insert_user(bob)

@@ -1,32 +1,29 @@
-"""SqliteStore's IAM and STS part: users, groups, roles, policies, attachments, sessions, and migration 1 → 2."""
+"""The store's IAM and STS part, on SQLite and PostgreSQL: users, groups, roles, policies, attachments, sessions.
+
+IAM names compare and sort without regard to ASCII case on both (SQLite: COLLATE NOCASE; PostgreSQL: CITEXT
+under the "C" collation).
+"""
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
-from tests.store.records import REGION, insert_key_at_version, role, unique_id, user
+from tests.store.records import role, unique_id, user
+from tests.store.store_kinds import AnyStore
 
-import kmsd.store.sqlite.store as sqlite_module
 from kmsd.store.base import Conflict, Store, StoreError
-from kmsd.store.migrations import LATEST_VERSION
 from kmsd.store.models import (
     AccessKeyRecord,
-    Account,
     IamGroup,
     IamUser,
     InlinePolicy,
-    KeyRecord,
     ManagedPolicy,
     PolicyAttachment,
     PolicyVersion,
     SessionRecord,
 )
-from kmsd.store.sqlite import SqliteStore
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
 ACCOUNT = "111122223333"
@@ -87,20 +84,11 @@ def session(suffix: str, expires_at: datetime, **changes: object) -> SessionReco
 
 
 @pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "kmsd.db"
+def store(store_with_accounts: AnyStore) -> AnyStore:
+    return store_with_accounts
 
 
-@pytest.fixture
-def store(db_path: Path) -> Iterator[SqliteStore]:
-    opened = SqliteStore(db_path)
-    opened.create_account(Account(ACCOUNT, T0))
-    opened.create_account(Account(OTHER, T0))
-    yield opened
-    opened.close()
-
-
-def test_sqlite_store_implements_every_store_method(store: SqliteStore) -> None:
+def test_the_store_implements_every_store_method(store: AnyStore) -> None:
     as_protocol: Store = store
     missing = [
         name
@@ -113,7 +101,7 @@ def test_sqlite_store_implements_every_store_method(store: SqliteStore) -> None:
 # --- users ---------------------------------------------------------------------------------
 
 
-def test_a_user_with_every_field_set_round_trips(store: SqliteStore) -> None:
+def test_a_user_with_every_field_set_round_trips(store: AnyStore) -> None:
     alice = user(
         "alice",
         path="/eng/",
@@ -126,7 +114,7 @@ def test_a_user_with_every_field_set_round_trips(store: SqliteStore) -> None:
     assert list(store.get_user(ACCOUNT, "alice").tags) == ["team", "ünïcode", "empty"]  # type: ignore[union-attr]
 
 
-def test_user_defaults_round_trip(store: SqliteStore) -> None:
+def test_user_defaults_round_trip(store: AnyStore) -> None:
     bob = user("bob")
     store.insert_user(bob)
     assert store.get_user_by_id(bob.user_id) == bob
@@ -134,7 +122,7 @@ def test_user_defaults_round_trip(store: SqliteStore) -> None:
     assert store.get_user_by_id("AIDAMISSINGMISSING12") is None
 
 
-def test_user_names_are_unique_per_account_whatever_their_case(store: SqliteStore) -> None:
+def test_user_names_are_unique_per_account_whatever_their_case(store: AnyStore) -> None:
     # "Names are not distinguished by case. For example, you cannot create resources named both
     # "MyResource" and "myresource"." (IAM API Reference, CreateUser)
     store.insert_user(user("MyResource"))
@@ -145,13 +133,13 @@ def test_user_names_are_unique_per_account_whatever_their_case(store: SqliteStor
     assert [u.user_name for u in store.list_users(OTHER)] == ["myresource"]
 
 
-def test_a_user_id_is_unique(store: SqliteStore) -> None:
+def test_a_user_id_is_unique(store: AnyStore) -> None:
     store.insert_user(user("alice"))
     with pytest.raises(Conflict):
         store.insert_user(user("alice2", user_id=user("alice").user_id))
 
 
-def test_a_lookup_by_name_ignores_case_and_returns_the_stored_spelling(store: SqliteStore) -> None:
+def test_a_lookup_by_name_ignores_case_and_returns_the_stored_spelling(store: AnyStore) -> None:
     store.insert_user(user("Alice"))
     store.insert_group(group("Admins"))
     store.insert_role(role("Deployer"))
@@ -161,14 +149,14 @@ def test_a_lookup_by_name_ignores_case_and_returns_the_stored_spelling(store: Sq
     assert store.get_user(OTHER, "alice") is None
 
 
-def test_users_list_by_name_case_insensitively_within_one_account(store: SqliteStore) -> None:
+def test_users_list_by_name_case_insensitively_within_one_account(store: AnyStore) -> None:
     for name in ["carol", "Bob", "alice", "Dave"]:
         store.insert_user(user(name))
     store.insert_user(user("aaron", account_id=OTHER))
     assert [u.user_name for u in store.list_users(ACCOUNT)] == ["alice", "Bob", "carol", "Dave"]
 
 
-def test_users_filter_by_a_case_sensitive_plain_path_prefix(store: SqliteStore) -> None:
+def test_users_filter_by_a_case_sensitive_plain_path_prefix(store: AnyStore) -> None:
     store.insert_user(user("root-level"))
     store.insert_user(user("eng", path="/eng/"))
     store.insert_user(user("eng-kms", path="/eng/kms/"))
@@ -189,7 +177,7 @@ def test_users_filter_by_a_case_sensitive_plain_path_prefix(store: SqliteStore) 
     assert names("/%") == []
 
 
-def test_update_user_renames_and_keeps_every_relation(store: SqliteStore) -> None:
+def test_update_user_renames_and_keeps_every_relation(store: AnyStore) -> None:
     alice = user("alice", tags={"a": "1"})
     store.insert_user(alice)
     store.insert_group(group("admins"))
@@ -209,7 +197,7 @@ def test_update_user_renames_and_keeps_every_relation(store: SqliteStore) -> Non
     assert [p.policy_name for p in store.list_inline_policies("user", alice.user_id)] == ["inline"]
 
 
-def test_renaming_a_user_onto_a_taken_name_is_a_conflict(store: SqliteStore) -> None:
+def test_renaming_a_user_onto_a_taken_name_is_a_conflict(store: AnyStore) -> None:
     store.insert_user(user("alice"))
     store.insert_user(user("bob"))
     with pytest.raises(Conflict):
@@ -219,13 +207,13 @@ def test_renaming_a_user_onto_a_taken_name_is_a_conflict(store: SqliteStore) -> 
     assert store.get_user(ACCOUNT, "bob") == replace(user("bob"), user_name="Bob")
 
 
-def test_updating_a_missing_user_is_an_error(store: SqliteStore) -> None:
+def test_updating_a_missing_user_is_an_error(store: AnyStore) -> None:
     with pytest.raises(StoreError, match="cannot be updated: it is not stored") as raised:
         store.update_user(user("ghost"))
     assert not isinstance(raised.value, Conflict)
 
 
-def test_delete_user_removes_its_memberships_attachments_inline_policies_and_keys(store: SqliteStore) -> None:
+def test_delete_user_removes_its_memberships_attachments_inline_policies_and_keys(store: AnyStore) -> None:
     alice, bob = user("alice"), user("bob")
     for u in (alice, bob):
         store.insert_user(u)
@@ -260,7 +248,7 @@ def test_delete_user_removes_its_memberships_attachments_inline_policies_and_key
 # --- groups ----------------------------------------------------------------------------------------
 
 
-def test_groups_round_trip_list_update_and_stay_unique(store: SqliteStore) -> None:
+def test_groups_round_trip_list_update_and_stay_unique(store: AnyStore) -> None:
     store.insert_group(group("ops", path="/team/"))
     store.insert_group(group("Admins"))
     store.insert_group(group("admins", account_id=OTHER))
@@ -279,7 +267,7 @@ def test_groups_round_trip_list_update_and_stay_unique(store: SqliteStore) -> No
     assert store.get_group_by_id("AGPAGHOSTGHOSTGHOST1") is None
 
 
-def test_membership_is_idempotent_and_lists_sort_by_name(store: SqliteStore) -> None:
+def test_membership_is_idempotent_and_lists_sort_by_name(store: AnyStore) -> None:
     for name in ["zed", "Amy", "bob"]:
         store.insert_user(user(name))
     for name in ["writers", "Readers", "admins"]:
@@ -300,7 +288,7 @@ def test_membership_is_idempotent_and_lists_sort_by_name(store: SqliteStore) -> 
     assert [g.group_name for g in store.list_groups_for_user(user("bob").user_id)] == ["admins", "Readers"]
 
 
-def test_membership_of_a_missing_user_or_group_is_refused_without_conflict(store: SqliteStore) -> None:
+def test_membership_of_a_missing_user_or_group_is_refused_without_conflict(store: AnyStore) -> None:
     store.insert_user(user("alice"))
     store.insert_group(group("admins"))
     for group_id, user_id in [("AGPAMISSINGMISSING12", user("alice").user_id), (group("admins").group_id, "AIDAX")]:
@@ -309,7 +297,7 @@ def test_membership_of_a_missing_user_or_group_is_refused_without_conflict(store
         assert not isinstance(raised.value, Conflict)
 
 
-def test_delete_group_removes_memberships_attachments_and_inline_policies_only(store: SqliteStore) -> None:
+def test_delete_group_removes_memberships_attachments_and_inline_policies_only(store: AnyStore) -> None:
     store.insert_user(user("alice"))
     store.insert_group(group("admins"))
     store.insert_group(group("ops"))
@@ -332,7 +320,7 @@ def test_delete_group_removes_memberships_attachments_and_inline_policies_only(s
 # --- roles -----------------------------------------------------------------------------------------
 
 
-def test_a_role_with_every_field_set_round_trips(store: SqliteStore) -> None:
+def test_a_role_with_every_field_set_round_trips(store: AnyStore) -> None:
     deployer = role(
         "Deployer",
         path="/ci/",
@@ -348,7 +336,7 @@ def test_a_role_with_every_field_set_round_trips(store: SqliteStore) -> None:
     assert store.get_role_by_id("AROAGHOSTGHOSTGHOST1") is None
 
 
-def test_roles_are_unique_list_by_name_and_filter_by_path(store: SqliteStore) -> None:
+def test_roles_are_unique_list_by_name_and_filter_by_path(store: AnyStore) -> None:
     store.insert_role(role("reader", path="/svc/"))
     store.insert_role(role("Admin"))
     store.insert_role(role("admin", account_id=OTHER))
@@ -359,7 +347,7 @@ def test_roles_are_unique_list_by_name_and_filter_by_path(store: SqliteStore) ->
     assert [r.role_name for r in store.list_roles(OTHER)] == ["admin"]
 
 
-def test_update_role_replaces_every_field(store: SqliteStore) -> None:
+def test_update_role_replaces_every_field(store: AnyStore) -> None:
     store.insert_role(role("Deployer"))
     changed = replace(
         role("Deployer"),
@@ -375,7 +363,7 @@ def test_update_role_replaces_every_field(store: SqliteStore) -> None:
         store.update_role(role("ghost"))
 
 
-def test_delete_role_removes_attachments_and_inline_policies_but_not_sessions(store: SqliteStore) -> None:
+def test_delete_role_removes_attachments_and_inline_policies_but_not_sessions(store: AnyStore) -> None:
     store.insert_role(role("Deployer"))
     store.insert_policy(policy("P"))
     store.attach_policy(PolicyAttachment(ACCOUNT, "role", role("Deployer").role_id, policy("P").arn))
@@ -393,7 +381,7 @@ def test_delete_role_removes_attachments_and_inline_policies_but_not_sessions(st
 # --- access keys of users ---------------------------------------------------------------------------
 
 
-def test_user_access_keys_round_trip_with_their_new_fields(store: SqliteStore) -> None:
+def test_user_access_keys_round_trip_with_their_new_fields(store: AnyStore) -> None:
     alice = user("alice")
     store.insert_user(alice)
     used = replace(
@@ -411,7 +399,7 @@ def test_user_access_keys_round_trip_with_their_new_fields(store: SqliteStore) -
     assert store.get_access_key(access_key("root").access_key_id) == access_key("root")
 
 
-def test_list_user_access_keys_orders_by_creation_and_excludes_others(store: SqliteStore) -> None:
+def test_list_user_access_keys_orders_by_creation_and_excludes_others(store: AnyStore) -> None:
     alice, bob = user("alice"), user("bob")
     store.insert_user(alice)
     store.insert_user(bob)
@@ -425,12 +413,12 @@ def test_list_user_access_keys_orders_by_creation_and_excludes_others(store: Sql
     assert store.list_user_access_keys("AIDANOBODYNOBODYNOB1") == []
 
 
-def test_an_access_key_of_a_missing_user_is_refused(store: SqliteStore) -> None:
+def test_an_access_key_of_a_missing_user_is_refused(store: AnyStore) -> None:
     with pytest.raises(StoreError, match="refers to a record that does not exist"):
         store.put_access_key(access_key("1", user("ghost")))
 
 
-def test_delete_access_key_removes_only_that_key(store: SqliteStore) -> None:
+def test_delete_access_key_removes_only_that_key(store: AnyStore) -> None:
     store.insert_user(user("alice"))
     store.put_access_key(access_key("1", user("alice")))
     store.put_access_key(access_key("2", user("alice")))
@@ -441,7 +429,7 @@ def test_delete_access_key_removes_only_that_key(store: SqliteStore) -> None:
     ]
 
 
-def test_record_access_key_use_keeps_the_latest_use(store: SqliteStore) -> None:
+def test_record_access_key_use_keeps_the_latest_use(store: AnyStore) -> None:
     store.put_access_key(access_key("1"))
     key_id = access_key("1").access_key_id
     later = T0 + timedelta(hours=2)
@@ -467,7 +455,7 @@ def test_record_access_key_use_keeps_the_latest_use(store: SqliteStore) -> None:
 # --- managed policies and versions --------------------------------------------------------------
 
 
-def test_a_policy_with_every_field_set_round_trips(store: SqliteStore) -> None:
+def test_a_policy_with_every_field_set_round_trips(store: AnyStore) -> None:
     record = policy(
         "KmsUsers",
         path="/kms/",
@@ -482,7 +470,7 @@ def test_a_policy_with_every_field_set_round_trips(store: SqliteStore) -> None:
     assert store.get_policy(record.arn.upper()) is None  # ARNs compare exactly
 
 
-def test_aws_managed_policies_are_stored_under_the_aws_account(store: SqliteStore) -> None:
+def test_aws_managed_policies_are_stored_under_the_aws_account(store: AnyStore) -> None:
     power_user = policy("AWSKeyManagementServicePowerUser", account_id="aws", default_version_id="v2")
     assert power_user.arn == "arn:aws:iam::aws:policy/AWSKeyManagementServicePowerUser"
     store.insert_policy(power_user)
@@ -496,7 +484,7 @@ def test_aws_managed_policies_are_stored_under_the_aws_account(store: SqliteStor
     ]
 
 
-def test_policy_names_are_unique_per_account_whatever_their_case_and_path(store: SqliteStore) -> None:
+def test_policy_names_are_unique_per_account_whatever_their_case_and_path(store: AnyStore) -> None:
     store.insert_policy(policy("MyPolicy"))
     with pytest.raises(Conflict, match="policy `mypolicy` in account 111122223333 already exists"):
         store.insert_policy(policy("mypolicy"))
@@ -505,7 +493,7 @@ def test_policy_names_are_unique_per_account_whatever_their_case_and_path(store:
     store.insert_policy(policy("mypolicy", account_id=OTHER))
 
 
-def test_list_policies_by_owner_sorted_by_name_and_filtered_by_path(store: SqliteStore) -> None:
+def test_list_policies_by_owner_sorted_by_name_and_filtered_by_path(store: AnyStore) -> None:
     for name, path in [("beta", "/"), ("Alpha", "/team/"), ("gamma", "/team/sub/")]:
         store.insert_policy(policy(name, path=path))
     store.insert_policy(policy("ReadOnlyAccess", account_id="aws"))
@@ -523,7 +511,7 @@ def test_list_policies_by_owner_sorted_by_name_and_filtered_by_path(store: Sqlit
     assert names("999999999999") == []
 
 
-def test_update_policy_replaces_every_field_but_the_arn(store: SqliteStore) -> None:
+def test_update_policy_replaces_every_field_but_the_arn(store: AnyStore) -> None:
     store.insert_policy(policy("P"))
     changed = replace(
         policy("P"),
@@ -539,7 +527,7 @@ def test_update_policy_replaces_every_field_but_the_arn(store: SqliteStore) -> N
         store.update_policy(policy("ghost"))
 
 
-def test_policy_versions_round_trip_in_creation_order(store: SqliteStore) -> None:
+def test_policy_versions_round_trip_in_creation_order(store: AnyStore) -> None:
     record = policy("P")
     store.insert_policy(record)
     # Created at one instant: v10 still comes after v9 (ids compare by number, not as text).
@@ -556,12 +544,12 @@ def test_policy_versions_round_trip_in_creation_order(store: SqliteStore) -> Non
     assert [v.version_id for v in store.list_policy_versions(record.arn)] == ["v1", "v10", "v11"]
 
 
-def test_a_version_of_a_missing_policy_is_refused(store: SqliteStore) -> None:
+def test_a_version_of_a_missing_policy_is_refused(store: AnyStore) -> None:
     with pytest.raises(StoreError, match="refers to a record that does not exist"):
         store.add_policy_version(version(policy("ghost"), 1))
 
 
-def test_delete_policy_removes_its_versions(store: SqliteStore) -> None:
+def test_delete_policy_removes_its_versions(store: AnyStore) -> None:
     kept, gone = policy("Kept"), policy("Gone")
     for record in (kept, gone):
         store.insert_policy(record)
@@ -577,7 +565,7 @@ def test_delete_policy_removes_its_versions(store: SqliteStore) -> None:
     store.add_policy_version(version(gone, 1))
 
 
-def test_a_policy_that_is_still_attached_cannot_be_deleted(store: SqliteStore) -> None:
+def test_a_policy_that_is_still_attached_cannot_be_deleted(store: AnyStore) -> None:
     store.insert_user(user("alice"))
     store.insert_policy(policy("P"))
     store.add_policy_version(version(policy("P"), 1))
@@ -593,7 +581,7 @@ def test_a_policy_that_is_still_attached_cannot_be_deleted(store: SqliteStore) -
 # --- inline policies --------------------------------------------------------------------------
 
 
-def test_inline_policies_put_replace_get_list_and_delete(store: SqliteStore) -> None:
+def test_inline_policies_put_replace_get_list_and_delete(store: AnyStore) -> None:
     store.insert_user(user("alice"))
     owner = user("alice").user_id
     for name in ["zeta", "Alpha", "beta"]:
@@ -608,7 +596,7 @@ def test_inline_policies_put_replace_get_list_and_delete(store: SqliteStore) -> 
     assert store.get_inline_policy("user", owner, "zeta") is None
 
 
-def test_inline_policies_belong_to_one_owner_of_one_kind(store: SqliteStore) -> None:
+def test_inline_policies_belong_to_one_owner_of_one_kind(store: AnyStore) -> None:
     store.insert_user(user("same"))
     store.insert_group(group("same"))
     store.insert_role(role("same"))
@@ -623,7 +611,7 @@ def test_inline_policies_belong_to_one_owner_of_one_kind(store: SqliteStore) -> 
     assert store.get_inline_policy("role", owners["user"], "shared-name") is None
 
 
-def test_inline_policy_names_compare_exactly(store: SqliteStore) -> None:
+def test_inline_policy_names_compare_exactly(store: AnyStore) -> None:
     store.insert_user(user("alice"))
     owner = user("alice").user_id
     store.put_inline_policy(InlinePolicy(ACCOUNT, "user", owner, "Policy", DOCUMENT))
@@ -632,7 +620,7 @@ def test_inline_policy_names_compare_exactly(store: SqliteStore) -> None:
     assert store.get_inline_policy("user", owner, "POLICY") is None
 
 
-def test_inline_policy_of_a_missing_owner_or_an_unknown_kind_is_refused(store: SqliteStore) -> None:
+def test_inline_policy_of_a_missing_owner_or_an_unknown_kind_is_refused(store: AnyStore) -> None:
     with pytest.raises(StoreError, match="refers to a record that does not exist"):
         store.put_inline_policy(InlinePolicy(ACCOUNT, "role", "AROAGHOSTGHOSTGHOST1", "p", DOCUMENT))
     with pytest.raises(StoreError, match="unknown owner kind `account`"):
@@ -644,7 +632,7 @@ def test_inline_policy_of_a_missing_owner_or_an_unknown_kind_is_refused(store: S
 # --- attachments ------------------------------------------------------------------------------
 
 
-def test_attach_is_idempotent_and_lists_sort_by_arn(store: SqliteStore) -> None:
+def test_attach_is_idempotent_and_lists_sort_by_arn(store: AnyStore) -> None:
     store.insert_role(role("Deployer"))
     owner = role("Deployer").role_id
     arns = []
@@ -659,7 +647,7 @@ def test_attach_is_idempotent_and_lists_sort_by_arn(store: SqliteStore) -> None:
     assert store.list_attached_policies("role", owner) == sorted(set(arns) - {policy("a").arn})
 
 
-def test_attaching_a_missing_policy_or_to_a_missing_owner_is_refused(store: SqliteStore) -> None:
+def test_attaching_a_missing_policy_or_to_a_missing_owner_is_refused(store: AnyStore) -> None:
     store.insert_user(user("alice"))
     store.insert_policy(policy("P"))
     with pytest.raises(StoreError, match="refers to a record that does not exist"):
@@ -668,7 +656,7 @@ def test_attaching_a_missing_policy_or_to_a_missing_owner_is_refused(store: Sqli
         store.attach_policy(PolicyAttachment(ACCOUNT, "group", "AGPAGHOSTGHOSTGHOST1", policy("P").arn))
 
 
-def test_an_aws_managed_policy_is_shared_and_attachments_record_the_attaching_account(store: SqliteStore) -> None:
+def test_an_aws_managed_policy_is_shared_and_attachments_record_the_attaching_account(store: AnyStore) -> None:
     admin = policy("AdministratorAccess", account_id="aws")
     store.insert_policy(admin)
     store.insert_user(user("alice"))
@@ -692,7 +680,7 @@ def test_an_aws_managed_policy_is_shared_and_attachments_record_the_attaching_ac
 # --- STS sessions ----------------------------------------------------------------------------------
 
 
-def test_a_session_with_every_field_set_round_trips(store: SqliteStore) -> None:
+def test_a_session_with_every_field_set_round_trips(store: AnyStore) -> None:
     record = session(
         "1",
         T0 + timedelta(hours=1),
@@ -707,7 +695,7 @@ def test_a_session_with_every_field_set_round_trips(store: SqliteStore) -> None:
     assert store.get_session(record.access_key_id) == record
 
 
-def test_a_session_token_session_with_defaults_round_trips(store: SqliteStore) -> None:
+def test_a_session_token_session_with_defaults_round_trips(store: AnyStore) -> None:
     record = session(
         "2",
         T0 + timedelta(hours=12),
@@ -721,7 +709,7 @@ def test_a_session_token_session_with_defaults_round_trips(store: SqliteStore) -
     assert store.get_session("ASIAUNKNOWNUNKNOWN12") is None
 
 
-def test_a_session_id_is_unique_and_its_kind_is_checked(store: SqliteStore) -> None:
+def test_a_session_id_is_unique_and_its_kind_is_checked(store: AnyStore) -> None:
     store.insert_session(session("1", T0))
     with pytest.raises(Conflict):
         store.insert_session(session("1", T0 + timedelta(hours=1)))
@@ -730,7 +718,7 @@ def test_a_session_id_is_unique_and_its_kind_is_checked(store: SqliteStore) -> N
     assert not isinstance(raised.value, Conflict)
 
 
-def test_expired_sessions_are_removed_strictly_before_the_instant(store: SqliteStore) -> None:
+def test_expired_sessions_are_removed_strictly_before_the_instant(store: AnyStore) -> None:
     for n, minutes in enumerate([-10, -1, 0, 1, 60]):
         store.insert_session(session(str(n), T0 + timedelta(minutes=minutes)))
     assert store.delete_sessions_expired_before(T0) == 2
@@ -743,7 +731,7 @@ def test_expired_sessions_are_removed_strictly_before_the_instant(store: SqliteS
 # --- datetimes and transactions ---------------------------------------------------------------
 
 
-def test_iam_datetimes_come_back_as_aware_utc(store: SqliteStore) -> None:
+def test_iam_datetimes_come_back_as_aware_utc(store: AnyStore) -> None:
     plus_two = timezone(timedelta(hours=2))
     local = datetime(2026, 6, 1, 14, 0, 0, 1, tzinfo=plus_two)
     store.insert_user(user("alice", created_at=local))
@@ -764,7 +752,7 @@ def test_iam_datetimes_come_back_as_aware_utc(store: SqliteStore) -> None:
         store.insert_role(role("r", created_at=datetime(2026, 1, 1)))
 
 
-def test_an_exception_rolls_back_every_iam_write_of_the_transaction(store: SqliteStore) -> None:
+def test_an_exception_rolls_back_every_iam_write_of_the_transaction(store: AnyStore) -> None:
     store.insert_group(group("admins"))
     with pytest.raises(RuntimeError), store.transaction():
         store.insert_user(user("alice"))
@@ -776,128 +764,10 @@ def test_an_exception_rolls_back_every_iam_write_of_the_transaction(store: Sqlit
     assert store.get_policy(policy("P").arn) is None
 
 
-def test_a_caught_name_conflict_leaves_the_transaction_usable(store: SqliteStore) -> None:
+def test_a_caught_name_conflict_leaves_the_transaction_usable(store: AnyStore) -> None:
     store.insert_user(user("alice"))
     with store.transaction():
         with pytest.raises(Conflict):
             store.insert_user(replace(user("ALICE"), user_id="AIDAANOTHERUSERID123"))
         store.insert_user(user("bob"))
     assert [u.user_name for u in store.list_users(ACCOUNT)] == ["alice", "bob"]
-
-
-# --- migration 1 → 2 ---------------------------------------------------------------------------
-
-
-def _version_1_file(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A file as the version-1 kmsd left it: the store's own migration code, stopped after migration 1."""
-    with monkeypatch.context() as patched:
-        patched.setattr(sqlite_module, "LATEST_VERSION", 1)
-        old = SqliteStore(db_path)
-        try:
-            assert old.schema_version() == 1
-            old.create_account(Account(ACCOUNT, T0))
-            insert_key_at_version(
-                old,
-                1,
-                KeyRecord(
-                    key_id="00000001-0000-4000-8000-000000000000",
-                    account_id=ACCOUNT,
-                    region="us-east-1",
-                    description="from version 1",
-                    key_usage="ENCRYPT_DECRYPT",
-                    key_spec="SYMMETRIC_DEFAULT",
-                    origin="AWS_KMS",
-                    key_state="Enabled",
-                    creation_date=T0,
-                    policy="{}",
-                    current_material_version=1,
-                ),
-            )
-        finally:
-            old.close()
-    # Version 1's access_keys table has six columns; today's put_access_key writes ten.
-    raw = sqlite3.connect(db_path)
-    try:
-        raw.execute(
-            "INSERT INTO access_keys VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                "AKIAROOTROOTROOTROOT",
-                ACCOUNT,
-                f"arn:aws:iam::{ACCOUNT}:root",
-                b"wrapped",
-                "Active",
-                sqlite_module.encode_time(T0),
-            ),
-        )
-        raw.commit()
-        assert "iam_users" not in {row[0] for row in raw.execute("SELECT name FROM sqlite_master")}
-    finally:
-        raw.close()
-
-
-def test_a_version_1_file_is_migrated_to_version_2_keeping_its_data(
-    db_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    _version_1_file(db_path, monkeypatch)
-    store = SqliteStore(db_path)
-    try:
-        assert store.schema_version() == LATEST_VERSION
-        assert store.get_account(ACCOUNT) == Account(ACCOUNT, T0)
-        key = store.get_key("00000001-0000-4000-8000-000000000000", REGION)
-        assert key is not None and key.description == "from version 1"
-        assert store.get_access_key("AKIAROOTROOTROOTROOT") == AccessKeyRecord(
-            access_key_id="AKIAROOTROOTROOTROOT",
-            account_id=ACCOUNT,
-            principal_arn=f"arn:aws:iam::{ACCOUNT}:root",
-            wrapped_secret=b"wrapped",
-            status="Active",
-            created_at=T0,
-        )
-        # The new tables and columns work on the migrated file.
-        store.insert_user(user("alice"))
-        store.put_access_key(access_key("1", user("alice")))
-        store.record_access_key_use(access_key("1").access_key_id, T0, "kms", "us-east-1")
-        assert store.list_user_access_keys(user("alice").user_id)[0].last_used_service == "kms"
-        store.delete_user(user("alice").user_id)
-        assert store.get_access_key(access_key("1").access_key_id) is None
-        assert store.get_access_key("AKIAROOTROOTROOTROOT") is not None
-    finally:
-        store.close()
-    raw = sqlite3.connect(db_path)
-    try:
-        tables = {row[0] for row in raw.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        assert {
-            "iam_users",
-            "iam_groups",
-            "iam_group_members",
-            "iam_roles",
-            "iam_policies",
-            "iam_policy_versions",
-            "iam_inline_policies",
-            "iam_policy_attachments",
-            "sts_sessions",
-        } <= tables
-        columns = [row[1] for row in raw.execute("PRAGMA table_info(access_keys)")]
-        assert columns[-4:] == ["user_id", "last_used_at", "last_used_service", "last_used_region"]
-        assert raw.execute("PRAGMA foreign_key_check").fetchall() == []
-    finally:
-        raw.close()
-
-
-def test_a_failing_migration_2_leaves_a_version_1_file_untouched(
-    db_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    _version_1_file(db_path, monkeypatch)
-    raw = sqlite3.connect(db_path)
-    raw.execute("CREATE TABLE sts_sessions (unrelated TEXT)")  # makes migration 2's last CREATE TABLE fail
-    raw.commit()
-    raw.close()
-    with pytest.raises(StoreError, match="to schema version 2 failed"):
-        SqliteStore(db_path)
-    raw = sqlite3.connect(db_path)
-    try:
-        assert raw.execute("PRAGMA user_version").fetchone()[0] == 1
-        assert "iam_users" not in {row[0] for row in raw.execute("SELECT name FROM sqlite_master")}
-        assert len(list(raw.execute("PRAGMA table_info(access_keys)"))) == 6
-    finally:
-        raw.close()
