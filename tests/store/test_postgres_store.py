@@ -26,6 +26,7 @@ from tests.store.store_kinds import AnyStore, Stores, Ticks, saw_a_change, saw_n
 
 import kmsd.store.postgres.notifications as notifications
 from kmsd.store.base import Conflict, StoreError
+from kmsd.store.inspect import inspect_store
 from kmsd.store.migrations import LATEST_VERSION
 from kmsd.store.models import Account, InlinePolicy, ManagedPolicy
 from kmsd.store.postgres import PostgresStore
@@ -490,8 +491,10 @@ def _everything_said(error: BaseException) -> str:
     ids=["unreadable-url", "unreachable", "query-parameter", "second-query-parameter"],
 )
 def test_a_store_that_cannot_open_never_tells_the_password(url: str) -> None:
-    with pytest.raises(StoreError) as refused:
-        open_store(url)
-    said = _everything_said(refused.value)
-    assert "s3cr" not in said
-    assert "cannot connect to the PostgreSQL store at postgresql://postgres" in str(refused.value)
+    # Opening it to serve, and inspecting it (kmsd store check, copy), refuse it the same way.
+    for attempt in (open_store, inspect_store):
+        with pytest.raises(StoreError) as refused:
+            attempt(url)
+        said = _everything_said(refused.value)
+        assert "s3cr" not in said
+        assert "cannot connect to the PostgreSQL store at postgresql://postgres" in str(refused.value)

@@ -17,6 +17,7 @@ from typing import Any
 
 from kmsd.store.base import StoreError
 from kmsd.store.sqlite.connections import connect
+from kmsd.store.url_passwords import without_password
 from kmsd.store.urls import is_postgres_url, postgres_conninfo, redacted, sqlite_path
 
 CONNECT_TIMEOUT_SECONDS = 10
@@ -63,7 +64,9 @@ def _inspect_postgres(url: str) -> StoreFacts:
     try:
         connection = psycopg.connect(postgres_conninfo(url), connect_timeout=CONNECT_TIMEOUT_SECONDS)
     except psycopg.Error as error:
-        raise StoreError(f"cannot connect to the PostgreSQL store at {description}: {error}") from error
+        # libpq quotes the part of a URL it cannot read, the password included; not chained, for the same reason.
+        reason = without_password(str(error), url)
+        raise StoreError(f"cannot connect to the PostgreSQL store at {description}: {reason}") from None
     try:
         connection.read_only = True
         row = connection.execute("SHOW server_version").fetchone()
