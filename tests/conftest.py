@@ -21,6 +21,17 @@ from kmsd.store.sqlite import SqliteStore
 STORE_ACCOUNTS = ("111122223333", "444455556666")
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    # Here, not in tests/integration/conftest.py: pytest reads options only from the conftest files it loads
+    # first, and `pytest tests/kms --store-kind sqlite` must not be an unknown option.
+    parser.addoption(
+        "--store-kind",
+        choices=("sqlite", "postgresql", "both"),
+        default="both",
+        help="the stores tests/integration runs against (default: both, each test once per kind)",
+    )
+
+
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock()

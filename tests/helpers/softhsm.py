@@ -89,9 +89,9 @@ class SoftHsm:
     def env(self) -> dict[str, str]:
         return {"SOFTHSM2_CONF": str(self.config)}
 
-    def server(self, data_dir: Path) -> KmsdServer:
-        """A ``kmsd serve`` (not started yet) on ``data_dir`` whose PKCS#11 module is this SoftHSM2."""
-        return KmsdServer(data_dir, extra_args=["--pkcs11-module", self.module], extra_env=self.env)
+    def server(self, data_dir: Path, store_url: str) -> KmsdServer:
+        """A ``kmsd serve`` (not started yet) on ``store_url`` whose PKCS#11 module is this SoftHSM2."""
+        return KmsdServer(data_dir, store_url, extra_args=["--pkcs11-module", self.module], extra_env=self.env)
 
     def init_token(self, label: str, pin: str) -> None:
         utility = shutil.which("softhsm2-util")

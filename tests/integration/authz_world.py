@@ -32,6 +32,7 @@ from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from tests.integration.server import KmsdServer
+from tests.integration.stores import Stores
 
 ACCOUNT_A = "111122223333"
 ACCOUNT_B = "444455556666"
@@ -353,10 +354,11 @@ class World:
 
 
 @contextmanager
-def running_world(data_dir: Path, *extra_args: str) -> Iterator[World]:
-    """A fresh ``kmsd serve`` (with ``extra_args``) and the world built on it; stopped afterwards."""
-    server = KmsdServer(data_dir, extra_args=list(extra_args)).start()
+def running_world(stores: Stores, data_dir: Path, *extra_args: str) -> Iterator[World]:
+    """A fresh ``kmsd serve`` (with ``extra_args``) on a new store and the world built on it; both gone afterwards."""
+    server = KmsdServer(data_dir, stores.new(data_dir), extra_args=list(extra_args))
     try:
-        yield World(server)
+        yield World(server.start())
     finally:
         server.stop()
+        stores.release(server.store_url)

@@ -1,4 +1,11 @@
-"""Fixtures: one shared server per test session (fast), and fresh servers for tests that own one."""
+"""Fixtures: one shared server per store kind (fast), and fresh servers for tests that own one.
+
+Every test here runs once against SQLite and once against PostgreSQL: ``store_kind`` is a session-scoped
+parameter of each of them (ids end in ``[sqlite]`` or ``[postgresql]``), so pytest runs all tests of one kind
+before the other's and a session- or module-scoped server starts once per kind.  Servers take their store
+from ``stores``.  ``@pytest.mark.sqlite_only("why")`` keeps a test that means nothing on PostgreSQL to
+SQLite; ``--store-kind sqlite`` or ``--store-kind postgresql`` runs one kind only.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +15,74 @@ from typing import Any
 
 import pytest
 
+from tests.helpers.postgres import PostgresDatabases, PostgresUnavailable, configured_dsn
 from tests.integration.server import KmsdServer
+from tests.integration.stores import STORE_KINDS, StoreKind, Stores
+
+SQLITE_ONLY = "sqlite_only"
+
+
+@pytest.hookimpl(trylast=True)  # after @pytest.mark.parametrize's own: the store kind ends the test id
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "store_kind" not in metafunc.fixturenames:
+        return
+    marker = metafunc.definition.get_closest_marker(SQLITE_ONLY)
+    if marker is not None and not (marker.args and isinstance(marker.args[0], str) and marker.args[0].strip()):
+        raise ValueError(f"{metafunc.definition.nodeid}: @pytest.mark.sqlite_only needs its reason as a string")
+    kinds = ("sqlite",) if marker is not None else STORE_KINDS
+    metafunc.parametrize("store_kind", kinds, indirect=True, scope="session")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``--store-kind KIND``: deselect (never skip) the tests of the other kind."""
+    chosen = config.getoption("store_kind")
+    if chosen == "both":
+        return
+    kept: list[pytest.Item] = []
+    deselected: list[pytest.Item] = []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        kind = callspec.params.get("store_kind") if callspec is not None else None
+        (deselected if kind is not None and kind != chosen else kept).append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = kept
+
+
+@pytest.fixture(scope="session", autouse=True)
+def store_kind(request: pytest.FixtureRequest) -> StoreKind:
+    """The kind of store this run of the test uses (autouse: every test here runs once per kind)."""
+    kind: StoreKind = request.param
+    return kind
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KmsdServer]:
-    running = KmsdServer(tmp_path_factory.mktemp("kmsd-shared")).start()
+def postgres_databases() -> Iterator[PostgresDatabases]:
+    """The test PostgreSQL; its databases of this run are dropped at the end, whatever the tests did."""
+    try:
+        databases = PostgresDatabases(configured_dsn())
+    except PostgresUnavailable as error:
+        # Never a skip: the PostgreSQL half is part of the suite, and CI must go red without it.
+        pytest.fail(str(error), pytrace=False)
+    try:
+        yield databases
+    finally:
+        databases.drop_all()
+
+
+@pytest.fixture(scope="session")
+def stores(store_kind: StoreKind, request: pytest.FixtureRequest) -> Stores:
+    if store_kind == "sqlite":
+        # Without PostgreSQL: `--store-kind sqlite` runs on a machine that has none.
+        return Stores("sqlite")
+    databases: PostgresDatabases = request.getfixturevalue("postgres_databases")
+    return Stores("postgresql", databases)
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory, stores: Stores) -> Iterator[KmsdServer]:
+    data_dir = tmp_path_factory.mktemp(f"kmsd-shared-{stores.kind}")
+    running = KmsdServer(data_dir, stores.new(data_dir)).start()
     yield running
     running.stop()
 
@@ -30,8 +99,10 @@ def kms(server: KmsdServer, root_credentials: tuple[str, str]) -> Any:
 
 
 @pytest.fixture
-def fresh_server(tmp_path: Path) -> Iterator[KmsdServer]:
-    """A server of the test's own, not yet started."""
-    running = KmsdServer(tmp_path / "kmsd")
+def fresh_server(tmp_path: Path, stores: Stores) -> Iterator[KmsdServer]:
+    """A server of the test's own, on a new store, not yet started."""
+    data_dir = tmp_path / "kmsd"
+    running = KmsdServer(data_dir, stores.new(data_dir))
     yield running
     running.stop()
+    stores.release(running.store_url)

@@ -3,6 +3,12 @@
 Tests start the installed console script exactly as a user would, wait for
 ``/health``, read what it printed (the default account's credentials), and
 stop it gently or with SIGKILL to test durability.
+
+The store URL comes from the test's store kind (tests/integration/stores.py).
+Every ``kmsd`` process of a server, ``serve`` or a CLI command, runs in the
+server's data directory: a store that is no file of its own (PostgreSQL)
+keeps its root key in ``./.kmsd`` of the working directory, so each server
+has its own, and the tests leave none in the repository.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import chdir, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +37,8 @@ from botocore.config import Config
 from kmsd.api.app import KmsdApp
 from kmsd.clock import ManualClock
 from kmsd.crypto.attestation import TrustRoot
-from kmsd.server import Parts, build_runtime, open_parts
+from kmsd.root_binding import ROOT_KEY_FILE_NAME
+from kmsd.server import Parts, build_runtime, data_dir_for, open_parts
 
 KMSD = str(Path(sys.executable).with_name("kmsd"))
 
@@ -42,9 +49,33 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def server_environment(extra_env: dict[str, str] | None = None) -> dict[str, str]:
+    """The test process's environment without AWS settings or a root key (a user has neither set), and ``extra_env``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.pop("KMSD_ROOT_KEY", None)
+    env.update(extra_env or {})
+    return env
+
+
+def run_kmsd(
+    args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run a ``kmsd`` command to its end in ``cwd`` (where a PostgreSQL store's ``./.kmsd`` root key is)."""
+    return subprocess.run(
+        [KMSD, *args],
+        cwd=cwd,
+        env=server_environment() if env is None else env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 @dataclass
 class KmsdServer:
     data_dir: Path
+    store_url: str
     dev: bool = False
     port: int = field(default_factory=free_port)
     extra_args: list[str] = field(default_factory=list)
@@ -53,8 +84,9 @@ class KmsdServer:
     process: subprocess.Popen[bytes] | None = None
 
     @property
-    def store_url(self) -> str:
-        return f"sqlite:///{self.data_dir / 'kmsd.db'}"
+    def root_key_path(self) -> Path:
+        """The root-key file ``kmsd serve`` made for this store (beside a SQLite file, else in ``./.kmsd``)."""
+        return self.data_dir / data_dir_for(self.store_url) / ROOT_KEY_FILE_NAME
 
     @property
     def endpoint(self) -> str:
@@ -69,11 +101,10 @@ class KmsdServer:
         args = [KMSD, "serve", "--port", str(self.port), "--store", self.store_url, *self.extra_args]
         if self.dev:
             args.append("--dev")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        env.pop("KMSD_ROOT_KEY", None)
-        env.update(self.extra_env)
         with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
+            self.process = subprocess.Popen(
+                args, stdout=log, stderr=subprocess.STDOUT, env=server_environment(self.extra_env), cwd=self.data_dir
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -108,13 +139,13 @@ class KmsdServer:
         assert key and secret, text
         return key.group(1), secret.group(1)
 
+    def command(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        """Run ``kmsd ARGS`` to its end as this server's operator would: in its directory, with its environment."""
+        return run_kmsd(list(args), self.data_dir, server_environment(self.extra_env), timeout)
+
     def create_account(self, account_id: str) -> tuple[str, str]:
-        out = subprocess.run(
-            [KMSD, "accounts", "create", account_id, "--json", "--store", self.store_url],
-            check=True,
-            capture_output=True,
-            text=True,
-        )
+        out = self.command("accounts", "create", account_id, "--json", "--store", self.store_url)
+        assert out.returncode == 0, out.stderr
         data = json.loads(out.stdout)
         return data["AccessKeyId"], data["SecretAccessKey"]
 
@@ -161,19 +192,22 @@ class InProcessServer:
 @contextmanager
 def in_process_server(
     data_dir: Path,
+    store_url: str,
     *,
     sweep_interval: float,
     pkcs11_module: str | None = None,
     attestation_root: TrustRoot | None = None,
 ) -> Iterator[InProcessServer]:
-    """A server on a free port over a SQLite store in ``data_dir``, with a manual clock and ``--dev``.
+    """A server on a free port over ``store_url`` (files in ``data_dir``), with a manual clock and ``--dev``.
 
     Development credentials, because a signature's timestamp is checked against the server's clock,
     which such tests move by days.  ``pkcs11_module`` is ``kmsd serve --pkcs11-module``, and
     ``attestation_root`` is ``kmsd serve --attestation-root``.
     """
     clock = ManualClock(datetime.now(UTC))
-    parts = open_parts(f"sqlite:///{data_dir / 'kmsd.db'}", clock=clock)
+    # In data_dir, as the subprocesses run: a PostgreSQL store's root key goes to data_dir/.kmsd, not the repository.
+    with chdir(data_dir):
+        parts = open_parts(store_url, clock=clock)
     runtime = build_runtime(parts, dev=True, pkcs11_module=pkcs11_module, attestation_root=attestation_root)
     app = KmsdApp(runtime, sweep_interval=sweep_interval)
     port = free_port()

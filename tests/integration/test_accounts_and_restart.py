@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
 from tests.helpers.aws_errors import error_of
-from tests.integration.server import KMSD, KmsdServer
+from tests.integration.server import KmsdServer
 
 
 def test_first_start_prints_default_credentials_once(fresh_server: KmsdServer) -> None:
@@ -33,24 +32,15 @@ def test_accounts_create_while_running(fresh_server: KmsdServer) -> None:
     # Another account sees none of it.
     root = fresh_server.root_client(region="us-west-2")
     assert root.list_keys()["Keys"] == []
-    listed = subprocess.run(
-        [KMSD, "accounts", "list", "--store", fresh_server.store_url],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
+    done = fresh_server.command("accounts", "list", "--store", fresh_server.store_url)
+    assert done.returncode == 0, done.stderr
+    listed = done.stdout
     assert "111122223333" in listed and "000000000000" in listed
-    again = subprocess.run(
-        [KMSD, "accounts", "create", "111122223333", "--store", fresh_server.store_url],
-        capture_output=True,
-        text=True,
-    )
+    again = fresh_server.command("accounts", "create", "111122223333", "--store", fresh_server.store_url)
     assert again.returncode != 0
     assert "already exists" in again.stderr
     assert "Traceback" not in again.stderr
-    bad = subprocess.run(
-        [KMSD, "accounts", "create", "12", "--store", fresh_server.store_url], capture_output=True, text=True
-    )
+    bad = fresh_server.command("accounts", "create", "12", "--store", fresh_server.store_url)
     assert bad.returncode != 0 and "Traceback" not in bad.stderr
 
 
@@ -89,4 +79,4 @@ def test_everything_survives_kill_9(fresh_server: KmsdServer) -> None:
         assert kms.decrypt(CiphertextBlob=blob, EncryptionContext=context)["Plaintext"] == plaintext
         assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "Enabled"
     assert kms.describe_key(KeyId="alias/survivor")["KeyMetadata"]["KeyId"] == saved[0][0]
-    assert (fresh_server.data_dir / "root.key").stat().st_mode & 0o777 == 0o600
+    assert fresh_server.root_key_path.stat().st_mode & 0o777 == 0o600

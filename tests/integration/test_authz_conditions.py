@@ -39,6 +39,7 @@ from tests.integration.authz_world import (
     running_world,
     unique,
 )
+from tests.integration.stores import Stores
 
 # How kmsd serve is told to trust a header naming the AWS service that made a request (kms:ViaService).
 VIA_SERVICE_HEADER = "X-Kmsd-Via-Service"
@@ -51,8 +52,8 @@ EC2_WEST = "ec2.us-west-2.amazonaws.com"
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    with running_world(tmp_path_factory.mktemp("authz-conditions"), *TRUST_VIA_SERVICE, *TRUST_PROXY) as built:
+def world(tmp_path_factory: pytest.TempPathFactory, stores: Stores) -> Iterator[World]:
+    with running_world(stores, tmp_path_factory.mktemp("authz-conditions"), *TRUST_VIA_SERVICE, *TRUST_PROXY) as built:
         yield built
 
 
@@ -189,9 +190,9 @@ def test_via_service_deny_blocks_only_that_service(world: World) -> None:
     )
 
 
-def test_trusted_headers_are_ignored_unless_the_server_trusts_them(tmp_path: Path) -> None:
+def test_trusted_headers_are_ignored_unless_the_server_trusts_them(tmp_path: Path, stores: Stores) -> None:
     # Without --trusted-proxy-header, aws:SourceIp is the TCP peer, whatever X-Forwarded-For a client sends.
-    with running_world(tmp_path / "untrusting") as untrusting:
+    with running_world(stores, tmp_path / "untrusting") as untrusting:
         from_corporate = untrusting.a.user(
             allow("kms:Encrypt", condition={"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}})
         )

@@ -32,11 +32,12 @@ from tests.integration.authz_world import (
     refused,
     running_world,
 )
+from tests.integration.stores import Stores
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    with running_world(tmp_path_factory.mktemp("authz-console-policy")) as built:
+def world(tmp_path_factory: pytest.TempPathFactory, stores: Stores) -> Iterator[World]:
+    with running_world(stores, tmp_path_factory.mktemp("authz-console-policy")) as built:
         yield built
 
 

@@ -36,6 +36,7 @@ from tests.integration.authz_world import (
     refused,
     running_world,
 )
+from tests.integration.stores import Stores
 
 LOCKOUT = (
     "MalformedPolicyDocumentException",
@@ -51,8 +52,8 @@ KMS_ROOT = enable_iam_policies(ACCOUNT_A)
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    with running_world(tmp_path_factory.mktemp("authz-denials")) as built:
+def world(tmp_path_factory: pytest.TempPathFactory, stores: Stores) -> Iterator[World]:
+    with running_world(stores, tmp_path_factory.mktemp("authz-denials")) as built:
         yield built
 
 

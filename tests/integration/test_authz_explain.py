@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import json
-import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -34,15 +33,15 @@ from tests.integration.authz_world import (
     refused,
     running_world,
 )
-from tests.integration.server import KMSD
+from tests.integration.stores import Stores
 
 EXPLANATION = "kmsdExplanation"
 KMS_ROOT = enable_iam_policies(ACCOUNT_A)
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    with running_world(tmp_path_factory.mktemp("authz-explain"), "--explain-denials") as built:
+def world(tmp_path_factory: pytest.TempPathFactory, stores: Stores) -> Iterator[World]:
+    with running_world(stores, tmp_path_factory.mktemp("authz-explain"), "--explain-denials") as built:
         yield built
 
 
@@ -130,13 +129,7 @@ def test_allowed_calls_carry_no_explanation(world: World) -> None:
 
 # --- kmsd authz explain ----------------------------------------------------------------------------------------
 def explain_offline(world: World, *args: str) -> tuple[int, str]:
-    done = subprocess.run(
-        [KMSD, "authz", "explain", "--store", world.server.store_url, *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = world.server.command("authz", "explain", "--store", world.server.store_url, *args)
     return done.returncode, done.stdout
 
 

@@ -41,6 +41,7 @@ from tests.integration.authz_world import (
     running_world,
     unique,
 )
+from tests.integration.stores import Stores
 
 # The grant operations that apply to a symmetric encryption key and that kmsd serves (CreateGrant, Operations).
 GRANT_OPERATIONS = (
@@ -65,8 +66,8 @@ class Keys:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    with running_world(tmp_path_factory.mktemp("authz-grants")) as built:
+def world(tmp_path_factory: pytest.TempPathFactory, stores: Stores) -> Iterator[World]:
+    with running_world(stores, tmp_path_factory.mktemp("authz-grants")) as built:
         yield built
 
 

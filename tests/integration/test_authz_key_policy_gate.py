@@ -36,6 +36,7 @@ from tests.integration.authz_world import (
     running_world,
     unique,
 )
+from tests.integration.stores import Stores
 
 KMS_EVERYTHING = allow("kms:*")
 KMS_ROOT = enable_iam_policies(ACCOUNT_A)
@@ -43,8 +44,8 @@ USE = ["kms:Encrypt", "kms:Decrypt", "kms:DescribeKey"]
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    with running_world(tmp_path_factory.mktemp("authz-gate")) as built:
+def world(tmp_path_factory: pytest.TempPathFactory, stores: Stores) -> Iterator[World]:
+    with running_world(stores, tmp_path_factory.mktemp("authz-gate")) as built:
         yield built
 
 

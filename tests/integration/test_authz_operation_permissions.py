@@ -32,6 +32,7 @@ from tests.integration.authz_world import (
     running_world,
     unique,
 )
+from tests.integration.stores import Stores
 
 ALIASES = f"arn:aws:kms:{WEST}:{ACCOUNT_A}:alias/team-*"
 ALL_KEYS = f"arn:aws:kms:{WEST}:{ACCOUNT_A}:key/*"
@@ -44,8 +45,8 @@ class Pair:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    with running_world(tmp_path_factory.mktemp("authz-operations")) as built:
+def world(tmp_path_factory: pytest.TempPathFactory, stores: Stores) -> Iterator[World]:
+    with running_world(stores, tmp_path_factory.mktemp("authz-operations")) as built:
         yield built
 
 

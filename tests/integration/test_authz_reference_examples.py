@@ -40,6 +40,7 @@ from tests.integration.authz_world import (
     running_world,
     unique,
 )
+from tests.integration.stores import Stores
 
 # The page's policies, verbatim except for the two key ARNs, which are the ids of created keys.
 LIST_KEYS_AND_ALIASES = allow(["kms:ListKeys", "kms:ListAliases"])
@@ -72,8 +73,8 @@ class Keys:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    with running_world(tmp_path_factory.mktemp("authz-reference")) as built:
+def world(tmp_path_factory: pytest.TempPathFactory, stores: Stores) -> Iterator[World]:
+    with running_world(stores, tmp_path_factory.mktemp("authz-reference")) as built:
         yield built
 
 

@@ -8,6 +8,7 @@ code blocks as written, from a shell set up as the README says.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -31,15 +32,12 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from psycopg import sql
 
-from tests.integration.server import KMSD, KmsdServer, free_port
+from tests.integration.server import KmsdServer, free_port, run_kmsd
+from tests.integration.stores import Stores, sqlite_url
 
 REPO = Path(__file__).resolve().parents[2]
 AWS_CLI = str(Path(sys.executable).with_name("aws"))
 DEFAULT_ACCOUNT = "000000000000"
-
-
-def kmsd(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([KMSD, *args], capture_output=True, text=True, timeout=60, check=False)
 
 
 def dev_client(endpoint: str, service: str, access_key: str = "test", secret: str = "test") -> Any:
@@ -70,10 +68,14 @@ def wait_healthy(endpoint: str, process: subprocess.Popen[str], timeout: float =
 
 
 @pytest.fixture(scope="module")
-def make_served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+def make_served(tmp_path_factory: pytest.TempPathFactory, stores: Stores) -> Iterator[tuple[str, Path]]:
     """``make serve`` with HOST, PORT, STORE and ARGS as the README documents them, in its own process group."""
     data = tmp_path_factory.mktemp("make-serve")
+    store_url = stores.new(data)
     port = free_port()
+    # make serves from the repository: a root key in the environment keeps a PostgreSQL store's root-key file
+    # (./.kmsd/root.key of the working directory) out of it.
+    env = {**os.environ, "KMSD_ROOT_KEY": base64.b64encode(secrets.token_bytes(32)).decode()}
     log = data / "make.log"
     with log.open("w") as out:
         # -o: the venv is already installed; make must not reinstall it here.
@@ -88,13 +90,14 @@ def make_served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
                 "serve",
                 "HOST=127.0.0.1",
                 f"PORT={port}",
-                f"STORE=sqlite:///{data / 'kmsd.db'}",
+                f"STORE={store_url}",
                 "ARGS=--dev --explain-denials",
             ],
             stdout=out,
             stderr=subprocess.STDOUT,
             text=True,
             start_new_session=True,
+            env=env,
         )
     endpoint = f"http://127.0.0.1:{port}"
     try:
@@ -175,10 +178,12 @@ def test_explanation_summary_reaches_the_aws_cli_with_debug(make_served: tuple[s
 # --- a second server on a busy port ------------------------------------------------------------------------
 
 
-def test_a_second_server_on_a_busy_port_fails_in_one_line(fresh_server: KmsdServer, tmp_path: Path) -> None:
+def test_a_second_server_on_a_busy_port_fails_in_one_line(
+    fresh_server: KmsdServer, stores: Stores, tmp_path: Path
+) -> None:
     fresh_server.start()
-    second_store = tmp_path / "second"
-    done = kmsd("serve", "--port", str(fresh_server.port), "--store", f"sqlite:///{second_store / 'kmsd.db'}")
+    second = tmp_path / "second"
+    done = run_kmsd(["serve", "--port", str(fresh_server.port), "--store", stores.new(second)], second)
     assert done.returncode == 1
     assert done.stderr == (
         f"kmsd: cannot listen on 127.0.0.1:{fresh_server.port}: the address is already in use (another kmsd?)\n"
@@ -200,7 +205,9 @@ def test_rotated_root_credentials_work_at_once_on_a_running_server_and_the_old_o
     old = fresh_server.client("sts", access_key=old_key, secret_key=old_secret)
     assert old.get_caller_identity()["Account"] == DEFAULT_ACCOUNT  # cached by the server now
 
-    done = kmsd("accounts", "credentials", DEFAULT_ACCOUNT, "--rotate", "--json", "--store", fresh_server.store_url)
+    done = fresh_server.command(
+        "accounts", "credentials", DEFAULT_ACCOUNT, "--rotate", "--json", "--store", fresh_server.store_url
+    )
     assert done.returncode == 0, done.stderr
     new = json.loads(done.stdout)
     assert new["AccountId"] == DEFAULT_ACCOUNT and new["AccessKeyId"] != old_key
@@ -212,19 +219,21 @@ def test_rotated_root_credentials_work_at_once_on_a_running_server_and_the_old_o
     assert refused.value.response["Error"]["Code"] == "InvalidClientTokenId"
 
     # Without --rotate: the root user's key ids, never a secret.
-    done = kmsd("accounts", "credentials", DEFAULT_ACCOUNT, "--json", "--store", fresh_server.store_url)
+    done = fresh_server.command("accounts", "credentials", DEFAULT_ACCOUNT, "--json", "--store", fresh_server.store_url)
     assert done.returncode == 0, done.stderr
     listed = json.loads(done.stdout)["AccessKeys"]
     assert [(key["AccessKeyId"], key["Status"]) for key in listed] == [(new["AccessKeyId"], "Active")]
     assert new["SecretAccessKey"] not in done.stdout
-    done = kmsd("accounts", "credentials", DEFAULT_ACCOUNT, "--store", fresh_server.store_url)
+    done = fresh_server.command("accounts", "credentials", DEFAULT_ACCOUNT, "--store", fresh_server.store_url)
     assert done.stdout.startswith(f"{new['AccessKeyId']}\tActive\tcreated ")
 
 
 def test_root_credentials_rotate_offline(fresh_server: KmsdServer) -> None:
     fresh_server.start()
     fresh_server.stop()
-    done = kmsd("accounts", "credentials", DEFAULT_ACCOUNT, "--rotate", "--store", fresh_server.store_url)
+    done = fresh_server.command(
+        "accounts", "credentials", DEFAULT_ACCOUNT, "--rotate", "--store", fresh_server.store_url
+    )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0] == f"account {DEFAULT_ACCOUNT}: new root access key (the old ones are deleted):"
@@ -237,7 +246,9 @@ def test_root_credentials_rotate_offline(fresh_server: KmsdServer) -> None:
 
 def test_rotating_an_unknown_account_is_one_line(fresh_server: KmsdServer) -> None:
     fresh_server.start()
-    done = kmsd("accounts", "credentials", "999999999999", "--rotate", "--store", fresh_server.store_url)
+    done = fresh_server.command(
+        "accounts", "credentials", "999999999999", "--rotate", "--store", fresh_server.store_url
+    )
     assert (done.returncode, done.stdout, done.stderr) == (1, "", "kmsd: Account 999999999999 does not exist.\n")
 
 
@@ -252,7 +263,7 @@ def test_authz_explain_takes_a_key_id_key_arn_alias_name_or_alias_arn(fresh_serv
     alias_arn = f"arn:aws:kms:us-east-1:{DEFAULT_ACCOUNT}:alias/orders"
     answers = []
     for key in (metadata["KeyId"], metadata["Arn"], "alias/orders", alias_arn):
-        done = kmsd(
+        done = fresh_server.command(
             "authz",
             "explain",
             "--principal",
@@ -273,7 +284,7 @@ def test_authz_explain_takes_a_key_id_key_arn_alias_name_or_alias_arn(fresh_serv
     assert answers == [("Allow", metadata["Arn"])] * 4
 
     # A key id in another region is a key that does not exist there.
-    done = kmsd(
+    done = fresh_server.command(
         "authz",
         "explain",
         "--principal",
@@ -319,6 +330,7 @@ def readme_commands() -> list[str]:
     return commands
 
 
+@pytest.mark.sqlite_only("the README's commands use its default store, sqlite:///./.kmsd/kmsd.db")
 def test_every_kmsd_command_in_the_readme_runs_as_written(tmp_path: Path) -> None:
     commands = readme_commands()
     assert len(commands) >= 9 and any(command.startswith("kmsd serve") for command in commands)
@@ -326,7 +338,7 @@ def test_every_kmsd_command_in_the_readme_runs_as_written(tmp_path: Path) -> Non
     # The README's world: the repository's directory with ./.kmsd/ (here a copy of its layout in tmp_path, so the
     # repository's own store is untouched), a server on that store, user alice, a key KEY_ID with alias/orders,
     # and the user's policy.json.  The shell finds kmsd only through the README's PATH line, run in the repository.
-    server = KmsdServer(tmp_path / ".kmsd").start()
+    server = KmsdServer(tmp_path / ".kmsd", sqlite_url(tmp_path / ".kmsd")).start()
     try:
         kms = server.root_client("kms")
         key_id = kms.create_key()["KeyMetadata"]["KeyId"]

@@ -22,6 +22,7 @@ from tests.helpers.aws_errors import error_from
 from tests.helpers.clients import client, session_client, unique, user_with_key
 from tests.helpers.documents import allow, policy, trust
 from tests.integration.server import KmsdServer, in_process_server
+from tests.integration.stores import Stores
 
 ACCOUNT = "000000000000"
 INVALID_TOKEN = ("InvalidClientTokenId", "The security token included in the request is invalid.", 403)
@@ -214,19 +215,20 @@ def test_session_token_must_match(server: KmsdServer, iam: Any) -> None:
 # --- expiry, on a manual clock ---------------------------------------------------------------------------------
 @pytest.fixture
 def clocked_server(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, stores: Stores, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[KmsdServer, ManualClock, tuple[str, str]]]:
     """An in-process server on a manual clock (only its port and endpoint are used), and root credentials.
 
     The root credentials are the development ones (``--dev``): root of the default account.
     """
-    with in_process_server(tmp_path, sweep_interval=3600) as running:
+    store_url = stores.new(tmp_path)
+    with in_process_server(tmp_path, store_url, sweep_interval=3600) as running:
         clock = running.clock
         # botocore stamps each signature with its own clock; make it the server's, so hours can pass at once.
         monkeypatch.setattr(
             botocore.auth, "get_current_datetime", lambda remove_tzinfo=True: clock.now().replace(tzinfo=None)
         )
-        yield KmsdServer(tmp_path, port=running.port), clock, ("test", "test")
+        yield KmsdServer(tmp_path, store_url, port=running.port), clock, ("test", "test")
 
 
 def test_expired_session_is_refused(clocked_server: tuple[KmsdServer, ManualClock, tuple[str, str]]) -> None:

@@ -23,14 +23,15 @@ from tests.integration.authz_world import (
     refused,
     running_world,
 )
+from tests.integration.stores import Stores
 
 VIA_SERVICE_HEADER = "X-Kmsd-Via-Service"
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def world(tmp_path_factory: pytest.TempPathFactory, stores: Stores) -> Iterator[World]:
     with running_world(
-        tmp_path_factory.mktemp("kms-aws-managed-keys"), "--trusted-service-header", VIA_SERVICE_HEADER
+        stores, tmp_path_factory.mktemp("kms-aws-managed-keys"), "--trusted-service-header", VIA_SERVICE_HEADER
     ) as built:
         yield built
 

@@ -27,6 +27,8 @@ from cryptography.x509.oid import NameOID
 from tests.helpers.aws_errors import error_from
 from tests.helpers.softhsm import SoftHsm, new_softhsm
 from tests.integration.server import KmsdServer, in_process_server
+from tests.integration.store_contents import stored_contents
+from tests.integration.stores import Stores
 
 PIN = "kmsd-user-pin"
 # Token labels are the key stores' CloudHsmClusterIds, so they follow its pattern: cluster-[2-7a-zA-Z]{11,16}.
@@ -82,8 +84,9 @@ def softhsm(tmp_path_factory: pytest.TempPathFactory) -> SoftHsm:
 
 
 @pytest.fixture(scope="module")
-def hsm_server(tmp_path_factory: pytest.TempPathFactory, softhsm: SoftHsm) -> Iterator[KmsdServer]:
-    running = softhsm.server(tmp_path_factory.mktemp("kmsd-hsm")).start()
+def hsm_server(tmp_path_factory: pytest.TempPathFactory, stores: Stores, softhsm: SoftHsm) -> Iterator[KmsdServer]:
+    data_dir = tmp_path_factory.mktemp("kmsd-hsm")
+    running = softhsm.server(data_dir, stores.new(data_dir)).start()
     yield running
     running.stop()
 
@@ -274,7 +277,7 @@ def test_another_server_on_the_same_store_logs_in_to_the_token_itself(
 ) -> None:
     key_id = hsm_key(kms, connected_store)["KeyId"]
     blob = kms.encrypt(KeyId=key_id, Plaintext=b"from the first")["CiphertextBlob"]
-    second = softhsm.server(hsm_server.data_dir).start()
+    second = softhsm.server(hsm_server.data_dir, hsm_server.store_url).start()
     try:
         other = second.root_client()
         assert other.decrypt(CiphertextBlob=blob)["Plaintext"] == b"from the first"
@@ -353,7 +356,7 @@ def test_a_token_the_server_cannot_see_fails_the_connection_with_cluster_not_fou
     )["CustomKeyStoreId"]
     # A second server on the same store whose PKCS#11 module has no such token (an empty token directory).
     blind_hsm = new_softhsm(tmp_path / "blind")
-    blind = blind_hsm.server(hsm_server.data_dir).start()
+    blind = blind_hsm.server(hsm_server.data_dir, hsm_server.store_url).start()
     try:
         blind.root_client().connect_custom_key_store(CustomKeyStoreId=store_id)
     finally:
@@ -364,10 +367,10 @@ def test_a_token_the_server_cannot_see_fails_the_connection_with_cluster_not_fou
     kms.delete_custom_key_store(CustomKeyStoreId=store_id)
 
 
-def test_a_token_made_after_the_server_started_is_found(tmp_path: Path) -> None:
+def test_a_token_made_after_the_server_started_is_found(tmp_path: Path, stores: Stores) -> None:
     # SoftHSM2 lists its tokens when a process loads it; a server holding no session looks again.
     late_hsm = new_softhsm(tmp_path / "late")
-    server = late_hsm.server(tmp_path / "kmsd").start()
+    server = late_hsm.server(tmp_path / "kmsd", stores.new(tmp_path / "kmsd")).start()
     try:
         kms = server.root_client()
         create = {"TrustAnchorCertificate": ANCHOR, "KeyStorePassword": PIN}
@@ -505,11 +508,13 @@ def test_a_denied_call_and_a_grant_that_allows_one(hsm_server: KmsdServer, kms: 
     assert as_user.decrypt(CiphertextBlob=blob, GrantTokens=[token])["Plaintext"] == b"granted"
 
 
-def test_deleting_a_key_destroys_its_token_object(tmp_path: Path, softhsm: SoftHsm) -> None:
+def test_deleting_a_key_destroys_its_token_object(tmp_path: Path, stores: Stores, softhsm: SoftHsm) -> None:
     label = DELETE_TOKEN
     os.environ.update(softhsm.env)
     try:
-        with in_process_server(tmp_path, sweep_interval=0.05, pkcs11_module=softhsm.module) as running:
+        with in_process_server(
+            tmp_path, stores.new(tmp_path), sweep_interval=0.05, pkcs11_module=softhsm.module
+        ) as running:
             kms, clock = running.kms, running.clock
             store_id = kms.create_custom_key_store(
                 CustomKeyStoreName="deleting",
@@ -541,5 +546,7 @@ def test_no_password_reaches_the_log_or_the_database(hsm_server: KmsdServer, kms
     assert describe(kms, connected_store)["ConnectionState"] == "CONNECTED"
     for password in (PIN, "not-the-pin"):
         assert password not in hsm_server.output()
-        for path in hsm_server.data_dir.glob("kmsd.db*"):
-            assert password.encode() not in path.read_bytes(), path.name
+        stored = stored_contents(hsm_server.store_url)
+        assert stored, "the store holds nothing to search"
+        for where, content in stored.items():
+            assert password.encode() not in content, where

@@ -22,6 +22,8 @@ import pytest
 from tests.helpers.aws_errors import error_from
 from tests.helpers.softhsm import SoftHsm, new_softhsm
 from tests.integration.server import KmsdServer, in_process_server
+from tests.integration.store_contents import stored_contents
+from tests.integration.stores import Stores
 
 # RawSecretAccessKey is 43 to 64 characters of [a-zA-Z0-9/+=]: the tokens' user PINs are of that form.
 PIN = "kmsdXksProxySecretAccessKeyIsTheTokenUserPin0123"
@@ -83,8 +85,9 @@ def softhsm(tmp_path_factory: pytest.TempPathFactory) -> SoftHsm:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, softhsm: SoftHsm) -> Iterator[KmsdServer]:
-    running = softhsm.server(tmp_path_factory.mktemp("kmsd-xks")).start()
+def server(tmp_path_factory: pytest.TempPathFactory, stores: Stores, softhsm: SoftHsm) -> Iterator[KmsdServer]:
+    data_dir = tmp_path_factory.mktemp("kmsd-xks")
+    running = softhsm.server(data_dir, stores.new(data_dir)).start()
     yield running
     running.stop()
 
@@ -360,10 +363,12 @@ def test_key_origin_conditions_and_a_denied_call(server: KmsdServer, kms: Any, m
     assert xks_key(as_user, main_store, POLICY_KEY)["Origin"] == "EXTERNAL_KEY_STORE"
 
 
-def test_the_purge_leaves_the_external_key_in_the_token(tmp_path: Path, softhsm: SoftHsm) -> None:
+def test_the_purge_leaves_the_external_key_in_the_token(tmp_path: Path, stores: Stores, softhsm: SoftHsm) -> None:
     os.environ.update(softhsm.env)
     try:
-        with in_process_server(tmp_path, sweep_interval=0.05, pkcs11_module=softhsm.module) as running:
+        with in_process_server(
+            tmp_path, stores.new(tmp_path), sweep_interval=0.05, pkcs11_module=softhsm.module
+        ) as running:
             kms, clock = running.kms, running.clock
             store_id = public_store(kms, "purge", PURGE)
             kms.connect_custom_key_store(CustomKeyStoreId=store_id)
@@ -391,5 +396,7 @@ def test_no_secret_reaches_the_log_or_the_database(server: KmsdServer, kms: Any,
     assert describe(kms, main_store)["ConnectionState"] == "CONNECTED"
     for secret in (PIN, WRONG_PIN):
         assert secret not in server.output()
-        for path in server.data_dir.glob("kmsd.db*"):
-            assert secret.encode() not in path.read_bytes(), path.name
+        stored = stored_contents(server.store_url)
+        assert stored, "the store holds nothing to search"
+        for where, content in stored.items():
+            assert secret.encode() not in content, where

@@ -19,6 +19,7 @@ from kmsd.clock import ManualClock
 from tests.crypto.import_wrapping import wrap_outside
 from tests.helpers.aws_errors import error_from
 from tests.integration.server import KmsdServer, in_process_server
+from tests.integration.stores import Stores
 
 
 def import_into(kms: Any, key_id: str, material: bytes, algorithm: str = "RSAES_OAEP_SHA_256", **params: Any) -> Any:
@@ -150,8 +151,8 @@ def test_the_import_condition_keys_decide(server: KmsdServer, kms: Any) -> None:
 
 
 @pytest.fixture
-def clocked(tmp_path: Path) -> Iterator[tuple[Any, ManualClock]]:
-    with in_process_server(tmp_path, sweep_interval=0.05) as running:
+def clocked(tmp_path: Path, stores: Stores) -> Iterator[tuple[Any, ManualClock]]:
+    with in_process_server(tmp_path, stores.new(tmp_path), sweep_interval=0.05) as running:
         yield running.kms, running.clock
 
 

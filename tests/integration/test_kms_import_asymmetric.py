@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from tests.crypto.import_wrapping import wrap_outside
 from tests.integration.authz_world import NO_IDENTITY_POLICY, World, denied, refused, running_world
+from tests.integration.stores import Stores
 
 AES_WRAP = "RSA_AES_KEY_WRAP_SHA_256"
 INCORRECT = (
@@ -28,8 +29,8 @@ INCORRECT = (
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    with running_world(tmp_path_factory.mktemp("kms-import-asymmetric")) as built:
+def world(tmp_path_factory: pytest.TempPathFactory, stores: Stores) -> Iterator[World]:
+    with running_world(stores, tmp_path_factory.mktemp("kms-import-asymmetric")) as built:
         yield built
 
 

@@ -20,13 +20,14 @@ from tests.integration.authz_world import (
     refused,
     running_world,
 )
+from tests.integration.stores import Stores
 
 ALIASES_REFUSED = ("InvalidArnException", "Key Aliases are not supported for this operation.", 400)
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    with running_world(tmp_path_factory.mktemp("kms-key-id-forms")) as built:
+def world(tmp_path_factory: pytest.TempPathFactory, stores: Stores) -> Iterator[World]:
+    with running_world(stores, tmp_path_factory.mktemp("kms-key-id-forms")) as built:
         yield built
 
 

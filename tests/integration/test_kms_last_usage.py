@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 
 from tests.integration.authz_world import NO_IDENTITY_POLICY, World, allow, denied, refused, running_world
+from tests.integration.stores import Stores
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    with running_world(tmp_path_factory.mktemp("kms-last-usage")) as built:
+def world(tmp_path_factory: pytest.TempPathFactory, stores: Stores) -> Iterator[World]:
+    with running_world(stores, tmp_path_factory.mktemp("kms-last-usage")) as built:
         yield built
 
 

@@ -31,13 +31,14 @@ from tests.integration.authz_world import (
     running_world,
 )
 from tests.integration.server import InProcessServer, in_process_server
+from tests.integration.stores import Stores
 
 EAST, EUROPE, ASIA = "us-east-1", "eu-west-1", "ap-southeast-2"
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    with running_world(tmp_path_factory.mktemp("kms-multi-region")) as built:
+def world(tmp_path_factory: pytest.TempPathFactory, stores: Stores) -> Iterator[World]:
+    with running_world(stores, tmp_path_factory.mktemp("kms-multi-region")) as built:
         yield built
 
 
@@ -390,8 +391,8 @@ def test_kms_multi_region_key_type_names_a_replica(world: World) -> None:
 
 
 @pytest.fixture
-def clocked(tmp_path: Path) -> Iterator[InProcessServer]:
-    with in_process_server(tmp_path, sweep_interval=0.05) as running:
+def clocked(tmp_path: Path, stores: Stores) -> Iterator[InProcessServer]:
+    with in_process_server(tmp_path, stores.new(tmp_path), sweep_interval=0.05) as running:
         yield running
 
 

@@ -15,7 +15,6 @@ with AWS's denial text, and a grant allows an attested Decrypt.
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -37,7 +36,8 @@ from tests.integration.authz_world import (
     refused,
     running_world,
 )
-from tests.integration.server import KMSD, in_process_server
+from tests.integration.server import in_process_server, run_kmsd
+from tests.integration.stores import Stores
 
 INVALID = ("ValidationException", "The attestation document in the Recipient parameter is not valid.", 400)
 
@@ -53,11 +53,11 @@ def enclave(pki: NitroPki) -> Enclave:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory, pki: NitroPki) -> Iterator[World]:
+def world(tmp_path_factory: pytest.TempPathFactory, stores: Stores, pki: NitroPki) -> Iterator[World]:
     data_dir = tmp_path_factory.mktemp("kms-recipient")
     root = Path(data_dir) / "nitro-root.pem"
     root.write_bytes(pki.root_pem())
-    with running_world(data_dir, "--attestation-root", str(root)) as built:
+    with running_world(stores, data_dir, "--attestation-root", str(root)) as built:
         yield built
 
 
@@ -165,10 +165,10 @@ def test_documents_that_do_not_verify_are_refused(world: World, enclave: Enclave
 
 
 def test_a_server_without_the_root_refuses_the_test_pki(
-    tmp_path_factory: pytest.TempPathFactory, enclave: Enclave
+    tmp_path_factory: pytest.TempPathFactory, stores: Stores, enclave: Enclave
 ) -> None:
     # The default trust root is AWS's Nitro Enclaves root, which did not sign the test PKI.
-    with running_world(tmp_path_factory.mktemp("kms-recipient-aws-root")) as aws_rooted:
+    with running_world(stores, tmp_path_factory.mktemp("kms-recipient-aws-root")) as aws_rooted:
         assert refused(aws_rooted.a.kms().generate_random, NumberOfBytes=8, Recipient=enclave.recipient()) == INVALID
 
 
@@ -248,29 +248,28 @@ def test_a_grant_allows_an_attested_decrypt(world: World, enclave: Enclave) -> N
     assert enclave.open(answer["CiphertextForRecipient"]) == b"granted"
 
 
-def test_serve_refuses_an_attestation_root_it_cannot_use(tmp_path: Path, pki: NitroPki) -> None:
+def test_serve_refuses_an_attestation_root_it_cannot_use(tmp_path: Path, stores: Stores, pki: NitroPki) -> None:
     leaf = tmp_path / "leaf.pem"
     leaf.write_bytes(pki.leaf.public_bytes(serialization.Encoding.PEM))
-    store = f"sqlite:///{tmp_path / 'kmsd.db'}"
+    store = stores.new(tmp_path)
     for path, reason in (
         (tmp_path / "missing.pem", "No such file or directory"),
         (leaf, "a certificate that issues others is not a CA certificate"),
     ):
-        done = subprocess.run(
-            [KMSD, "serve", "--port", "0", "--store", store, "--attestation-root", str(path)],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        done = run_kmsd(["serve", "--port", "0", "--store", store, "--attestation-root", str(path)], tmp_path)
         assert done.returncode == 1
         assert done.stderr == f"kmsd: --attestation-root {path}: {reason}\n"
         assert done.stdout == ""
 
 
-def test_certificates_are_checked_at_the_servers_time(tmp_path: Path, pki: NitroPki, enclave: Enclave) -> None:
+def test_certificates_are_checked_at_the_servers_time(
+    tmp_path: Path, stores: Stores, pki: NitroPki, enclave: Enclave
+) -> None:
     # The test PKI's certificates are valid from a day before their creation to a day after it; the server's
     # (manual) clock decides whether a document's chain is valid, not the wall clock.
-    with in_process_server(tmp_path, sweep_interval=60, attestation_root=TrustRoot.from_pem(pki.root_pem())) as running:
+    with in_process_server(
+        tmp_path, stores.new(tmp_path), sweep_interval=60, attestation_root=TrustRoot.from_pem(pki.root_pem())
+    ) as running:
         kms, clock = running.kms, running.clock
         assert (
             len(

@@ -19,13 +19,14 @@ from kmsd.authz.permissions import PERMISSIONS
 from kmsd.kms.service import OPERATIONS
 from tests.helpers.clients import kms_call
 from tests.integration.authz_world import World, running_world
+from tests.integration.stores import Stores
 
 MODEL_OPERATIONS = tuple(sorted(botocore.session.get_session().get_service_model("kms").operation_names))
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    with running_world(tmp_path_factory.mktemp("operation-coverage")) as built:
+def world(tmp_path_factory: pytest.TempPathFactory, stores: Stores) -> Iterator[World]:
+    with running_world(stores, tmp_path_factory.mktemp("operation-coverage")) as built:
         yield built
 
 

@@ -45,6 +45,7 @@ from tests.integration.authz_world import (
     running_world,
     unique,
 )
+from tests.integration.stores import Stores
 
 AIDA = re.compile(r"AIDA[A-Z0-9]{17}")
 AROA = re.compile(r"AROA[A-Z0-9]{17}")
@@ -52,8 +53,8 @@ CRYPTO = ["kms:Encrypt", "kms:Decrypt"]
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    with running_world(tmp_path_factory.mktemp("security-principals")) as built:
+def world(tmp_path_factory: pytest.TempPathFactory, stores: Stores) -> Iterator[World]:
+    with running_world(stores, tmp_path_factory.mktemp("security-principals")) as built:
         yield built
 
 

@@ -23,6 +23,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.integration.server import KMSD, InProcessServer, KmsdServer, free_port, in_process_server
+from tests.integration.stores import StoreKind, Stores
 
 # --- item 16: RotateKeyOnDemand answers with the key ARN ---------------------------------------------------
 
@@ -65,57 +66,58 @@ def _root_key_files(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.rglob("*") if "root" in p.name)
 
 
-def test_a_store_refuses_a_missing_or_wrong_root_key(fresh_server: KmsdServer, tmp_path: Path) -> None:
+def test_a_store_refuses_a_missing_or_wrong_root_key(
+    fresh_server: KmsdServer, store_kind: StoreKind, tmp_path: Path
+) -> None:
     server = fresh_server.start()
     kms = server.root_client()
     key_id = kms.create_key()["KeyMetadata"]["KeyId"]
     blob = kms.encrypt(KeyId=key_id, Plaintext=b"bound to one root")["CiphertextBlob"]
     server.stop()
     data_dir = server.data_dir
-    root_file = data_dir / "root.key"
+    root_file = server.root_key_path
     original = root_file.read_bytes()
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
+    # Where the commands run: for SQLite another directory, as its root key is found beside the database from
+    # anywhere; for PostgreSQL the server's, as the root key is in ./.kmsd of the directory kmsd runs in.
+    workdir = tmp_path / "elsewhere" if store_kind == "sqlite" else data_dir
+    workdir.mkdir(exist_ok=True)
     serve = ["serve", "--port", str(free_port()), "--store", server.store_url]
 
     # (a) The root-key file is gone: never silently regenerated, neither by serve nor by a CLI command.
     root_file.rename(tmp_path / "saved.key")
-    _assert_refused(_kmsd(serve, None, elsewhere))
-    _assert_refused(_kmsd(["accounts", "create", "111122223333", "--store", server.store_url], None, elsewhere))
-    _assert_refused(_kmsd(["accounts", "list", "--store", server.store_url], None, elsewhere))
-    assert _root_key_files(data_dir) == [] and _root_key_files(elsewhere) == []
+    _assert_refused(_kmsd(serve, None, workdir))
+    _assert_refused(_kmsd(["accounts", "create", "111122223333", "--store", server.store_url], None, workdir))
+    _assert_refused(_kmsd(["accounts", "list", "--store", server.store_url], None, workdir))
+    assert _root_key_files(tmp_path) == []  # the server's directory and the commands' (and the saved key's)
     (tmp_path / "saved.key").rename(root_file)
 
     # (b) Another KMSD_ROOT_KEY is refused, even with the right file in place.
-    _assert_refused(_kmsd(serve, OTHER_ROOT_KEY, elsewhere))
+    _assert_refused(_kmsd(serve, OTHER_ROOT_KEY, workdir))
     # (c) So is `kmsd accounts create` with another root key: nothing is written with it.
-    _assert_refused(
-        _kmsd(["accounts", "create", "111122223333", "--store", server.store_url], OTHER_ROOT_KEY, elsewhere)
-    )
-    assert _root_key_files(data_dir) == ["root.key"] and root_file.read_bytes() == original
-    assert _root_key_files(elsewhere) == []
+    _assert_refused(_kmsd(["accounts", "create", "111122223333", "--store", server.store_url], OTHER_ROOT_KEY, workdir))
+    assert _root_key_files(tmp_path) == ["root.key"] and root_file.read_bytes() == original
 
     # The store's own root key still works, and nothing was changed by the refused commands.
-    created = _kmsd(["accounts", "create", "111122223333", "--json", "--store", server.store_url], None, elsewhere)
+    created = _kmsd(["accounts", "create", "111122223333", "--json", "--store", server.store_url], None, workdir)
     assert created.returncode == 0, created.stderr
     server.start()
     assert server.root_client().decrypt(CiphertextBlob=blob)["Plaintext"] == b"bound to one root"
-    listed = _kmsd(["accounts", "list", "--store", server.store_url], None, elsewhere)
+    listed = _kmsd(["accounts", "list", "--store", server.store_url], None, workdir)
     assert "111122223333" in listed.stdout
 
 
-def test_a_cli_command_without_the_servers_root_key_writes_no_second_one(tmp_path: Path) -> None:
+def test_a_cli_command_without_the_servers_root_key_writes_no_second_one(tmp_path: Path, stores: Stores) -> None:
     """The server runs on KMSD_ROOT_KEY; a CLI command run without it must not create a root-key file."""
     data_dir = tmp_path / "kmsd"
-    data_dir.mkdir()
-    store_url = f"sqlite:///{data_dir / 'kmsd.db'}"
+    store_url = stores.new(data_dir)
     server_key = base64.b64encode(bytes(range(100, 132))).decode()
     created = _kmsd(["accounts", "create", "222233334444", "--json", "--store", store_url], server_key, tmp_path)
     assert created.returncode == 0, created.stderr
 
     _assert_refused(_kmsd(["accounts", "create", "333344445555", "--store", store_url], None, tmp_path))
     _assert_refused(_kmsd(["serve", "--port", str(free_port()), "--store", store_url], None, tmp_path))
-    assert _root_key_files(data_dir) == [] and _root_key_files(tmp_path / "kmsd") == []
+    # Neither beside a SQLite database nor in ./.kmsd of the working directory.
+    assert _root_key_files(tmp_path) == []
 
     again = _kmsd(["accounts", "create", "333344445555", "--json", "--store", store_url], server_key, tmp_path)
     assert again.returncode == 0, again.stderr
@@ -125,9 +127,9 @@ def test_a_cli_command_without_the_servers_root_key_writes_no_second_one(tmp_pat
 
 
 @pytest.fixture
-def clocked_server(tmp_path: Path) -> Iterator[InProcessServer]:
+def clocked_server(tmp_path: Path, stores: Stores) -> Iterator[InProcessServer]:
     """A server in this process whose clock the test moves (development credentials: see test_time.py)."""
-    with in_process_server(tmp_path, sweep_interval=3600) as running:
+    with in_process_server(tmp_path, stores.new(tmp_path), sweep_interval=3600) as running:
         yield running
 
 
@@ -152,6 +154,7 @@ def _files_holding(directory: Path, secrets: list[bytes]) -> list[str]:
     return found
 
 
+@pytest.mark.sqlite_only("scans the bytes of kmsd.db, -wal and -shm; a PostgreSQL server's files are its own")
 def test_a_purged_keys_material_is_gone_from_the_database_files(
     clocked_server: InProcessServer, tmp_path: Path
 ) -> None:

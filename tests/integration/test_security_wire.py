@@ -34,6 +34,7 @@ from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from tests.integration.server import KmsdServer
+from tests.integration.stores import Stores
 
 ACCOUNT_B = "111122223333"
 PROXY_HEADER = "X-Forwarded-For"
@@ -80,9 +81,11 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def world(tmp_path_factory: pytest.TempPathFactory, stores: Stores) -> Iterator[World]:
+    data_dir = tmp_path_factory.mktemp("security-wire")
     server = KmsdServer(
-        tmp_path_factory.mktemp("security-wire"),
+        data_dir,
+        stores.new(data_dir),
         extra_args=[
             "--explain-denials",
             "--trusted-proxy-header",

@@ -20,11 +20,12 @@ from botocore.exceptions import ClientError
 from kmsd.clock import ManualClock
 from tests.helpers.aws_errors import error_of
 from tests.integration.server import in_process_server
+from tests.integration.stores import Stores
 
 
 @pytest.fixture
-def clocked(tmp_path: Path) -> Iterator[tuple[Any, ManualClock]]:
-    with in_process_server(tmp_path, sweep_interval=0.05) as running:
+def clocked(tmp_path: Path, stores: Stores) -> Iterator[tuple[Any, ManualClock]]:
+    with in_process_server(tmp_path, stores.new(tmp_path), sweep_interval=0.05) as running:
         yield running.kms, running.clock
 
 

@@ -24,11 +24,17 @@ from botocore.credentials import Credentials
 
 from tests.helpers.pinned_workers import PORT_HOST, Answer, Pinned, error_type, pin_both_workers
 from tests.integration.server import KmsdServer
+from tests.integration.stores import Stores
+
+pytestmark = pytest.mark.sqlite_only(
+    "kmsd serve --workers needs a SQLite store (several PostgreSQL nodes are separate servers)"
+)
 
 
 @pytest.fixture(scope="module")
-def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KmsdServer]:
-    server = KmsdServer(tmp_path_factory.mktemp("workers"), extra_args=["--workers", "2"]).start()
+def workers(tmp_path_factory: pytest.TempPathFactory, stores: Stores) -> Iterator[KmsdServer]:
+    data_dir = tmp_path_factory.mktemp("workers")
+    server = KmsdServer(data_dir, stores.new(data_dir), extra_args=["--workers", "2"]).start()
     try:
         yield server
     finally:
@@ -141,8 +147,8 @@ def test_an_inactive_access_key_is_refused_by_the_other_worker(
     assert "InvalidClientTokenId" in refused.text
 
 
-def test_kill_9_of_a_worker_loses_no_acknowledged_key(tmp_path: Path) -> None:
-    server = KmsdServer(tmp_path / "kill", extra_args=["--workers", "2"]).start()
+def test_kill_9_of_a_worker_loses_no_acknowledged_key(tmp_path: Path, stores: Stores) -> None:
+    server = KmsdServer(tmp_path / "kill", stores.new(tmp_path / "kill"), extra_args=["--workers", "2"]).start()
     try:
         root = server.default_credentials()
         victim, other = pin_both_workers(server.port)
