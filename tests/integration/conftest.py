@@ -62,8 +62,12 @@ def postgres_databases() -> Iterator[PostgresDatabases]:
     try:
         databases = PostgresDatabases(configured_dsn())
     except PostgresUnavailable as error:
+        problem = str(error)
+    else:
+        problem = ""
+    if problem:
         # Never a skip: the PostgreSQL half is part of the suite, and CI must go red without it.
-        pytest.fail(str(error), pytrace=False)
+        pytest.fail(problem, pytrace=False)
     try:
         yield databases
     finally:
