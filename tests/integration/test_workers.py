@@ -26,10 +26,6 @@ from tests.helpers.pinned_workers import PORT_HOST, Answer, Pinned, error_type, 
 from tests.integration.server import KmsdServer
 from tests.integration.stores import Stores
 
-pytestmark = pytest.mark.sqlite_only(
-    "kmsd serve --workers needs a SQLite store (several PostgreSQL nodes are separate servers)"
-)
-
 
 @pytest.fixture(scope="module")
 def workers(tmp_path_factory: pytest.TempPathFactory, stores: Stores) -> Iterator[KmsdServer]:
