@@ -4,7 +4,8 @@ Every test here runs once against SQLite and once against PostgreSQL: ``store_ki
 parameter of each of them (ids end in ``[sqlite]`` or ``[postgresql]``), so pytest runs all tests of one kind
 before the other's and a session- or module-scoped server starts once per kind.  Servers take their store
 from ``stores``.  ``@pytest.mark.sqlite_only("why")`` keeps a test that means nothing on PostgreSQL to
-SQLite; ``--store-kind sqlite`` or ``--store-kind postgresql`` runs one kind only.
+SQLite, ``@pytest.mark.postgresql_only("why")`` one that means nothing without PostgreSQL (it names its own
+stores, say) to PostgreSQL; ``--store-kind sqlite`` or ``--store-kind postgresql`` runs one kind only.
 """
 
 from __future__ import annotations
@@ -19,18 +20,27 @@ from tests.helpers.postgres import PostgresDatabases, PostgresUnavailable, confi
 from tests.integration.server import KmsdServer
 from tests.integration.stores import STORE_KINDS, StoreKind, Stores
 
-SQLITE_ONLY = "sqlite_only"
+# The markers of a test that runs on one kind only, and that kind.
+ONE_KIND_MARKERS: dict[str, StoreKind] = {"sqlite_only": "sqlite", "postgresql_only": "postgresql"}
+
+
+def kinds_of(definition: pytest.Function) -> tuple[StoreKind, ...]:
+    """The store kinds a test runs on: both, or the one its marker names (with a reason, and only one marker)."""
+    marked = [(name, marker) for name in ONE_KIND_MARKERS if (marker := definition.get_closest_marker(name))]
+    if not marked:
+        return STORE_KINDS
+    for name, marker in marked:
+        if not (marker.args and isinstance(marker.args[0], str) and marker.args[0].strip()):
+            raise ValueError(f"{definition.nodeid}: @pytest.mark.{name} needs its reason as a string")
+    if len(marked) > 1:
+        raise ValueError(f"{definition.nodeid}: a test runs on both store kinds or on one, not on {len(marked)}")
+    return (ONE_KIND_MARKERS[marked[0][0]],)
 
 
 @pytest.hookimpl(trylast=True)  # after @pytest.mark.parametrize's own: the store kind ends the test id
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "store_kind" not in metafunc.fixturenames:
-        return
-    marker = metafunc.definition.get_closest_marker(SQLITE_ONLY)
-    if marker is not None and not (marker.args and isinstance(marker.args[0], str) and marker.args[0].strip()):
-        raise ValueError(f"{metafunc.definition.nodeid}: @pytest.mark.sqlite_only needs its reason as a string")
-    kinds = ("sqlite",) if marker is not None else STORE_KINDS
-    metafunc.parametrize("store_kind", kinds, indirect=True, scope="session")
+    if "store_kind" in metafunc.fixturenames:
+        metafunc.parametrize("store_kind", kinds_of(metafunc.definition), indirect=True, scope="session")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -20,18 +20,15 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import boto3
-import psycopg
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from psycopg import sql
 
+from tests.helpers.postgres import PostgresDatabases
 from tests.integration.server import KmsdServer, free_port, run_kmsd
 from tests.integration.stores import Stores, sqlite_url
 
@@ -330,8 +327,10 @@ def readme_commands() -> list[str]:
     return commands
 
 
-@pytest.mark.sqlite_only("the README's commands use its default store, sqlite:///./.kmsd/kmsd.db")
-def test_every_kmsd_command_in_the_readme_runs_as_written(tmp_path: Path) -> None:
+@pytest.mark.postgresql_only("the README's commands name their stores: ./.kmsd/kmsd.db, and a PostgreSQL one")
+def test_every_kmsd_command_in_the_readme_runs_as_written(
+    tmp_path: Path, postgres_databases: PostgresDatabases
+) -> None:
     commands = readme_commands()
     assert len(commands) >= 9 and any(command.startswith("kmsd serve") for command in commands)
     assert PATH_LINE in README.read_text(encoding="utf-8")
@@ -352,8 +351,11 @@ def test_every_kmsd_command_in_the_readme_runs_as_written(tmp_path: Path) -> Non
             prefix = f"cd {shlex.quote(str(REPO))} && {PATH_LINE} && cd {shlex.quote(str(tmp_path))} && "
             if README_POSTGRES_URL in filled:
                 # The README's database server is the reader's: this machine's test PostgreSQL stands in for it.
-                with scratch_database() as url:
+                url = postgres_databases.create()
+                try:
                     _run_as_written(prefix, filled.replace(README_POSTGRES_URL, url), env)
+                finally:
+                    postgres_databases.drop(url)
                 continue
             _run_as_written(prefix, filled, env)
     finally:
@@ -361,19 +363,6 @@ def test_every_kmsd_command_in_the_readme_runs_as_written(tmp_path: Path) -> Non
 
 
 README_POSTGRES_URL = "postgresql://kmsd:secret@db.internal:5432/kmsd"
-
-
-@contextmanager
-def scratch_database() -> Iterator[str]:
-    """A new database on the test PostgreSQL (KMSD_TEST_POSTGRES_DSN), dropped afterwards; its URL."""
-    dsn = os.environ.get("KMSD_TEST_POSTGRES_DSN") or "postgresql://postgres@127.0.0.1:5432/postgres"
-    name = f"kmsd_readme_{os.getpid()}_{secrets.token_hex(4)}"
-    with psycopg.connect(dsn, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        try:
-            yield urlunsplit(urlsplit(dsn)._replace(path=f"/{name}"))
-        finally:
-            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def _run_as_written(prefix: str, command: str, env: dict[str, str]) -> None:

@@ -13,8 +13,6 @@ import os
 import sqlite3
 import subprocess
 import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,26 +20,11 @@ import pytest
 
 from kmsd.store.inspect import inspect_store
 from kmsd.store.migrations import LATEST_VERSION
-from tests.helpers.postgres import PostgresDatabases, configured_dsn
+from tests.helpers.postgres import PostgresDatabases
 from tests.integration.server import KMSD, KmsdServer, free_port
+from tests.integration.stores import sqlite_url
 
 LATEST = LATEST_VERSION
-
-
-@dataclass
-class StoreServer(KmsdServer):
-    url: str = ""
-
-    @property
-    def store_url(self) -> str:
-        return self.url or f"sqlite:///{self.data_dir / 'kmsd.db'}"
-
-
-@pytest.fixture(scope="module")
-def postgres_databases() -> Iterator[PostgresDatabases]:
-    databases = PostgresDatabases(configured_dsn())
-    yield databases
-    databases.drop_all()
 
 
 def kmsd(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -62,6 +45,7 @@ def another_root_key() -> str:
     return base64.b64encode(os.urandom(32)).decode()
 
 
+@pytest.mark.postgresql_only("migrates and checks a new PostgreSQL database (SQLite: the next test)")
 def test_migrate_and_check_a_new_postgresql_database(tmp_path: Path, postgres_databases: PostgresDatabases) -> None:
     url = postgres_databases.create()
     checked = kmsd("store", "check", "--store", url, cwd=tmp_path)
@@ -88,6 +72,7 @@ def test_migrate_and_check_a_new_postgresql_database(tmp_path: Path, postgres_da
     assert not (tmp_path / ".kmsd").exists()  # check creates no root key
 
 
+@pytest.mark.sqlite_only("checks a SQLite file and the root key beside it (PostgreSQL: the test before)")
 def test_check_a_sqlite_store_and_its_root_key(tmp_path: Path) -> None:
     path = tmp_path / "data" / "kmsd.db"
     url = f"sqlite:///{path}"
@@ -124,6 +109,7 @@ def test_check_a_sqlite_store_and_its_root_key(tmp_path: Path) -> None:
     assert not (path.parent / "root.key").exists()  # and check did not make a new one
 
 
+@pytest.mark.postgresql_only("checks a PostgreSQL URL with a password")
 def test_check_an_unreachable_store_without_printing_its_password(tmp_path: Path) -> None:
     done = kmsd("store", "check", "--store", "postgresql://kmsd:sekrit@127.0.0.1:1/kmsd", cwd=tmp_path)
     assert done.returncode == 1
@@ -132,6 +118,7 @@ def test_check_an_unreachable_store_without_printing_its_password(tmp_path: Path
     assert "sekrit" not in done.stdout + done.stderr
 
 
+@pytest.mark.sqlite_only("sets the source's schema version back with sqlite3")
 def test_copy_refuses_a_source_behind_the_schema_without_migrating_it(tmp_path: Path) -> None:
     source = tmp_path / "old.db"
     assert kmsd("store", "migrate", "--store", f"sqlite:///{source}", cwd=tmp_path).returncode == 0
@@ -149,12 +136,13 @@ def test_copy_refuses_a_source_behind_the_schema_without_migrating_it(tmp_path: 
     assert (same.returncode, same.stderr) == (1, "kmsd: --from and --to name the same store\n")
 
 
+@pytest.mark.postgresql_only("copies a SQLite store it makes into a PostgreSQL database")
 def test_a_copy_that_fails_half_way_leaves_the_destination_empty(
     tmp_path: Path, postgres_databases: PostgresDatabases
 ) -> None:
     # SQLite keeps a key description holding U+0000; PostgreSQL's text cannot.  Keys come after the settings,
     # accounts, access keys and IAM policies, so the copy has written rows when it fails.
-    source = StoreServer(tmp_path / "source", dev=True).start()
+    source = KmsdServer(tmp_path / "source", sqlite_url(tmp_path / "source"), dev=True).start()
     try:
         kms = dev_kms(source)
         kms.create_key(Description="fine")
@@ -173,12 +161,13 @@ def test_a_copy_that_fails_half_way_leaves_the_destination_empty(
     assert (facts.schema_version, facts.tables_with_rows) == (LATEST, ())
 
 
+@pytest.mark.postgresql_only("two nodes on one PostgreSQL database")
 def test_a_node_with_another_root_key_refuses_to_serve_the_store(
     tmp_path: Path, postgres_databases: PostgresDatabases
 ) -> None:
     url = postgres_databases.create()
     first_key = another_root_key()
-    first = StoreServer(tmp_path / "first", dev=True, url=url, extra_env={"KMSD_ROOT_KEY": first_key}).start()
+    first = KmsdServer(tmp_path / "first", url, dev=True, extra_env={"KMSD_ROOT_KEY": first_key}).start()
     try:
         second = kmsd(
             "serve",

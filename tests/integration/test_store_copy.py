@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,8 +26,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from kmsd.store.copy import REBUILT_TABLES, TABLES
 from tests.crypto.import_wrapping import wrap_outside
 from tests.helpers.clients import client
-from tests.helpers.postgres import PostgresDatabases, configured_dsn
+from tests.helpers.postgres import PostgresDatabases
 from tests.integration.server import KMSD, KmsdServer
+from tests.integration.stores import sqlite_url
 
 EAST, WEST = "us-east-1", "eu-west-1"
 CONTEXT = {"tenant": "t-42"}
@@ -35,24 +36,12 @@ CONTEXT = {"tenant": "t-42"}
 
 @dataclass
 class StoreServer(KmsdServer):
-    """A server on any store URL (the integration fixtures' servers are on a SQLite file of their data dir)."""
+    """A server that may serve a copy of another's store, whose root credentials it never printed itself."""
 
-    url: str = ""
     root: tuple[str, str] | None = None  # the root credentials, printed by the server that made the store
-
-    @property
-    def store_url(self) -> str:
-        return self.url or f"sqlite:///{self.data_dir / 'kmsd.db'}"
 
     def default_credentials(self) -> tuple[str, str]:
         return self.root or super().default_credentials()
-
-
-@pytest.fixture(scope="module")
-def postgres_databases() -> Iterator[PostgresDatabases]:
-    databases = PostgresDatabases(configured_dsn())
-    yield databases
-    databases.drop_all()
 
 
 @dataclass
@@ -69,10 +58,11 @@ class Made:
     session: dict[str, Any] = field(default_factory=dict)
 
 
+@pytest.mark.postgresql_only("copies a SQLite store it makes into a PostgreSQL database and back")
 def test_copy_to_postgresql_and_back_keeps_every_key_working(
     tmp_path: Path, postgres_databases: PostgresDatabases
 ) -> None:
-    source = StoreServer(tmp_path / "sqlite").start()
+    source = StoreServer(tmp_path / "sqlite", sqlite_url(tmp_path / "sqlite")).start()
     try:
         made = build_world(source)
         expected = listings(source)
@@ -102,7 +92,7 @@ def test_copy_to_postgresql_and_back_keeps_every_key_working(
     back_onto_source = run_kmsd_command("store", "copy", "--from", postgres_url, "--to", source.store_url)
     assert back_onto_source.returncode == 1 and "already holds data" in back_onto_source.stderr
 
-    on_postgres = StoreServer(tmp_path / "postgres", url=postgres_url, extra_env={"KMSD_ROOT_KEY": root_key}, root=root)
+    on_postgres = StoreServer(tmp_path / "postgres", postgres_url, extra_env={"KMSD_ROOT_KEY": root_key}, root=root)
     on_postgres.start()
     try:
         assert listings(on_postgres) == expected
@@ -111,7 +101,7 @@ def test_copy_to_postgresql_and_back_keeps_every_key_working(
         on_postgres.stop()
 
     # PostgreSQL -> a new SQLite file, served with the root key copied beside it.
-    back = StoreServer(tmp_path / "sqlite-again", root=root)
+    back = StoreServer(tmp_path / "sqlite-again", sqlite_url(tmp_path / "sqlite-again"), root=root)
     copied_back = run_kmsd_command("store", "copy", "--from", postgres_url, "--to", back.store_url)
     assert copied_back.returncode == 0, copied_back.stderr
     # Only the use of keys moved on: check_world used the replica for the first time.
