@@ -66,14 +66,9 @@ class Databases:
 
 @dataclass
 class Node(KmsdServer):
-    """One ``kmsd serve`` of the service, on the shared database."""
+    """One ``kmsd serve`` of the service, on the shared database (its ``store_url``)."""
 
-    database_url: str = ""
     name: str = ""
-
-    @property
-    def store_url(self) -> str:
-        return self.database_url
 
 
 @dataclass
@@ -93,9 +88,9 @@ class Cluster:
         name = f"kmsd-node-{index}"
         node = Node(
             self.base_dir / name,
+            url or self.url,
             extra_args=extra_args or [],
             extra_env={ROOT_KEY_ENV: self.root_key, "PGAPPNAME": name},
-            database_url=url or self.url,
             name=name,
         )
         node.start()
