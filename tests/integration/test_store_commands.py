@@ -21,7 +21,7 @@ import pytest
 from kmsd.store.inspect import inspect_store
 from kmsd.store.migrations import LATEST_VERSION
 from tests.helpers.postgres import PostgresDatabases
-from tests.integration.server import KMSD, KmsdServer, free_port
+from tests.integration.server import KmsdServer, free_port, run_kmsd, server_environment
 from tests.integration.stores import sqlite_url
 
 LATEST = LATEST_VERSION
@@ -29,11 +29,7 @@ LATEST = LATEST_VERSION
 
 def kmsd(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """``kmsd ARGS`` in ``cwd`` (where a PostgreSQL store's root key is looked for), no root key but ``env``'s."""
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "KMSD_ROOT_KEY"}
-    environment.update(env or {})
-    return subprocess.run(
-        [KMSD, *args], cwd=cwd, env=environment, capture_output=True, text=True, timeout=60, check=False
-    )
+    return run_kmsd(list(args), cwd, server_environment(env))
 
 
 def dev_kms(server: KmsdServer) -> Any:

@@ -27,7 +27,7 @@ from kmsd.store.copy import REBUILT_TABLES, TABLES
 from tests.crypto.import_wrapping import wrap_outside
 from tests.helpers.clients import client
 from tests.helpers.postgres import PostgresDatabases
-from tests.integration.server import KMSD, KmsdServer
+from tests.integration.server import KmsdServer, run_kmsd, server_environment
 from tests.integration.stores import sqlite_url
 
 EAST, WEST = "us-east-1", "eu-west-1"
@@ -73,7 +73,7 @@ def test_copy_to_postgresql_and_back_keeps_every_key_working(
 
     # SQLite -> PostgreSQL.
     postgres_url = postgres_databases.create()
-    copied = run_kmsd_command("store", "copy", "--from", source.store_url, "--to", postgres_url)
+    copied = run_kmsd_command("store", "copy", "--from", source.store_url, "--to", postgres_url, cwd=tmp_path)
     assert copied.returncode == 0, copied.stderr
     # Not a terminal: a line per table on stderr, and the counts on stdout.
     assert "kmsd: store copy: keys: 12 rows" in copied.stderr
@@ -84,12 +84,12 @@ def test_copy_to_postgresql_and_back_keeps_every_key_working(
     assert "every table holds the same number of rows in both" in copied.stdout
 
     # A destination that holds data is refused and left as it was; so is the source as a destination.
-    before = run_kmsd_command("store", "check", "--store", postgres_url, env={"KMSD_ROOT_KEY": root_key})
+    before = run_kmsd_command("store", "check", "--store", postgres_url, cwd=tmp_path, env={"KMSD_ROOT_KEY": root_key})
     assert before.returncode == 0, before.stdout + before.stderr
-    again = run_kmsd_command("store", "copy", "--from", source.store_url, "--to", postgres_url)
+    again = run_kmsd_command("store", "copy", "--from", source.store_url, "--to", postgres_url, cwd=tmp_path)
     assert again.returncode == 1
     assert "already holds data (in access_keys, accounts, aliases" in again.stderr
-    back_onto_source = run_kmsd_command("store", "copy", "--from", postgres_url, "--to", source.store_url)
+    back_onto_source = run_kmsd_command("store", "copy", "--from", postgres_url, "--to", source.store_url, cwd=tmp_path)
     assert back_onto_source.returncode == 1 and "already holds data" in back_onto_source.stderr
 
     on_postgres = StoreServer(tmp_path / "postgres", postgres_url, extra_env={"KMSD_ROOT_KEY": root_key}, root=root)
@@ -102,7 +102,7 @@ def test_copy_to_postgresql_and_back_keeps_every_key_working(
 
     # PostgreSQL -> a new SQLite file, served with the root key copied beside it.
     back = StoreServer(tmp_path / "sqlite-again", sqlite_url(tmp_path / "sqlite-again"), root=root)
-    copied_back = run_kmsd_command("store", "copy", "--from", postgres_url, "--to", back.store_url)
+    copied_back = run_kmsd_command("store", "copy", "--from", postgres_url, "--to", back.store_url, cwd=tmp_path)
     assert copied_back.returncode == 0, copied_back.stderr
     # Only the use of keys moved on: check_world used the replica for the first time.
     moved = {
@@ -120,11 +120,9 @@ def test_copy_to_postgresql_and_back_keeps_every_key_working(
         back.stop()
 
 
-def run_kmsd_command(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """``kmsd ARGS`` as an operator runs it: no AWS settings, no root key but ``env``'s."""
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "KMSD_ROOT_KEY"}
-    environment.update(env or {})
-    return subprocess.run([KMSD, *args], env=environment, capture_output=True, text=True, timeout=60, check=False)
+def run_kmsd_command(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``kmsd ARGS`` as an operator runs it in ``cwd``: no AWS settings, no root key but ``env``'s."""
+    return run_kmsd(list(args), cwd, server_environment(env))
 
 
 # --- the world -------------------------------------------------------------------------------------------------
