@@ -136,15 +136,18 @@ def test_copy_refuses_a_source_behind_the_schema_without_migrating_it(tmp_path: 
 def test_a_copy_that_fails_half_way_leaves_the_destination_empty(
     tmp_path: Path, postgres_databases: PostgresDatabases
 ) -> None:
-    # SQLite keeps a key description holding U+0000; PostgreSQL's text cannot.  Keys come after the settings,
-    # accounts, access keys and IAM policies, so the copy has written rows when it fails.
+    # SQLite can keep a key description holding U+0000 (the API refuses it now, but a store written before that
+    # rule may hold one); PostgreSQL's text cannot.  Keys come after the settings, accounts, access keys and IAM
+    # policies, so the copy has written rows when it fails.
     source = KmsdServer(tmp_path / "source", sqlite_url(tmp_path / "source"), dev=True).start()
     try:
         kms = dev_kms(source)
         kms.create_key(Description="fine")
-        bad = kms.create_key(Description="nul\x00inside")["KeyMetadata"]["KeyId"]
+        bad = kms.create_key(Description="to be spoiled")["KeyMetadata"]["KeyId"]
     finally:
         source.stop()
+    with sqlite3.connect(tmp_path / "source" / "kmsd.db") as database:
+        database.execute("UPDATE keys SET description = ? WHERE key_id = ?", ("nul\x00inside", bad))
     url = postgres_databases.create()
     done = kmsd("store", "copy", "--from", source.store_url, "--to", url, cwd=tmp_path)
     assert done.returncode == 1

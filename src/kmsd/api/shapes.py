@@ -48,6 +48,17 @@ _TARGET_TYPE_NAMES = {
 }
 
 
+# kmsd's own rule, not AWS's: a string it stores or looks up may not hold U+0000, which PostgreSQL's text cannot
+# hold, so that one service behaves alike on SQLite and PostgreSQL and a SQLite store always copies to PostgreSQL.
+# AWS's patterns already exclude it from most members (names, ARNs, policies); this covers the rest (a key's
+# Description, a policy's Description, KeyId).  Encryption contexts and grant tokens are never stored as text
+# (a grant's constraints are JSON, which escapes U+0000) and keep every character AWS allows; so do tags, JSON too.
+ANY_CHARACTER_SHAPES = frozenset(
+    {"EncryptionContextKey", "EncryptionContextValue", "GrantTokenType", "TagKeyType", "TagValueType"}
+)
+NUL_RULE = "Member must not contain the character U+0000"
+
+
 def _serialization_error(value: Any, shape_type: str) -> AwsError:
     # Coral's wording for a JSON value of the wrong type.
     if isinstance(value, list):
@@ -142,7 +153,7 @@ class ServiceModel:
         if kind == "map":
             return self._compile_map(shape)
         if kind == "string":
-            return self._compile_string(shape)
+            return self._compile_string(shape, refuse_nul=shape_name not in ANY_CHARACTER_SHAPES)
         if kind in ("integer", "long"):
             return _compile_number(shape, kind)
         if kind == "boolean":
@@ -208,7 +219,7 @@ class ServiceModel:
 
         return convert
 
-    def _compile_string(self, shape: Mapping[str, Any]) -> Converter:
+    def _compile_string(self, shape: Mapping[str, Any], *, refuse_nul: bool) -> Converter:
         check_length = _length_check(shape)
         enum: frozenset[str] | None = None
         enum_rule = ""
@@ -230,6 +241,8 @@ class ServiceModel:
                 problems.append(constraint_violation(_shown(shape, value), path, enum_rule))
             elif pattern is not None and not pattern.fullmatch(value):
                 problems.append(constraint_violation(_shown(shape, value), path, pattern_rule))
+            elif refuse_nul and "\x00" in value:
+                problems.append(constraint_violation(HIDDEN, path, NUL_RULE))
             return value
 
         return convert

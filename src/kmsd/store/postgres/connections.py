@@ -73,6 +73,8 @@ class PostgresConnections(SqlConnections):
     # --- statements -----------------------------------------------------------------
 
     def _fetchone(self, sql: str, parameters: Sequence[Any] = ()) -> Row | None:
+        if _holds_nul(parameters):
+            return None
         with self._connection() as connection:
             try:
                 row: Row | None = connection.execute(placeholders(sql), parameters).fetchone()
@@ -82,6 +84,8 @@ class PostgresConnections(SqlConnections):
         return row
 
     def _fetchall(self, sql: str, parameters: Sequence[Any] = ()) -> list[Row]:
+        if _holds_nul(parameters):
+            return []
         with self._connection() as connection:
             try:
                 rows: list[Row] = connection.execute(placeholders(sql), parameters).fetchall()
@@ -212,6 +216,15 @@ class PostgresConnections(SqlConnections):
                 self._owner = None
                 self._transaction_connection = None
                 self._doomed = False
+
+
+def _holds_nul(parameters: Sequence[Any]) -> bool:
+    """Whether a text parameter holds U+0000, which PostgreSQL's text cannot: then no stored row can match it.
+
+    The API refuses the character in what it stores (kmsd.api.shapes); a lookup can still carry one (an
+    access key id in a presigned URL), and finds nothing, as on SQLite, instead of failing in the driver.
+    """
+    return any(isinstance(value, str) and "\x00" in value for value in parameters)
 
 
 def _rollback(connection: psycopg.Connection[tuple[Any, ...]]) -> None:
