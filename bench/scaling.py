@@ -101,7 +101,7 @@ def _run(args: argparse.Namespace) -> int:
         sqlite_store = KmsdStore.sqlite(work_dir / "store")
         print(f"starting {MOST_PROCESSES} ceiling processes on {MOST_PROCESSES} ports", flush=True)
         echo_nodes = [
-            running.enter_context(ceiling(work_dir, name=f"ceiling-node-{number}"))
+            running.enter_context(ceiling(work_dir, name=f"ceiling-node-{number}", own_session=False))
             for number in range(1, MOST_PROCESSES + 1)
         ]
         postgres = _start_postgres_nodes(args, work_dir, running)
@@ -113,13 +113,18 @@ def _run(args: argparse.Namespace) -> int:
         for number in range(1, args.rounds + 1):
             if args.rounds > 1:
                 print(f"\nround {number} of {args.rounds}", flush=True)
+            # Every server stays in this run's session (own_session=False): the kernel's per-session CPU shares
+            # then treat N nodes and N workers under one supervisor alike (server_processes explains).
             # Row by process count, each kmsd row right after its ceiling, so the ratios compare numbers
             # taken seconds apart even when the neighbours' load on the machine comes and goes.
             for count in range(1, MOST_PROCESSES + 1):
-                with ceiling(work_dir, workers=count, name=f"ceiling-{count}-workers") as server:
+                with ceiling(work_dir, workers=count, name=f"ceiling-{count}-workers", own_session=False) as server:
                     measure(Config("ceiling-workers", count), [server], number)
                 if count in SQLITE_WORKERS:
-                    with kmsd_uvicorn(sqlite_store, work_dir, workers=count, name=f"kmsd-{count}-workers") as server:
+                    sqlite_server = kmsd_uvicorn(
+                        sqlite_store, work_dir, workers=count, name=f"kmsd-{count}-workers", own_session=False
+                    )
+                    with sqlite_server as server:
                         measure(Config("sqlite", count), [server], number)
                 if count > 1:
                     measure(Config("ceiling-nodes", count), echo_nodes[:count], number)
@@ -143,7 +148,8 @@ def _start_postgres_nodes(args: argparse.Namespace, work_dir: Path, running: con
     nodes: list[ReadyTarget] = []
     for number in range(1, MOST_PROCESSES + 1):
         print(f"starting kmsd node {number} on PostgreSQL", flush=True)
-        nodes.append(running.enter_context(kmsd_uvicorn(store, work_dir, name=f"kmsd-node-{number}")))
+        node = kmsd_uvicorn(store, work_dir, name=f"kmsd-node-{number}", own_session=False)
+        nodes.append(running.enter_context(node))
     return PostgresNodes(nodes, database=database_name(database_url))
 
 

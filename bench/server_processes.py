@@ -1,9 +1,17 @@
 """Start a server under test on a loopback port, wait until it answers, and always stop it.
 
-Each server runs in a session of its own, so stopping it also ends any worker
-processes it forked (granian does); ``running_server`` stops it on every exit
-path, including a failed cell or Ctrl-C.  Output goes to a log file whose tail
-is shown when the server fails to start.
+Each server leads a process group of its own, so stopping it also ends any
+worker processes it forked (granian does); ``running_server`` stops it on every
+exit path, including a failed cell or Ctrl-C.  Output goes to a log file whose
+tail is shown when the server fails to start.
+
+By default the group is in a session of its own too.  ``own_session=False``
+keeps it in the benchmark's session, for the scaling benchmark: Linux's
+scheduler autogroups give each *session* an equal share of contended CPUs, so
+three single-process nodes in three sessions would get three shares against
+the neighbours (and against wrk) where ``--workers 3`` under one supervisor
+gets one; in the benchmark's session every server process and wrk thread of
+the run competes as an equal, whatever the server's shape.
 """
 
 from __future__ import annotations
@@ -49,7 +57,7 @@ class ServerProcess:
     def cpu_seconds(self) -> float:
         """CPU time (user + system) used so far by every live process of the server's process group.
 
-        The server leads its own session, so the group is it and its workers (granian's included).
+        The server leads its own process group, so the group is it and its workers (granian's included).
         Per request, it leaves out wrk's share of the machine and any time the server sat waiting;
         the neighbours' load still inflates it (cache pressure, steal), so compare it within a run.
         """
@@ -70,8 +78,12 @@ def running_server(
     log_dir: Path,
     environment: Mapping[str, str] | None = None,
     start_timeout_s: float = 60.0,
+    own_session: bool = True,
 ) -> Iterator[ServerProcess]:
-    """Run ``command`` (which must listen on ``port``) until the ``with`` block ends."""
+    """Run ``command`` (which must listen on ``port``) until the ``with`` block ends.
+
+    ``own_session=False``: a process group of its own in the benchmark's session (see the module docstring).
+    """
     log_path = log_dir / f"{name}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -80,7 +92,8 @@ def running_server(
             stdout=log,
             stderr=subprocess.STDOUT,
             env=dict(environment) if environment is not None else None,
-            start_new_session=True,
+            start_new_session=own_session,
+            process_group=None if own_session else 0,
         )
     server = ServerProcess(name, f"http://{LOOPBACK}:{port}", process, log_path)
     try:
@@ -115,7 +128,7 @@ def _answers_200(port: int, path: str) -> bool:
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
-    # The server leads its own session (start_new_session), so its process group holds it and its workers.
+    # The server leads its own process group, which holds it and its workers.
     group = process.pid
     _signal_group(group, signal.SIGTERM)
     try:

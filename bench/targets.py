@@ -79,15 +79,21 @@ class KmsdStore:
 
 
 @contextlib.contextmanager
-def kmsd_uvicorn(store: KmsdStore, log_dir: Path, *, workers: int = 1, name: str = "kmsd") -> Iterator[ReadyTarget]:
-    """``kmsd serve`` on ``store``; with ``workers`` > 1, ``--workers N``: N processes on one port."""
+def kmsd_uvicorn(
+    store: KmsdStore, log_dir: Path, *, workers: int = 1, name: str = "kmsd", own_session: bool = True
+) -> Iterator[ReadyTarget]:
+    """``kmsd serve`` on ``store``; with ``workers`` > 1, ``--workers N``: N processes on one port.
+
+    ``own_session``: as :func:`server_processes.running_server` takes it.
+    """
     port = free_port()
     command = [_tool("kmsd"), "serve", "--host", LOOPBACK, "--port", str(port), "--store", store.url]
     description = "kmsd serve: uvicorn + uvloop + httptools, 1 process"
     if workers > 1:
         command += ["--workers", str(workers)]
         description = f"kmsd serve --workers {workers}: uvicorn's supervisor and {workers} worker processes"
-    with _kmsd_target(name, description, command, port, store, log_dir, _kmsd_environment(store)) as target:
+    environment = _kmsd_environment(store)
+    with _kmsd_target(name, description, command, port, store, log_dir, environment, own_session=own_session) as target:
         yield target
 
 
@@ -144,10 +150,18 @@ def _kmsd_target(
     log_dir: Path,
     environment: dict[str, str],
     fixed_key: KeyFixture | None = None,
+    *,
+    own_session: bool = True,
 ) -> Iterator[ReadyTarget]:
     """A server of kmsd's app on ``store``: its answers are checked unless it answers ``fixed_key``'s requests."""
     with running_server(
-        name, command, port=port, ready_path="/health", log_dir=log_dir, environment=environment
+        name,
+        command,
+        port=port,
+        ready_path="/health",
+        log_dir=log_dir,
+        environment=environment,
+        own_session=own_session,
     ) as server:
         access_key = _kmsd_access_key(store, server.log_text(), name)
         yield ReadyTarget(
@@ -164,16 +178,18 @@ def _kmsd_target(
 
 
 @contextlib.contextmanager
-def ceiling(log_dir: Path, *, workers: int = 1, name: str = "ceiling") -> Iterator[ReadyTarget]:
+def ceiling(
+    log_dir: Path, *, workers: int = 1, name: str = "ceiling", own_session: bool = True
+) -> Iterator[ReadyTarget]:
     """The echo app on kmsd's uvicorn options; with ``workers`` > 1, under uvicorn's supervisor as
-    ``kmsd serve --workers N`` runs kmsd."""
+    ``kmsd serve --workers N`` runs kmsd.  ``own_session``: as :func:`server_processes.running_server` takes it."""
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", "echo_app:app", *_uvicorn_options(port)]
     description = "bench/echo_app.py: uvicorn + uvloop + httptools, reads the body, fixed JSON answer"
     if workers > 1:
         command += ["--workers", str(workers)]
         description += f"; {workers} workers under uvicorn's supervisor"
-    with running_server(name, command, port=port, ready_path="/", log_dir=log_dir) as server:
+    with running_server(name, command, port=port, ready_path="/", log_dir=log_dir, own_session=own_session) as server:
         yield ReadyTarget(
             name=name,
             server=description,
