@@ -237,7 +237,8 @@ def _render_limits(measurements: Sequence[Measurement], cpus: int) -> str:
     if others > NOTICEABLE_OTHER_CPUS:
         lines.append(
             f"Other work on the machine took up to {others:.2f} CPUs in a window: every number above is bounded "
-            "by what it left; compare runs only at a similar load (see `uptime`)."
+            "by what it left, and a row with more processes can win more of the CPUs back from it, so its "
+            "scaling may overstate what a quiet machine would show. Compare runs only at a similar load (`uptime`)."
         )
     return "\n".join(lines)
 
