@@ -60,6 +60,7 @@ class ChangeListener:
         self._listening = threading.Event()
         self._stopping = threading.Event()
         self._last_fallback = monotonic()
+        self._last_key_expiry = monotonic()  # the key cache's own fallback timer (expire_keys_when_deaf)
         self._alive_at = monotonic()  # when the connection last showed it is alive (see SILENCE_SECONDS)
         self._connected_before = False
         self._thread = threading.Thread(target=self._run, name="kmsd-store-listener", daemon=True)
@@ -85,6 +86,20 @@ class ChangeListener:
         with self._lock:
             changed, self._changed = self._changed, False
         return changed
+
+    def expire_keys_when_deaf(self) -> None:
+        """While deaf, empty the store's key cache at least every FALLBACK_SECONDS, on a timer of its own.
+
+        The key cache is read between requests' checks (and outside requests): had it taken the turn of
+        :meth:`changed`, that turn's True would be lost to the request caches (grants, credentials), which would
+        then wait a whole period more.
+        """
+        if self.listening:
+            return
+        now = self._monotonic()
+        if now - self._last_key_expiry >= FALLBACK_SECONDS:
+            self._last_key_expiry = now
+            self._on_change()
 
     def close(self) -> None:
         # The thread sees the flag within WAIT_SECONDS (or RECONNECT_SECONDS) and closes its connection itself.

@@ -163,11 +163,10 @@ class PostgresStore(PostgresConnections, SqlQueries):
         return True
 
     def _key_cache_is_current(self) -> bool:
-        # Notifications empty the cache as they arrive; while the listener is deaf, changed() empties it at
-        # least every FALLBACK_SECONDS, called here because the key cache may be read without a request.
-        listener = self._listener
-        if listener is not None and not listener.listening:
-            listener.changed()
+        # Notifications empty the cache as they arrive; while the listener is deaf, it is emptied at least every
+        # FALLBACK_SECONDS, checked here because the key cache may be read without a request.
+        if self._listener is not None:
+            self._listener.expire_keys_when_deaf()
         return True
 
     def try_hold_background_lease(self) -> bool:
