@@ -102,7 +102,6 @@ class PostgresConnections(SqlConnections):
             raise StoreError(f"{what}: the transaction was already rolled back after an error")
         connection = self._transaction_connection
         assert connection is not None
-        self._wrote = True
         try:
             connection.execute("SAVEPOINT kmsd_write")
             try:
@@ -118,6 +117,10 @@ class PostgresConnections(SqlConnections):
         except psycopg.Error as error:
             self._doomed = True
             raise StoreError(f"{what}: {_message(error)}") from error
+        # A statement that changed no row (the sweep's DELETE of expired sessions, most times) is no news: a
+        # notification for it would empty every node's caches, every sweep.  -1 (not a row count) counts.
+        if rowcount != 0:
+            self._wrote = True
         return rowcount
 
     def _bookkeeping_write(self, sql: str, parameters: Sequence[Any], what: str) -> int:
