@@ -5,7 +5,8 @@ is a type byte and a length that counts itself) and notes each round trip: a sim
 (``S``) that ends an extended-protocol exchange, with the SQL of its Parse (or of the statement a Bind names,
 once psycopg has prepared it).  The node must connect without TLS (``sslmode=disable``), or there is nothing
 to read.  Counting on the wire, rather than in PostgreSQL's statistics (flushed late and shared by every
-session of the database), says exactly which statements a node's requests cost.
+session of the database), says exactly which statements a node's requests cost; :func:`split` sorts them from
+what kmsd sends on its own clock (the listener's probes, the background lease, the periodic sweep).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import itertools
 import socket
 import struct
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 
 # Startup-phase requests that precede the real startup packet (the server answers each with one byte).
@@ -173,3 +175,61 @@ def _relay(source: socket.socket, target: socket.socket, flowing: threading.Even
 def _close(sock: socket.socket) -> None:
     with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_RDWR)
+
+
+# What the node's periodic sweep reads and writes (KmsService.sweep, StsService.sweep), on the pool's connections:
+# imported material past its ValidTo, keys whose deletion window ended, the purge count, rotations due, and the
+# deletion of sessions expired a day ago.
+SWEEP_MARKERS = (
+    "FROM imported_key_materials WHERE valid_to IS NOT NULL",
+    "FROM keys WHERE key_state = 'PendingDeletion'",
+    "SELECT value FROM settings WHERE name",
+    "FROM keys WHERE rotation_enabled = 1 AND next_rotation_date",
+    "DELETE FROM sts_sessions WHERE expires_at",
+)
+# The statements around one write of a transaction (PostgresConnections.transaction and _write).
+TRANSACTION_CONTROL = (
+    "BEGIN",
+    "SELECT pg_advisory_xact_lock($1)",
+    "SAVEPOINT kmsd_write",
+    "RELEASE SAVEPOINT kmsd_write",
+    "COMMIT",
+)
+
+
+def lease_connections(proxy: PostgresProxy) -> set[int]:
+    """The background lease's connection: each sweep starts with a statement on it."""
+    return {number for number, sql in proxy.first_sql.items() if "pg_try_advisory_lock" in sql}
+
+
+def background_connections(proxy: PostgresProxy) -> set[int]:
+    """The lease's connection and the listener's: each talks on its own clock, not per request."""
+    return lease_connections(proxy) | {number for number, sql in proxy.first_sql.items() if sql.startswith("LISTEN")}
+
+
+@dataclass
+class Split:
+    """A node's round trips, by what they were for."""
+
+    requests: list[str]  # on the pool's connections, for requests: what a warm hot path must not have
+    sweep: list[str]  # the periodic sweep's own statements (SWEEP_MARKERS)
+    control: list[str]  # transaction control, of the sweep's write or of a request's
+    background: Counter[str]  # on the listener's and the lease's connections
+
+    def sweep_transactions_only(self) -> bool:
+        """Whether all transaction control belongs to the sweep's one write (expired sessions) per sweep."""
+        deletions = sum(sql.startswith("DELETE FROM sts_sessions") for sql in self.sweep)
+        return len(self.control) == len(TRANSACTION_CONTROL) * deletions
+
+
+def split(proxy: PostgresProxy, trips: list[RoundTrip]) -> Split:
+    background = background_connections(proxy)
+    on_pool = [trip.sql for trip in trips if trip.connection not in background]
+    sweep = [sql for sql in on_pool if any(marker in sql for marker in SWEEP_MARKERS)]
+    control = [sql for sql in on_pool if sql in TRANSACTION_CONTROL]
+    return Split(
+        [sql for sql in on_pool if sql not in sweep and sql not in control],
+        sweep,
+        control,
+        Counter(trip.sql for trip in trips if trip.connection in background),
+    )

@@ -19,44 +19,15 @@ from __future__ import annotations
 
 import json
 import time
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.multi_node.cluster import Cluster, Databases, error_code, proxy_for, through
-from tests.multi_node.pg_proxy import PostgresProxy
+from tests.multi_node.pg_proxy import PostgresProxy, lease_connections, split
 
 CALLS = 200
-# What the node's periodic sweep reads and writes (KmsService.sweep, StsService.sweep), on the pool's connections:
-# imported material past its ValidTo, keys whose deletion window ended, the purge count, rotations due, and the
-# deletion of sessions expired a day ago.
-SWEEP_MARKERS = (
-    "FROM imported_key_materials WHERE valid_to IS NOT NULL",
-    "FROM keys WHERE key_state = 'PendingDeletion'",
-    "SELECT value FROM settings WHERE name",
-    "FROM keys WHERE rotation_enabled = 1 AND next_rotation_date",
-    "DELETE FROM sts_sessions WHERE expires_at",
-)
-# The statements around one write of a transaction (PostgresConnections.transaction and _write).
-TRANSACTION_CONTROL = (
-    "BEGIN",
-    "SELECT pg_advisory_xact_lock($1)",
-    "SAVEPOINT kmsd_write",
-    "RELEASE SAVEPOINT kmsd_write",
-    "COMMIT",
-)
-
-
-def lease_connections(proxy: PostgresProxy) -> set[int]:
-    """The background lease's connection: each sweep starts with a statement on it."""
-    return {number for number, sql in proxy.first_sql.items() if "pg_try_advisory_lock" in sql}
-
-
-def background_connections(proxy: PostgresProxy) -> set[int]:
-    """The lease's connection and the listener's: each talks on its own clock, not per request."""
-    return lease_connections(proxy) | {number for number, sql in proxy.first_sql.items() if sql.startswith("LISTEN")}
 
 
 def settle(proxy: PostgresProxy) -> None:
@@ -138,19 +109,15 @@ def test_encrypt_decrypt_and_generate_data_key_make_no_round_trip_once_cached(
         if swept_at is None and any(trip.connection in lease_connections(proxy) for trip in proxy.since(mark)):
             swept_at = time.monotonic()
     trips = proxy.since(mark)
-    background = background_connections(proxy)
-    counted = Counter(trip.sql for trip in trips if trip.connection in background)
-    on_pool = [trip.sql for trip in trips if trip.connection not in background]
-    sweep = [sql for sql in on_pool if any(marker in sql for marker in SWEEP_MARKERS)]
-    control = [sql for sql in on_pool if sql in TRANSACTION_CONTROL]
-    on_requests = [sql for sql in on_pool if sql not in sweep and sql not in control]
+    seen = split(proxy, trips)
     print(
-        f"\nhot path: {calls} calls across a sweep, {len(on_requests)} request round trips; "
-        f"sweep: {len(sweep)} statements and {len(control)} of transaction control; other connections: {dict(counted)}"
+        f"\nhot path: {calls} calls across a sweep, {len(seen.requests)} request round trips; sweep: "
+        f"{len(seen.sweep)} statements and {len(seen.control)} of transaction control; other connections: "
+        f"{dict(seen.background)}"
     )
-    assert on_requests == []
+    assert seen.requests == []
     # The sweep's one write transaction (expired sessions) and nothing else; it changed nothing, so it must not
     # notify the other nodes (which would empty every node's caches at every sweep).
-    assert len(control) == len(TRANSACTION_CONTROL) * sum(sql.startswith("DELETE FROM sts_sessions") for sql in sweep)
+    assert seen.sweep_transactions_only()
     assert not any("pg_notify" in trip.sql for trip in trips)
-    assert set(counted) <= {"SELECT 1", "SELECT pg_try_advisory_lock($1)"}
+    assert set(seen.background) <= {"SELECT 1", "SELECT pg_try_advisory_lock($1)"}
