@@ -11,9 +11,11 @@ from __future__ import annotations
 import itertools
 import os
 import secrets
+from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+import pytest
 from psycopg import sql
 
 DSN_ENV = "KMSD_TEST_POSTGRES_DSN"
@@ -76,3 +78,20 @@ class PostgresDatabases:
                 self.drop(with_database(self.dsn, name))
         finally:
             self._admin.close()
+
+
+def session_databases() -> Iterator[PostgresDatabases]:
+    """The body of a session fixture: the test PostgreSQL's databases, all dropped at the end, whatever the tests
+    did; a PostgreSQL that cannot be used fails the tests that need it (never a skip: CI must go red)."""
+    try:
+        databases = PostgresDatabases(configured_dsn())
+    except PostgresUnavailable as error:
+        problem = str(error)
+    else:
+        problem = ""
+    if problem:
+        pytest.fail(problem, pytrace=False)
+    try:
+        yield databases
+    finally:
+        databases.drop_all()

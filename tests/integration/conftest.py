@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers.postgres import PostgresDatabases, PostgresUnavailable, configured_dsn
+from tests.helpers.postgres import PostgresDatabases, session_databases
 from tests.integration.server import KmsdServer
 from tests.integration.stores import STORE_KINDS, StoreKind, Stores
 
@@ -69,19 +69,7 @@ def store_kind(request: pytest.FixtureRequest) -> StoreKind:
 @pytest.fixture(scope="session")
 def postgres_databases() -> Iterator[PostgresDatabases]:
     """The test PostgreSQL; its databases of this run are dropped at the end, whatever the tests did."""
-    try:
-        databases = PostgresDatabases(configured_dsn())
-    except PostgresUnavailable as error:
-        problem = str(error)
-    else:
-        problem = ""
-    if problem:
-        # Never a skip: the PostgreSQL half is part of the suite, and CI must go red without it.
-        pytest.fail(problem, pytrace=False)
-    try:
-        yield databases
-    finally:
-        databases.drop_all()
+    yield from session_databases()
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,6 @@ its root credentials; the others print none, so every client signs with the firs
 from __future__ import annotations
 
 import base64
-import os
 import secrets
 import threading
 import time
@@ -24,44 +23,15 @@ import boto3
 import psycopg
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from psycopg import sql
 
 from kmsd.crypto.root_key import ROOT_KEY_BYTES, ROOT_KEY_ENV
+from tests.helpers.postgres import PostgresDatabases
 from tests.integration.server import KmsdServer
 from tests.multi_node.pg_proxy import PostgresProxy
 
-ADMIN_DSN = os.environ.get("KMSD_TEST_POSTGRES_DSN") or "postgresql://postgres@127.0.0.1:5432/postgres"
 VISIBILITY_BOUND = 1.0  # the issue's promise: a change is honoured by every node within one second
 
 T = TypeVar("T")
-
-
-def with_database(dsn: str, name: str) -> str:
-    head, _, tail = dsn.partition("?")
-    base = head.rsplit("/", 1)[0]
-    return f"{base}/{name}" + (f"?{tail}" if tail else "")
-
-
-class Databases:
-    """Creates databases for one test run and drops them all at the end (FORCE: a killed node's sessions)."""
-
-    def __init__(self) -> None:
-        self._admin = psycopg.connect(ADMIN_DSN, autocommit=True, connect_timeout=10)
-        self._prefix = f"kmsd_nodes_{os.getpid()}_{secrets.token_hex(3)}"
-        self._created: list[str] = []
-
-    def create(self) -> str:
-        name = f"{self._prefix}_{len(self._created)}"
-        self._admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        self._created.append(name)
-        return with_database(ADMIN_DSN, name)
-
-    def drop_all(self) -> None:
-        try:
-            for name in self._created:
-                self._admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        finally:
-            self._admin.close()
 
 
 @dataclass
@@ -139,7 +109,7 @@ def proxy_for(url: str) -> PostgresProxy:
 
 
 @contextmanager
-def cluster(databases: Databases, base_dir: Path, size: int, **add: Any) -> Iterator[Cluster]:
+def cluster(databases: PostgresDatabases, base_dir: Path, size: int, **add: Any) -> Iterator[Cluster]:
     running = Cluster(databases.create(), base_dir)
     try:
         for _ in range(size):

@@ -6,19 +6,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.multi_node.cluster import Cluster, Databases, cluster
+from tests.helpers.postgres import PostgresDatabases, session_databases
+from tests.multi_node.cluster import Cluster, cluster
 
 
 @pytest.fixture(scope="session")
-def databases() -> Iterator[Databases]:
-    made = Databases()
-    try:
-        yield made
-    finally:
-        made.drop_all()
+def databases() -> Iterator[PostgresDatabases]:
+    yield from session_databases()
 
 
 @pytest.fixture(scope="module")
-def three_nodes(databases: Databases, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+def three_nodes(databases: PostgresDatabases, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     with cluster(databases, tmp_path_factory.mktemp("nodes"), 3) as running:
         yield running

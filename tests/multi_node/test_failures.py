@@ -25,7 +25,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from kmsd.kms.materials import PURGE_COUNT_SETTING
 from kmsd.store.postgres.connections import BACKGROUND_LOCK
 from tests.helpers import documents
-from tests.multi_node.cluster import VISIBILITY_BOUND, Cluster, Databases, Node, cluster, error_code, proxy_for, through
+from tests.helpers.postgres import PostgresDatabases
+from tests.multi_node.cluster import VISIBILITY_BOUND, Cluster, Node, cluster, error_code, proxy_for, through
 from tests.multi_node.pg_proxy import PostgresProxy, split
 
 PLAINTEXT = b"acknowledged"
@@ -33,7 +34,7 @@ REVOCATIONS = 6
 
 
 @pytest.fixture
-def deafened(databases: Databases, tmp_path: Path) -> Iterator[tuple[Cluster, PostgresProxy]]:
+def deafened(databases: PostgresDatabases, tmp_path: Path) -> Iterator[tuple[Cluster, PostgresProxy]]:
     """Two nodes; node 2 reaches the database through a proxy that can cut its notification connection."""
     service = Cluster(databases.create(), tmp_path)
     proxy = proxy_for(service.url)
@@ -228,7 +229,9 @@ def burst(service: Cluster, worker: int, stop: threading.Event, seen: Acknowledg
             continue
 
 
-def test_kill_9_of_a_node_during_a_burst_loses_no_acknowledged_write(databases: Databases, tmp_path: Path) -> None:
+def test_kill_9_of_a_node_during_a_burst_loses_no_acknowledged_write(
+    databases: PostgresDatabases, tmp_path: Path
+) -> None:
     with cluster(databases, tmp_path, 3) as service:
         seen = Acknowledged()
         stop = threading.Event()
@@ -294,7 +297,7 @@ def end_deletion_window(service: Cluster, node: Node) -> str:
     return key_id
 
 
-def test_background_work_runs_on_one_node_and_moves_when_it_dies(databases: Databases, tmp_path: Path) -> None:
+def test_background_work_runs_on_one_node_and_moves_when_it_dies(databases: PostgresDatabases, tmp_path: Path) -> None:
     with cluster(databases, tmp_path, 3) as service:
         # Every node tries the lease at each sweep (every 5 s); one holds it.
         wait_for(lambda: len(lease_holders(service)) == 1, "a lease holder", timeout=15)

@@ -24,7 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.multi_node.cluster import Cluster, Databases, error_code, proxy_for, through
+from tests.helpers.postgres import PostgresDatabases
+from tests.multi_node.cluster import Cluster, error_code, proxy_for, through
 from tests.multi_node.pg_proxy import PostgresProxy, lease_connections, split
 
 CALLS = 200
@@ -41,7 +42,7 @@ def settle(proxy: PostgresProxy) -> None:
 
 
 @pytest.fixture
-def proxied(databases: Databases, tmp_path: Path) -> Iterator[tuple[Cluster, PostgresProxy]]:
+def proxied(databases: PostgresDatabases, tmp_path: Path) -> Iterator[tuple[Cluster, PostgresProxy]]:
     running = Cluster(databases.create(), tmp_path)
     proxy = proxy_for(running.url)
     try:

@@ -15,13 +15,14 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.pinned_workers import error_type, pin_both_workers
-from tests.multi_node.cluster import Cluster, Databases, cluster
+from tests.helpers.postgres import PostgresDatabases
+from tests.multi_node.cluster import Cluster, cluster
 
 ROUNDS = 40
 
 
 @pytest.fixture
-def workers(databases: Databases, tmp_path: Path) -> Iterator[Cluster]:
+def workers(databases: PostgresDatabases, tmp_path: Path) -> Iterator[Cluster]:
     with cluster(databases, tmp_path, 1, extra_args=["--workers", "2"]) as running:
         yield running
 

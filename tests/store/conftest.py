@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.helpers.postgres import PostgresDatabases, PostgresUnavailable, configured_dsn
+from tests.helpers.postgres import PostgresDatabases, session_databases
 from tests.store.records import T0
 from tests.store.store_kinds import STORE_KINDS, AnyStore, SessionDatabase, StoreKind, Stores
 
@@ -58,19 +58,7 @@ def _listeners_stop_quickly() -> Iterator[None]:
 @pytest.fixture(scope="session")
 def postgres_databases() -> Iterator[PostgresDatabases]:
     """The test PostgreSQL; every database this run created on it is dropped at the end."""
-    try:
-        databases = PostgresDatabases(configured_dsn())
-    except PostgresUnavailable as error:
-        problem = str(error)
-    else:
-        problem = ""
-    if problem:
-        # Never a skip: the PostgreSQL half is part of the suite, and CI must go red without it.
-        pytest.fail(problem, pytrace=False)
-    try:
-        yield databases
-    finally:
-        databases.drop_all()
+    yield from session_databases()
 
 
 @pytest.fixture(scope="session")
