@@ -60,11 +60,13 @@ def pin_both_workers(port: int) -> tuple[Pinned, Pinned]:
     """One keep-alive connection to each of the two workers.
 
     Which process accepts a new connection is the kernel's choice, and sequential connections tend to land
-    on the same one: connections opened together spread, so batches are opened until both answered.
+    on the same one: connections opened together spread, so batches are opened until one reached both.  Both
+    come from the same batch: a connection kept from an earlier one could sit idle past the server's keep-alive
+    timeout (5 s) while a loaded machine tries more batches, and be closed under the test.
     """
-    found: dict[str, http.client.HTTPConnection] = {}
     for _ in range(3000):
         batch = [http.client.HTTPConnection(PORT_HOST, port, timeout=30) for _ in range(16)]
+        found: dict[str, http.client.HTTPConnection] = {}
         for connection in batch:
             connection.connect()
         for connection in batch:
@@ -79,6 +81,8 @@ def pin_both_workers(port: int) -> tuple[Pinned, Pinned]:
                 connection.close()
         if len(found) >= 2:
             break
+        for connection in found.values():
+            connection.close()
     assert len(found) == 2, f"connections reached {sorted(found)} only"
     (first, a), (second, b) = found.items()
     return Pinned(a, first, port), Pinned(b, second, port)
