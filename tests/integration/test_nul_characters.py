@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.helpers.hand_signed import STS_VERSION, presign, send
 from tests.integration.server import KmsdServer
-from tests.integration.test_security_wire import STS_VERSION, presign, send
 
 NUL_RULE = "failed to satisfy constraint: Member must not contain the character U+0000"
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import http.client
 import itertools
 import json
 import re
@@ -24,15 +23,15 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 from xml.etree import ElementTree
 
 import pytest
-from botocore.auth import SigV4Auth, SigV4QueryAuth
+from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
+from tests.helpers.hand_signed import STS_VERSION, Reply, presign, send
 from tests.integration.server import KmsdServer
 from tests.integration.stores import Stores
 
@@ -44,28 +43,11 @@ PROXY_SEEN_IP = "198.51.100.9"
 VIA_EC2 = "ec2.us-east-1.amazonaws.com"
 JSON_TYPE = "application/x-amz-json-1.1"
 FORM_TYPE = "application/x-www-form-urlencoded; charset=utf-8"
-STS_VERSION = "2011-06-15"
 IAM_VERSION = "2010-05-08"
 SIGNATURE_MISMATCH = (
     "The request signature we calculated does not match the signature you provided. "
     "Check your AWS Secret Access Key and signing method. Consult the service documentation for details."
 )
-
-
-@dataclass
-class Reply:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> dict[str, Any]:
-        document: dict[str, Any] = json.loads(self.body)
-        return document
-
-    def xml_code(self) -> str | None:
-        """The ``<Code>`` of a query-protocol error body."""
-        match = re.search(rb"<Code>([^<]*)</Code>", self.body)
-        return match.group(1).decode() if match else None
 
 
 @dataclass
@@ -104,31 +86,6 @@ def world(tmp_path_factory: pytest.TempPathFactory, stores: Stores) -> Iterator[
 # --- sending by hand ---------------------------------------------------------------------------------
 
 
-def send(
-    server: KmsdServer,
-    method: str,
-    target: str,
-    headers: Sequence[tuple[str, str]],
-    body: bytes = b"",
-) -> Reply:
-    """One request with exactly these header lines (repeats kept, in order) and body."""
-    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
-    try:
-        connection.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
-        names = {name.lower() for name, _ in headers}
-        if "host" not in names:
-            connection.putheader("Host", f"127.0.0.1:{server.port}")
-        for name, value in headers:
-            connection.putheader(name, value)
-        if body or method == "POST":
-            connection.putheader("Content-Length", str(len(body)))
-        connection.endheaders(body)
-        response = connection.getresponse()
-        return Reply(response.status, {k.lower(): v for k, v in response.getheaders()}, response.read())
-    finally:
-        connection.close()
-
-
 def header_signed(
     server: KmsdServer,
     credentials: tuple[str, ...],
@@ -158,30 +115,6 @@ def kms_call(
     headers = {"Content-Type": JSON_TYPE, "X-Amz-Target": f"TrentService.{operation}"}
     lines = header_signed(server, credentials, "kms", headers, body, region=region)
     return send(server, "POST", "/", [*lines, *extra], body)
-
-
-class UnsignedPayloadQueryAuth(SigV4QueryAuth):  # type: ignore[misc]
-    """A presigner that signs UNSIGNED-PAYLOAD without saying so in the query, as S3's presigned URLs do."""
-
-    def payload(self, request: AWSRequest) -> str:
-        return "UNSIGNED-PAYLOAD"
-
-
-def presign(
-    server: KmsdServer,
-    credentials: tuple[str, str],
-    service: str,
-    method: str,
-    query: str,
-    *,
-    unsigned_payload: bool = False,
-) -> str:
-    """The path and query of a presigned URL (only ``host`` signed), as handed out to a third party."""
-    request = AWSRequest(method=method, url=f"{server.endpoint}/?{query}" if query else f"{server.endpoint}/")
-    signer = UnsignedPayloadQueryAuth if unsigned_payload else SigV4QueryAuth
-    signer(Credentials(*credentials), service, "us-east-1", expires=300).add_auth(request)
-    parts = urlsplit(request.url)
-    return f"{parts.path}?{parts.query}"
 
 
 def key_policy(account: str, *statements: dict[str, Any]) -> str:
