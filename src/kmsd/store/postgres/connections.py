@@ -221,6 +221,27 @@ class PostgresConnections(SqlConnections):
                 self._doomed = False
 
 
+def connect_long_lived(conninfo: str, application_name: str) -> psycopg.Connection[tuple[Any, ...]]:
+    """A connection held open for a long time (the change listener's, the background lease's).
+
+    A peer that vanishes without closing the socket (a partition, a crashed host) is noticed by TCP keepalives
+    within about 8 s when idle, and a statement whose bytes go unacknowledged fails after 5 s
+    (``tcp_user_timeout``) instead of the kernel's retransmission timeout of many minutes.
+    """
+    return psycopg.connect(
+        conninfo,
+        autocommit=True,
+        connect_timeout=10,
+        # Named for pg_stat_activity unless the operator names the node's connections (PGAPPNAME, or the URL).
+        fallback_application_name=application_name,
+        keepalives=1,
+        keepalives_idle=5,
+        keepalives_interval=1,
+        keepalives_count=3,
+        tcp_user_timeout=5000,
+    )
+
+
 def _holds_nul(parameters: Sequence[Any]) -> bool:
     """Whether a text parameter holds U+0000, which PostgreSQL's text cannot: then no stored row can match it.
 

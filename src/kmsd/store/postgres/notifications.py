@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 import psycopg
 
-from kmsd.store.postgres.connections import CHANGES_CHANNEL
+from kmsd.store.postgres.connections import CHANGES_CHANNEL, connect_long_lived
 
 logger = logging.getLogger("kmsd.store")
 
@@ -121,15 +121,7 @@ class ChangeListener:
 
     def _listen(self) -> None:
         # application_name: an operator (or a test) can tell this connection in pg_stat_activity.
-        with psycopg.connect(
-            self._conninfo,
-            autocommit=True,
-            application_name=LISTENER_APPLICATION_NAME,
-            keepalives=1,
-            keepalives_idle=5,
-            keepalives_interval=1,
-            keepalives_count=3,
-        ) as connection:
+        with connect_long_lived(self._conninfo, LISTENER_APPLICATION_NAME) as connection:
             connection.execute(f"LISTEN {CHANGES_CHANNEL}")
             # Whatever was committed while nobody listened is unknown: report a change.  Not on the first
             # connection: the store is still opening and holds nothing that a commit could have outdated.

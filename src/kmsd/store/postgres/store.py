@@ -29,7 +29,12 @@ from psycopg_pool import ConnectionPool
 from kmsd.store.base import StoreError
 from kmsd.store.local_commits import LocalCommits
 from kmsd.store.migrations import LATEST_VERSION
-from kmsd.store.postgres.connections import BACKGROUND_LOCK, MIGRATION_LOCK, PostgresConnections
+from kmsd.store.postgres.connections import (
+    BACKGROUND_LOCK,
+    MIGRATION_LOCK,
+    PostgresConnections,
+    connect_long_lived,
+)
 from kmsd.store.postgres.notifications import ChangeListener
 from kmsd.store.postgres.schema import POSTGRES_MIGRATIONS
 from kmsd.store.postgres.snapshot import postgres_snapshot
@@ -41,6 +46,7 @@ from kmsd.store.url_passwords import without_password
 POOL_SIZE = 6
 CONNECT_TIMEOUT_SECONDS = 10
 LISTENER_START_SECONDS = 10
+LEASE_APPLICATION_NAME = "kmsd-lease"
 
 
 class PostgresStore(PostgresConnections, SqlQueries):
@@ -185,7 +191,8 @@ class PostgresStore(PostgresConnections, SqlQueries):
                     connection.close()
             self._lease_connection = None
             try:
-                connection = psycopg.connect(self._conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS)
+                # Its probe runs on the store-call thread: a vanished peer must fail it in seconds, not minutes.
+                connection = connect_long_lived(self._conninfo, LEASE_APPLICATION_NAME)
             except psycopg.Error:
                 return False
             try:
