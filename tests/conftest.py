@@ -32,6 +32,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``--store-kind KIND``: deselect (never skip) the tests of the other kind (tests/integration, tests/store)."""
+    chosen = config.getoption("store_kind")
+    if chosen == "both":
+        return
+    kept: list[pytest.Item] = []
+    deselected: list[pytest.Item] = []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        kind = callspec.params.get("store_kind") if callspec is not None else None
+        (deselected if kind is not None and kind != chosen else kept).append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = kept
+
+
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock()

@@ -43,22 +43,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("store_kind", kinds_of(metafunc.definition), indirect=True, scope="session")
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """``--store-kind KIND``: deselect (never skip) the tests of the other kind."""
-    chosen = config.getoption("store_kind")
-    if chosen == "both":
-        return
-    kept: list[pytest.Item] = []
-    deselected: list[pytest.Item] = []
-    for item in items:
-        callspec = getattr(item, "callspec", None)
-        kind = callspec.params.get("store_kind") if callspec is not None else None
-        (deselected if kind is not None and kind != chosen else kept).append(item)
-    if deselected:
-        config.hook.pytest_deselected(items=deselected)
-        items[:] = kept
-
-
 @pytest.fixture(scope="session", autouse=True)
 def store_kind(request: pytest.FixtureRequest) -> StoreKind:
     """The kind of store this run of the test uses (autouse: every test here runs once per kind)."""

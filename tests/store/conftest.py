@@ -29,22 +29,6 @@ from kmsd.store.models import Account
 STORE_ACCOUNTS = ("111122223333", "444455556666")
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """``--store-kind KIND`` deselects (never skips) the tests of the other kind, as in tests/integration."""
-    chosen = config.getoption("store_kind", default="both")
-    if chosen == "both":
-        return
-    kept: list[pytest.Item] = []
-    deselected: list[pytest.Item] = []
-    for item in items:
-        callspec = getattr(item, "callspec", None)
-        kind = callspec.params.get("store_kind") if callspec is not None else None
-        (deselected if kind is not None and kind != chosen else kept).append(item)
-    if deselected:
-        config.hook.pytest_deselected(items=deselected)
-        items[:] = kept
-
-
 @pytest.fixture(scope="session", autouse=True)
 def _listeners_stop_quickly() -> Iterator[None]:
     """Closing a PostgreSQL store waits for its listener's current wait (``WAIT_SECONDS``, 0.1 s): a tenth of a
