@@ -64,7 +64,6 @@ class PostgresConnections(SqlConnections):
     _pool: ConnectionPool[psycopg.Connection[tuple[Any, ...]]]
     _lock: threading.Lock  # one transaction of this process at a time, as the SQLite store's writer
     _transaction_connection: psycopg.Connection[tuple[Any, ...]] | None
-    _doomed: bool
     _wrote: bool  # the open transaction changed something other nodes must hear of
     _store_id: str  # this store's payload in change notifications (its own are not news to it)
     _local_commits: LocalCommits | None  # shared with the other workers of this node (kmsd serve --workers)
@@ -168,11 +167,8 @@ class PostgresConnections(SqlConnections):
         back, as in the SQLite store.  The block must not ``await``.
         """
         if self._in_own_transaction():
-            try:
+            with self._joined():
                 yield
-            except BaseException:
-                self._doomed = True
-                raise
             return
         with self._lock, self._connection() as connection:
             try:

@@ -20,8 +20,8 @@ from __future__ import annotations
 import re
 import threading
 from abc import abstractmethod
-from collections.abc import Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from kmsd.store.base import StoreError
@@ -40,6 +40,7 @@ class SqlConnections:
 
     # Set by the store's __init__.
     _owner: int | None  # thread ident holding the open transaction
+    _doomed: bool  # an error inside the open transaction: it may only roll back
     _key_cache: dict[tuple[str, str], KeyRecord]  # by (key_id, region)
     _key_cache_lock: threading.Lock  # orders filling the cache against emptying it
     _key_cache_generation: int  # advanced whenever the cache is emptied
@@ -110,6 +111,15 @@ class SqlConnections:
 
     def _in_own_transaction(self) -> bool:
         return self._owner == threading.get_ident()
+
+    @contextmanager
+    def _joined(self) -> Iterator[None]:
+        """A nested transaction block: it joins the open transaction, and an exception inside dooms all of it."""
+        try:
+            yield
+        except BaseException:
+            self._doomed = True
+            raise
 
     # --- key cache ---------------------------------------------------------------------
 

@@ -64,7 +64,6 @@ class SqliteConnections(SqlConnections):
     # Set by SqliteStore.__init__, which also opens and migrates the file.
     path: Path
     _lock: threading.Lock
-    _doomed: bool
     _local: threading.local
     _readers: weakref.WeakSet[ReaderSlot]
     _closed: bool
@@ -167,11 +166,8 @@ class SqliteConnections(SqlConnections):
         """
         me = threading.get_ident()
         if self._owner == me:
-            try:
+            with self._joined():
                 yield
-            except BaseException:
-                self._doomed = True
-                raise
             return
         with self._lock:
             self._execute_control("BEGIN IMMEDIATE")
