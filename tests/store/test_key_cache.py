@@ -88,3 +88,21 @@ def test_another_stores_change_is_seen_within_the_bound_without_a_check(
     assert store.get_key(renamed.key_id, REGION) == renamed
     # get_key's own check does not use up the signal the request path relies on.
     assert store.changed_since_last_check()
+
+
+def test_a_commit_that_changes_no_key_keeps_the_cache(stores: tuple[SqliteStore, SqliteStore]) -> None:
+    store, _ = stores
+    with store.transaction():
+        store.insert_key(make_key(5))
+    cached = store.get_key(make_key(5).key_id, REGION)
+    assert cached is not None and store.get_key(make_key(5).key_id, REGION) is cached  # the same object: cached
+    # The sweep's DELETE of expired sessions that finds none, and a key's last-use record, outdate no key.
+    with store.transaction():
+        assert store.delete_sessions_expired_before(make_key(5).creation_date) == 0
+    store.record_key_use(make_key(5).key_id, REGION, "Encrypt", make_key(5).creation_date, "request-1")
+    assert store.get_key(make_key(5).key_id, REGION) is cached
+    # A commit that changed a row empties it, as before.
+    with store.transaction():
+        store.update_key(dataclasses.replace(make_key(5), description="changed"))
+    changed = store.get_key(make_key(5).key_id, REGION)
+    assert changed is not cached and changed is not None and changed.description == "changed"

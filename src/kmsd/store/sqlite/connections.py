@@ -72,6 +72,7 @@ class SqliteConnections(SqlConnections):
     _monotonic: Callable[[], float]  # time.monotonic, or a test's clock
     _writer: sqlite3.Connection
     _seen_data_version: int
+    _changed_rows: bool  # a statement of the open transaction changed a row (its commit may outdate cached keys)
     _scrub_requested: bool  # this transaction deleted something that must not survive in the WAL
     _scrub_pending: bool  # committed such a delete; the WAL still holds it until a checkpoint completes
 
@@ -132,7 +133,10 @@ class SqliteConnections(SqlConnections):
 
     def _execute_write(self, sql: str, parameters: Sequence[Any], what: str) -> int:
         try:
-            return self._writer.execute(sql, parameters).rowcount
+            rowcount: int = self._writer.execute(sql, parameters).rowcount
+            if rowcount != 0:
+                self._changed_rows = True
+            return rowcount
         except sqlite3.IntegrityError as error:
             if error.sqlite_errorname in _UNIQUE_VIOLATIONS:
                 raise Conflict(f"{what} already exists") from error
@@ -173,6 +177,8 @@ class SqliteConnections(SqlConnections):
             self._execute_control("BEGIN IMMEDIATE")
             self._owner = me
             self._doomed = False
+            self._changed_rows = False
+            forget_keys = True
             try:
                 try:
                     yield
@@ -191,14 +197,28 @@ class SqliteConnections(SqlConnections):
                     raise StoreError(f"commit failed: {error}") from error
                 retry = self._scrub_pending and not self._scrub_requested
                 self._scrub_pending = self._scrub_pending or self._scrub_requested
+                # A commit that changed no row (the sweep's DELETE of expired sessions, most times) or only a
+                # last-use record (_bookkeeping_write) outdates no cached key: keeping the cache spares the next
+                # request on every cached key a read.
+                forget_keys = self._changed_rows
             finally:
-                # Committed or not, a key read while the transaction was open may be outdated now.
-                self._forget_cached_keys()
+                # Otherwise, committed or not, a key read while the transaction was open may be outdated now.
+                if forget_keys:
+                    self._forget_cached_keys()
                 self._owner = None
                 self._doomed = False
                 self._scrub_requested = False
             if self._scrub_pending:
                 self._scrub_wal(wait=not retry)
+
+    def _bookkeeping_write(self, sql: str, parameters: Sequence[Any], what: str) -> int:
+        if self._owner == threading.get_ident():
+            return self._write(sql, parameters, what)
+        with self.transaction():
+            count = self._write(sql, parameters, what)
+            # A last-use record is held by no cache: its commit keeps this process's key cache.
+            self._changed_rows = False
+            return count
 
     def _request_scrub(self) -> None:
         """Empty the WAL once the current transaction commits (the caller deletes secret material)."""

@@ -139,6 +139,7 @@ class SqliteStore(SqliteConnections, SqlQueries):
         self._key_cache_checked_at = monotonic()
         self._scrub_requested = False
         self._scrub_pending = False
+        self._changed_rows = False
         self._background_lease = FileLease(self.path.with_name(self.path.name + ".sweep-lock"))
         self._create_private_file()
         try:
