@@ -9,7 +9,8 @@ thread's transaction, on that transaction's connection, so a thread sees its own
 places where the two dialects differ are class attributes here (:attr:`SqlConnections.NOCASE_EQUALS`).
 
 The key cache.  Every KMS call reads its key, so :meth:`~kmsd.store.sql.kms_keys.KmsKeyQueries.get_key` keeps the
-records it read outside a transaction.  The end of every transaction of this store empties it, and a read under
+records it read outside a transaction.  The end of every transaction of this store that changed a row (other than
+a last-use record) or failed empties it, and a read under
 way meanwhile does not fill it (a generation counter), so this process never sees a key older than its own last
 commit; each store says in :meth:`SqlConnections._key_cache_is_current` how it learns of other processes'
 commits (SQLite: ``PRAGMA data_version``; PostgreSQL: LISTEN/NOTIFY).

@@ -54,7 +54,8 @@ serve --workers`` checks on every request; docs/architecture.md).
 
 Key cache.  Every KMS call reads its key, so :meth:`SqliteStore.get_key`
 keeps the records it read (outside a transaction) in memory.  The end of
-every transaction of this store empties the cache, and a read that was under
+every transaction of this store that changed a row (other than a last-use
+record) or failed empties the cache, and a read that was under
 way meanwhile does not fill it (a generation counter), so this process never
 sees a key older than its own last commit.  Another process's commits empty
 it when :meth:`SqliteStore.changed_since_last_check` sees them, and
