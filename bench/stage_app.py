@@ -19,14 +19,14 @@ from __future__ import annotations
 from echo_app import RESPONSE_BODY
 from granian_app import build_app
 from kmsd.api.app import KmsdApp
-from kmsd.iam.principal import Caller
+from kmsd.api.call_record import CallRecord
 
 
 class SigV4OnlyApp(KmsdApp):
     """Everything up to and including SigV4 verification; a fixed answer instead of the KMS call."""
 
     def _kms_call(
-        self, caller: Caller, target: str | None, body: bytes, via_service: str | None, *, inline: bool = False
+        self, record: CallRecord, target: str | None, body: bytes, via_service: str | None, *, inline: bool = False
     ) -> bytes:
         # The signature is KmsdApp._kms_call's: _kms calls it with inline=True for calls run on the event loop.
         return RESPONSE_BODY

@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
 from kmsd.api import explanation_header, json_protocol, query_protocol
+from kmsd.api.call_record import CallObserver, CallRecord
 from kmsd.api.forwarded import forwarded_source_ip, via_service
 from kmsd.api.query_protocol import FORM_CONTENT_TYPE, QueryCodec, read_fields
 from kmsd.api.regions import RegionPolicy
@@ -62,6 +63,7 @@ from kmsd.api.sigv4 import (
 )
 from kmsd.api.sigv4.parse import parse_grouped_request
 from kmsd.authz.denial import EXPLANATION_MEMBER, AccessDeniedError
+from kmsd.call_notes import CallNotes, collecting
 from kmsd.clock import Clock
 from kmsd.errors import AwsError
 from kmsd.iam.access_key_use import AccessKeyUse
@@ -108,6 +110,8 @@ class QueryService(Protocol):
     def operations(self) -> frozenset[str]: ...
 
     def call(self, operation: str, params: Mapping[str, Any], caller: Caller) -> dict[str, Any]: ...
+
+    def writes(self, operation: str) -> bool: ...
 
 
 @dataclass
@@ -165,8 +169,11 @@ class KmsdApp:
         inline_body_bytes: int = INLINE_BODY_BYTES,
         worker_id: str | None = None,
         sweep_gate: Callable[[], bool] | None = None,
+        observers: Sequence[CallObserver] = (),
     ) -> None:
         self.runtime = runtime
+        # They see every call once, before its answer is sent (kmsd.api.call_record).
+        self.observers: list[CallObserver] = list(observers)
         # kmsd serve --workers N: every response names the process that answered (x-kmsd-worker), so that an
         # operator or a test can see requests spread across workers; one worker adds nothing.
         self._worker_headers: tuple[tuple[bytes, bytes], ...] = (
@@ -226,6 +233,15 @@ class KmsdApp:
         header_map = _group_raw_headers(scope["headers"])
         method = scope["method"]
         protocol = _protocol_of(method, header_map)
+        client = scope.get("client")
+        record = CallRecord(
+            request_id,
+            self.runtime.clock.now(),
+            time.perf_counter(),
+            forwarded_source_ip(header_map, self.trusted_proxy_header, self.trusted_proxy_hops)
+            or (client[0] if client else ""),
+            _first_value(header_map, "user-agent") or "",
+        )
         body = await _read_body(receive, self.max_body_bytes)
         if body is None:
             too_large = AwsError(
@@ -233,7 +249,7 @@ class KmsdApp:
                 f"Request body exceeds the maximum of {self.max_body_bytes} bytes.",
                 413,
             )
-            await self._send_error(send, too_large, protocol, self._codec_for({}), request_id)
+            await self._refuse(send, record, too_large, protocol, self._codec_for({}))
             return
         query_string = scope.get("query_string", b"").decode("utf-8", "surrogateescape")
         fields: Mapping[str, str] = {}
@@ -241,7 +257,7 @@ class KmsdApp:
             try:
                 fields = read_fields(query_string, body)
             except AwsError as error:
-                await self._send_error(send, error, protocol, self._codec_for({}), request_id)
+                await self._refuse(send, record, error, protocol, self._codec_for({}))
                 return
         request = WireRequest(
             method=method,
@@ -253,23 +269,25 @@ class KmsdApp:
             fields=fields,
         )
         try:
-            caller, service = self._authenticate(scope, request, request_id)
+            caller, service = self._authenticate(scope, request, record)
         except AwsError as error:
-            await self._send_error(send, error, protocol, self._codec_for(fields), request_id)
+            await self._refuse(send, record, error, protocol, self._codec_for(fields))
             return
+        record.service = service
+        record.caller = caller
         large = len(body) > self.inline_body_bytes
         if service == KMS:
             try:
                 via = via_service(header_map, self.trusted_service_header)
             except AwsError as error:
-                await self._send_json_error(send, error, request_id)
+                await self._refuse(send, record, error, protocol, self._codec_for(fields))
                 return
             target = _first_value(header_map, "x-amz-target")
-            await self._kms(send, caller, target, body, request_id, via, large=large)
+            await self._kms(send, record, target, body, via, large=large)
         else:
-            await self._query(send, service, caller, fields, request_id, large=large)
+            await self._query(send, record, fields, large=large)
 
-    def _authenticate(self, scope: Scope, request: WireRequest, request_id: str) -> tuple[Caller, str]:
+    def _authenticate(self, scope: Scope, request: WireRequest, record: CallRecord) -> tuple[Caller, str]:
         runtime = self.runtime
         # A commit from another process (a changed key, a deactivated access key) is seen within
         # store_check_interval seconds: the check is throttled (see STORE_CHANGE_CHECK_SECONDS).  An access
@@ -300,15 +318,13 @@ class KmsdApp:
             raise to_aws_error(expired_session_token(), request.protocol) from None
         if verified_at is not None:
             self.key_use.note(signed.access_key_id, signed.service, signed.region, verified_at)
-        client = scope.get("client")
         caller = _caller(
             resolved.principal,
             signed.region,
-            request_id,
-            forwarded_source_ip(request.header_map, self.trusted_proxy_header, self.trusted_proxy_hops)
-            or (client[0] if client else ""),
+            record.request_id,
+            record.source_ip,
             scope.get("scheme") == "https",
-            _first_value(request.header_map, "user-agent") or "",
+            record.user_agent,
         )
         return caller, signed.service
 
@@ -337,108 +353,140 @@ class KmsdApp:
     def _codec_for(self, fields: Mapping[str, str]) -> QueryCodec:
         return self.query_codecs[self._query_service_for(fields)]
 
+    async def _refuse(
+        self, send: Send, record: CallRecord, error: AwsError, protocol: WireProtocol, codec: QueryCodec
+    ) -> None:
+        """Answer a request refused before it reached a service, once the observers have seen it."""
+        record.error = error
+        self._finish(record)
+        await self._send_error(send, error, protocol, codec, record.request_id)
+
+    def _finish(self, record: CallRecord) -> None:
+        """Show the finished call to every observer (on the thread that ran it), before its answer is sent."""
+        for observer in self.observers:
+            try:
+                observer.call_finished(record)
+            except Exception:
+                # An observer's failure must not change the answer of a call that has already happened.
+                log.exception("observer %s failed on request %s", type(observer).__name__, record.request_id)
+
     async def _kms(
         self,
         send: Send,
-        caller: Caller,
+        record: CallRecord,
         target: str | None,
         body: bytes,
-        request_id: str,
         via_service: str | None = None,
         *,
         large: bool = False,
     ) -> None:
-        try:
-            call = functools.partial(self._kms_call, caller, target, body, via_service)
-            if large:
+        call = functools.partial(self._kms_call, record, target, body, via_service)
+        if large:
+            payload = await self._on(self._large_calls, call)
+        elif target is not None and self.runtime.kms.writes(target.rpartition(".")[2]):
+            payload = await self._on(self._store_calls, call)
+        else:
+            try:
+                payload = self._kms_call(record, target, body, via_service, inline=True)
+            except TokenCallOffLoop:
+                # The call would wait for an HSM token (a custom key store's key): not on the loop.
+                record.notes = CallNotes()
                 payload = await self._on(self._large_calls, call)
-            elif target is not None and self.runtime.kms.writes(target.rpartition(".")[2]):
-                payload = await self._on(self._store_calls, call)
-            else:
-                try:
-                    payload = self._kms_call(caller, target, body, via_service, inline=True)
-                except TokenCallOffLoop:
-                    # The call would wait for an HSM token (a custom key store's key): not on the loop.
-                    payload = await self._on(self._large_calls, call)
-        except AwsError as error:
-            await self._send_json_error(send, error, request_id, caller.principal.account_id)
+        if record.error is not None:
+            caller = record.caller
+            await self._send_json_error(
+                send, record.error, record.request_id, caller.principal.account_id if caller is not None else None
+            )
             return
-        except Exception:
-            # The exception may carry secrets in its arguments: log the type and traceback location only.
-            log.exception("internal error in %s (request %s)", target, request_id)
-            await self._send_json_error(send, AwsError("KMSInternalException", "", 500), request_id)
-            return
-        await _send(send, 200, json_protocol.CONTENT_TYPE, payload, request_id, self._worker_headers)
+        await _send(send, 200, json_protocol.CONTENT_TYPE, payload, record.request_id, self._worker_headers)
 
     def _kms_call(
-        self, caller: Caller, target: str | None, body: bytes, via_service: str | None, *, inline: bool = False
+        self, record: CallRecord, target: str | None, body: bytes, via_service: str | None, *, inline: bool = False
     ) -> bytes:
-        """Decode, validate, run and encode one KMS call: the part of a request that may take long.
+        """Decode, validate, run and encode one KMS call (the part of a request that may take long), then show it
+        to the observers; on a refusal, ``record.error`` is set and the payload is empty.
 
         ``inline``: the call runs on the event loop, and raises TokenCallOffLoop rather than wait for an HSM.
         """
-        operation = json_protocol.operation_from_target(target, self._kms_target_prefix)
-        if operation not in self.kms_model.operations:
-            raise AwsError("UnknownOperationException", "")
-        if operation not in self.runtime.kms.operations:
-            raise AwsError("UnsupportedOperationException", f"kmsd does not support {operation} yet.")
-        params = self.kms_model.parse_request(operation, json_protocol.decode_body(body))
-        result = self.runtime.kms.call(operation, params, caller, via_service=via_service, inline=inline)
-        return json_protocol.encode_result(self.kms_model.serialize_response(operation, result))
+        caller = record.caller
+        assert caller is not None  # set once SigV4 verified, before any service call
+        try:
+            with collecting(record.notes):
+                operation = json_protocol.operation_from_target(target, self._kms_target_prefix)
+                record.operation = operation
+                if operation not in self.kms_model.operations:
+                    raise AwsError("UnknownOperationException", "")
+                if operation not in self.runtime.kms.operations:
+                    raise AwsError("UnsupportedOperationException", f"kmsd does not support {operation} yet.")
+                record.writes = self.runtime.kms.writes(operation)
+                params = self.kms_model.parse_request(operation, json_protocol.decode_body(body))
+                record.params = params
+                result = self.runtime.kms.call(operation, params, caller, via_service=via_service, inline=inline)
+                record.result = result
+                payload = json_protocol.encode_result(self.kms_model.serialize_response(operation, result))
+        except TokenCallOffLoop:
+            raise
+        except AwsError as error:
+            record.error = error
+            payload = b""
+        except Exception:
+            # The exception may carry secrets in its arguments: log the type and traceback location only.
+            log.exception("internal error in %s (request %s)", target, record.request_id)
+            record.error = AwsError("KMSInternalException", "", 500)
+            payload = b""
+        self._finish(record)
+        return payload
 
     @staticmethod
     async def _on(threads: concurrent.futures.Executor, call: Callable[[], bytes]) -> bytes:
         """``call()`` on one of ``threads``, while the event loop serves other requests."""
         return await asyncio.get_running_loop().run_in_executor(threads, call)
 
-    async def _query(
-        self,
-        send: Send,
-        service_name: str,
-        caller: Caller,
-        fields: Mapping[str, str],
-        request_id: str,
-        *,
-        large: bool = False,
-    ) -> None:
-        codec = self.query_codecs[service_name]
-        service = self._query_services[service_name]
-        operation = fields.get("Action")
-        try:
-            operation = codec.operation(fields)
-            if operation not in service.operations:
-                raise AwsError("UnsupportedOperation", f"kmsd does not support {operation} yet.")
-            call = functools.partial(self._query_call, codec, service, operation, fields, caller, request_id)
-            payload = await self._on(self._large_calls if large else self._store_calls, call)
-        except AwsError as error:
-            await self._send_error(send, error, "query", codec, request_id)
+    async def _query(self, send: Send, record: CallRecord, fields: Mapping[str, str], *, large: bool = False) -> None:
+        codec = self.query_codecs[record.service]
+        service = self._query_services[record.service]
+        call = functools.partial(self._query_call, codec, service, fields, record)
+        payload = await self._on(self._large_calls if large else self._store_calls, call)
+        if record.error is not None:
+            await self._send_error(send, record.error, "query", codec, record.request_id)
             return
+        await _send(send, 200, query_protocol.CONTENT_TYPE, payload, record.request_id, self._worker_headers)
+
+    def _query_call(
+        self, codec: QueryCodec, service: QueryService, fields: Mapping[str, str], record: CallRecord
+    ) -> bytes:
+        """Decode, run and encode one IAM or STS call, then show it to the observers; on a refusal,
+        ``record.error`` is set and the payload is empty."""
+        caller = record.caller
+        assert caller is not None  # set once SigV4 verified, before any service call
+        record.operation = fields.get("Action")
+        try:
+            with collecting(record.notes):
+                operation = codec.operation(fields)
+                record.operation = operation
+                if operation not in service.operations:
+                    raise AwsError("UnsupportedOperation", f"kmsd does not support {operation} yet.")
+                record.writes = service.writes(operation)
+                params = codec.decode(operation, fields)
+                record.params = params
+                result = service.call(operation, params, caller)
+                record.result = result
+                payload = codec.encode_result(operation, result, record.request_id)
+        except AwsError as error:
+            record.error = error
+            payload = b""
         except Exception:
             # The exception may carry secrets in its arguments: log the type and traceback location only.
-            log.exception("internal error in %s %s (request %s)", service_name, operation, request_id)
+            log.exception("internal error in %s %s (request %s)", record.service, record.operation, record.request_id)
             # IAM models its own 500 (ServiceFailure); STS answers the common InternalFailure.
-            failure = AwsError(
-                "ServiceFailure" if service_name == "iam" else "InternalFailure",
+            record.error = AwsError(
+                "ServiceFailure" if record.service == "iam" else "InternalFailure",
                 "The request processing has failed because of an unknown error, exception or failure.",
                 500,
             )
-            await self._send_error(send, failure, "query", codec, request_id)
-            return
-        await _send(send, 200, query_protocol.CONTENT_TYPE, payload, request_id, self._worker_headers)
-
-    @staticmethod
-    def _query_call(
-        codec: QueryCodec,
-        service: QueryService,
-        operation: str,
-        fields: Mapping[str, str],
-        caller: Caller,
-        request_id: str,
-    ) -> bytes:
-        """Decode, run and encode one IAM or STS call."""
-        params = codec.decode(operation, fields)
-        result = service.call(operation, params, caller)
-        return codec.encode_result(operation, result, request_id)
+            payload = b""
+        self._finish(record)
+        return payload
 
     async def _send_error(
         self, send: Send, error: AwsError, protocol: WireProtocol, codec: QueryCodec, request_id: str

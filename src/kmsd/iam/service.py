@@ -187,6 +187,12 @@ class IamService:
         # (a boundary or an attachment may name one on the very first call).
         ensure_aws_managed_policies(self.context)
 
+    @staticmethod
+    def writes(operation: str) -> bool:
+        """Whether ``operation`` changes IAM data."""
+        entry = OPERATIONS.get(operation)
+        return entry is not None and entry.writes
+
     def add_write_listener(self, listener: WriteListener) -> None:
         """Call ``listener`` after every IAM write that commits (caches of credentials and policies drop then)."""
         self._write_listeners.append(listener)

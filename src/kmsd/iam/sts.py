@@ -186,6 +186,11 @@ class StsService:
             raise AwsError("InvalidAction", f"Could not find operation {operation} for version 2011-06-15", 400)
         return handler(self.context, caller, params)
 
+    @staticmethod
+    def writes(operation: str) -> bool:
+        """Whether ``operation`` stores something (a session): every STS operation but GetCallerIdentity."""
+        return operation in OPERATIONS and operation != "GetCallerIdentity"
+
     def sweep(self) -> None:
         """The sessions' part of the periodic sweep: forget those expired long enough ago."""
         forget_expired_sessions(self.context)
