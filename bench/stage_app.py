@@ -19,7 +19,7 @@ from __future__ import annotations
 from echo_app import RESPONSE_BODY
 from granian_app import build_app
 from kmsd.api.app import KmsdApp
-from kmsd.api.call_record import CallRecord
+from kmsd.audit.call_record import CallRecord
 
 
 class SigV4OnlyApp(KmsdApp):

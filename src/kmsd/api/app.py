@@ -46,7 +46,6 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
 from kmsd.api import explanation_header, json_protocol, query_protocol
-from kmsd.api.call_record import CallObserver, CallRecord
 from kmsd.api.forwarded import forwarded_source_ip, via_service
 from kmsd.api.query_protocol import FORM_CONTENT_TYPE, QueryCodec, read_fields
 from kmsd.api.regions import RegionPolicy
@@ -62,6 +61,7 @@ from kmsd.api.sigv4 import (
     verify_at,
 )
 from kmsd.api.sigv4.parse import parse_grouped_request
+from kmsd.audit.call_record import CallObserver, CallRecord
 from kmsd.authz.denial import EXPLANATION_MEMBER, AccessDeniedError
 from kmsd.call_notes import CallNotes, collecting
 from kmsd.clock import Clock
