@@ -29,6 +29,10 @@ instead of splitting the store between two roots (see
 key derived from the root key with HKDF-SHA256: it reveals nothing about the
 root key, and the derived key is used for nothing else, so the check value
 cannot help forge or open a wrapped value.
+
+The audit trail's hash chain is sealed with HMAC-SHA256 under another key derived the same way
+(:meth:`FileRootKey.audit_chain_key`, its own HKDF info): whoever can write to the database but does not hold
+the root key cannot compute the seal of an event they add or change.
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ _VERSION_PREFIX = bytes([WRAP_FORMAT_VERSION])
 CHECK_VALUE_PREFIX = "kcv1:"
 _CHECK_KEY_INFO = b"kmsd/root-key-check/v1"
 _CHECK_LABEL = b"kmsd root key check value"
+_AUDIT_CHAIN_KEY_INFO = b"kmsd/audit-chain/v1"
 
 
 class RootKey(Protocol):
@@ -67,6 +72,10 @@ class RootKey(Protocol):
 
     def unwrap(self, wrapped: bytes, purpose: bytes) -> bytes:
         """The plaintext :meth:`wrap` sealed for ``purpose``; CryptoError on anything else."""
+        ...
+
+    def audit_chain_key(self) -> bytes:
+        """The HMAC key of the audit trail's hash chain: derived from the root key, used for nothing else."""
         ...
 
 
@@ -84,6 +93,7 @@ class FileRootKey:
         self._rng: RandomSource = rng if rng is not None else SystemRandomSource()
         # Computed once: the key bytes are not kept beyond the AEAD context that needs them.
         self._check_value = _check_value(key)
+        self._audit_chain_key = _derive(key, _AUDIT_CHAIN_KEY_INFO)
 
     @classmethod
     def from_env(cls, value: str, rng: RandomSource | None = None) -> FileRootKey:
@@ -121,6 +131,9 @@ class FileRootKey:
             raise RootKeyError("the store's root key check value has a format this kmsd does not know: upgrade kmsd")
         return hmac.compare_digest(check_value.encode("ascii", "replace"), self._check_value.encode("ascii"))
 
+    def audit_chain_key(self) -> bytes:
+        return self._audit_chain_key
+
     def wrap(self, plaintext: bytes, purpose: bytes) -> bytes:
         nonce = self._rng.bytes(NONCE_BYTES)
         sealed = self._aead.seal(nonce, plaintext, _VERSION_PREFIX + purpose)
@@ -131,6 +144,11 @@ class FileRootKey:
             raise CryptoError()
         nonce = wrapped[1 : 1 + NONCE_BYTES]
         return self._aead.open(nonce, wrapped[1 + NONCE_BYTES :], _VERSION_PREFIX + purpose)
+
+
+def _derive(key: bytes, info: bytes) -> bytes:
+    """A 32-byte key of its own for one use (``info``), from the root key (HKDF-SHA256)."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(key)
 
 
 def _check_value(key: bytes) -> str:

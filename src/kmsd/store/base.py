@@ -10,7 +10,7 @@ stable order so that paging with a marker is deterministic.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
@@ -19,6 +19,9 @@ from kmsd.store.models import (
     AccessKeyRecord,
     Account,
     AliasRecord,
+    AuditChainState,
+    AuditEventQuery,
+    AuditEventRow,
     CustomKeyStoreRecord,
     GrantRecord,
     IamGroup,
@@ -375,6 +378,40 @@ class Store(Protocol):
         ...
 
     def delete_grant(self, grant_id: str) -> None: ...
+
+    # --- the audit trail (kmsd.audit) ---------------------------------------------
+    def bookkeeping_transaction(self) -> AbstractContextManager[None]:
+        """:meth:`transaction` for records no cache holds (audit events): its commit empties no cache here and
+        tells no other process or node of a change.  Inside an open transaction it joins it."""
+        ...
+
+    def audit_chain(self) -> AuditChainState | None:
+        """The hash chain's head and pruned boundary; None before the first event was written."""
+        ...
+
+    def put_audit_chain(self, state: AuditChainState) -> None: ...
+
+    def insert_audit_events(self, rows: Sequence[AuditEventRow]) -> None:
+        """Append events (their sequences not taken yet) with their resources."""
+        ...
+
+    def find_audit_events(self, query: AuditEventQuery, limit: int) -> list[AuditEventRow]:
+        """The events ``query`` matches, newest first (by time, then sequence), at most ``limit``."""
+        ...
+
+    def audit_events_after(self, sequence: int, limit: int) -> list[AuditEventRow]:
+        """Up to ``limit`` events with a sequence above ``sequence``, in chain order."""
+        ...
+
+    def audit_event_with_hash(self, hash_value: str) -> AuditEventRow | None: ...
+
+    def first_audit_sequence_since(self, when: datetime) -> int | None:
+        """The lowest sequence of an event at or after ``when``; None when there is none."""
+        ...
+
+    def delete_audit_events_through(self, sequence: int) -> int:
+        """Delete the events up to ``sequence`` (and their resources); how many events went."""
+        ...
 
 
 def iter_all_keys(store: Store, account_id: str, region: str, page: int = 500) -> Iterator[KeyRecord]:

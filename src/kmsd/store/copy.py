@@ -66,6 +66,9 @@ TABLES: tuple[Table, ...] = (
     Table("aliases", ("account_id", "region", "alias_name")),
     Table("grants", ("grant_id",)),
     Table("key_last_usage", ("key_id", "region")),
+    Table("audit_events", ("sequence",)),
+    Table("audit_event_resources", ("sequence", "position")),
+    Table("audit_chain", ("id",)),
 )
 # Filled by the destination's triggers as keys and roles arrive; counted, not copied.
 REBUILT_TABLES = ("principal_references",)

@@ -46,6 +46,7 @@ stored as ARNs, compared exactly.
 
 from __future__ import annotations
 
+from kmsd.store.audit_events_schema import AUDIT_EVENTS_MIGRATION
 from kmsd.store.principal_references_schema import PRINCIPAL_REFERENCES_MIGRATION
 from kmsd.store.regional_keys_schema import REGIONAL_KEYS_MIGRATION
 
@@ -412,6 +413,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE custom_key_stores ADD COLUMN xks_proxy_vpc_endpoint_service_owner TEXT",
         "ALTER TABLE custom_key_stores ADD COLUMN xks_proxy_access_key_id TEXT",
     ),
+    # 13: the audit trail (audit_events_schema.py).
+    AUDIT_EVENTS_MIGRATION,
 )
 
 LATEST_VERSION = len(MIGRATIONS)

@@ -132,6 +132,9 @@ class PostgresConnections(SqlConnections):
             self._wrote = False
             return count
 
+    def _keep_caches(self) -> None:
+        self._wrote = False
+
     def _request_scrub(self) -> None:
         # PostgreSQL keeps a deleted row's bytes in its heap until VACUUM reuses the space, and in its WAL
         # until the segment is recycled; nothing a client can force.  docs/architecture.md says so.

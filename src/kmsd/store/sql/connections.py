@@ -78,6 +78,22 @@ class SqlConnections:
         """
         return self._write(sql, parameters, what)
 
+    @contextmanager
+    def bookkeeping_transaction(self) -> Iterator[None]:
+        """:meth:`transaction` for records no cache holds (audit events): its commit keeps the key cache and tells
+        no other process or node of a change.  Inside an open transaction it joins it, which then decides."""
+        if self._in_own_transaction():
+            with self._joined():
+                yield
+            return
+        with self.transaction():
+            yield
+            self._keep_caches()
+
+    def _keep_caches(self) -> None:
+        """The open transaction wrote only bookkeeping: its commit must outdate no cache (each store says how)."""
+        raise NotImplementedError
+
     @abstractmethod
     def _request_scrub(self) -> None:
         """The current transaction deletes secret material: erase what the files keep of it once it commits."""

@@ -7,6 +7,7 @@ the queries call (:class:`~kmsd.store.sql.connections.SqlConnections`) resolve t
 from __future__ import annotations
 
 from kmsd.store.sql.accounts import AccountQueries
+from kmsd.store.sql.audit_events import AuditEventQueries
 from kmsd.store.sql.custom_key_stores import CustomKeyStoreQueries
 from kmsd.store.sql.grants import GrantQueries
 from kmsd.store.sql.iam_entities import IamEntityQueries
@@ -25,5 +26,6 @@ class SqlQueries(
     IamPolicyQueries,
     SessionQueries,
     SettingQueries,
+    AuditEventQueries,
 ):
     """The Store protocol's reads and writes, in SQL both SQLite and PostgreSQL accept."""

@@ -220,6 +220,9 @@ class SqliteConnections(SqlConnections):
             self._changed_rows = False
             return count
 
+    def _keep_caches(self) -> None:
+        self._changed_rows = False
+
     def _request_scrub(self) -> None:
         """Empty the WAL once the current transaction commits (the caller deletes secret material)."""
         self._scrub_requested = True

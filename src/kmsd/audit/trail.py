@@ -1,0 +1,171 @@
+"""The audit trail in the store: the :class:`~kmsd.audit.event.AuditSink` that appends events to the hash chain.
+
+Durability.  A mutating call's events (``durable=True``) are stored, in one transaction, before
+:meth:`AuditTrail.record` returns: the app calls it on the store-call thread, after the call's own transaction
+and before the answer is sent.  A read-only call's events (``durable=False``: Encrypt, Decrypt, Describe*,
+answered inline on the event loop) go to a bounded in-memory queue instead, and a writer thread of the trail
+appends them in batches (at most ``batch_size`` per transaction, at least every ``flush_interval`` seconds), so
+that the hot path never waits for the database and the store sees one transaction per batch, not per call.
+
+A full queue.  When ``queue_limit`` events are waiting (the store is slow or unreachable), :meth:`record` writes
+the caller's events itself, synchronously, on the caller's thread -- the event loop too: the server slows down
+rather than lose events.  Nothing is dropped silently: a batch the store refuses stays queued (at the front)
+and is retried; only :meth:`close` gives up on what still cannot be written after one last attempt, and says so
+in the log.  :meth:`close` (the app's lifespan shutdown) writes everything queued.
+
+Retention.  :meth:`AuditTrail.sweep` deletes the events older than ``retention`` (CloudTrail's event history
+keeps 90 days), at most once every ``retention_check_interval`` seconds, keeping the chain verifiable
+(:func:`kmsd.audit.chain.prune`).  Any process may run it: it runs under the store's writer lock.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+
+from kmsd.audit.chain import ChainSeal, append, prune
+from kmsd.audit.event import AuditEvent
+from kmsd.clock import Clock
+from kmsd.store.base import Store
+
+log = logging.getLogger("kmsd.audit")
+
+QUEUE_LIMIT = 10_000
+BATCH_SIZE = 500
+FLUSH_INTERVAL_SECONDS = 0.5
+RETENTION = timedelta(days=90)
+RETENTION_CHECK_SECONDS = 3600.0
+# After a failed batch, the writer waits this long before it tries again.
+RETRY_SECONDS = 1.0
+
+
+class AuditTrail:
+    """Appends events to the store's hash chain: durable ones at once, the others through a queue."""
+
+    def __init__(
+        self,
+        store: Store,
+        seal: ChainSeal,
+        clock: Clock,
+        *,
+        queue_limit: int = QUEUE_LIMIT,
+        batch_size: int = BATCH_SIZE,
+        flush_interval: float = FLUSH_INTERVAL_SECONDS,
+        retention: timedelta = RETENTION,
+        retention_check_interval: float = RETENTION_CHECK_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if queue_limit < 1 or batch_size < 1:
+            raise ValueError("queue_limit and batch_size must be at least 1")
+        self.store = store
+        self.seal = seal
+        self.clock = clock
+        self.queue_limit = queue_limit
+        self.batch_size = batch_size
+        self.flush_interval = flush_interval
+        self.retention = retention
+        self.retention_check_interval = retention_check_interval
+        self._monotonic = monotonic
+        self._next_retention = 0.0
+        self._queue: collections.deque[AuditEvent] = collections.deque()
+        self._lock = threading.Lock()
+        # Set when a batch is ready or the trail closes: the writer does not wait out its interval.
+        self._wake = threading.Event()
+        self._closing = False
+        self._writer: threading.Thread | None = None
+        # One batch at a time, so that a flush and the writer never interleave their transactions' order.
+        self._writing = threading.Lock()
+
+    # --- AuditSink ------------------------------------------------------------------
+    def record(self, events: Sequence[AuditEvent], *, durable: bool) -> None:
+        if not events:
+            return
+        if not durable:
+            with self._lock:
+                if len(self._queue) + len(events) <= self.queue_limit and not self._closing:
+                    self._queue.extend(events)
+                    if len(self._queue) >= self.batch_size:
+                        self._wake.set()
+                    return
+        # Durable, or the queue is full (the caller waits for the store: back pressure, never a lost event),
+        # or the trail is closing (its writer may be gone).
+        append(self.store, self.seal, events)
+
+    def queue_depth(self) -> int:
+        """How many events wait in the queue (for the metrics)."""
+        with self._lock:
+            return len(self._queue)
+
+    # --- the writer -------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the writer thread (the app's lifespan startup); idempotent."""
+        with self._lock:
+            if self._writer is not None or self._closing:
+                return
+            self._writer = threading.Thread(target=self._run, name="kmsd-audit-writer", daemon=True)
+            self._writer.start()
+
+    def flush(self) -> None:
+        """Write every queued event now, on the calling thread; StoreError if the store refuses (they stay queued)."""
+        while self._write_batch():
+            pass
+
+    def close(self) -> None:
+        """Stop the writer and write what is queued (the app's lifespan shutdown)."""
+        with self._lock:
+            self._closing = True
+            writer = self._writer
+        self._wake.set()
+        if writer is not None:
+            writer.join()
+        try:
+            self.flush()
+        except Exception:
+            log.exception("audit trail: %d queued event(s) could not be stored at shutdown", self.queue_depth())
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(self.flush_interval)
+            self._wake.clear()
+            with self._lock:
+                closing = self._closing
+            try:
+                while self._write_batch():
+                    pass
+            except Exception:
+                log.exception("audit trail: a batch could not be stored; retrying in %s s", RETRY_SECONDS)
+                if not closing:
+                    time.sleep(RETRY_SECONDS)
+            if closing:
+                return
+
+    def _write_batch(self) -> bool:
+        """Append up to ``batch_size`` queued events in one transaction; whether there were any."""
+        with self._writing:
+            with self._lock:
+                batch = [self._queue.popleft() for _ in range(min(self.batch_size, len(self._queue)))]
+            if not batch:
+                return False
+            try:
+                append(self.store, self.seal, batch)
+            except BaseException:
+                with self._lock:
+                    self._queue.extendleft(reversed(batch))
+                raise
+            return True
+
+    # --- retention --------------------------------------------------------------------
+    def sweep(self) -> int:
+        """Delete the events older than the retention period, when a check is due; how many went."""
+        now = self._monotonic()
+        if now < self._next_retention:
+            return 0
+        self._next_retention = now + self.retention_check_interval
+        deleted = prune(self.store, self.seal, self.clock.now() - self.retention)
+        if deleted:
+            log.info("audit trail: deleted %d event(s) older than %s", deleted, self.retention)
+        return deleted
