@@ -16,11 +16,14 @@ import errno
 import os
 import socket
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kmsd.api.app import KmsdApp, Runtime
 from kmsd.api.regions import RegionPolicy
+from kmsd.audit.chain import ChainSeal
+from kmsd.audit.trail import AuditTrail
 from kmsd.clock import Clock, SystemClock
 from kmsd.crypto import RandomSource, RootKey, SystemRandomSource
 from kmsd.crypto.attestation import TrustRoot
@@ -131,6 +134,8 @@ class RequestOptions:
     regions: tuple[str, ...] | None = None
     # The PKCS#11 library whose tokens back AWS_CLOUDHSM custom key stores; None: no custom key stores.
     pkcs11_module: str | None = None
+    # Audit events older than this are deleted (CloudTrail's event history keeps 90 days).
+    audit_retention_days: int = 90
 
 
 class ListenError(Exception):
@@ -202,6 +207,7 @@ def build_app(
     more.setdefault("store_check_interval", parts.store.change_check_interval)
     # The sweep runs in the one process of the service that holds the store's background lease.
     more.setdefault("sweep_gate", parts.store.try_hold_background_lease)
+    more.setdefault("audit_trail", build_audit_trail(parts, options))
     return KmsdApp(
         build_runtime(parts, dev=dev, pkcs11_module=options.pkcs11_module, attestation_root=attestation_root),
         explain_denials=options.explain_denials,
@@ -210,6 +216,16 @@ def build_app(
         trusted_proxy_hops=options.trusted_proxy_hops,
         regions=RegionPolicy(options.regions) if options.regions is not None else None,
         **more,
+    )
+
+
+def build_audit_trail(parts: Parts, options: RequestOptions) -> AuditTrail:
+    """The store's audit trail, its hash chain sealed with a key derived from the root key."""
+    return AuditTrail(
+        parts.store,
+        ChainSeal(parts.root_key.audit_chain_key()),
+        parts.clock,
+        retention=timedelta(days=options.audit_retention_days),
     )
 
 

@@ -5,7 +5,8 @@ protocol from the request's shape (an ``X-Amz-Target`` header or a JSON
 content type is JSON 1.1; a form body or a GET is the query protocol), parse
 the SigV4 ``Authorization`` to learn the access key and the credential scope,
 resolve the caller, verify the signature, pick the service from the scope
-(``kms``; ``iam`` and ``sts``, which share the query protocol), decode the
+(``kms`` and ``cloudtrail``, JSON 1.1; ``iam`` and ``sts``, which share the
+query protocol), decode the
 protocol, validate against the service model, call the service, encode.  A
 request that is not signed, or signed wrongly, never reaches a service, and
 its error is written in the request's protocol (JSON ``__type`` or XML
@@ -62,6 +63,8 @@ from kmsd.api.sigv4 import (
 )
 from kmsd.api.sigv4.parse import parse_grouped_request
 from kmsd.audit.call_record import CallObserver, CallRecord
+from kmsd.audit.lookup import CloudTrailService
+from kmsd.audit.trail import AuditTrail
 from kmsd.authz.denial import EXPLANATION_MEMBER, AccessDeniedError
 from kmsd.call_notes import CallNotes, collecting
 from kmsd.clock import Clock
@@ -101,6 +104,9 @@ STORE_CHANGE_CHECK_SECONDS = 0.1
 # The services one endpoint serves, by the service name in the SigV4 credential scope.
 KMS = "kms"
 QUERY_SERVICES = ("iam", "sts")
+# The other JSON 1.1 services, each with its model (api/models) and its X-Amz-Target prefix; KMS, the hot path,
+# keeps its own route.
+CLOUDTRAIL = "cloudtrail"
 
 
 class QueryService(Protocol):
@@ -112,6 +118,15 @@ class QueryService(Protocol):
     def call(self, operation: str, params: Mapping[str, Any], caller: Caller) -> dict[str, Any]: ...
 
     def writes(self, operation: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class JsonService:
+    """A JSON 1.1 service other than KMS: its model, its X-Amz-Target prefix and its entry point."""
+
+    model: ServiceModel
+    target_prefix: str
+    service: QueryService
 
 
 @dataclass
@@ -170,8 +185,12 @@ class KmsdApp:
         worker_id: str | None = None,
         sweep_gate: Callable[[], bool] | None = None,
         observers: Sequence[CallObserver] = (),
+        audit_trail: AuditTrail | None = None,
     ) -> None:
         self.runtime = runtime
+        # The store's audit trail: its writer runs from startup to shutdown (which writes what it queued), and
+        # the sweep applies its retention.
+        self.audit_trail = audit_trail
         # They see every call once, before its answer is sent (kmsd.api.call_record).
         self.observers: list[CallObserver] = list(observers)
         # kmsd serve --workers N: every response names the process that answered (x-kmsd-worker), so that an
@@ -206,6 +225,14 @@ class KmsdApp:
         self._kms_target_prefix = str(self.kms_model.metadata["targetPrefix"])
         self.query_codecs = {service: QueryCodec.load(service) for service in QUERY_SERVICES}
         self._query_services: dict[str, QueryService] = {"iam": runtime.iam, "sts": runtime.sts}
+        cloudtrail_model = ServiceModel.load(CLOUDTRAIL)
+        self._json_services: dict[str, JsonService] = {
+            CLOUDTRAIL: JsonService(
+                cloudtrail_model,
+                str(cloudtrail_model.metadata["targetPrefix"]),
+                CloudTrailService(runtime.store, runtime.clock),
+            )
+        }
         # Access-key last-use records (IAM's bookkeeping) are written on the store-call thread, queued
         # before the request's own store call.
         self.key_use = AccessKeyUse(runtime.store, self._store_calls.submit)
@@ -284,6 +311,8 @@ class KmsdApp:
                 return
             target = _first_value(header_map, "x-amz-target")
             await self._kms(send, record, target, body, via, large=large)
+        elif service in self._json_services:
+            await self._json(send, record, self._json_services[service], _first_value(header_map, "x-amz-target"), body)
         else:
             await self._query(send, record, fields, large=large)
 
@@ -331,18 +360,29 @@ class KmsdApp:
     def _check_scope_service(self, signed: SignedRequest, request: WireRequest) -> None:
         """The credential scope must name the service the request is for, as each AWS endpoint requires.
 
-        JSON 1.1 requests are KMS's; query requests are IAM's or STS's, whichever
-        the scope names.  Anything else gets the message AWS endpoints give, e.g.
-        "Credential should be scoped to correct service: 'kms'. " (a signature error).
+        JSON 1.1 requests are KMS's or CloudTrail's, query requests IAM's or STS's,
+        whichever the scope names.  Anything else gets the message AWS endpoints
+        give, e.g. "Credential should be scoped to correct service: 'kms'. " (a
+        signature error), naming the service the X-Amz-Target header is for.
         """
         if request.protocol == "json":
-            expected = KMS
+            if signed.service == KMS or signed.service in self._json_services:
+                return
+            expected = self._json_service_for(_first_value(request.header_map, "x-amz-target"))
         elif signed.service in QUERY_SERVICES:
             return
         else:
             expected = self._query_service_for(request.fields)
         if signed.service != expected:
             raise SigV4Error("signature", f"Credential should be scoped to correct service: '{expected}'. ")
+
+    def _json_service_for(self, target: str | None) -> str:
+        """Which JSON service a request meant, from its X-Amz-Target alone (for errors before the scope is trusted)."""
+        prefix = (target or "").rpartition(".")[0]
+        for name, json_service in self._json_services.items():
+            if prefix == json_service.target_prefix:
+                return name
+        return KMS
 
     def _query_service_for(self, fields: Mapping[str, str]) -> str:
         """Which query service a request meant, from its Action alone (for errors before the scope is trusted)."""
@@ -442,6 +482,47 @@ class KmsdApp:
         """``call()`` on one of ``threads``, while the event loop serves other requests."""
         return await asyncio.get_running_loop().run_in_executor(threads, call)
 
+    async def _json(
+        self, send: Send, record: CallRecord, json_service: JsonService, target: str | None, body: bytes
+    ) -> None:
+        """A call to a JSON 1.1 service other than KMS (CloudTrail's LookupEvents), on a large-call thread: a read
+        that may scan many rows, which must not hold the event loop."""
+        call = functools.partial(self._json_call, record, json_service, target, body)
+        payload = await self._on(self._large_calls, call)
+        if record.error is not None:
+            await self._send_json_error(send, record.error, record.request_id)
+            return
+        await _send(send, 200, json_protocol.CONTENT_TYPE, payload, record.request_id, self._worker_headers)
+
+    def _json_call(self, record: CallRecord, json_service: JsonService, target: str | None, body: bytes) -> bytes:
+        """Decode, validate, run and encode one call of ``json_service``, then show it to the observers."""
+        caller = record.caller
+        assert caller is not None  # set once SigV4 verified, before any service call
+        model, service = json_service.model, json_service.service
+        try:
+            with collecting(record.notes):
+                operation = json_protocol.operation_from_target(target, json_service.target_prefix)
+                record.operation = operation
+                if operation not in model.operations:
+                    raise AwsError("UnknownOperationException", "")
+                if operation not in service.operations:
+                    raise AwsError("UnsupportedOperationException", f"kmsd does not support {operation} yet.")
+                record.writes = service.writes(operation)
+                params = model.parse_request(operation, json_protocol.decode_body(body))
+                record.params = params
+                result = service.call(operation, params, caller)
+                record.result = result
+                payload = json_protocol.encode_result(model.serialize_response(operation, result))
+        except AwsError as error:
+            record.error = error
+            payload = b""
+        except Exception:
+            log.exception("internal error in %s %s (request %s)", record.service, record.operation, record.request_id)
+            record.error = AwsError("InternalFailure", "", 500)
+            payload = b""
+        self._finish(record)
+        return payload
+
     async def _query(self, send: Send, record: CallRecord, fields: Mapping[str, str], *, large: bool = False) -> None:
         codec = self.query_codecs[record.service]
         service = self._query_services[record.service]
@@ -525,6 +606,8 @@ class KmsdApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                if self.audit_trail is not None:
+                    self.audit_trail.start()
                 sweeper = asyncio.create_task(self._sweep_forever())
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
@@ -535,6 +618,9 @@ class KmsdApp:
                 # A call already running finishes (and commits or rolls back) on its thread; none starts now.
                 self._large_calls.shutdown(wait=False, cancel_futures=True)
                 self._store_calls.shutdown(wait=False, cancel_futures=True)
+                if self.audit_trail is not None:
+                    # The read-only calls' queued events are written before the process goes.
+                    await asyncio.get_running_loop().run_in_executor(None, self.audit_trail.close)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -557,6 +643,8 @@ class KmsdApp:
         if self._sweep_gate is None or self._sweep_gate():
             kms.sweep()
             self.runtime.sts.sweep()
+            if self.audit_trail is not None:
+                self.audit_trail.sweep()
         else:
             kms.drop_purged_material()
 

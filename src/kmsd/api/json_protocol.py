@@ -62,9 +62,12 @@ _encode_compact = _compact_encoder()
 
 
 def operation_from_target(target: str | None, target_prefix: str) -> str:
-    """``TrentService.Encrypt`` → ``Encrypt``; anything else is AWS's UnknownOperationException."""
+    """``TrentService.Encrypt`` → ``Encrypt``; anything else is AWS's UnknownOperationException.
+
+    The operation follows the last dot: CloudTrail's prefix has dots of its own.
+    """
     if target:
-        prefix, _, operation = target.partition(".")
+        prefix, _, operation = target.rpartition(".")
         if prefix == target_prefix and operation:
             return operation
     raise AwsError("UnknownOperationException", "")

@@ -13,6 +13,7 @@ import argparse
 import os
 
 from kmsd.cli.accounts import run_create, run_credentials, run_list
+from kmsd.cli.audit import parse_time, run_audit_query, run_audit_verify
 from kmsd.cli.authz import run_authz_explain
 from kmsd.cli.policy import run_check, run_console_default, run_explain
 from kmsd.cli.serve import run_serve
@@ -31,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_policy(commands)
     _add_authz(commands)
     _add_store(commands)
+    _add_audit(commands)
     return parser
 
 
@@ -98,6 +100,14 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         type=_region_list,
         help="accept requests signed only for these regions (e.g. us-east-1,eu-west-1) "
         "(default: any AWS region name, by AWS's partition patterns)",
+    )
+    serve.add_argument(
+        "--audit-retention-days",
+        metavar="DAYS",
+        type=_positive_int,
+        default=90,
+        help="delete audit events older than this many days, as CloudTrail's event history keeps 90; the hash "
+        "chain stays verifiable (default: %(default)s)",
     )
     serve.add_argument(
         "--pkcs11-module",
@@ -352,3 +362,40 @@ def _region_list(text: str) -> list[str]:
         return parse_region_list(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _add_audit(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    audit = commands.add_parser("audit", help="verify or query the stored audit trail (no server needed)")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+
+    verify = audit_commands.add_parser(
+        "verify",
+        help="check the audit trail's hash chain with the store's root key (KMSD_ROOT_KEY or the root-key file, "
+        "as kmsd serve finds it): print every edited, removed or reordered event and exit 1, or the number of "
+        "events checked and exit 0",
+    )
+    _add_store_option(verify)
+    verify.set_defaults(handler=run_audit_verify)
+
+    query = audit_commands.add_parser("query", help="print the stored events that match, newest first")
+    _add_store_option(query)
+    query.add_argument("--account", metavar="ID", help="only this account's trail (default: every account's)")
+    query.add_argument(
+        "--start-time", metavar="T", type=parse_time, help="only events at or after T, ISO 8601 (default: no bound)"
+    )
+    query.add_argument(
+        "--end-time", metavar="T", type=parse_time, help="only events at or before T, ISO 8601 (default: no bound)"
+    )
+    query.add_argument("--principal", metavar="ARN", help="only calls made by this principal ARN (default: any)")
+    query.add_argument(
+        "--key", metavar="KEY_ID_OR_ARN", help="only calls on this KMS key, by key id or ARN (default: any)"
+    )
+    query.add_argument("--event-name", metavar="NAME", help="only this operation, e.g. Encrypt (default: any)")
+    errors = query.add_mutually_exclusive_group()
+    errors.add_argument("--error", metavar="CODE", help="only calls that failed with this error code (default: any)")
+    errors.add_argument("--errors-only", action="store_true", help="only calls that failed (default: off)")
+    query.add_argument("--max", metavar="N", type=_positive_int, help="print at most N events (default: every match)")
+    query.add_argument(
+        "--json", action="store_true", help="print each event's CloudTrail record as one JSON line (default: text)"
+    )
+    query.set_defaults(handler=run_audit_query)

@@ -26,6 +26,7 @@ def run_serve(args: argparse.Namespace) -> int:
         trusted_proxy_hops=args.trusted_proxy_hops,
         regions=tuple(args.regions) if args.regions is not None else None,
         pkcs11_module=args.pkcs11_module,
+        audit_retention_days=args.audit_retention_days,
     )
     attestation_root = None
     if args.attestation_root is not None:
