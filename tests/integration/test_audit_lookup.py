@@ -300,7 +300,7 @@ def test_kmsd_audit_verify_reports_an_edited_a_deleted_and_a_reordered_event(fre
 
 
 def _sequences(server: KmsdServer, event_ids: list[str]) -> dict[str, int]:
-    from kmsd.store.models import AuditEventQuery
+    from kmsd.store.audit_records import AuditEventQuery
     from kmsd.store.urls import open_store
 
     store = open_store(server.store_url)

@@ -10,7 +10,7 @@ from datetime import timedelta
 from tests.store.records import REGION, T0, make_key
 from tests.store.store_kinds import AnyStore, Stores, saw_a_change, saw_no_change
 
-from kmsd.store.models import AuditChainState, AuditEventQuery, AuditEventRow
+from kmsd.store.audit_records import AuditChainState, AuditEventQuery, AuditEventRow
 
 OTHER = "444455556666"
 KEY_ARN = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"

@@ -29,8 +29,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from kmsd.audit.event import AuditEvent
+from kmsd.store.audit_records import AuditChainState, AuditEventRow
 from kmsd.store.base import Store
-from kmsd.store.models import AuditChainState, AuditEventRow
 from kmsd.store.sql.codec import encode_time
 
 GENESIS_HASH = "0" * 64

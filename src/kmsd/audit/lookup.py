@@ -30,8 +30,8 @@ from kmsd.clock import Clock
 from kmsd.errors import AwsError
 from kmsd.iam.authorization import authorize_call
 from kmsd.iam.principal import Caller
+from kmsd.store.audit_records import AuditEventQuery, AuditEventRow
 from kmsd.store.base import Store
-from kmsd.store.models import AuditEventQuery, AuditEventRow
 from kmsd.store.sql.codec import decode_time, encode_time
 
 ACTION = "cloudtrail:LookupEvents"

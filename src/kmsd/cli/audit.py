@@ -19,8 +19,7 @@ from datetime import UTC, datetime
 from kmsd.audit.chain import ChainSeal, verify
 from kmsd.crypto import RootKeyError
 from kmsd.root_binding import ROOT_KEY_CHECK_SETTING, find_root_key, missing_root_key
-from kmsd.server import data_dir_for
-from kmsd.store.models import AuditEventQuery, AuditEventRow
+from kmsd.store.audit_records import AuditEventQuery, AuditEventRow
 from kmsd.store.urls import open_store, redacted
 
 # Events read per round trip while printing a query's answer.
@@ -28,6 +27,9 @@ QUERY_PAGE = 500
 
 
 def run_audit_verify(args: argparse.Namespace) -> int:
+    # Imported here: the offline commands must not load the server stack (uvicorn, the app) for one path rule.
+    from kmsd.server import data_dir_for
+
     store = open_store(args.store)
     try:
         root_key, source = find_root_key(data_dir_for(args.store), os.environ)

@@ -15,13 +15,11 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Protocol
 
+from kmsd.store.audit_records import AuditChainState, AuditEventQuery, AuditEventRow
 from kmsd.store.models import (
     AccessKeyRecord,
     Account,
     AliasRecord,
-    AuditChainState,
-    AuditEventQuery,
-    AuditEventRow,
     CustomKeyStoreRecord,
     GrantRecord,
     IamGroup,

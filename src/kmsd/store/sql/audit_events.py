@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from kmsd.store.models import AuditChainState, AuditEventQuery, AuditEventRow
+from kmsd.store.audit_records import AuditChainState, AuditEventQuery, AuditEventRow
 from kmsd.store.sql.codec import Row, decode_time, encode_time
 from kmsd.store.sql.connections import SqlConnections
 
