@@ -215,6 +215,9 @@ class Split:
     sweep: list[str]  # the periodic sweep's own statements (SWEEP_MARKERS)
     control: list[str]  # transaction control, of the sweep's write or of a request's
     background: Counter[str]  # on the listener's and the lease's connections
+    # The audit trail's own transactions (each a list of its statements): its writer thread's batches of
+    # read-only calls' events and retention's deletions; never one per request.
+    audit: list[list[str]] = field(default_factory=list)
 
     def sweep_transactions_only(self) -> bool:
         """Whether all transaction control belongs to the sweep's one write (expired sessions) per sweep."""
@@ -224,7 +227,7 @@ class Split:
 
 def split(proxy: PostgresProxy, trips: list[RoundTrip]) -> Split:
     background = background_connections(proxy)
-    on_pool = [trip.sql for trip in trips if trip.connection not in background]
+    on_pool, audit = _audit_transactions([trip for trip in trips if trip.connection not in background])
     sweep = [sql for sql in on_pool if any(marker in sql for marker in SWEEP_MARKERS)]
     control = [sql for sql in on_pool if sql in TRANSACTION_CONTROL]
     return Split(
@@ -232,4 +235,28 @@ def split(proxy: PostgresProxy, trips: list[RoundTrip]) -> Split:
         sweep,
         control,
         Counter(trip.sql for trip in trips if trip.connection in background),
+        audit,
     )
+
+
+def _audit_transactions(trips: list[RoundTrip]) -> tuple[list[str], list[list[str]]]:
+    """``trips`` without the audit trail's transactions (those that touch its tables), and those transactions.
+
+    A transaction is what one connection sends from BEGIN to COMMIT or ROLLBACK (a connection serves one thread at
+    a time); a statement outside one stands alone.  The window may open in the middle of one: what comes before
+    the connection's first BEGIN is counted as one transaction.
+    """
+    groups: list[list[RoundTrip]] = []
+    open_groups: dict[int, list[RoundTrip]] = {}
+    for trip in trips:
+        group = open_groups.get(trip.connection)
+        if group is None or trip.sql == "BEGIN":
+            group = []
+            groups.append(group)
+            open_groups[trip.connection] = group
+        group.append(trip)
+        if trip.sql in ("COMMIT", "ROLLBACK") or (trip.sql not in TRANSACTION_CONTROL and len(group) == 1):
+            del open_groups[trip.connection]
+    audit = [[trip.sql for trip in group] for group in groups if any("audit_" in trip.sql for trip in group)]
+    audit_trips = {id(trip) for group in groups if any("audit_" in trip.sql for trip in group) for trip in group}
+    return [trip.sql for trip in trips if id(trip) not in audit_trips], audit

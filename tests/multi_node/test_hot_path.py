@@ -11,6 +11,10 @@ keys writes at most once a minute per key, and the warm-up calls have just writt
 measured window; one more access key's first use between the warm-up and the measured calls checks that such a
 write (a commit that changes no key) keeps the key cached.
 
+The audit trail's events of these read-only calls are queued and written by the trail's own writer thread, in
+batches (kmsd.audit.trail): those transactions, and nothing else, are set apart (``Split.audit``); they must touch
+only the audit tables, notify no node, and be far fewer than the calls.
+
 The callers cover each source of an authorization: the account's root (the key policy), a user allowed by an
 attached identity policy, and a user allowed only by a grant.
 """
@@ -26,7 +30,7 @@ import pytest
 
 from tests.helpers.postgres import PostgresDatabases
 from tests.multi_node.cluster import Cluster, error_code, proxy_for, through
-from tests.multi_node.pg_proxy import PostgresProxy, lease_connections, split
+from tests.multi_node.pg_proxy import TRANSACTION_CONTROL, PostgresProxy, lease_connections, split
 
 CALLS = 200
 
@@ -114,9 +118,11 @@ def test_encrypt_decrypt_and_generate_data_key_make_no_round_trip_once_cached(
     print(
         f"\nhot path: {calls} calls across a sweep, {len(seen.requests)} request round trips; sweep: "
         f"{len(seen.sweep)} statements and {len(seen.control)} of transaction control; other connections: "
-        f"{dict(seen.background)}"
+        f"{dict(seen.background)}; audit trail: {len(seen.audit)} transactions"
     )
     assert seen.requests == []
+    assert all(all("audit_" in sql or sql in TRANSACTION_CONTROL for sql in batch) for batch in seen.audit)
+    assert len(seen.audit) < calls / 2  # batches, never one write per call
     # The sweep's one write transaction (expired sessions) and nothing else; it changed nothing, so it must not
     # notify the other nodes (which would empty every node's caches at every sweep).
     assert seen.sweep_transactions_only()
