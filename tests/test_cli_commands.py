@@ -74,13 +74,19 @@ def _policy(tmp_path: Path, actions: list[str], name: str = "policy.json") -> Pa
 
 def test_policy_check_names_an_action_that_does_not_exist_and_suggests_the_real_one(tmp_path: Path) -> None:
     path = _policy(tmp_path, ["kms:Encrpt", "iam:PasRole", "sts:AsumeRole"])
+    text = path.read_text(encoding="utf-8")
+    columns = [text.index(f'"{action}') for action in ("kms:Encrpt", "iam:PasRole", "sts:AsumeRole")]
     done = run_kmsd("policy", "check", str(path))
-    assert done.returncode == 0, done.stderr  # a warning, not a refusal: IAM accepts the document
+    # Access Analyzer, "Error – Invalid action": IAM accepts the document, but the action grants nothing.
+    assert done.returncode == 1, done.stderr
     assert done.stdout.splitlines() == [
-        "warning: statement #0: `kms:Encrpt` is not a kms action: did you mean kms:Encrypt? [unknown-action]",
-        "warning: statement #0: `iam:PasRole` is not a iam action: did you mean iam:PassRole? [unknown-action]",
-        "warning: statement #0: `sts:AsumeRole` is not a sts action: did you mean sts:AssumeRole? [unknown-action]",
-        "ok: valid identity policy, 1 statement, 3 warnings",
+        f"{path}:1:{columns[0]}: error: The action kms:Encrpt does not exist. Did you mean kms:Encrypt? "
+        "[INVALID_ACTION]",
+        f"{path}:1:{columns[1]}: error: The action iam:PasRole does not exist. Did you mean iam:PassRole? "
+        "[INVALID_ACTION]",
+        f"{path}:1:{columns[2]}: error: The action sts:AsumeRole does not exist. Did you mean sts:AssumeRole? "
+        "[INVALID_ACTION]",
+        "fail: valid identity policy, 1 statement, 3 errors",
     ]
 
 
@@ -88,12 +94,16 @@ def test_policy_check_accepts_real_actions_any_case_and_wildcards_that_match(tmp
     actions = ["kms:encrypt", "kms:Get*", "kms:ReEncrypt*", "kms:ReEncryptFrom", "iam:PassRole", "sts:TagSession"]
     done = run_kmsd("policy", "check", str(_policy(tmp_path, [*actions, "s3:GetObjekt", "ec2:*"])))
     # Services kmsd has no model of (s3, ec2) are not judged.
-    assert (done.returncode, done.stdout) == (0, "ok: valid identity policy, 1 statement, 0 warnings\n")
+    assert (done.returncode, done.stdout) == (0, "ok: valid identity policy, 1 statement, no findings\n")
 
 
-def test_policy_check_warns_about_a_wildcard_that_matches_no_action(tmp_path: Path) -> None:
-    done = run_kmsd("policy", "check", str(_policy(tmp_path, ["kms:Encrypt", "kms:Zork*"])))
-    assert done.stdout.splitlines()[0] == "warning: statement #0: `kms:Zork*` matches no kms action [unknown-action]"
+def test_policy_check_reports_a_wildcard_that_matches_no_action(tmp_path: Path) -> None:
+    path = _policy(tmp_path, ["kms:Encrypt", "kms:Zork*"])
+    done = run_kmsd("policy", "check", str(path))
+    column = path.read_text(encoding="utf-8").index('"kms:Zork*"')
+    assert done.stdout.splitlines()[0] == (
+        f"{path}:1:{column}: error: The action kms:Zork* matches no kms action. [INVALID_ACTION]"
+    )
 
 
 def test_known_actions_come_from_the_vendored_models() -> None:
@@ -105,7 +115,7 @@ def test_known_actions_come_from_the_vendored_models() -> None:
 
 
 def test_output_piped_into_head_ends_without_a_traceback(tmp_path: Path) -> None:
-    # About 150 KB of warnings: more than a pipe holds, so kmsd is still writing when head has gone.
+    # About 150 KB of findings: more than a pipe holds, so kmsd is still writing when head has gone.
     path = _policy(tmp_path, [f"kms:Nope{index}" for index in range(1500)])
     done = subprocess.run(
         f"'{KMSD}' policy check --limit key '{path}' | head -n 1",
@@ -115,7 +125,7 @@ def test_output_piped_into_head_ends_without_a_traceback(tmp_path: Path) -> None
         timeout=60,
         check=False,
     )
-    assert len(done.stdout.splitlines()) == 1 and done.stdout.startswith("warning: ")
+    assert len(done.stdout.splitlines()) == 1 and done.stdout.startswith(f"{path}:1:")
     assert done.stderr == ""
 
 
@@ -155,7 +165,10 @@ def test_policy_console_default_prints_the_consoles_policy_and_policy_check_acce
     path = tmp_path / "key-policy.json"
     path.write_text(done.stdout, encoding="utf-8")
     checked = run_kmsd("policy", "check", "--kind", "resource", str(path))
-    assert (checked.returncode, checked.stdout) == (0, "ok: valid resource policy, 4 statements, 0 warnings\n")
+    assert (checked.returncode, checked.stdout) == (0, "ok: valid resource policy, 4 statements, no findings\n")
+    # As a key policy too: KMS's checks, the lockout safety check for the account root among them, pass.
+    checked = run_kmsd("policy", "check", "--kind", "key", str(path))
+    assert (checked.returncode, checked.stdout) == (0, "ok: valid key policy, 4 statements, no findings\n")
 
 
 def test_policy_console_default_takes_the_only_usage_of_a_spec_and_refuses_in_one_line() -> None:

@@ -36,22 +36,26 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 def test_check_accepts_a_valid_policy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write(tmp_path, "user.json", document(allow()))
-    assert run(capsys, "check", path) == (0, "ok: valid identity policy, 1 statement, 0 warnings\n", "")
+    assert run(capsys, "check", path) == (0, "ok: valid identity policy, 1 statement, no findings\n", "")
 
 
-def test_check_prints_findings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_check_prints_findings_with_line_and_column(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write(tmp_path, "key.json", document({**allow("Open"), "Principal": "*"}))
     code, out, _ = run(capsys, "check", path, "--kind", "resource")
     assert code == 0
-    assert "security-warning: statement Open:" in out
-    assert out.endswith("ok: valid resource policy, 1 statement, 1 warning\n")
+    column = json.dumps(document({**allow("Open"), "Principal": "*"})).index('"Principal": "*"') + len('"Principal": ')
+    assert out.startswith(f"{path}:1:{column}: security-warning: The statement allows every principal")
+    assert out.endswith("[PUBLIC_ACCESS]\nok: valid resource policy, 1 statement, 1 security warning\n")
 
 
 def test_check_reports_aws_reason_and_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write(tmp_path, "key.json", document(allow()))
     code, out, _ = run(capsys, "check", path, "--kind", "resource")
     assert code == 1
-    assert out == "error: Missing required field Principal (statement S has no `Principal`)\n"
+    assert out == (
+        f"{path}:1:40: error: Missing required field Principal (statement S has no `Principal`) "
+        "[MISSING_PRINCIPAL]\nfail: not a valid resource policy, 1 error\n"
+    )
 
 
 def test_check_applies_the_chosen_limit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -59,7 +63,64 @@ def test_check_applies_the_chosen_limit(tmp_path: Path, capsys: pytest.CaptureFi
     assert run(capsys, "check", path, "--limit", "role-inline")[0] == 0
     code, out, _ = run(capsys, "check", path, "--limit", "user-inline")
     assert code == 1
-    assert out.startswith("error: Maximum policy size of 2048 bytes exceeded")
+    assert out.startswith(f"{path}:1:0: error: Maximum policy size of 2048 bytes exceeded")
+
+
+def test_check_json_is_a_validate_policy_response(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, "key.json", {"Statement": [{**allow("Open"), "Principal": "*"}]})
+    code, out, err = run(capsys, "check", path, "--kind", "RESOURCE_POLICY", "--json")
+    assert (code, err) == (0, "")
+    response = json.loads(out)
+    assert [(item["findingType"], item["issueCode"]) for item in response["findings"]] == [
+        ("WARNING", "MISSING_VERSION"),
+        ("SECURITY_WARNING", "PUBLIC_ACCESS"),
+    ]
+    assert response["findings"][1]["locations"][0]["path"] == [
+        {"value": "Statement"},
+        {"index": 0},
+        {"value": "Principal"},
+    ]
+
+
+def test_check_fail_on(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, "key.json", {"Statement": [{**allow("Open"), "Principal": "*"}]})
+    assert run(capsys, "check", path, "--kind", "resource")[0] == 0
+    assert run(capsys, "check", path, "--kind", "resource", "--fail-on", "warning")[0] == 1
+    code, out, _ = run(capsys, "check", path, "--kind", "resource", "--fail-on", "security-warning")
+    assert code == 1
+    assert out.endswith("fail: valid resource policy, 1 statement, 1 security warning, 1 warning\n")
+    assert run(capsys, "check", write(tmp_path, "ok.json", document(allow())), "--fail-on", "suggestion")[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--kind", "SERVICE_CONTROL_POLICY"], "policy type SERVICE_CONTROL_POLICY is not supported"),
+        (["--resource-type", "AWS::S3::Bucket"], "resource type AWS::S3::Bucket is not supported"),
+        (["--resource-type", "AWS::KMS::Key"], "resource type AWS::KMS::Key needs a resource policy"),
+        (["--store", "sqlite:///x.db"], "--store, --key and --principal check a key policy"),
+        (["--kind", "key", "--principal", "arn:aws:iam::111122223333:user/alice"], "needs --store"),
+    ],
+)
+def test_check_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str) -> None:
+    path = write(tmp_path, "p.json", document(allow()))
+    code, out, err = run(capsys, "check", path, *argv)
+    assert (code, out) == (1, "")
+    assert err.startswith("kmsd policy check: ") and message in err
+
+
+def test_check_key_policy_mode(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = {"Sid": "Root", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::111122223333:root"}}
+    good = write(tmp_path, "good.json", document({**root, "Action": "kms:*", "Resource": "*"}))
+    assert run(capsys, "check", good, "--kind", "key") == (0, "ok: valid key policy, 1 statement, no findings\n", "")
+    code, out, _ = run(capsys, "check", good, "--kind", "RESOURCE_POLICY", "--resource-type", "AWS::KMS::Key")
+    assert (code, out) == (0, "ok: valid key policy, 1 statement, no findings\n")
+    # The account root may not put the policy again: KMS's lockout safety check refuses it.
+    locked = write(tmp_path, "locked.json", document({**root, "Action": "kms:Encrypt", "Resource": "*"}))
+    code, out, _ = run(capsys, "check", locked, "--kind", "key")
+    assert code == 1
+    assert "[KMS_KEY_POLICY_LOCKOUT]" in out
+    assert run(capsys, "check", locked, "--kind", "resource")[0] == 0
 
 
 @pytest.mark.parametrize(
@@ -68,10 +129,11 @@ def test_check_applies_the_chosen_limit(tmp_path: Path, capsys: pytest.CaptureFi
 )
 def test_check_never_shows_a_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str], content: Any) -> None:
     path = write(tmp_path, "bad.json", content)
-    for kind in ("identity", "resource", "boundary", "session"):
+    for kind in ("identity", "resource", "boundary", "session", "key"):
         code, out, err = run(capsys, "check", path, "--kind", kind)
         assert code == 1
-        assert out.startswith("error: ")
+        assert ": error: " in out.splitlines()[0]
+        assert out.endswith(f"fail: not a valid {kind} policy, 1 error\n")
         assert "Traceback" not in out + err
 
 
@@ -220,5 +282,5 @@ def test_module_runs_as_a_program(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 1
-    assert done.stdout.startswith("error: Syntax errors in policy.")
+    assert done.stdout.startswith(f"{path}:1:1: error: Syntax errors in policy.")
     assert "Traceback" not in done.stderr

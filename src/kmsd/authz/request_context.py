@@ -58,6 +58,10 @@ ContextValue = str | tuple[str, ...]
 # key only in IAM policies."
 IAM_ONLY_KEYS = frozenset({"aws:ResourceTag/*", "kms:ResourceAliases"})
 
+# "kms:CustomerMasterKeySpec" and "kms:CustomerMasterKeyUsage" are deprecated names that "work the same way.
+# Only the names differ.": each is set wherever the key it stands for is.
+DEPRECATED_KEYS = {"kms:CustomerMasterKeySpec": "kms:KeySpec", "kms:CustomerMasterKeyUsage": "kms:KeyUsage"}
+
 
 # The request member under which the KMS service hands on the attestation document of ``Recipient`` once it has
 # verified it (kmsd.kms.recipient); no AWS member has a colon in its name, so no request can set it.
@@ -326,9 +330,8 @@ def key_fact_keys(key: KeyRecord, aliases: Sequence[str], supported: frozenset[s
     if key.multi_region:
         # "kms:MultiRegionKeyType": PRIMARY or REPLICA, for multi-Region keys only.
         keys["kms:MultiRegionKeyType"] = "REPLICA" if key.is_replica else "PRIMARY"
-    # The deprecated names "work the same way. Only the names differ."
-    keys["kms:CustomerMasterKeySpec"] = key.key_spec
-    keys["kms:CustomerMasterKeyUsage"] = key.key_usage
+    for old, new in DEPRECATED_KEYS.items():
+        keys[old] = keys[new]
     if aliases:
         keys["kms:ResourceAliases"] = tuple(aliases)
     for tag_key, tag_value in key.tags.items():
@@ -342,9 +345,10 @@ def _created_key_keys(params: Mapping[str, Any], supported: frozenset[str]) -> d
     default = default_key_spec()
     spec = params.get("KeySpec") or params.get("CustomerMasterKeySpec") or default.name
     if "kms:KeySpec" in supported:
-        keys["kms:KeySpec"] = keys["kms:CustomerMasterKeySpec"] = str(spec)
-        usage = str(params.get("KeyUsage") or default.key_usages[0])
-        keys["kms:KeyUsage"] = keys["kms:CustomerMasterKeyUsage"] = usage
+        keys["kms:KeySpec"] = str(spec)
+        keys["kms:KeyUsage"] = str(params.get("KeyUsage") or default.key_usages[0])
+        for old, new in DEPRECATED_KEYS.items():
+            keys[old] = keys[new]
         keys["kms:KeyOrigin"] = str(params.get("Origin") or "AWS_KMS")
         keys["kms:MultiRegion"] = "true" if params.get("MultiRegion") else "false"
         if params.get("MultiRegion"):

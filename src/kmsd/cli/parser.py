@@ -19,7 +19,7 @@ from kmsd.cli.policy import run_check, run_console_default, run_explain
 from kmsd.cli.serve import run_serve
 from kmsd.cli.store import run_store_check, run_store_copy, run_store_migrate
 from kmsd.crypto.key_spec import KEY_SPECS
-from kmsd.policy.commands import KINDS, LIMITS
+from kmsd.policy.commands import CHECK_KINDS, KEY_RESOURCE_TYPE, LIMITS, UNSUPPORTED_KINDS
 
 DEFAULT_STORE_URL = "sqlite:///./.kmsd/kmsd.db"
 
@@ -161,17 +161,7 @@ def _add_policy(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     policy = commands.add_parser("policy", help="check and explain IAM policy documents offline")
     policy_commands = policy.add_subparsers(dest="policy_command", required=True)
 
-    check = policy_commands.add_parser("check", help="validate a policy document and print findings")
-    check.add_argument("file", metavar="FILE", help="the policy document (JSON); - reads stdin")
-    check.add_argument(
-        "--kind", choices=sorted(KINDS), default="identity", help="the kind of policy (default: %(default)s)"
-    )
-    check.add_argument(
-        "--limit",
-        choices=sorted(LIMITS),
-        help="size limit to apply (default: key for resource, session for session, managed otherwise)",
-    )
-    check.set_defaults(handler=run_check)
+    _add_policy_check(policy_commands)
 
     explain = policy_commands.add_parser("explain", help="decide one request against policy files and explain it")
     explain.add_argument("--action", required=True, help="e.g. kms:Encrypt (required)")
@@ -399,3 +389,51 @@ def _add_audit(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--json", action="store_true", help="print each event's CloudTrail record as one JSON line (default: text)"
     )
     query.set_defaults(handler=run_audit_query)
+
+
+def _add_policy_check(policy_commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    check = policy_commands.add_parser(
+        "check", help="lint a policy document: IAM Access Analyzer's findings, with KMS's for key policies"
+    )
+    check.add_argument("file", metavar="FILE", help="the policy document (JSON); - reads stdin")
+    check.add_argument(
+        "--kind",
+        choices=[*sorted(CHECK_KINDS), *UNSUPPORTED_KINDS],
+        default="identity",
+        help="the kind of policy: kmsd's names, key for a key policy, or ValidatePolicy's policyType "
+        "(default: %(default)s)",
+    )
+    check.add_argument(
+        "--resource-type",
+        metavar="TYPE",
+        help=f"ValidatePolicy's validatePolicyResourceType; {KEY_RESOURCE_TYPE} checks a key policy (default: none)",
+    )
+    check.add_argument(
+        "--limit",
+        choices=sorted(LIMITS),
+        help="size limit to apply (default: key for resource and key, session for session, managed otherwise)",
+    )
+    check.add_argument(
+        "--fail-on",
+        choices=["error", "security-warning", "warning", "suggestion"],
+        default="error",
+        help="exit 1 when a finding is this severe or more (default: %(default)s)",
+    )
+    check.add_argument(
+        "--store",
+        metavar="URL",
+        help="a key policy: also check it against this store's IAM policies and lockout rule (default: none)",
+    )
+    check.add_argument(
+        "--key",
+        metavar="ARN",
+        help="the key the key policy is for; its account is the one checked (default: the account the policy "
+        "delegates to)",
+    )
+    check.add_argument(
+        "--principal",
+        metavar="ARN",
+        help="who would put the key policy, for the lockout check (default: the key's account root)",
+    )
+    _add_json_option(check, "the findings (a ValidatePolicy response)")
+    check.set_defaults(handler=run_check)

@@ -2,7 +2,13 @@
 
 ``check`` and ``explain`` run :mod:`kmsd.policy.commands`; ``check`` is given
 the actions of the services kmsd speaks (:mod:`kmsd.cli.known_actions`), so a
-typo such as ``kms:Encrpt`` is reported with the nearest real action.
+typo such as ``kms:Encrpt`` is reported with the nearest real action, and
+KMS's checks (:mod:`kmsd.authz.policy_checks`).  For a key policy those
+include the lockout safety check, asked of the live authorizer: against the
+``--store`` given (which is only read), or else against a throwaway store
+holding nothing but the account, where the account's root user is the only
+principal there can be.  With ``--store``, identity policies of the key's
+account that name the key are checked against the key policy's delegation.
 ``console-default`` prints the key policy AWS's console writes for a new key
 (:mod:`kmsd.authz.console_policy`), ready for ``CreateKey --policy``.
 """
@@ -12,15 +18,77 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from kmsd.authz.console_policy import ConsoleKeyType, ConsolePolicyError, console_key_policy_document
 from kmsd.cli.known_actions import known_actions
 from kmsd.crypto.key_spec import KEY_SPECS
 from kmsd.policy import commands
+from kmsd.policy.findings import FindingType
+from kmsd.policy.lint import PolicyCheck
 
 
 def run_check(args: argparse.Namespace) -> int:
-    return commands.check(args.file, args.kind, args.limit, known_actions())
+    """Exit 1 when a finding is as severe as ``--fail-on`` or the check cannot be made, else 0."""
+    from kmsd.authz.explain import ExplainError
+    from kmsd.store.base import StoreError
+
+    fail_on = FindingType[args.fail_on.upper().replace("-", "_")]
+    try:
+        target = commands.check_target(args.kind, args.resource_type)
+        if not target.key_policy and (args.store or args.key or args.principal):
+            raise commands.UsageError("--store, --key and --principal check a key policy: add --kind key")
+        with _key_policy_checks(args, target.key_policy) as checks:
+            return commands.check(
+                args.file,
+                target,
+                args.limit,
+                known_actions(),
+                checks=checks,
+                as_json=args.json,
+                fail_on=fail_on,
+            )
+    except (commands.UsageError, ExplainError, StoreError) as error:
+        print(f"kmsd policy check: {error}", file=sys.stderr)
+        return 1
+
+
+@contextmanager
+def _key_policy_checks(args: argparse.Namespace, key_policy: bool) -> Iterator[list[PolicyCheck]]:
+    """KMS's checks for the target, with the store they read open while they run."""
+    from kmsd.authz.policy_checks import delegation_check, lockout_check, offline_checks
+    from kmsd.clock import SystemClock
+    from kmsd.store.sqlite import SqliteStore
+    from kmsd.store.urls import open_store
+
+    checks = offline_checks(key_policy)
+    if not key_policy:
+        yield checks
+        return
+    clock = SystemClock()
+    if args.store is not None:
+        store = open_store(args.store)
+        try:
+            lockout = lockout_check(store, clock, principal=args.principal, key_arn=args.key)
+            yield [*checks, lockout, delegation_check(store, principal=args.principal, key_arn=args.key)]
+        finally:
+            store.close()
+        return
+    if args.principal is not None and not _is_root(args.principal):
+        raise commands.UsageError("a --principal other than an account root needs --store, where it exists")
+    with tempfile.TemporaryDirectory(prefix="kmsd-policy-check-") as directory:
+        scratch = SqliteStore(Path(directory) / "scratch.db")
+        try:
+            yield [*checks, lockout_check(scratch, clock, principal=args.principal, key_arn=args.key, scratch=True)]
+        finally:
+            scratch.close()
+
+
+def _is_root(principal: str) -> bool:
+    return principal.isdigit() or (principal.startswith("arn:") and principal.endswith(":root"))
 
 
 def run_explain(args: argparse.Namespace) -> int:

@@ -137,9 +137,9 @@ def _user_set(store: Store, user_id: str) -> IdentityPolicySet:
     user = store.get_user_by_id(user_id)
     if user is None:
         return NO_POLICIES
-    policies = _owned(store, "user", user.user_id, user.arn)
+    policies = owned_policies(store, "user", user.user_id, user.arn)
     for group in store.list_groups_for_user(user.user_id):
-        policies.extend(_owned(store, "group", group.group_id, group.arn))
+        policies.extend(owned_policies(store, "group", group.group_id, group.arn))
     boundary = _boundary(store, user.permissions_boundary_arn)
     return IdentityPolicySet(identity=_unique(policies), boundary=boundary)
 
@@ -149,7 +149,7 @@ def _role_session_set(store: Store, principal: Principal) -> IdentityPolicySet:
     role = store.get_role_by_id(session.role_id) if session is not None and session.role_id is not None else None
     if session is None or role is None:
         return NO_POLICIES
-    identity = _unique(_owned(store, "role", role.role_id, role.arn))
+    identity = _unique(owned_policies(store, "role", role.role_id, role.arn))
     boundary = _boundary(store, role.permissions_boundary_arn)
     session_policies: list[Policy] = []
     if session.policy is not None:
@@ -162,7 +162,7 @@ def _role_session_set(store: Store, principal: Principal) -> IdentityPolicySet:
     return IdentityPolicySet(identity=identity, boundary=boundary, session=tuple(session_policies))
 
 
-def _owned(store: Store, owner_kind: OwnerKind, owner_id: str, owner_arn: str) -> list[Policy]:
+def owned_policies(store: Store, owner_kind: OwnerKind, owner_id: str, owner_arn: str) -> list[Policy]:
     """The inline and attached managed policies of one user, group or role, as identity policies."""
     policies = [
         _parse(

@@ -2,7 +2,7 @@
 
 IAM accepts any ``service:Name`` in a policy, so a typo (``kms:Encrpt``)
 parses, grants nothing and is easy to miss; IAM Access Analyzer reports it
-("IAM Access Analyzer policy check reference": *Unsupported action*).  The
+("IAM Access Analyzer policy check reference": *Error – Invalid action*).  The
 policy engine does not know which actions exist: the caller passes them in
 per service prefix (``kmsd policy check`` reads them from the botocore models
 kmsd vendors), and only actions of those services are checked.  A wildcard
@@ -16,23 +16,26 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Mapping
 
-from kmsd.policy.findings import Finding, Severity
+from kmsd.policy.findings import Finding, FindingType
+from kmsd.policy.locations import index, statement_path, value
 from kmsd.policy.model import Policy
 from kmsd.policy.wildcard import compile_tokens, tokens_from_text
 
 
 def unknown_actions(policy: Policy, known: Mapping[str, Iterable[str]]) -> list[Finding]:
-    """A warning for each ``Action``/``NotAction`` entry of a known service that names no action of it.
+    """An INVALID_ACTION error for each ``Action``/``NotAction`` entry of a known service that names no action of it.
 
     ``known`` maps a service prefix (``kms``) to its action names (``Encrypt``), in any case.
     """
     by_service = {service.lower(): {name.lower(): name for name in names} for service, names in known.items()}
     findings: list[Finding] = []
     for statement in policy.statements:
-        for pattern in (*(statement.action or ()), *(statement.not_action or ())):
+        element = "Action" if statement.action is not None else "NotAction"
+        for position, pattern in enumerate(statement.action or statement.not_action or ()):
             message = _problem(pattern, by_service)
             if message is not None:
-                findings.append(Finding(Severity.WARNING, "unknown-action", message, statement.label))
+                path = statement_path(statement.index, value(element), index(position))
+                findings.append(Finding(FindingType.ERROR, "INVALID_ACTION", message, (path,)))
     return findings
 
 
@@ -47,9 +50,10 @@ def _problem(pattern: str, by_service: Mapping[str, Mapping[str, str]]) -> str |
         matcher = compile_tokens(tokens_from_text(folded))
         if any(matcher(candidate) for candidate in names):
             return None
-        return f"`{pattern}` matches no {service} action"
+        return f"The action {pattern} matches no {service} action."
     if folded in names:
         return None
     close = difflib.get_close_matches(folded, list(names), n=1, cutoff=0.6)
-    hint = f": did you mean {service}:{names[close[0]]}?" if close else ""
-    return f"`{pattern}` is not a {service} action{hint}"
+    # Access Analyzer's wording: "The action does not exist. Did you mean ...?"
+    hint = f" Did you mean {service}:{names[close[0]]}?" if close else ""
+    return f"The action {pattern} does not exist.{hint}"

@@ -1,9 +1,14 @@
 """``kmsd policy check`` and ``kmsd policy explain``: the policy engine behind the command line.
 
-:func:`check` validates a document as a policy of one kind and prints AWS's
-reason for a refusal, the warnings of :mod:`kmsd.policy.findings` and, for
-the services the caller names, actions that do not exist
-(:mod:`kmsd.policy.action_names`); it returns 1 when the document is refused.
+:func:`check` lints a document as a policy of one kind
+(:func:`kmsd.policy.lint.lint_policy`: AWS's reason for a refusal, the
+findings of :mod:`kmsd.policy.findings`, actions that do not exist in the
+services the caller names, and the caller's extra checks) and prints the
+findings with their line and column, or the ``ValidatePolicy`` response as
+JSON; it returns 1 when a finding is at least as severe as ``fail_on``
+(ERROR by default, so a refused document fails).  The kind is one of
+kmsd's names or AWS's ``policyType`` values (:func:`check_target`), with
+``key`` (or the ``AWS::KMS::Key`` resource type) for a key policy.
 :func:`explain` evaluates a request (action, resource, principal ARN,
 condition keys) against policy files and prints the decision, AWS's
 AccessDenied wording for a denial and a per-statement trace, or one JSON
@@ -20,15 +25,15 @@ import json
 import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kmsd.policy.action_names import unknown_actions
 from kmsd.policy.context import PrincipalInfo, RequestContext
 from kmsd.policy.errors import PolicyValidationError
 from kmsd.policy.evaluate import evaluate
 from kmsd.policy.explain import render_text
-from kmsd.policy.findings import Severity, review
+from kmsd.policy.findings import FindingType
 from kmsd.policy.limits import (
     GROUP_INLINE_POLICY,
     KEY_POLICY,
@@ -38,6 +43,7 @@ from kmsd.policy.limits import (
     USER_INLINE_POLICY,
     SizeLimit,
 )
+from kmsd.policy.lint import LintReport, PolicyCheck, lint_policy
 from kmsd.policy.model import Policy, PolicyKind
 from kmsd.policy.parser import parse_policy
 
@@ -47,6 +53,17 @@ KINDS = {
     "boundary": PolicyKind.PERMISSIONS_BOUNDARY,
     "session": PolicyKind.SESSION,
 }
+# ``kmsd policy check --kind``: kmsd's names, ``key`` for a key policy, and ValidatePolicy's policyType values.
+CHECK_KINDS = {
+    **KINDS,
+    "key": PolicyKind.RESOURCE,
+    "IDENTITY_POLICY": PolicyKind.IDENTITY,
+    "RESOURCE_POLICY": PolicyKind.RESOURCE,
+}
+# ValidatePolicy's policy types for AWS Organizations, which kmsd does not have.
+UNSUPPORTED_KINDS = ("SERVICE_CONTROL_POLICY", "RESOURCE_CONTROL_POLICY")
+# ValidatePolicy's validatePolicyResourceType for a key policy (AWS's enum does not list it; kmsd adds it).
+KEY_RESOURCE_TYPE = "AWS::KMS::Key"
 LIMITS = {
     "key": KEY_POLICY,
     "managed": MANAGED_POLICY,
@@ -66,37 +83,84 @@ class UsageError(Exception):
     """A problem with the command line or its files, reported as one line."""
 
 
+@dataclass(frozen=True)
+class CheckTarget:
+    """What ``kmsd policy check`` checks a document as: its kind, the name to print, and whether it is a key policy."""
+
+    kind: PolicyKind
+    name: str
+    key_policy: bool
+
+
+def check_target(kind_name: str, resource_type: str | None = None) -> CheckTarget:
+    """The target ``--kind`` and ``--resource-type`` name; UsageError for what kmsd does not check."""
+    if kind_name in UNSUPPORTED_KINDS:
+        raise UsageError(f"policy type {kind_name} is not supported: kmsd has no AWS Organizations policies")
+    kind = CHECK_KINDS[kind_name]
+    if resource_type is not None and resource_type != KEY_RESOURCE_TYPE:
+        raise UsageError(f"resource type {resource_type} is not supported: kmsd checks {KEY_RESOURCE_TYPE} only")
+    key_policy = kind_name == "key" or resource_type == KEY_RESOURCE_TYPE
+    if key_policy and kind is not PolicyKind.RESOURCE:
+        raise UsageError(f"resource type {KEY_RESOURCE_TYPE} needs a resource policy, not --kind {kind_name}")
+    name = (
+        "key"
+        if key_policy
+        else {"IDENTITY_POLICY": "identity", "RESOURCE_POLICY": "resource"}.get(kind_name, kind_name)
+    )
+    return CheckTarget(kind, name, key_policy)
+
+
+_FINDING_NAMES = {
+    FindingType.ERROR: "error",
+    FindingType.SECURITY_WARNING: "security warning",
+    FindingType.WARNING: "warning",
+    FindingType.SUGGESTION: "suggestion",
+}
+
+
 def check(
     file: str,
-    kind_name: str = "identity",
+    target: CheckTarget,
     limit_name: str | None = None,
     known_actions: Mapping[str, Iterable[str]] | None = None,
+    *,
+    checks: Sequence[PolicyCheck] = (),
+    as_json: bool = False,
+    fail_on: FindingType = FindingType.ERROR,
 ) -> int:
-    """``kmsd policy check``: 0 when ``file`` is a valid policy of ``kind_name`` (findings printed), else 1.
+    """``kmsd policy check``: print the findings on ``file``; 1 when one is at least as severe as ``fail_on``.
 
-    ``known_actions`` (service prefix → action names) turns on the unknown-action warnings for those services.
+    ``known_actions`` (service prefix → action names) turns on the invalid-action errors for those services;
+    ``checks`` are run on the parsed policy too.
     """
-    kind = KINDS[kind_name]
-    limit = LIMITS[limit_name] if limit_name else None
+    limit_key = limit_name or ("key" if target.key_policy else None)
+    limit = LIMITS[limit_key] if limit_key else None
     try:
         text = _read(file)
-        policy = parse_policy(text, kind, Path(file).stem, max_size=limit)
     except UsageError as error:
         print(f"kmsd policy check: {error}", file=sys.stderr)
         return 1
-    except PolicyValidationError as error:
-        detail = f" ({error.detail})" if error.detail else ""
-        print(f"error: {error.message}{detail}")
-        return 1
-    findings = review(policy)
-    if known_actions:
-        findings.extend(unknown_actions(policy, known_actions))
-    for finding in findings:
-        print(finding.render())
-    warnings = sum(1 for finding in findings if finding.severity is not Severity.SUGGESTION)
-    count = len(policy.statements)
-    print(f"ok: valid {kind_name} policy, {_plural(count, 'statement')}, {_plural(warnings, 'warning')}")
-    return 0
+    report = lint_policy(text, target.kind, limit=limit, known_actions=known_actions, checks=checks)
+    worst = report.worst()
+    failed = worst is not None and worst.severity <= fail_on.severity
+    if as_json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        source = "<stdin>" if file == "-" else file
+        for finding in report.findings:
+            print(finding.render(source))
+        print(_summary(report, target, failed))
+    return 1 if failed else 0
+
+
+def _summary(report: LintReport, target: CheckTarget, failed: bool) -> str:
+    counts = [_plural(report.count(kind), name) for kind, name in _FINDING_NAMES.items() if report.count(kind)]
+    found = ", ".join(counts) if counts else "no findings"
+    verdict = "fail" if failed else "ok"
+    if report.policy is None:
+        return f"{verdict}: not a valid {target.name} policy, {found}"
+    statements = _plural(len(report.policy.statements), "statement")
+    return f"{verdict}: valid {target.name} policy, {statements}, {found}"
 
 
 def _plural(count: int, noun: str) -> str:

@@ -42,6 +42,10 @@ class SizeLimit:
                 size=size,
                 limit=self.limit,
                 detail=f"the {self.name} is {size} {self.unit}; the limit is {self.limit} {self.unit}",
+                # Access Analyzer's "Policy size exceeds ... quota" checks (a key policy is a resource policy).
+                code="POLICY_SIZE_EXCEEDS_RESOURCE_POLICY_QUOTA"
+                if self.counts_whitespace
+                else "POLICY_SIZE_EXCEEDS_IDENTITY_POLICY_QUOTA",
             )
 
 
