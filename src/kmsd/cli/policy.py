@@ -59,6 +59,7 @@ def run_check(args: argparse.Namespace) -> int:
 @contextmanager
 def _key_policy_checks(args: argparse.Namespace, key_policy: bool) -> Iterator[list[PolicyCheck]]:
     """KMS's checks for the target, with the store they read open while they run."""
+    from kmsd.authz.explain import principal_from_arn
     from kmsd.authz.policy_checks import delegation_check, lockout_check, offline_checks
     from kmsd.clock import SystemClock
     from kmsd.store.sqlite import SqliteStore
@@ -72,6 +73,9 @@ def _key_policy_checks(args: argparse.Namespace, key_policy: bool) -> Iterator[l
     if args.store is not None:
         store = open_store(args.store)
         try:
+            if args.principal is not None:
+                # Said before the document is read: the check cannot be made for a principal that is not there.
+                principal_from_arn(store, clock, args.principal)
             lockout = lockout_check(store, clock, principal=args.principal, key_arn=args.key)
             yield [*checks, lockout, delegation_check(store, principal=args.principal, key_arn=args.key)]
         finally:
