@@ -100,6 +100,7 @@ def test_check_fail_on(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
         (["--resource-type", "AWS::KMS::Key"], "resource type AWS::KMS::Key needs a resource policy"),
         (["--store", "sqlite:///x.db"], "--store, --key and --principal check a key policy"),
         (["--kind", "key", "--principal", "arn:aws:iam::111122223333:user/alice"], "needs --store"),
+        (["--kind", "key", "--store", "sqlite:///no/such/kmsd.db"], "no store at sqlite:///no/such/kmsd.db"),
     ],
 )
 def test_check_usage_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str) -> None:

@@ -63,7 +63,7 @@ def _key_policy_checks(args: argparse.Namespace, key_policy: bool) -> Iterator[l
     from kmsd.authz.policy_checks import delegation_check, lockout_check, offline_checks
     from kmsd.clock import SystemClock
     from kmsd.store.sqlite import SqliteStore
-    from kmsd.store.urls import open_store
+    from kmsd.store.urls import open_store, sqlite_path
 
     checks = offline_checks(key_policy)
     if not key_policy:
@@ -71,6 +71,9 @@ def _key_policy_checks(args: argparse.Namespace, key_policy: bool) -> Iterator[l
         return
     clock = SystemClock()
     if args.store is not None:
+        if args.store.startswith("sqlite:") and not sqlite_path(args.store).exists():
+            # Opening a SQLite URL creates the file: a mistyped path would leave an empty store behind.
+            raise commands.UsageError(f"no store at {args.store}")
         store = open_store(args.store)
         try:
             if args.principal is not None:
