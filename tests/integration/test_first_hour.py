@@ -303,6 +303,18 @@ def test_authz_explain_takes_a_key_id_key_arn_alias_name_or_alias_arn(fresh_serv
 README = REPO / "README.md"
 PATH_LINE = 'export PATH="$PWD/.venv/bin:$PATH"'
 POLICY = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:Encrypt", "Resource": "*"}]}
+KEY_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Sid": "Enable IAM User Permissions",
+            "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::000000000000:root"},
+            "Action": "kms:*",
+            "Resource": "*",
+        }
+    ],
+}
 
 
 def readme_commands() -> list[str]:
@@ -336,7 +348,8 @@ def test_every_kmsd_command_in_the_readme_runs_as_written(
     assert PATH_LINE in README.read_text(encoding="utf-8")
     # The README's world: the repository's directory with ./.kmsd/ (here a copy of its layout in tmp_path, so the
     # repository's own store is untouched), a server on that store, user alice, a key KEY_ID with alias/orders,
-    # and the user's policy.json.  The shell finds kmsd only through the README's PATH line, run in the repository.
+    # the user's policy.json and a key policy, key-policy.json.  The shell finds kmsd only through the README's PATH
+    # line, run in the repository.
     server = KmsdServer(tmp_path / ".kmsd", sqlite_url(tmp_path / ".kmsd")).start()
     try:
         kms = server.root_client("kms")
@@ -344,6 +357,7 @@ def test_every_kmsd_command_in_the_readme_runs_as_written(
         kms.create_alias(AliasName="alias/orders", TargetKeyId=key_id)
         server.root_client("iam").create_user(UserName="alice")
         (tmp_path / "policy.json").write_text(json.dumps(POLICY), encoding="utf-8")
+        (tmp_path / "key-policy.json").write_text(json.dumps(KEY_POLICY), encoding="utf-8")
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "KMSD_"))}
         env["PATH"] = "/usr/local/bin:/usr/bin:/bin"  # no venv on it until the README's line puts it there
         for command in commands:
