@@ -19,7 +19,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
-from kmsd.policy import locations as at
+import kmsd.policy.locations as at
 from kmsd.policy.compiled import VARIABLES_VERSION, CompiledPolicy
 from kmsd.policy.conditions import ConditionError, compile_condition
 from kmsd.policy.errors import PolicyValidationError
