@@ -22,7 +22,14 @@ from typing import TYPE_CHECKING, Any
 
 from kmsd.api.app import KmsdApp, Runtime
 from kmsd.api.regions import RegionPolicy
+from kmsd.api.shapes import ServiceModel
+from kmsd.audit.call_record import CallObserver
 from kmsd.audit.chain import ChainSeal
+from kmsd.audit.event import AuditSink
+from kmsd.audit.fan_out import FanOut
+from kmsd.audit.file_sink import FileSink
+from kmsd.audit.observer import AuditObserver
+from kmsd.audit.redaction import Redactor
 from kmsd.audit.trail import AuditTrail
 from kmsd.clock import Clock, SystemClock
 from kmsd.crypto import RandomSource, RootKey, SystemRandomSource
@@ -136,6 +143,8 @@ class RequestOptions:
     pkcs11_module: str | None = None
     # Audit events older than this are deleted (CloudTrail's event history keeps 90 days).
     audit_retention_days: int = 90
+    # A file the audit events are also appended to, as JSON lines (kmsd.audit.file_sink); None: none.
+    audit_file: str | None = None
 
 
 class ListenError(Exception):
@@ -207,9 +216,10 @@ def build_app(
     more.setdefault("store_check_interval", parts.store.change_check_interval)
     # The sweep runs in the one process of the service that holds the store's background lease.
     more.setdefault("sweep_gate", parts.store.try_hold_background_lease)
-    more.setdefault("audit_trail", build_audit_trail(parts, options))
+    trail = more.setdefault("audit_trail", build_audit_trail(parts, options))
     return KmsdApp(
         build_runtime(parts, dev=dev, pkcs11_module=options.pkcs11_module, attestation_root=attestation_root),
+        observers=call_observers(audit_sinks(trail, options)),
         explain_denials=options.explain_denials,
         trusted_proxy_header=options.trusted_proxy_header,
         trusted_service_header=options.trusted_service_header,
@@ -227,6 +237,35 @@ def build_audit_trail(parts: Parts, options: RequestOptions) -> AuditTrail:
         parts.clock,
         retention=timedelta(days=options.audit_retention_days),
     )
+
+
+def audit_sinks(trail: AuditTrail | None, options: RequestOptions) -> list[AuditSink]:
+    """Where the audit events go: every sink gets every event (kmsd.audit.fan_out), in this order."""
+    sinks: list[AuditSink] = []
+    # The store's trail (LookupEvents, kmsd audit) first: a durable event is in the trail before the file.
+    if trail is not None:
+        sinks.append(trail)
+    if options.audit_file is not None:
+        sinks.append(FileSink(Path(options.audit_file)))
+    return sinks
+
+
+def call_observers(sinks: list[AuditSink]) -> list[CallObserver]:
+    """The app's observers of calls: the audit trail, when some sink keeps its events."""
+    if not sinks:
+        return []
+    redactors = {service: audit_redactor(service) for service in AUDITED_SERVICES}
+    return [AuditObserver(sinks[0] if len(sinks) == 1 else FanOut(sinks), redactors)]
+
+
+# The services whose calls the audit trail records with their parameters, by their name in the SigV4 scope.
+AUDITED_SERVICES = ("kms", "iam", "sts", "cloudtrail")
+
+
+def audit_redactor(service: str) -> Redactor:
+    """What of ``service``'s parameters and answers an audit record may hold, from its model."""
+    model = ServiceModel.load(service)
+    return Redactor(service, model.operations, model.shapes)
 
 
 def uvicorn_config(app: KmsdApp | str, **more: Any) -> uvicorn.Config:

@@ -123,6 +123,12 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "Enclaves) must chain to, for documents signed without Nitro hardware "
         "(default: AWS's public Nitro Enclaves root certificate, built in)",
     )
+    serve.add_argument(
+        "--audit-file",
+        metavar="PATH",
+        help="also append every audit event to PATH as JSON lines, one CloudTrail record per line (created 0600 "
+        "if missing); a call that changes something is written and fsync'ed before its answer (default: none)",
+    )
     _add_store_option(serve)
     serve.set_defaults(handler=run_serve)
 

@@ -7,9 +7,11 @@ The composition itself (store, root key, services, uvicorn) is
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
+from kmsd.audit.file_sink import open_for_append
 from kmsd.crypto.attestation import AttestationError, TrustRoot
 
 
@@ -27,7 +29,15 @@ def run_serve(args: argparse.Namespace) -> int:
         regions=tuple(args.regions) if args.regions is not None else None,
         pkcs11_module=args.pkcs11_module,
         audit_retention_days=args.audit_retention_days,
+        audit_file=args.audit_file,
     )
+    if args.audit_file is not None:
+        # Refused here, in one line, rather than by a traceback from the server (or from each worker).
+        try:
+            os.close(open_for_append(Path(args.audit_file)))
+        except OSError as error:
+            print(f"kmsd: --audit-file {args.audit_file}: {error.strerror}", file=sys.stderr)
+            return 1
     attestation_root = None
     if args.attestation_root is not None:
         try:

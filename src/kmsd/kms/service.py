@@ -42,6 +42,7 @@ from kmsd.authz.authorizer import KmsAuthorizer, KmsCall, split_permissions
 from kmsd.authz.decide import CheckResult, decide
 from kmsd.authz.grants import grant_ids_from_tokens
 from kmsd.authz.permissions import Permission, permissions_for
+from kmsd.call_notes import note_resource
 from kmsd.clock import Clock
 from kmsd.crypto import RandomSource, RootKey
 from kmsd.crypto.attestation import TrustRoot
@@ -86,6 +87,9 @@ from kmsd.kms.recipient import answering, attest
 from kmsd.kms.resolve import Resolved, key_of, nothing, own_key_of
 from kmsd.kms.token_keys import TOKEN_ORIGINS, TokenCallOffLoop
 from kmsd.store.base import Store
+
+# CloudTrail's type of a KMS key in an event's resources.
+KEY_RESOURCE_TYPE = "AWS::KMS::Key"
 
 Resolver = Callable[[KmsContext, Caller, Mapping[str, Any]], Resolved]
 Handler = Callable[[KmsContext, Caller, Mapping[str, Any], Resolved], dict[str, Any]]
@@ -311,6 +315,10 @@ class KmsService:
             else ()
         )
         resolved = entry.resolve(ctx, caller, params)
+        for named in resolved.keys.values():
+            # The audit trail lists the keys a call acted on, and records a call on another account's key there
+            # too; noted before the decision, so that a denied call names its key as well.
+            note_resource(named.key.arn, named.key.account_id, KEY_RESOURCE_TYPE)
         if inline and _uses_a_token(operation, resolved):
             # A PKCS#11 token may answer slowly (a network HSM): not on the event loop (kmsd.api.app).
             raise TokenCallOffLoop()
