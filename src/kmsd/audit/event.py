@@ -1,8 +1,10 @@
 """An audit event as built from one call, and the sink that keeps events.
 
 An :class:`AuditEvent` belongs to one account's trail (``account_id``, the
-record's ``recipientAccountId``): a cross-account call makes two events with
-the same ``eventID``, one per account, as CloudTrail does.  ``record`` is the
+record's ``recipientAccountId``): a cross-account call makes two events, one
+per account, each with its own ``eventID`` and both with the same
+``sharedEventID`` in the record, as CloudTrail does ("CloudTrail record
+contents", ``sharedEventID``).  ``record`` is the
 CloudTrail record itself, JSON-ready, with every plaintext, data key, private
 key, secret access key and session token already removed; the other fields are
 the record's own values that LookupEvents and ``kmsd audit query`` filter on,
@@ -28,7 +30,7 @@ class EventResource:
 @dataclass(frozen=True)
 class AuditEvent:
     account_id: str  # the trail it belongs to (recipientAccountId)
-    event_id: str  # eventID, a UUID; shared by the copies of a cross-account call
+    event_id: str  # eventID, a UUID, unique to this event (a cross-account call's copies share sharedEventID)
     event_time: datetime  # eventTime, UTC
     event_source: str  # "kms.amazonaws.com", "iam.amazonaws.com", "sts.amazonaws.com", ...
     event_name: str  # the operation, e.g. "Encrypt"
