@@ -68,6 +68,12 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="times the goal's cell (Encrypt, 32 connections) is measured; its ratios are medians (default: 3)",
     )
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="the JSON results file")
+    parser.add_argument(
+        "--audit-file",
+        action="store_true",
+        help="run the kmsd target with kmsd serve --audit-file (a file in the scratch directory), to measure what "
+        "building and writing the audit events costs (default: off)",
+    )
     args = parser.parse_args(argv)
     if args.duration < 1 or args.warmup < 0 or args.rounds < 1:
         parser.error("--duration and --rounds must be at least 1 and --warmup at least 0")
@@ -84,8 +90,9 @@ def _run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="kmsd-bench-") as scratch, contextlib.ExitStack() as running:
         work_dir = Path(scratch)
         store = KmsdStore.sqlite(work_dir / "store")
+        audit_args = ["--audit-file", str(work_dir / "audit.jsonl")] if args.audit_file else []
         starters: dict[str, Callable[[], contextlib.AbstractContextManager[ReadyTarget]]] = {
-            "kmsd": lambda: kmsd_uvicorn(store, work_dir),
+            "kmsd": lambda: kmsd_uvicorn(store, work_dir, extra_args=audit_args),
             "kmsd-granian": lambda: kmsd_granian(store, work_dir),
             "kmsd-sigv4": lambda: kmsd_sigv4_only(store, work_dir),
             "ceiling": lambda: ceiling(work_dir),

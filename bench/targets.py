@@ -23,7 +23,7 @@ import os
 import re
 import shutil
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,14 +80,21 @@ class KmsdStore:
 
 @contextlib.contextmanager
 def kmsd_uvicorn(
-    store: KmsdStore, log_dir: Path, *, workers: int = 1, name: str = "kmsd", own_session: bool = True
+    store: KmsdStore,
+    log_dir: Path,
+    *,
+    workers: int = 1,
+    name: str = "kmsd",
+    own_session: bool = True,
+    extra_args: Sequence[str] = (),
 ) -> Iterator[ReadyTarget]:
     """``kmsd serve`` on ``store``; with ``workers`` > 1, ``--workers N``: N processes on one port.
 
-    ``own_session``: as :func:`server_processes.running_server` takes it.
+    ``own_session``: as :func:`server_processes.running_server` takes it; ``extra_args``: more ``kmsd serve``
+    options (``--audit-file PATH``).
     """
     port = free_port()
-    command = [_tool("kmsd"), "serve", "--host", LOOPBACK, "--port", str(port), "--store", store.url]
+    command = [_tool("kmsd"), "serve", "--host", LOOPBACK, "--port", str(port), "--store", store.url, *extra_args]
     description = "kmsd serve: uvicorn + uvloop + httptools, 1 process"
     if workers > 1:
         command += ["--workers", str(workers)]

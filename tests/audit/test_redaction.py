@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from kmsd.api.shapes import ServiceModel
-from kmsd.audit.redaction import HIDDEN_MEMBERS, Redactor
+from kmsd.audit.redaction import HIDDEN_MEMBERS, Redactor, iso_seconds
 
 SERVICES = ("kms", "iam", "sts")
 MARKER = "SECRET-MARKER"
@@ -176,3 +176,11 @@ def test_what_the_model_does_not_describe_is_dropped() -> None:
     assert kms.request_parameters("NoSuchOperation", {"KeyId": "k"}) is None
     assert kms.request_parameters("Encrypt", None) is None
     assert kms.request_parameters("Encrypt", {"Plaintext": b"p"}) is None  # nothing left to show
+
+
+def test_times_are_utc_to_the_second() -> None:
+    plus_two = timezone(timedelta(hours=2))
+    assert iso_seconds(datetime(2026, 1, 2, 3, 4, 5, 999_999, tzinfo=plus_two)) == "2026-01-02T01:04:05Z"
+    assert iso_seconds(datetime(2026, 1, 2, 3, 4, 5, 1, tzinfo=UTC)) == "2026-01-02T03:04:05Z"  # the same second
+    assert iso_seconds(datetime(2026, 1, 2, 3, 4, 6)) == "2026-01-02T03:04:06Z"  # naive: taken as UTC
+    assert iso_seconds(datetime(1969, 12, 31, 23, 59, 59, 500_000, tzinfo=UTC)) == "1969-12-31T23:59:59Z"

@@ -21,7 +21,7 @@ sinks keep it before the caller hears of the change.
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Mapping
 
 from kmsd.audit.call_record import CallRecord
@@ -60,7 +60,7 @@ def audit_events(record: CallRecord, redactor: Redactor | None) -> tuple[AuditEv
         return ()
     resources = _resources(record)
     caller_account = caller.principal.account_id
-    body = cloudtrail_record(record, redactor, str(uuid.uuid4()), resources)
+    body = cloudtrail_record(record, redactor, new_event_id(), resources)
     error = record.error
     others: list[str] = []
     if error is None or error.code not in _ACCESS_DENIED:
@@ -73,9 +73,9 @@ def audit_events(record: CallRecord, redactor: Redactor | None) -> tuple[AuditEv
     error_code = error.code if error is not None else None
     bodies = [body]
     if others:
-        body["sharedEventID"] = str(uuid.uuid4())
+        body["sharedEventID"] = new_event_id()
         # A shallow copy each: the copies share every nested value, which no one changes once built.
-        bodies.extend({**body, "eventID": str(uuid.uuid4()), "recipientAccountId": other} for other in others)
+        bodies.extend({**body, "eventID": new_event_id(), "recipientAccountId": other} for other in others)
     return tuple(
         AuditEvent(
             account_id=copy["recipientAccountId"],
@@ -93,6 +93,17 @@ def audit_events(record: CallRecord, redactor: Redactor | None) -> tuple[AuditEv
         )
         for copy in bodies
     )
+
+
+# RFC 9562 §5.4: the variant bits 10 make the first hex digit of the fourth group 8, 9, a or b.
+_VARIANT_DIGIT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
+
+
+def new_event_id() -> str:
+    """A random version-4 UUID, formatted straight from the random bytes (as kmsd.api.request_ids does, for the
+    same reason: a third of ``str(uuid.uuid4())``'s cost, on every call)."""
+    digits = os.urandom(16).hex()
+    return f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-{_VARIANT_DIGIT[digits[16]]}{digits[17:20]}-{digits[20:]}"
 
 
 def _resources(record: CallRecord) -> list[ResourceNote]:

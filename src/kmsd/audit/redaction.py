@@ -26,8 +26,9 @@ into ISO 8601 text.
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,30 +47,77 @@ HIDDEN_MEMBERS: Mapping[str, frozenset[str]] = {
 _SCALAR_TYPES = frozenset({"string", "integer", "long", "boolean", "double", "float", "timestamp"})
 
 
-@dataclass
 class _Structure:
-    # model member name -> (CloudTrail's name, what of its value is kept)
-    members: dict[str, tuple[str, _Node]] = field(default_factory=dict)
+    """A structure: its members the record may hold, each by CloudTrail's name, with what of its value is kept."""
+
+    __slots__ = ("members",)
+
+    def __init__(self) -> None:
+        self.members: dict[str, tuple[str, _Node]] = {}
+
+    def keep(self, value: Any) -> Any:
+        if not isinstance(value, Mapping):
+            return _DROPPED
+        kept: dict[str, Any] = {}
+        members = self.members
+        for name, member_value in value.items():
+            member = members.get(name)
+            if member is None or member_value is None:
+                continue
+            safe = member[1].keep(member_value)
+            if safe is not _DROPPED:
+                kept[member[0]] = safe
+        return kept
 
 
-@dataclass(frozen=True)
 class _List:
-    item: _Node
+    __slots__ = ("item",)
+
+    def __init__(self, item: _Node) -> None:
+        self.item = item
+
+    def keep(self, value: Any) -> Any:
+        if not isinstance(value, list | tuple):
+            return _DROPPED
+        keep = self.item.keep
+        items = [keep(item) for item in value]
+        return [item for item in items if item is not _DROPPED]
 
 
-@dataclass(frozen=True)
 class _Map:
-    value: _Node
+    __slots__ = ("value",)
+
+    def __init__(self, value: _Node) -> None:
+        self.value = value
+
+    def keep(self, value: Any) -> Any:
+        if not isinstance(value, Mapping):
+            return _DROPPED
+        keep = self.value.keep
+        kept = {}
+        for key, entry in value.items():
+            safe = keep(entry)
+            if safe is not _DROPPED and isinstance(key, str):
+                kept[key] = safe
+        return kept
 
 
-@dataclass(frozen=True)
 class _Scalar:
-    pass
+    __slots__ = ()
+
+    def keep(self, value: Any) -> Any:
+        # Only the JSON scalars; bytes (or anything else a service put where the model says text) are dropped.
+        kind = type(value)
+        if kind is str or kind is int or kind is bool or kind is float:
+            return value
+        if isinstance(value, datetime):
+            return iso_seconds(value)
+        return _DROPPED
 
 
 _Node = _Structure | _List | _Map | _Scalar
 _SCALAR = _Scalar()
-_DROPPED = object()  # what _kept returns for a value no record may hold
+_DROPPED: Any = object()  # what keep returns for a value no record may hold
 
 
 class Redactor:
@@ -156,41 +204,8 @@ _UNSET: Any = object()
 def _as_record(node: _Node | None, value: Mapping[str, Any]) -> dict[str, Any] | None:
     if node is None:
         return None
-    kept = _kept(node, value)
+    kept = node.keep(value)
     return kept if isinstance(kept, dict) and kept else None
-
-
-def _kept(node: _Node, value: Any) -> Any:
-    """What of ``value`` a record may hold under ``node``, or _DROPPED."""
-    if isinstance(node, _Structure):
-        if not isinstance(value, Mapping):
-            return _DROPPED
-        kept: dict[str, Any] = {}
-        members = node.members
-        for name, member_value in value.items():
-            member = members.get(name)
-            if member is None or member_value is None:
-                continue
-            safe = _kept(member[1], member_value)
-            if safe is not _DROPPED:
-                kept[member[0]] = safe
-        return kept
-    if isinstance(node, _Scalar):
-        # Only the JSON scalars; bytes (or anything else a service put where the model says text) are dropped.
-        if isinstance(value, str | bool | int | float):
-            return value
-        if isinstance(value, datetime):
-            return iso_seconds(value)
-        return _DROPPED
-    if isinstance(node, _List):
-        if not isinstance(value, list | tuple):
-            return _DROPPED
-        items = (_kept(node.item, item) for item in value)
-        return [item for item in items if item is not _DROPPED]
-    if not isinstance(value, Mapping):
-        return _DROPPED
-    entries = ((key, _kept(node.value, entry)) for key, entry in value.items())
-    return {key: entry for key, entry in entries if isinstance(key, str) and entry is not _DROPPED}
 
 
 def _collect_names(node: _Node | None, names: set[str], seen: set[int]) -> None:
@@ -207,8 +222,20 @@ def _collect_names(node: _Node | None, names: set[str], seen: set[int]) -> None:
         _collect_names(node.value, names, seen)
 
 
+# The last second formatted, and its text: every call of a second has the same eventTime, formatted once.
+_last_second: tuple[int, str] = (-1, "")
+
+
 def iso_seconds(moment: datetime) -> str:
-    """CloudTrail's time format: UTC, to the second, with a ``Z`` (``2025-05-20T20:46:16Z``)."""
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    """CloudTrail's time format: UTC, to the second, with a ``Z`` (``2025-05-20T20:46:16Z``); a naive
+    ``moment`` is taken as UTC."""
+    global _last_second
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    second = math.floor(moment.timestamp())
+    last = _last_second  # one read: another thread may replace it meanwhile
+    if last[0] == second:
+        return last[1]
+    text = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
+    _last_second = (second, text)
+    return text
