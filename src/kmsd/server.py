@@ -216,10 +216,10 @@ def build_app(
     more.setdefault("store_check_interval", parts.store.change_check_interval)
     # The sweep runs in the one process of the service that holds the store's background lease.
     more.setdefault("sweep_gate", parts.store.try_hold_background_lease)
-    more.setdefault("audit_trail", build_audit_trail(parts, options))
+    trail = more.setdefault("audit_trail", build_audit_trail(parts, options))
     return KmsdApp(
         build_runtime(parts, dev=dev, pkcs11_module=options.pkcs11_module, attestation_root=attestation_root),
-        observers=call_observers(audit_sinks(options)),
+        observers=call_observers(audit_sinks(trail, options)),
         explain_denials=options.explain_denials,
         trusted_proxy_header=options.trusted_proxy_header,
         trusted_service_header=options.trusted_service_header,
@@ -239,12 +239,12 @@ def build_audit_trail(parts: Parts, options: RequestOptions) -> AuditTrail:
     )
 
 
-def audit_sinks(options: RequestOptions) -> list[AuditSink]:
+def audit_sinks(trail: AuditTrail | None, options: RequestOptions) -> list[AuditSink]:
     """Where the audit events go: every sink gets every event (kmsd.audit.fan_out), in this order."""
     sinks: list[AuditSink] = []
-    # The store's trail (build_audit_trail: LookupEvents, kmsd audit) goes first here, so that a durable event is
-    # in the trail before the file, once the multi-node hot-path test tells its batches from the sweep's
-    # transactions with real calls' events (tests/multi_node/test_hot_path.py).
+    # The store's trail (LookupEvents, kmsd audit) first: a durable event is in the trail before the file.
+    if trail is not None:
+        sinks.append(trail)
     if options.audit_file is not None:
         sinks.append(FileSink(Path(options.audit_file)))
     return sinks

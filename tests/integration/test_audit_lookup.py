@@ -54,7 +54,7 @@ def test_lookup_events_finds_an_accounts_events_newest_first_with_aws_fields(
         make_event(DEFAULT_ACCOUNT, name, when=now - timedelta(minutes=m), key_arn=arn)
         for m, name in ((3, "CreateKey"), (2, "Encrypt"), (1, "Decrypt"))
     ]
-    theirs = make_event(other_account[0], "Encrypt", key_arn=arn, event_id=mine[1].event_id)  # the other copy
+    theirs = make_event(other_account[0], "Encrypt", key_arn=arn)  # the other account's copy, an event of its own
     seed(server, [*mine, theirs])
     cloudtrail = server.root_client("cloudtrail")
     found = cloudtrail.lookup_events(LookupAttributes=[{"AttributeKey": "ResourceName", "AttributeValue": arn}])
@@ -72,7 +72,7 @@ def test_lookup_events_finds_an_accounts_events_newest_first_with_aws_fields(
     assert [
         (event["EventId"], json.loads(event["CloudTrailEvent"])["recipientAccountId"])
         for event in theirs_found["Events"]
-    ] == [(mine[1].event_id, other_account[0])]
+    ] == [(theirs.event_id, other_account[0])]
 
 
 def test_each_lookup_attribute_and_the_time_range_narrow_the_answer(server: KmsdServer) -> None:

@@ -257,6 +257,14 @@ def _audit_transactions(trips: list[RoundTrip]) -> tuple[list[str], list[list[st
         group.append(trip)
         if trip.sql in ("COMMIT", "ROLLBACK") or (trip.sql not in TRANSACTION_CONTROL and len(group) == 1):
             del open_groups[trip.connection]
-    audit = [[trip.sql for trip in group] for group in groups if any("audit_" in trip.sql for trip in group)]
-    audit_trips = {id(trip) for group in groups if any("audit_" in trip.sql for trip in group) for trip in group}
-    return [trip.sql for trip in trips if id(trip) not in audit_trips], audit
+    audit = [group for group in groups if any("audit_" in trip.sql for trip in group)]
+    # A transaction cut by the window's edge (begun before it, or ending after it) may show nothing but its
+    # transaction control: what it was for is outside the window, so it is counted with neither side.
+    cut = [
+        group
+        for group in groups
+        if all(trip.sql in TRANSACTION_CONTROL for trip in group)
+        and not (group[0].sql == "BEGIN" and group[-1].sql in ("COMMIT", "ROLLBACK"))
+    ]
+    set_apart = {id(trip) for group in (*audit, *cut) for trip in group}
+    return [trip.sql for trip in trips if id(trip) not in set_apart], [[trip.sql for trip in group] for group in audit]
