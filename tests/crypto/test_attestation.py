@@ -195,3 +195,15 @@ def test_a_real_document_of_an_aws_nitro_enclave_verifies_under_the_aws_root() -
         attestation.recipient_key()
     with pytest.raises(AttestationError, match="not valid at this time"):
         verify_attestation_document(document, TrustRoot.aws_nitro_enclaves(), datetime.now(UTC))
+
+
+def test_a_certificate_with_a_negative_serial_number_is_one_attestation_error(pki: NitroPki, enclave: Enclave) -> None:
+    # cryptography 51 warns (CryptographyDeprecationWarning) of a certificate RFC 5280 forbids; the tests make warnings
+    # errors, so this is what a damaged document met in the property test above, and it must be AttestationError.
+    leaf = bytearray(pki.leaf.public_bytes(serialization.Encoding.DER))
+    version = leaf.index(bytes.fromhex("a003020102"))  # [0] EXPLICIT INTEGER 2 (v3), then the serial number
+    serial_tag = version + 5
+    assert leaf[serial_tag] == 0x02
+    leaf[serial_tag + 2] |= 0x80  # the serial's first content byte: now negative
+    with pytest.raises(AttestationError):
+        verify(enclave.document(certificate=bytes(leaf)), pki)

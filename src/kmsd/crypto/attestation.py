@@ -36,6 +36,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.utils import CryptographyDeprecationWarning
 
 # AWS Nitro Enclaves Root-G1 (CN=aws.nitro-enclaves, O=Amazon, OU=AWS, C=US; valid 2019-10-28 to 2049-10-28),
 # published by AWS at https://aws-nitro-enclaves.amazonaws.com/AWS_NitroEnclaves_Root-G1.zip and named in
@@ -260,7 +261,9 @@ def _verified_chain(certificate: bytes, cabundle: list[bytes], root: TrustRoot, 
     try:
         intermediates = [x509.load_der_x509_certificate(entry) for entry in cabundle[1:]]
         leaf = x509.load_der_x509_certificate(certificate)
-    except ValueError:
+    except (ValueError, CryptographyDeprecationWarning):
+        # The warning is what cryptography (>= 51) says of a certificate RFC 5280 forbids, such as one with a
+        # serial number that is not positive; where warnings are errors it is raised, and is a refusal too.
         raise AttestationError("a certificate of the attestation document is not DER") from None
     chain = [root.certificate, *intermediates, leaf]
     for position, current in enumerate(chain):
