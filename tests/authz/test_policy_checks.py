@@ -107,6 +107,36 @@ def test_iam_only_keys_never_reach_a_key_policy() -> None:
     assert codes(lint(identity, key_policy=False)) == []
 
 
+@pytest.mark.parametrize(
+    ("operator", "values", "never"),
+    [
+        ("StringEquals", "ENCRYPT", True),
+        ("StringEquals", "encrypt_decrypt", True),  # StringEquals is case-sensitive
+        ("StringEquals", ["ENCRYPT", "SIGN_VERIFY"], False),
+        ("StringEqualsIgnoreCase", "encrypt_decrypt", False),
+        ("StringLike", "SIGN*", False),
+        ("StringLike", "SIGNING*", True),
+        ("StringNotEquals", "ENCRYPT", False),
+        ("StringEqualsIfExists", "ENCRYPT", False),
+        ("StringEquals", "${aws:PrincipalTag/usage}", False),
+    ],
+)
+def test_enumerated_kms_keys_take_only_kms_values(operator: str, values: Any, never: bool) -> None:
+    document = policy(allow("kms:CreateKey", Condition={operator: {"kms:KeyUsage": values}}))
+    found = [code for _, code in codes(lint(document, key_policy=False))]
+    assert ("CONDITION_NEVER_MATCHES" in found) is never
+
+
+def test_a_key_spec_kms_does_not_have() -> None:
+    spec = policy(allow("kms:CreateKey", Condition={"StringEquals": {"kms:KeySpec": "RSA_1024"}}))
+    report = lint(spec, key_policy=False)
+    assert codes(report) == [(FindingType.WARNING, "CONDITION_NEVER_MATCHES")]
+    assert report.findings[0].details.startswith("No value of StringEquals is one KMS gives kms:KeySpec (")
+    assert "RSA_2048" in report.findings[0].details
+    algorithm = policy(allow("kms:Encrypt", Condition={"StringEquals": {"kms:EncryptionAlgorithm": "AES_256"}}))
+    assert codes(lint(algorithm, key_policy=False)) == [(FindingType.WARNING, "CONDITION_NEVER_MATCHES")]
+
+
 # --- key policies ---------------------------------------------------------------------------------------
 
 

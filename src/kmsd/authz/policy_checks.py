@@ -16,6 +16,11 @@ Without a store (:func:`offline_checks`):
   or an IAM-only key in a key policy: WARNING
   ``KMS_CONDITION_KEY_NOT_IN_REQUEST`` (the condition never sees the key, so
   a positive operator never matches and a negated one always does);
+- a plain positive string operator on an enumerated key (``kms:KeySpec``,
+  ``kms:KeyUsage``, ``kms:EncryptionAlgorithm``, ``kms:SigningAlgorithm``,
+  ``kms:MacAlgorithm``) none of whose values is one KMS gives it (the key
+  specs kmsd serves, :data:`kmsd.crypto.key_spec.KEY_SPECS`): WARNING
+  ``CONDITION_NEVER_MATCHES``;
 - in a key policy, a statement without ``Resource``: ERROR
   ``MISSING_RESOURCE`` (KMS refuses it), and an unconditional ``Allow`` of
   decryption (``kms:Decrypt``, ``kms:ReEncryptFrom``, or a wildcard covering
@@ -42,6 +47,7 @@ from kmsd.authz.explain import principal_from_arn
 from kmsd.authz.permissions import PERMISSIONS
 from kmsd.authz.request_context import DEPRECATED_KEYS, IAM_ONLY_KEYS
 from kmsd.clock import Clock
+from kmsd.crypto.key_spec import ENCRYPTION_ALGORITHMS, KEY_SPECS
 from kmsd.errors import AwsError
 from kmsd.iam.identity_policies import owned_policies
 from kmsd.iam.principal import Caller
@@ -53,7 +59,7 @@ from kmsd.policy.lint import PolicyCheck
 from kmsd.policy.locations import index, statement_path, value
 from kmsd.policy.model import Condition, Effect, Statement
 from kmsd.policy.operators import Family, SetOperator, parse_operator
-from kmsd.policy.wildcard import tokens_from_text
+from kmsd.policy.wildcard import compile_tokens, tokens_from_text
 from kmsd.store.base import Store
 from kmsd.store.models import Account, KeyRecord
 
@@ -67,7 +73,7 @@ _DECRYPT_ACTIONS = ("kms:decrypt", "kms:reencryptfrom")
 
 def offline_checks(key_policy: bool) -> list[PolicyCheck]:
     """The KMS checks that need no store; ``key_policy`` adds those for key policies."""
-    checks: list[PolicyCheck] = [condition_key_check(key_policy)]
+    checks: list[PolicyCheck] = [condition_key_check(key_policy), enumerated_value_check]
     if key_policy:
         checks.extend([resource_required_check, open_decrypt_check])
     return checks
@@ -178,6 +184,61 @@ def _outcome(condition: Condition) -> str:
     if operator.if_exists or operator.base.negated or operator.set_operator is SetOperator.FOR_ALL_VALUES:
         return f"{condition.operator} is always true without it, so the condition has no effect."
     return f"{condition.operator} is false without it, so the condition never matches."
+
+
+# --- enumerated values ------------------------------------------------------------------------------------
+
+
+@cache
+def _enumerations() -> dict[str, frozenset[str]]:
+    """The values KMS can give its enumerated keys (folded key name -> values), from the key specs kmsd serves."""
+    specs = tuple(KEY_SPECS.values())
+    usages = frozenset(usage for spec in specs for usage in spec.key_usages)
+    return {
+        "kms:keyspec": frozenset(KEY_SPECS),
+        "kms:customermasterkeyspec": frozenset(KEY_SPECS),
+        "kms:keyusage": usages,
+        "kms:customermasterkeyusage": usages,
+        "kms:encryptionalgorithm": ENCRYPTION_ALGORITHMS,
+        "kms:signingalgorithm": frozenset(name for spec in specs for name in spec.signing_algorithms),
+        "kms:macalgorithm": frozenset(name for spec in specs for name in spec.mac_algorithms),
+    }
+
+
+def enumerated_value_check(policy: Policy) -> Iterator[Finding]:
+    """A plain positive string condition on an enumerated KMS key whose values name no value KMS can give it."""
+    for statement in policy.statements:
+        for condition in statement.conditions:
+            allowed = _enumerations().get(condition.key.lower())
+            operator = parse_operator(condition.operator)
+            if allowed is None or operator is None or operator.base.family is not Family.STRING:
+                continue
+            if operator.set_operator is not None or operator.if_exists or operator.base.negated:
+                continue
+            if any("${" in text for text in condition.values):
+                continue  # a variable may resolve to anything
+            if any(
+                _may_equal(text, allowed, operator.base.wildcards, operator.base.ignore_case)
+                for text in condition.values
+            ):
+                continue
+            yield Finding(
+                FindingType.WARNING,
+                "CONDITION_NEVER_MATCHES",
+                f"No value of {condition.operator} is one KMS gives {condition.key} ({', '.join(sorted(allowed))}), "
+                "so the condition never matches.",
+                (condition_path(statement, condition),),
+                _CONDITION_KEYS,
+            )
+
+
+def _may_equal(text: str, allowed: frozenset[str], wildcards: bool, ignore_case: bool) -> bool:
+    if wildcards:
+        matcher = compile_tokens(tokens_from_text(text), ignore_case=ignore_case)
+        return any(matcher(name) for name in allowed)
+    if ignore_case:
+        return text.lower() in {name.lower() for name in allowed}
+    return text in allowed
 
 
 # --- key policies --------------------------------------------------------------------------------------
