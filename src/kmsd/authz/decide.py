@@ -53,6 +53,7 @@ from kmsd.errors import AwsError
 from kmsd.iam.identity_policies import IdentityPolicySet
 from kmsd.iam.principal import Caller
 from kmsd.policy import AllowVia, Decision, Outcome, Policy, RequestContext, evaluate
+from kmsd.policy.service_rules import key_policy_gate, no_resource_policy
 from kmsd.store.models import GrantRecord, KeyRecord
 
 
@@ -259,17 +260,16 @@ def _key_check(
     if not row.cross_account and key.account_id != principal.account_id:
         # Permissions reference, "Cross-account use": "If you give a principal in a different account a
         # permission that cannot be used cross-account, the permission is not effective."
-        return CheckResult(permission, resource, False, _no_resource_policy(action), None, decision)
+        return CheckResult(permission, resource, False, no_resource_policy(action), None, decision)
     if decision.outcome is Outcome.EXPLICIT_DENY:
         return CheckResult(permission, resource, False, decision.denial_reason(action), None, decision)
     if identity.is_root and decision.allowed:
         # The root user has no identity policies: only the key policy can have allowed it.
         return CheckResult(permission, resource, True, "", Basis.KEY_POLICY, decision)
-    # How the key policy's allowing statements name the caller (itself, its role, its account); the most
-    # direct wins.
-    via = decision.resource_via
-    if via is not None and (identity.is_root or decision.allowed):
-        basis = Basis.DELEGATION if via is AllowVia.ACCOUNT and not identity.is_root else Basis.KEY_POLICY
+    # The key policy is the gate (kmsd.policy.service_rules, shared with the simulator and `policy explain`).
+    gate = key_policy_gate(decision, action, identity.is_root)
+    if gate.allowed:
+        basis = Basis.DELEGATION if gate.via is AllowVia.ACCOUNT and not identity.is_root else Basis.KEY_POLICY
         return CheckResult(permission, resource, True, "", basis, decision)
     considered = facts.grants
     if permission.grant_operation is not None:
@@ -277,8 +277,7 @@ def _key_check(
         if matched and _grant_may_create(permission, matched, params):
             ids = tuple(grant.grant_id for grant in matched)
             return CheckResult(permission, resource, True, "", Basis.GRANT, decision, considered, ids)
-    reason = decision.denial_reason(action) if via is not None else _no_resource_policy(action)
-    return CheckResult(permission, resource, False, reason, None, decision, considered)
+    return CheckResult(permission, resource, False, gate.reason, None, decision, considered)
 
 
 def _retire(
@@ -302,7 +301,7 @@ def _retire(
         return CheckResult(permission, resource, True, basis=Basis.DECIDED_BY_GRANT)
     action = permission.action
     if not retire.named and not retire.delegating:
-        return CheckResult(permission, resource, False, _no_resource_policy(action))
+        return CheckResult(permission, resource, False, no_resource_policy(action))
     if identity.is_root or context is None:
         return CheckResult(permission, resource, True, basis=Basis.DECIDED_BY_GRANT if retire.named else Basis.ROOT)
     decision = evaluate(context, identity.policies)
@@ -318,10 +317,6 @@ def _grant_may_create(permission: Permission, matched: Sequence[GrantRecord], pa
     # "Granting CreateGrant permission": a grantee that gets CreateGrant from a grant can only create
     # grants for some or all of the parent grant's operations, with constraints at least as strict.
     return check_create_grant_subset(matched, params.get("Operations") or (), params.get("Constraints"))
-
-
-def _no_resource_policy(action: str) -> str:
-    return f"because no resource-based policy allows the {action} action"
 
 
 __all__ = [

@@ -185,6 +185,11 @@ def _add_policy(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         help="an identity-based policy; repeat for several (default: none)",
     )
     explain.add_argument("--resource-policy", metavar="FILE", help="the resource-based (key) policy (default: none)")
+    explain.add_argument(
+        "--resource-account",
+        metavar="ACCOUNT",
+        help="the account that owns the resource, where its ARN names none (default: the ARN's, else the caller's)",
+    )
     explain.add_argument("--boundary", metavar="FILE", help="the permissions boundary (default: none)")
     explain.add_argument("--session-policy", metavar="FILE", help="the session policy (default: none)")
     explain.add_argument(

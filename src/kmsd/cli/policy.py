@@ -109,6 +109,7 @@ def run_explain(args: argparse.Namespace) -> int:
         session_policy=args.session_policy,
         context_items=args.context,
         as_json=args.json,
+        resource_account=args.resource_account,
     )
 
 

@@ -30,7 +30,8 @@ from kmsd.clock import Clock
 from kmsd.errors import INVALID_SECURITY_TOKEN, AwsError
 from kmsd.iam.identity_policies import HasStore, StoredPolicyError, identity_policies_for
 from kmsd.iam.principal import Caller, Principal
-from kmsd.policy import Decision, Policy, PolicyKind, PrincipalInfo, RequestContext, evaluate
+from kmsd.policy import Decision, Policy, PrincipalInfo, RequestContext, evaluate
+from kmsd.policy.service_rules import resource_owner, trust_policy_gate
 
 ContextKeys = dict[str, str | list[str]]
 
@@ -121,7 +122,9 @@ def authorize_call(
     keys: dict[str, str | Sequence[str]] = dict(request_context_keys(caller, ctx.clock))
     if extra_keys:
         keys.update(extra_keys)
-    context = RequestContext(action, resource, principal_info(principal), keys)
+    # An AWS managed policy belongs to every account (kmsd.policy.service_rules): reading one is not cross-account.
+    owner = resource_owner(resource, principal.account_id)
+    context = RequestContext(action, resource, principal_info(principal), keys, resource_account=owner)
     decision = evaluate(context, _policies_of(ctx, principal))
     if not decision.allowed:
         raise access_denied(principal.arn, action, resource, decision.denial_reason(action))
@@ -151,7 +154,7 @@ def authorize_assume_role(
     context = RequestContext(action, role_arn, principal_info(principal), keys)
     policies = (trust_policy, *_policies_of(ctx, principal))
     decision: Decision = evaluate(context, policies)
-    if not (decision.allowed and decision.kinds[PolicyKind.RESOURCE].allowed):
+    if not trust_policy_gate(decision):
         raise access_denied(principal.arn, action, role_arn)
 
 

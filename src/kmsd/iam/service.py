@@ -41,6 +41,7 @@ from kmsd.iam.context import IamContext
 from kmsd.iam.identity_policies import invalidate_identity_policies
 from kmsd.iam.principal import Caller
 from kmsd.iam.resources import ExtraResourceBuilder, ResourceBuilder
+from kmsd.policy.service_rules import protected_role, unmodifiable_message
 from kmsd.store.base import Store
 
 Handler = Callable[[IamContext, Caller, Mapping[str, Any]], dict[str, Any]]
@@ -203,9 +204,12 @@ class IamService:
         if entry is None:
             raise AwsError("InvalidAction", f"Could not find operation {operation} for version 2010-05-08", 400)
         keys = condition_keys_for(entry.action, self.context, caller, params)
-        authorize_call(
-            self.context, caller, entry.action, entry.resource(self.context, caller, params), extra_keys=keys
-        )
+        resource = entry.resource(self.context, caller, params)
+        authorize_call(self.context, caller, entry.action, resource, extra_keys=keys)
+        protected = protected_role(entry.action, resource)
+        if protected is not None:
+            # Roles under /aws-service-role/ and /aws-reserved/ are AWS's to change (kmsd.policy.service_rules).
+            raise AwsError("UnmodifiableEntity", unmodifiable_message(protected), 400)
         also = entry.also(self.context, caller, params) if entry.also is not None else None
         if also is not None:
             authorize_call(self.context, caller, entry.action, also, extra_keys=keys)

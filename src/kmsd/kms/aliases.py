@@ -30,10 +30,10 @@ from kmsd.kms.expiry import purge_expired_keys
 from kmsd.kms.key_states import require_state
 from kmsd.kms.paging import paginate
 from kmsd.kms.resolve import Resolved, find_alias_key, find_own_key, parse_key_reference
+from kmsd.policy.service_rules import is_reserved_alias
 from kmsd.store.models import AliasRecord, KeyRecord
 
 ALIAS_PREFIX = "alias/"
-RESERVED_PREFIX = "alias/aws/"
 _ALIAS_NAME = re.compile(r"^alias/[a-zA-Z0-9/_-]+$")
 
 
@@ -62,7 +62,7 @@ def _alias_name(params: Mapping[str, Any]) -> str:
 
 def _refuse_reserved(name: str) -> None:
     # "alias/aws/" names AWS managed keys; callers may not create or repoint them.
-    if name.startswith(RESERVED_PREFIX):
+    if is_reserved_alias(name):
         raise AwsError("NotAuthorizedException", "")
 
 
@@ -134,7 +134,7 @@ def update_alias(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], res
 
 def resolve_delete_alias(ctx: KmsContext, caller: Caller, params: Mapping[str, Any]) -> Resolved:
     name = _alias_name(params)
-    if name.startswith(RESERVED_PREFIX):
+    if is_reserved_alias(name):
         raise AwsError("KMSInvalidStateException", f"The alias {name} is a AWS managed alias and cannot be deleted.")
     alias = _existing_alias(ctx, caller, name)
     # DeleteAlias needs kms:DeleteAlias on the key the alias points at, too ("Controlling access to aliases").

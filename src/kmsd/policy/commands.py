@@ -31,7 +31,6 @@ from typing import Any
 
 from kmsd.policy.context import PrincipalInfo, RequestContext
 from kmsd.policy.errors import PolicyValidationError
-from kmsd.policy.evaluate import evaluate
 from kmsd.policy.explain import render_text
 from kmsd.policy.findings import FindingType
 from kmsd.policy.limits import (
@@ -46,6 +45,7 @@ from kmsd.policy.limits import (
 from kmsd.policy.lint import LintReport, PolicyCheck, lint_policy
 from kmsd.policy.model import Policy, PolicyKind
 from kmsd.policy.parser import parse_policy
+from kmsd.policy.service_rules import ServiceDecision, evaluate_with_service_rules, resource_owner
 
 KINDS = {
     "identity": PolicyKind.IDENTITY,
@@ -178,33 +178,62 @@ def explain(
     session_policy: str | None = None,
     context_items: Sequence[str] = (),
     as_json: bool = False,
+    resource_account: str | None = None,
 ) -> int:
-    """``kmsd policy explain``: print the decision on one request against policy files; 1 on a usage problem."""
+    """``kmsd policy explain``: print the decision on one request against policy files; 1 on a usage problem.
+
+    The request is decided as the live server decides it, with the rules of
+    the service that owns the action (:mod:`kmsd.policy.service_rules`).
+    ``resource_account`` names the account that owns the resource where its
+    ARN names none (``*``, an S3 bucket ARN).
+    """
     try:
         principal = principal_from_arn(principal_text)
+        if resource_account is not None and not _ACCOUNT.fullmatch(resource_account):
+            raise UsageError(f"--resource-account `{resource_account}` is not a 12-digit account id")
         keys = parse_context(context_items, principal)
         policies = _load_policies(identity_policies, resource_policy, boundary, session_policy)
-        context = RequestContext(action, resource, principal, keys)
+        owner = resource_owner(resource, principal.account_id, resource_account)
+        context = RequestContext(action, resource, principal, keys, resource_account=owner)
     except UsageError as error:
         print(f"kmsd policy explain: {error}", file=sys.stderr)
         return 1
-    decision = evaluate(context, policies)
+    result = evaluate_with_service_rules(context, policies, root=principal.kind == "root")
     if as_json:
-        report: dict[str, Any] = decision.to_json()
-        if decision.denial_kind is not None:
-            report["message"] = denial_message(context, decision.denial_reason(context.action))
+        report: dict[str, Any] = result.to_json()
+        if not result.allowed:
+            report["message"] = denial_message(context, result.reason)
         print(json.dumps(report, indent=2))
     else:
-        print(render_text(decision, context))
+        print(_render(result, context))
     return 0
 
 
+def _render(result: ServiceDecision, context: RequestContext) -> str:
+    """The text report: the policy trace when policies were evaluated, and the service rule that decided."""
+    if result.decision is None:
+        lines = [f"decision: {result.outcome.value}"]
+    else:
+        lines = render_text(result.decision, context).splitlines()
+        lines[0] = f"decision: {result.outcome.value}"
+        # The trace's reason line speaks of the policies alone; the service's reason replaces it.
+        lines = [line for line in lines if not line.startswith("reason: ")]
+        if not result.allowed:
+            lines.insert(1, f"reason: {denial_message(context, result.reason)}")
+    if result.rule is not None:
+        lines.insert(1, f"service rule: {result.rule}")
+    if result.error is not None:
+        lines.insert(1, f"error: the service answers {result.error}")
+    return "\n".join(lines)
+
+
 def denial_message(context: RequestContext, reason: str) -> str:
-    """AWS's AccessDenied message for ``context``."""
-    return (
+    """AWS's AccessDenied message for ``context`` (STS's names no reason)."""
+    message = (
         f"User: {context.principal.arn} is not authorized to perform: {context.action} "
-        f"on resource: {context.resource} {reason}"
+        f"on resource: {context.resource}"
     )
+    return f"{message} {reason}" if reason else message
 
 
 def principal_from_arn(text: str) -> PrincipalInfo:
