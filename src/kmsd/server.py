@@ -31,6 +31,7 @@ from kmsd.audit.file_sink import FileSink
 from kmsd.audit.observer import AuditObserver
 from kmsd.audit.redaction import Redactor
 from kmsd.audit.trail import AuditTrail
+from kmsd.authz.simulation import KmsKeySimulator
 from kmsd.clock import Clock, SystemClock
 from kmsd.crypto import RandomSource, RootKey, SystemRandomSource
 from kmsd.crypto.attestation import TrustRoot
@@ -90,7 +91,9 @@ def build_runtime(
     """The services over ``parts``; ``pkcs11_module`` is the PKCS#11 library of custom key stores, if any, and
     ``attestation_root`` the root of Recipient's attestation documents (AWS's Nitro Enclaves root if None)."""
     credentials = CredentialResolver(parts.store, parts.root_key, parts.accounts, dev=dev, clock=parts.clock)
-    iam = IamService(parts.store, parts.root_key, parts.clock, parts.rng)
+    # The policy simulator decides KMS key permissions with the live authorizer (iam/ cannot import authz/).
+    key_simulator = KmsKeySimulator(parts.store, parts.clock)
+    iam = IamService(parts.store, parts.root_key, parts.clock, parts.rng, key_simulator)
     # An inactive or deleted key, a deleted user, changed tags: the very next request must see it.
     iam.add_write_listener(credentials.invalidate)
     tokens = TokenDirectory(Pkcs11Module(pkcs11_module) if pkcs11_module is not None else None)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from kmsd.clock import Clock
     from kmsd.crypto import RandomSource, RootKey
+    from kmsd.iam.simulation import KeySimulator
     from kmsd.store.base import Store
 
 
@@ -24,3 +25,5 @@ class IamContext:
     root_key: RootKey
     clock: Clock
     rng: RandomSource
+    # KMS-aware policy simulation, injected by the composition root (iam/ cannot import authz/).
+    key_simulator: KeySimulator | None = None

@@ -32,6 +32,7 @@ from kmsd.iam import (
     managed_policies,
     resources,
     roles,
+    simulation,
     users,
 )
 from kmsd.iam.action_keys import condition_keys_for
@@ -173,6 +174,13 @@ OPERATIONS: dict[str, Operation] = {
     "DeleteRolePermissionsBoundary": _write(
         boundaries.delete_role_permissions_boundary, "iam:DeleteRolePermissionsBoundary", resources.named_role
     ),
+    # the policy simulator
+    "SimulatePrincipalPolicy": _read(
+        simulation.simulate_principal_policy, "iam:SimulatePrincipalPolicy", simulation.policy_source
+    ),
+    "SimulateCustomPolicy": _read(
+        simulation.simulate_custom_policy, "iam:SimulateCustomPolicy", simulation.any_resource
+    ),
 }
 
 WriteListener = Callable[[], None]
@@ -181,8 +189,15 @@ WriteListener = Callable[[], None]
 class IamService:
     operations: frozenset[str] = frozenset(OPERATIONS)
 
-    def __init__(self, store: Store, root_key: RootKey, clock: Clock, rng: RandomSource) -> None:
-        self.context = IamContext(store=store, root_key=root_key, clock=clock, rng=rng)
+    def __init__(
+        self,
+        store: Store,
+        root_key: RootKey,
+        clock: Clock,
+        rng: RandomSource,
+        key_simulator: simulation.KeySimulator | None = None,
+    ) -> None:
+        self.context = IamContext(store=store, root_key=root_key, clock=clock, rng=rng, key_simulator=key_simulator)
         self._write_listeners: list[WriteListener] = []
         # AWS managed policies exist in every account before anyone asks for them
         # (a boundary or an attachment may name one on the very first call).

@@ -230,8 +230,7 @@ def _render(result: ServiceDecision, context: RequestContext) -> str:
 def denial_message(context: RequestContext, reason: str) -> str:
     """AWS's AccessDenied message for ``context`` (STS's names no reason)."""
     message = (
-        f"User: {context.principal.arn} is not authorized to perform: {context.action} "
-        f"on resource: {context.resource}"
+        f"User: {context.principal.arn} is not authorized to perform: {context.action} on resource: {context.resource}"
     )
     return f"{message} {reason}" if reason else message
 

@@ -205,6 +205,11 @@ class Decision:
     def __repr__(self) -> str:
         return f"Decision({self.outcome.value}, statements={self.statements!r}, denial_kind={self.denial_kind})"
 
+    @property
+    def context(self) -> RequestContext:
+        """The request this decision answers."""
+        return self._context
+
     @cached_property
     def statements(self) -> tuple[str, ...]:
         """The deciding statements, sorted."""

@@ -127,16 +127,22 @@ def unmodifiable_message(role_name: str) -> str:
 
 
 def resource_owner(resource: str, caller_account: str, given: str | None = None) -> str | None:
-    """The account that owns ``resource`` for evaluation, where its ARN does not say (None: the ARN's own).
+    """The account that owns ``resource`` for evaluation (None: the account its ARN names, else the caller's).
 
-    A ``given`` owner (``ResourceOwner``, ``--resource-account``) wins.  An
-    AWS managed policy belongs to every account, so to the caller's.
+    An AWS managed policy belongs to every account, so to the caller's.  A
+    ``given`` owner (``ResourceOwner``, ``--resource-account``) counts where
+    the ARN names no account (``*``, ``arn:aws:s3:::bucket``).
     """
-    if given:
-        return given
     if _AWS_MANAGED_POLICY.fullmatch(resource) is not None:
         return caller_account
+    if given and not _account_field(resource):
+        return given
     return None
+
+
+def _account_field(resource: str) -> str:
+    parts = resource.split(":", 5)
+    return parts[4] if len(parts) == 6 and parts[0] == "arn" else ""
 
 
 class Gate(NamedTuple):
@@ -224,9 +230,7 @@ def evaluate_with_service_rules(
         return ServiceDecision(Outcome.EXPLICIT_DENY, None, rule=rule, error=error)
     role = protected_role(action, resource)
     if role is not None:
-        return ServiceDecision(
-            Outcome.EXPLICIT_DENY, None, rule=unmodifiable_message(role), error="UnmodifiableEntity"
-        )
+        return ServiceDecision(Outcome.EXPLICIT_DENY, None, rule=unmodifiable_message(role), error="UnmodifiableEntity")
     decision = evaluate(context, policies)
     if is_key_action(action, resource):
         gate = key_policy_gate(decision, action, root)
