@@ -27,8 +27,8 @@ from kmsd.authz.decide import decide_permission
 from kmsd.authz.permissions import PERMISSIONS, OperationPermissions, Permission, Target
 from kmsd.clock import Clock
 from kmsd.iam.identity_policies import IdentityPolicySet
+from kmsd.iam.key_simulation import KeySimulation
 from kmsd.iam.principal import Caller, Principal
-from kmsd.iam.simulation import KeySimulation
 from kmsd.policy import Outcome
 from kmsd.store.base import Store
 

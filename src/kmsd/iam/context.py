@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from kmsd.clock import Clock
     from kmsd.crypto import RandomSource, RootKey
-    from kmsd.iam.simulation import KeySimulator
+    from kmsd.iam.key_simulation import KeySimulator
     from kmsd.store.base import Store
 
 

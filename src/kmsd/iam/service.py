@@ -40,6 +40,7 @@ from kmsd.iam.authorization import authorize_call
 from kmsd.iam.aws_managed import ensure_aws_managed_policies
 from kmsd.iam.context import IamContext
 from kmsd.iam.identity_policies import invalidate_identity_policies
+from kmsd.iam.key_simulation import KeySimulator
 from kmsd.iam.principal import Caller
 from kmsd.iam.resources import ExtraResourceBuilder, ResourceBuilder
 from kmsd.policy.service_rules import protected_role, unmodifiable_message
@@ -195,7 +196,7 @@ class IamService:
         root_key: RootKey,
         clock: Clock,
         rng: RandomSource,
-        key_simulator: simulation.KeySimulator | None = None,
+        key_simulator: KeySimulator | None = None,
     ) -> None:
         self.context = IamContext(store=store, root_key=root_key, clock=clock, rng=rng, key_simulator=key_simulator)
         self._write_listeners: list[WriteListener] = []

@@ -37,7 +37,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple, Protocol
+from typing import Any
 
 from kmsd.errors import AwsError
 from kmsd.iam.context import IamContext
@@ -86,31 +86,6 @@ class SimulatedPolicy:
     text: str
     source_id: str
     source_type: str  # "IAM Policy" or "Resource Policy", as AWS's answers spell them
-
-
-class KeySimulation(NamedTuple):
-    """The live decision on one KMS key permission, made from the key's real policy and grants."""
-
-    outcome: Outcome
-    decision: Decision | None  # the evaluation of (key policy, *identity policies), if one was made
-    key_policy: Policy | None
-    key_policy_text: str
-    grants: tuple[str, ...]  # the ids of the grants that allowed the call
-
-
-class KeySimulator(Protocol):
-    """KMS-aware simulation, injected by the composition root (iam/ cannot import authz/)."""
-
-    def simulate_key(
-        self,
-        principal: Principal,
-        identity: IdentityPolicySet,
-        action: str,
-        resource: str,
-        keys: Mapping[str, str | Sequence[str]],
-    ) -> KeySimulation | None:
-        """The live decision of ``action`` on the key ``resource`` names, or None when no such key permission exists."""
-        ...
 
 
 def invalid_input(message: str) -> AwsError:
