@@ -38,8 +38,10 @@ ISSUE_OPERATIONS = {
     "PutRolePolicy", "GetRolePolicy", "DeleteRolePolicy", "ListRolePolicies",
     "PutUserPermissionsBoundary", "DeleteUserPermissionsBoundary",
     "PutRolePermissionsBoundary", "DeleteRolePermissionsBoundary",
+    # issue 13: the policy simulator
+    "SimulatePrincipalPolicy", "SimulateCustomPolicy",
 }  # fmt: skip
-READ_PREFIXES = ("Get", "List")
+READ_PREFIXES = ("Get", "List", "Simulate")
 
 
 def test_the_table_names_every_operation_of_the_issue_and_nothing_else() -> None:

@@ -141,6 +141,9 @@ ACTION_KEYS: dict[str, tuple[KeyFamily, ...]] = {
     "iam:DeleteUserPermissionsBoundary": (USER_TAGS, USER_BOUNDARY),
     "iam:PutRolePermissionsBoundary": (ROLE_TAGS, REQUESTED_BOUNDARY),
     "iam:DeleteRolePermissionsBoundary": (ROLE_TAGS, ROLE_BOUNDARY),
+    # the policy simulator: the entity is named by ARN, not by name; no keys of its own
+    "iam:SimulatePrincipalPolicy": (),
+    "iam:SimulateCustomPolicy": (),
 }
 
 
