@@ -31,6 +31,7 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
+from tests.helpers.simulation_check import Subject, watch
 from tests.integration.server import KmsdServer
 from tests.integration.stores import Stores
 
@@ -55,6 +56,9 @@ Error = tuple[str, str, int]
 Statement = dict[str, Any]
 # One call to try: the IAM action it needs, the client method, and its parameters.
 Attempt = tuple[str, Callable[..., Any], dict[str, Any]]
+
+# The root user of each account of each running world, by (endpoint, account id): it asks the simulator.
+_ROOTS: dict[tuple[str, str], Identity] = {}
 
 # One session loads botocore's models once for the many clients a module makes.
 _SESSION = boto3.session.Session()
@@ -190,14 +194,24 @@ class Identity:
     credentials: tuple[str, str]
     session_token: str | None = None
     name: str | None = None
+    # Who the policy simulator is to simulate for this identity's KMS calls (None: it cannot be simulated).
+    subject: Subject | None = None
     _clients: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
 
     def client(self, service: str, region: str = WEST) -> Any:
         cached = self._clients.get((service, region))
         if cached is None:
             cached = new_client(self.server, service, self.credentials, region=region, session_token=self.session_token)
+            if service == "kms" and self.subject is not None:
+                # Issue 13: every KMS decision these tests see is asked again of the simulator, which must agree.
+                root = _ROOTS[(self.server.endpoint, self.subject.account_id)]
+                watch(cached, self.subject, lambda: root.client("iam", EAST), lambda: root.unwatched_kms(region))
             self._clients[(service, region)] = cached
         return cached
+
+    def unwatched_kms(self, region: str) -> Any:
+        """A KMS client whose calls are not compared with the simulator (for the comparison's own look-ups)."""
+        return new_client(self.server, "kms", self.credentials, region=region, session_token=self.session_token)
 
     def kms(self, region: str = WEST) -> Any:
         return self.client("kms", region)
@@ -263,7 +277,8 @@ class Account:
             create["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
         if boundary is not None:
             create["PermissionsBoundary"] = boundary
-        arn = self.iam.create_user(**create)["User"]["Arn"]
+        created = self.iam.create_user(**create)["User"]
+        arn = created["Arn"]
         if inline:
             self.iam.put_user_policy(UserName=name, PolicyName="inline", PolicyDocument=policy(*inline))
         for policy_arn in managed:
@@ -271,7 +286,9 @@ class Account:
         for group in groups:
             self.iam.add_user_to_group(GroupName=group, UserName=name)
         key = self.iam.create_access_key(UserName=name)["AccessKey"]
-        return Identity(self.server, arn, self.account_id, (key["AccessKeyId"], key["SecretAccessKey"]), name=name)
+        credentials = (key["AccessKeyId"], key["SecretAccessKey"])
+        subject = Subject(self.account_id, arn, None, created["UserId"])
+        return Identity(self.server, arn, self.account_id, credentials, name=name, subject=subject)
 
     def managed_policy(self, *statements: Statement) -> str:
         return str(
@@ -317,12 +334,17 @@ def assume(identity: Identity, role_arn: str, session_name: str | None = None, *
     session_name = session_name or unique("session")
     assumed = identity.client("sts", EAST).assume_role(RoleArn=role_arn, RoleSessionName=session_name, **extra)
     credentials = assumed["Credentials"]
+    session_arn = assumed["AssumedRoleUser"]["Arn"]
+    account_id = role_arn.split(":")[4]
+    # The simulator takes a role and one of its sessions, not session policies, tags or a source identity.
+    subject = None if extra else Subject(account_id, role_arn, session_arn)
     return Identity(
         identity.server,
-        assumed["AssumedRoleUser"]["Arn"],
-        role_arn.split(":")[4],
+        session_arn,
+        account_id,
         (credentials["AccessKeyId"], credentials["SecretAccessKey"]),
         session_token=credentials["SessionToken"],
+        subject=subject,
     )
 
 
@@ -336,7 +358,9 @@ class World:
         found = self.accounts.get(account_id)
         if found is None:
             credentials = self.server.create_account(account_id)
-            root = Identity(self.server, account_root(account_id), account_id, credentials)
+            arn = account_root(account_id)
+            root = Identity(self.server, arn, account_id, credentials, subject=Subject(account_id, None, arn))
+            _ROOTS[(self.server.endpoint, account_id)] = root
             found = self.accounts[account_id] = Account(self.server, account_id, root)
         return found
 

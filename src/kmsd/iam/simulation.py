@@ -10,12 +10,15 @@ permissions boundary counts unless the request gives one).  The decision is
 evaluation logic plus the rules of the service that owns the action, the
 same code the live server and ``kmsd policy explain`` run.
 
-Beyond AWS, a KMS-aware mode: when a resource is the ARN of an existing KMS
-key and the request gives no ``ResourcePolicy``, the simulator injected by
-the composition root (:class:`KeySimulator`, implemented by
-:mod:`kmsd.authz.simulation`) decides with the key's real key policy and
-grants and the request context the live server would build, so the answer
-equals the live one.  Giving ``ResourcePolicy`` turns it off.
+Beyond AWS, a KMS-aware mode: for a ``kms:`` action on the ARN of an
+existing KMS key (or on ``*`` or an alias ARN, for the permissions identity
+policies alone decide), when the request gives no ``ResourcePolicy``, the
+simulator injected by the composition root (:class:`KeySimulator`,
+implemented by :mod:`kmsd.authz.simulation`) decides with the key's real key
+policy and grants and the request context the live server would build, so
+the answer equals the live one.  Giving ``ResourcePolicy`` turns it off.
+``CallerArn`` may also name a session of the simulated role or, for
+SimulateCustomPolicy, an account's root user.
 
 The answer is AWS's: ``EvalDecision`` (``allowed``, ``explicitDeny``,
 ``implicitDeny``), ``MatchedStatements`` with their source policy
@@ -57,7 +60,7 @@ from kmsd.policy import (
 )
 from kmsd.policy.parser import parse_policy
 from kmsd.policy.positions import statement_spans
-from kmsd.policy.service_rules import evaluate_with_service_rules, is_key_arn, resource_owner
+from kmsd.policy.service_rules import decided_without_policies, evaluate_with_service_rules, resource_owner
 from kmsd.store.models import OwnerKind
 
 _SOURCE_ARN = re.compile(r"arn:aws:iam::(\d{12}):(user|group|role)(/(?:.*/)?)([^/]+)")
@@ -221,11 +224,17 @@ def _result(
     action: str,
     resource: str,
 ) -> dict[str, Any]:
+    settled = decided_without_policies(action, resource)
+    if settled is not None:
+        # A rule that needs no policy (a reserved alias, a protected role) answers before any engine.
+        return _answer(action, resource, settled.outcome, None, (), ())
     simulator = ctx.key_simulator
-    if simulator is not None and principal is not None and request.resource_policy is None and is_key_arn(resource):
+    kms_action = action.lower().startswith("kms:")
+    if simulator is not None and principal is not None and request.resource_policy is None and kms_action:
         policy_set = IdentityPolicySet(
             identity=tuple(entry.policy for entry in identity),
             boundary=boundaries[0].policy if boundaries else None,
+            is_root=principal.kind == "root",
         )
         found = simulator.simulate_key(principal, policy_set, action, resource, request.keys)
         if found is not None:
@@ -246,7 +255,7 @@ def _result(
     policies = identity + ([request.resource_policy] if request.resource_policy is not None else []) + boundaries
     owner = resource_owner(resource, info.account_id, request.owner)
     context = RequestContext(action, resource, info, request.keys, resource_account=owner)
-    verdict = evaluate_with_service_rules(context, [entry.policy for entry in policies])
+    verdict = evaluate_with_service_rules(context, [entry.policy for entry in policies], root=info.kind == "root")
     return _answer(action, resource, verdict.outcome, verdict.decision, policies, boundaries)
 
 
@@ -449,7 +458,13 @@ def _valid_value(kind: str, value: str) -> bool:
 
 
 def _caller_principal(ctx: IamContext, arn: str, account_id: str) -> Principal:
-    """``CallerArn``: an IAM user (AWS), or, beyond AWS, a session of a role (``arn:aws:sts::A:assumed-role/R/S``)."""
+    """``CallerArn``: an IAM user (AWS); beyond AWS, a session of a role (``arn:aws:sts::A:assumed-role/R/S``) or
+    an account's root user (``arn:aws:iam::A:root``)."""
+    root = _OWNER_ARN.fullmatch(arn)
+    if root is not None:
+        if ctx.store.get_account(root.group(1)) is None:
+            raise invalid_input(f"CallerArn {arn} is not the root user of an existing account.")
+        return Principal.root(root.group(1))
     if _USER_ARN.fullmatch(arn) is not None:
         principal = _user_principal(ctx, arn)
         if principal is None:

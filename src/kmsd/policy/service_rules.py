@@ -211,15 +211,8 @@ class ServiceDecision:
         return report
 
 
-def evaluate_with_service_rules(
-    context: RequestContext, policies: Sequence[Policy], *, root: bool = False
-) -> ServiceDecision:
-    """Decide ``context`` against ``policies`` as the service that owns the action would.
-
-    ``root``: the caller is its account's root user, which IAM lets do
-    anything in its own account (a key policy still gates it).
-    """
-    action, resource = context.action, context.resource
+def decided_without_policies(action: str, resource: str) -> ServiceDecision | None:
+    """The answer of a rule that needs no policy (GetCallerIdentity, a reserved alias, a protected role), or None."""
     if needs_no_permission(action):
         return ServiceDecision(Outcome.ALLOW, None, rule=f"{action} needs no permission and cannot be denied")
     alias = reserved_alias(action, resource)
@@ -231,6 +224,21 @@ def evaluate_with_service_rules(
     role = protected_role(action, resource)
     if role is not None:
         return ServiceDecision(Outcome.EXPLICIT_DENY, None, rule=unmodifiable_message(role), error="UnmodifiableEntity")
+    return None
+
+
+def evaluate_with_service_rules(
+    context: RequestContext, policies: Sequence[Policy], *, root: bool = False
+) -> ServiceDecision:
+    """Decide ``context`` against ``policies`` as the service that owns the action would.
+
+    ``root``: the caller is its account's root user, which IAM lets do
+    anything in its own account (a key policy still gates it).
+    """
+    action, resource = context.action, context.resource
+    settled = decided_without_policies(action, resource)
+    if settled is not None:
+        return settled
     decision = evaluate(context, policies)
     if is_key_action(action, resource):
         gate = key_policy_gate(decision, action, root)
@@ -264,6 +272,7 @@ def _allowed(allowed: bool) -> Outcome:
 __all__ = [
     "Gate",
     "ServiceDecision",
+    "decided_without_policies",
     "evaluate_with_service_rules",
     "is_key_action",
     "is_key_arn",
