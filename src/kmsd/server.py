@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kmsd.api.app import KmsdApp, Runtime
+from kmsd.api.metrics import Metrics
 from kmsd.api.regions import RegionPolicy
+from kmsd.api.request_log import LogFormat, RequestLog, configure_logging
 from kmsd.api.shapes import ServiceModel
 from kmsd.audit.call_record import CallObserver
 from kmsd.audit.chain import ChainSeal
@@ -148,6 +150,13 @@ class RequestOptions:
     audit_retention_days: int = 90
     # A file the audit events are also appended to, as JSON lines (kmsd.audit.file_sink); None: none.
     audit_file: str | None = None
+    # /metrics (kmsd.api.metrics): served or not, and the file holding the bearer token a scrape must present.
+    metrics: bool = True
+    metrics_token_file: str | None = None
+    # Every log line of the process (kmsd.api.request_log): its format, and the level from which lines are written;
+    # "info" adds one line per request.
+    log_format: LogFormat = "text"
+    log_level: str = "warning"
 
 
 class ListenError(Exception):
@@ -194,6 +203,22 @@ def bind_and_open(host: str, port: int, store_url: str) -> tuple[socket.socket, 
     return sock, parts
 
 
+def read_metrics_token(path: str) -> str:
+    """The bearer token in the file ``path`` (surrounding whitespace dropped); OptionError if unreadable or empty."""
+    try:
+        token = Path(path).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
+        raise OptionError(f"--metrics-token-file {path}: {reason}") from None
+    if not token:
+        raise OptionError(f"--metrics-token-file {path}: the file is empty")
+    return token
+
+
+class OptionError(Exception):
+    """A ``kmsd serve`` option names something unusable (an unreadable file); one line for the user."""
+
+
 def serve(
     host: str,
     port: int,
@@ -205,22 +230,34 @@ def serve(
 ) -> None:
     import uvicorn
 
+    options = options or RequestOptions()
+    configure_logging(options.log_format, options.log_level)
     sock, parts = bind_and_open(host, port, store_url)
-    app = build_app(parts, dev, options or RequestOptions(), attestation_root)
+    app = build_app(parts, dev, options, attestation_root)
     mode = " (--dev: development credentials accepted)" if dev else ""
     print(f"kmsd: serving KMS, IAM and STS on http://{host}:{port} with store {redacted(store_url)}{mode}", flush=True)
-    uvicorn.Server(uvicorn_config(app)).run(sockets=[sock])
+    uvicorn.Server(uvicorn_config(app, log_level=options.log_level)).run(sockets=[sock])
 
 
 def build_app(
-    parts: Parts, dev: bool, options: RequestOptions, attestation_root: TrustRoot | None, **more: Any
+    parts: Parts,
+    dev: bool,
+    options: RequestOptions,
+    attestation_root: TrustRoot | None,
+    *,
+    metrics_dir: str | None = None,
+    **more: Any,
 ) -> KmsdApp:
-    """The app ``kmsd serve`` runs on ``parts``, from its options; ``more`` adds the workers' (kmsd.workers)."""
+    """The app ``kmsd serve`` runs on ``parts``, from its options; ``metrics_dir`` is the directory the workers'
+    metrics share (kmsd.api.metrics), and ``more`` adds the workers' other settings (kmsd.workers)."""
     more.setdefault("store_check_interval", parts.store.change_check_interval)
     # The sweep runs in the one process of the service that holds the store's background lease.
     more.setdefault("sweep_gate", parts.store.try_hold_background_lease)
     trail = more.setdefault("audit_trail", build_audit_trail(parts, options))
-    return KmsdApp(
+    if options.metrics:
+        token = read_metrics_token(options.metrics_token_file) if options.metrics_token_file is not None else None
+        more["metrics"] = Metrics(token=token, multiprocess_dir=metrics_dir)
+    app = KmsdApp(
         build_runtime(parts, dev=dev, pkcs11_module=options.pkcs11_module, attestation_root=attestation_root),
         observers=call_observers(audit_sinks(trail, options)),
         explain_denials=options.explain_denials,
@@ -230,6 +267,14 @@ def build_app(
         regions=RegionPolicy(options.regions) if options.regions is not None else None,
         **more,
     )
+    app.observers.append(RequestLog(app.operation_names))
+    if app.metrics is not None and app.audit_trail is not None:
+        app.metrics.add_gauge_source(
+            "kmsd_audit_queue_depth",
+            "Audit events of read-only calls queued for the store, not yet written",
+            app.audit_trail.queue_depth,
+        )
+    return app
 
 
 def build_audit_trail(parts: Parts, options: RequestOptions) -> AuditTrail:
@@ -271,7 +316,7 @@ def audit_redactor(service: str) -> Redactor:
     return Redactor(service, model.operations, model.shapes)
 
 
-def uvicorn_config(app: KmsdApp | str, **more: Any) -> uvicorn.Config:
+def uvicorn_config(app: KmsdApp | str, *, log_level: str = "warning", **more: Any) -> uvicorn.Config:
     """The uvicorn settings of ``kmsd serve``; ``more`` adds the workers' (kmsd.workers)."""
     import uvicorn
 
@@ -280,8 +325,11 @@ def uvicorn_config(app: KmsdApp | str, **more: Any) -> uvicorn.Config:
         loop="uvloop",
         http="httptools",
         lifespan="on",
+        # kmsd's request log (kmsd.api.request_log) replaces uvicorn's access log.
         access_log=False,
-        log_level="warning",
+        # uvicorn's own lines go to the root logger, in kmsd's format (configure_logging), at kmsd's level.
+        log_config=None,
+        log_level=log_level,
         server_header=False,
         # uvicorn would otherwise take the client address from X-Forwarded-For when the peer is 127.0.0.1;
         # aws:SourceIp must be the TCP peer unless the operator names a header (--trusted-proxy-header).

@@ -25,6 +25,8 @@ import base64
 import dataclasses
 import json
 import os
+import shutil
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -32,6 +34,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from uvicorn.supervisors import Multiprocess
 
 from kmsd.api.app import KmsdApp
+from kmsd.api.request_log import configure_logging
 from kmsd.crypto.attestation import TrustRoot
 from kmsd.server import RequestOptions, bind_and_open, build_app, open_parts, uvicorn_config
 from kmsd.store.local_commits import create_counter_file
@@ -39,6 +42,9 @@ from kmsd.store.urls import redacted
 
 # The settings of the workers, set by the parent before it spawns them (JSON).
 SETTINGS_VARIABLE = "KMSD_WORKER_SETTINGS"
+# The directory where the workers' metrics meet (prometheus-client's multiprocess mode, kmsd.api.metrics): the
+# parent makes an empty one for this server and sets it before the workers import prometheus-client.
+METRICS_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
 
 @dataclass(frozen=True)
@@ -83,6 +89,7 @@ def worker_app() -> KmsdApp:
     if settings.attestation_root_pem is not None:
         attestation_root = TrustRoot.from_pem(base64.b64decode(settings.attestation_root_pem))
     local_commits = None if settings.local_commits is None else Path(settings.local_commits)
+    configure_logging(options.log_format, options.log_level)
     return build_app(
         open_parts(settings.store_url, local_commits=local_commits),
         settings.dev,
@@ -91,7 +98,23 @@ def worker_app() -> KmsdApp:
         # Every request asks the store whether another worker committed: read-your-writes across workers.
         store_check_interval=0.0,
         worker_id=str(os.getpid()),
+        metrics_dir=os.environ.get(METRICS_DIR_VARIABLE),
     )
+
+
+class Supervisor(Multiprocess):
+    """uvicorn's supervisor, which also closes its own copy of the listening socket when it stops the workers.
+
+    On SIGTERM or SIGINT each worker stops accepting, finishes the calls in flight and exits; but the kernel
+    keeps completing connections on a listening socket while any process holds it open, and the parent holds
+    it until the last worker has exited, so a client connecting meanwhile would wait on an answer nobody gives.
+    Closed here, the socket closes once the workers close theirs, and a new connection is refused.
+    """
+
+    def terminate_all(self) -> None:
+        for sock in self.sockets:
+            sock.close()
+        super().terminate_all()
 
 
 def serve_workers(
@@ -115,7 +138,11 @@ def serve_workers(
     settings = settings_for(store_url, dev, dataclasses.asdict(options), attestation_root, local_commits)
     # Spawned workers inherit the environment (and with it KMSD_ROOT_KEY and PYTHONPATH, if set).
     os.environ[SETTINGS_VARIABLE] = settings.to_environment()
-    config = uvicorn_config("kmsd.workers:worker_app", factory=True, workers=workers)
+    # This server's own, empty: files left by another server would be added to its counts.
+    metrics_dir = tempfile.mkdtemp(prefix="kmsd-metrics-")
+    os.environ[METRICS_DIR_VARIABLE] = metrics_dir
+    configure_logging(options.log_format, options.log_level)
+    config = uvicorn_config("kmsd.workers:worker_app", factory=True, workers=workers, log_level=options.log_level)
     mode = " (--dev: development credentials accepted)" if dev else ""
     print(
         f"kmsd: serving KMS, IAM and STS on http://{host}:{port} with store {redacted(store_url)}{mode}, "
@@ -123,7 +150,8 @@ def serve_workers(
         flush=True,
     )
     try:
-        Multiprocess(config, sockets=[sock]).run()
+        Supervisor(config, sockets=[sock]).run()
     finally:
         if local_commits is not None:
             local_commits.unlink(missing_ok=True)
+        shutil.rmtree(metrics_dir, ignore_errors=True)

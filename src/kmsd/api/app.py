@@ -1,4 +1,4 @@
-"""The ASGI application: one endpoint for every API, plus ``/health``.
+"""The ASGI application: one endpoint for every API, plus ``/health`` and ``/metrics`` (:mod:`kmsd.api.metrics`).
 
 A request walks the pipeline of DESIGN.md: read the body (bounded), tell the
 protocol from the request's shape (an ``X-Amz-Target`` header or a JSON
@@ -48,6 +48,7 @@ from typing import Any, NamedTuple, Protocol
 
 from kmsd.api import explanation_header, json_protocol, query_protocol
 from kmsd.api.forwarded import forwarded_source_ip, via_service
+from kmsd.api.metrics import PUBLISH_SECONDS, Metrics
 from kmsd.api.query_protocol import FORM_CONTENT_TYPE, QueryCodec, read_fields
 from kmsd.api.regions import RegionPolicy
 from kmsd.api.request_ids import new_request_id
@@ -186,6 +187,7 @@ class KmsdApp:
         sweep_gate: Callable[[], bool] | None = None,
         observers: Sequence[CallObserver] = (),
         audit_trail: AuditTrail | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.runtime = runtime
         # The store's audit trail: its writer runs from startup to shutdown (which writes what it queued), and
@@ -240,6 +242,18 @@ class KmsdApp:
         runtime.kms.record_usage_with(self._store_calls.submit)
         # ReplicateKey may only create a replica in a Region this server answers for.
         runtime.kms.serve_regions(self.regions.is_valid)
+        # /metrics (kmsd.api.metrics); None: not served.  It counts every call, as an observer.
+        # The operation names of each service served, from its model: the only operation names observers may use
+        # as labels (a request's raw target or Action is the caller's to choose).
+        self.operation_names: dict[str, frozenset[str]] = {KMS: frozenset(self.kms_model.operations)}
+        for service, codec in self.query_codecs.items():
+            self.operation_names[service] = frozenset(codec.model.operations)
+        for service, json_service in self._json_services.items():
+            self.operation_names[service] = frozenset(json_service.model.operations)
+        self.metrics = metrics
+        if metrics is not None:
+            metrics.attach(runtime.credentials, runtime.kms, runtime.store, self.operation_names)
+            self.observers.append(metrics)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -250,6 +264,9 @@ class KmsdApp:
         path = scope["path"]
         if path == "/health" and scope["method"] in ("GET", "HEAD"):
             await self._health(send)
+            return
+        if path == "/metrics" and scope["method"] in ("GET", "HEAD"):
+            await self._metrics(scope, send)
             return
         await self._aws_request(scope, receive, send)
 
@@ -601,28 +618,58 @@ class KmsdApp:
             send, 200 if store_ok else 503, b"application/json", json.dumps(body).encode(), None, self._worker_headers
         )
 
+    async def _metrics(self, scope: Scope, send: Send) -> None:
+        metrics = self.metrics
+        if metrics is None:
+            await _send(send, 404, b"text/plain; charset=utf-8", b"not found\n", None, self._worker_headers)
+            return
+        header_map = _group_raw_headers(scope["headers"])
+        if not metrics.authorized(_first_value(header_map, "authorization")):
+            challenge = ((b"www-authenticate", b'Bearer realm="kmsd metrics"'), *self._worker_headers)
+            await _send(send, 401, b"text/plain; charset=utf-8", b"unauthorized\n", None, challenge)
+            return
+        # Off the loop: under --workers the page adds up every worker's files.
+        page, content_type = await asyncio.get_running_loop().run_in_executor(
+            None, metrics.page, _first_value(header_map, "accept")
+        )
+        await _send(send, 200, content_type.encode(), page, None, self._worker_headers)
+
     async def _lifespan(self, receive: Receive, send: Send) -> None:
-        sweeper: asyncio.Task[None] | None = None
+        background: list[asyncio.Task[None]] = []
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 if self.audit_trail is not None:
                     self.audit_trail.start()
-                sweeper = asyncio.create_task(self._sweep_forever())
+                background.append(asyncio.create_task(self._sweep_forever()))
+                if self.metrics is not None and self.metrics.multiprocess_dir is not None:
+                    background.append(asyncio.create_task(self._publish_metrics_forever(self.metrics)))
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                if sweeper is not None:
-                    sweeper.cancel()
+                for task in background:
+                    task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
-                        await sweeper
+                        await task
                 # A call already running finishes (and commits or rolls back) on its thread; none starts now.
                 self._large_calls.shutdown(wait=False, cancel_futures=True)
                 self._store_calls.shutdown(wait=False, cancel_futures=True)
                 if self.audit_trail is not None:
                     # The read-only calls' queued events are written before the process goes.
                     await asyncio.get_running_loop().run_in_executor(None, self.audit_trail.close)
+                if self.metrics is not None:
+                    self.metrics.stopped()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    @staticmethod
+    async def _publish_metrics_forever(metrics: Metrics) -> None:
+        """Under --workers: this worker's plain counters reach the shared files even when it is not the one scraped."""
+        while True:
+            await asyncio.sleep(PUBLISH_SECONDS)
+            try:
+                metrics.publish()
+            except Exception:
+                log.exception("publishing the metrics failed; retrying in %s s", PUBLISH_SECONDS)
 
     async def _sweep_forever(self) -> None:
         """End deletion windows, expire imported material and sessions, and run due rotations, even for keys and

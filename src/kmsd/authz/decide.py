@@ -185,11 +185,16 @@ class DecisionMemo:
 
     def __init__(self) -> None:
         self._entries: dict[int, tuple[RequestContext, Policy, IdentityPolicySet, Decision]] = {}
+        # Plain counters for the metrics (kmsd.api.metrics reads them when scraped).
+        self.hits = 0
+        self.misses = 0
 
     def evaluate(self, context: RequestContext, policy: Policy, identity: IdentityPolicySet) -> Decision:
         found = self._entries.get(id(context))
         if found is not None and found[0] is context and found[1] is policy and found[2] is identity:
+            self.hits += 1
             return found[3]
+        self.misses += 1
         decision = evaluate(context, (policy, *identity.policies))
         if len(self._entries) >= self._LIMIT:
             self._entries.clear()

@@ -38,25 +38,35 @@ class KeyFacts:
         self._generation = 0
         self._policies: dict[str, Policy] = {}
         self._lock = threading.Lock()
+        # Plain counters for the metrics (kmsd.api.metrics reads them when scraped), [hits, misses] per cache.
+        self.counts: dict[str, list[int]] = {"grants": [0, 0], "aliases": [0, 0], "key_policies": [0, 0]}
 
     def grants(self, key_id: str, region: str) -> tuple[GrantRecord, ...]:
         """The grants on the key ``key_id`` in ``region``, oldest first."""
         identity = (key_id, region)
         found = self._grants.get(identity)
+        counts = self.counts["grants"]
         if found is None:
+            counts[1] += 1
             generation = self._generation
             found = tuple(self._store.list_grants(key_id, region))
             self._keep(self._grants, identity, found, generation)
+        else:
+            counts[0] += 1
         return found
 
     def aliases(self, account_id: str, region: str, key_id: str) -> tuple[str, ...]:
         """The names of the aliases that point at ``key_id`` (the key's ``kms:ResourceAliases``)."""
         cache_key = (account_id, region, key_id)
         found = self._aliases.get(cache_key)
+        counts = self.counts["aliases"]
         if found is None:
+            counts[1] += 1
             generation = self._generation
             found = tuple(alias.alias_name for alias in self._store.list_aliases(account_id, region, key_id))
             self._keep(self._aliases, cache_key, found, generation)
+        else:
+            counts[0] += 1
         return found
 
     def refresh(self, account_id: str, region: str, key_id: str) -> bool:
@@ -76,8 +86,11 @@ class KeyFacts:
         """The key policy ``text``, compiled; a stored policy that no longer parses fails closed."""
         # A dictionary hit costs less than the parser's own hash of the text.
         found = self._policies.get(text)
+        counts = self.counts["key_policies"]
         if found is not None:
+            counts[0] += 1
             return found
+        counts[1] += 1
         try:
             policy = parse_policy(text, PolicyKind.RESOURCE, KEY_POLICY_ID)
         except PolicyValidationError:

@@ -14,6 +14,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from kmsd.cli.config_file import parse_with_config
 from kmsd.cli.parser import build_parser
 from kmsd.crypto.root_key import RootKeyError
 from kmsd.errors import AwsError
@@ -25,7 +26,8 @@ __all__ = ["build_parser", "main"]
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         # Inside the try: --help piped into head can meet a closed pipe too.
-        args = build_parser().parse_args(argv)
+        # kmsd serve --config FILE: the file's values are the defaults the command line overrides.
+        args = parse_with_config(build_parser(), argv)
         code = int(args.handler(args))
         sys.stdout.flush()
         return code

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from kmsd.api.request_log import LOG_FORMATS, LOG_LEVELS
 from kmsd.cli.accounts import run_create, run_credentials, run_list
 from kmsd.cli.audit import parse_time, run_audit_query, run_audit_verify
 from kmsd.cli.authz import run_authz_explain
@@ -128,6 +129,38 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="PATH",
         help="also append every audit event to PATH as JSON lines, one CloudTrail record per line (created 0600 "
         "if missing); a call that changes something is written and fsync'ed before its answer (default: none)",
+    )
+    serve.add_argument(
+        "--metrics",
+        choices=["on", "off"],
+        default="on",
+        help="serve Prometheus metrics at /metrics on the same port; they hold counts by operation, outcome and "
+        "cache, no secret and no account, principal or key identifier (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--metrics-token-file",
+        metavar="FILE",
+        help="require 'Authorization: Bearer TOKEN' on /metrics, TOKEN being this file's content "
+        "(default: none, /metrics is open like /health)",
+    )
+    serve.add_argument(
+        "--log-format",
+        choices=list(LOG_FORMATS),
+        default="text",
+        help="the format of every log line on stderr: one JSON object per line, or text (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--log-level",
+        choices=list(LOG_LEVELS),
+        default="warning",
+        help="write log lines from this level up; info adds one line per request (request id, operation, status, "
+        "caller, latency, never a parameter) (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--config",
+        metavar="FILE",
+        help="read these options from a TOML file, keys named like the options without their dashes "
+        '(port = 4599, log_format = "json"); options given on the command line win (default: none)',
     )
     _add_store_option(serve)
     serve.set_defaults(handler=run_serve)

@@ -19,7 +19,7 @@ def run_serve(args: argparse.Namespace) -> int:
     """Serve until stopped; 1 with one line on stderr when the address cannot be bound."""
     # Imported here: the server stack (uvicorn, the app) is only needed by this command, and the offline
     # tools (kmsd policy ...) must work without it.
-    from kmsd.server import ListenError, RequestOptions, serve
+    from kmsd.server import ListenError, OptionError, RequestOptions, read_metrics_token, serve
 
     options = RequestOptions(
         explain_denials=args.explain_denials,
@@ -30,6 +30,10 @@ def run_serve(args: argparse.Namespace) -> int:
         pkcs11_module=args.pkcs11_module,
         audit_retention_days=args.audit_retention_days,
         audit_file=args.audit_file,
+        metrics=args.metrics == "on",
+        metrics_token_file=args.metrics_token_file,
+        log_format=args.log_format,
+        log_level=args.log_level,
     )
     if args.audit_file is not None:
         # Refused here, in one line, rather than by a traceback from the server (or from each worker).
@@ -37,6 +41,13 @@ def run_serve(args: argparse.Namespace) -> int:
             os.close(open_for_append(Path(args.audit_file)))
         except OSError as error:
             print(f"kmsd: --audit-file {args.audit_file}: {error.strerror}", file=sys.stderr)
+            return 1
+    if args.metrics_token_file is not None:
+        try:
+            # Read here to refuse an unreadable file in one line before serving; each worker reads it again.
+            read_metrics_token(args.metrics_token_file)
+        except OptionError as error:
+            print(f"kmsd: {error}", file=sys.stderr)
             return 1
     attestation_root = None
     if args.attestation_root is not None:

@@ -26,11 +26,12 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC
 from typing import Protocol
 
+from kmsd.call_notes import DecisionOutcome, note_decision
 from kmsd.clock import Clock
 from kmsd.errors import INVALID_SECURITY_TOKEN, AwsError
 from kmsd.iam.identity_policies import HasStore, StoredPolicyError, identity_policies_for
 from kmsd.iam.principal import Caller, Principal
-from kmsd.policy import Decision, Policy, PrincipalInfo, RequestContext, evaluate
+from kmsd.policy import Decision, Outcome, Policy, PolicyKind, PrincipalInfo, RequestContext, evaluate
 from kmsd.policy.service_rules import resource_owner, trust_policy_gate
 
 ContextKeys = dict[str, str | list[str]]
@@ -118,6 +119,7 @@ def authorize_call(
         # unless MFA information was included (kmsd has no MFA), and IAM says the token is invalid.
         raise AwsError("InvalidClientTokenId", INVALID_SECURITY_TOKEN, 403)
     if principal.kind == "root" and _in_account(resource, principal.account_id):
+        note_decision(_service_of(action), action, "allow", "root")
         return
     keys: dict[str, str | Sequence[str]] = dict(request_context_keys(caller, ctx.clock))
     if extra_keys:
@@ -126,6 +128,7 @@ def authorize_call(
     owner = resource_owner(resource, principal.account_id)
     context = RequestContext(action, resource, principal_info(principal), keys, resource_account=owner)
     decision = evaluate(context, _policies_of(ctx, principal))
+    note_decision(_service_of(action), action, *_outcome_and_reason(decision, "identity-policy"))
     if not decision.allowed:
         raise access_denied(principal.arn, action, resource, decision.denial_reason(action))
 
@@ -154,8 +157,50 @@ def authorize_assume_role(
     context = RequestContext(action, role_arn, principal_info(principal), keys)
     policies = (trust_policy, *_policies_of(ctx, principal))
     decision: Decision = evaluate(context, policies)
-    if not trust_policy_gate(decision):
+    allowed = trust_policy_gate(decision)
+    if decision.allowed and not allowed:
+        # The identity policies allowed, but the trust policy did not: it must (see above).
+        note_decision(_service_of(action), action, "implicit-deny", "no-trust-policy-allow")
+    else:
+        note_decision(_service_of(action), action, *_outcome_and_reason(decision, "trust-policy"))
+    if not allowed:
         raise access_denied(principal.arn, action, role_arn)
+
+
+# The reason labels of IAM and STS decisions (kmsd.call_notes; a small fixed vocabulary for the metrics), by the
+# kind of policy that denied: explicitly, or by allowing nothing.
+_EXPLICIT_DENY = {
+    PolicyKind.IDENTITY: "explicit-deny-identity",
+    PolicyKind.RESOURCE: "explicit-deny-trust-policy",
+    PolicyKind.PERMISSIONS_BOUNDARY: "explicit-deny-boundary",
+    PolicyKind.SESSION: "explicit-deny-session-policy",
+}
+_NO_ALLOW = {
+    PolicyKind.IDENTITY: "no-identity-policy-allow",
+    PolicyKind.RESOURCE: "no-trust-policy-allow",
+    PolicyKind.PERMISSIONS_BOUNDARY: "boundary",
+    PolicyKind.SESSION: "session-policy",
+}
+
+
+def _outcome_and_reason(decision: Decision, allowed_by: str) -> tuple[DecisionOutcome, str]:
+    """The outcome and reason label of an evaluated decision; ``allowed_by`` names what an allow rests on."""
+    if decision.allowed:
+        return "allow", allowed_by
+    kind = decision.denial_kind
+    if decision.outcome is Outcome.EXPLICIT_DENY:
+        return "explicit-deny", _EXPLICIT_DENY[kind] if kind is not None else "explicit-deny-identity"
+    return "implicit-deny", _NO_ALLOW[kind] if kind is not None else "no-identity-policy-allow"
+
+
+def _service_of(action: str) -> str:
+    """The service that decides ``action`` (``iam``, ``sts``), from its prefix: always one of kmsd's own actions."""
+    return action.partition(":")[0].lower()
+
+
+def note_refusal(action: str, reason: str) -> None:
+    """Note a refusal decided before any policy was evaluated (a role that does not exist: nothing can allow)."""
+    note_decision(_service_of(action), action, "implicit-deny", reason)
 
 
 def _policies_of(ctx: HasStore, principal: Principal) -> tuple[Policy, ...]:

@@ -92,6 +92,10 @@ class CredentialResolver:
         self._cache: dict[str, _Entry] = {}
         self._generation = 0
         self._lock = threading.Lock()
+        # Plain counters for the metrics (kmsd.api.metrics reads them when scraped): resolves answered from the
+        # cache, and those that read the store.
+        self.cache_hits = 0
+        self.cache_misses = 0
 
     def invalidate(self) -> None:
         """Forget every cached credential and identity-policy set: IAM data changed."""
@@ -112,6 +116,7 @@ class CredentialResolver:
         """
         entry = self._cache.get(access_key_id)
         if entry is None:
+            self.cache_misses += 1
             generation = self._generation
             entry = self._lookup(access_key_id)
             if entry is None:
@@ -122,6 +127,8 @@ class CredentialResolver:
                     if len(self._cache) >= _CACHE_LIMIT:
                         self._cache.clear()
                     self._cache[access_key_id] = entry
+        else:
+            self.cache_hits += 1
         return self._check(access_key_id, entry, security_token)
 
     def _check(self, access_key_id: str, entry: _Entry, security_token: str | None) -> ResolvedCredentials | None:

@@ -43,7 +43,7 @@ from typing import Any
 from kmsd.clock import Clock
 from kmsd.crypto import RandomSource, RootKey
 from kmsd.errors import AwsError
-from kmsd.iam.authorization import access_denied, authorize_assume_role
+from kmsd.iam.authorization import access_denied, authorize_assume_role, note_refusal
 from kmsd.iam.context import IamContext
 from kmsd.iam.principal import Caller, Principal
 from kmsd.iam.session_policy_arns import check_session_policy_arns
@@ -98,6 +98,7 @@ def assume_role(ctx: IamContext, caller: Caller, params: Mapping[str, Any]) -> d
     role = _role_named_by(ctx.store, role_arn)
     trust = _trust_policy(role)
     if role is None or trust is None:
+        note_refusal("sts:AssumeRole", "no-trust-policy-allow")
         raise access_denied(principal.arn, "sts:AssumeRole", role_arn)
     source_identity = _source_identity(principal, params.get("SourceIdentity"), role.arn)
     keys = _trust_keys(params, session_name, tags, role, source_identity)

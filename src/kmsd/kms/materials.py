@@ -85,6 +85,9 @@ class KeyMaterials:
         self._cache: OrderedDict[tuple[str, int], UnwrappedMaterial] = OrderedDict()
         self._lock = threading.Lock()
         self._purges_seen: str | None = None  # the store's purge count when the cache was last checked
+        # Plain counters for the metrics (kmsd.api.metrics reads them when scraped).
+        self.cache_hits = 0
+        self.cache_misses = 0
 
     def create_first(self, key_id: str, material: bytes | None = None) -> KeyMaterialRecord:
         """Store version 1 of a new key's material, wrapped; the caller holds the transaction.
@@ -121,7 +124,9 @@ class KeyMaterials:
             cached = self._cache.get(cache_key)
             if cached is not None:
                 self._cache.move_to_end(cache_key)
+                self.cache_hits += 1
                 return cached
+            self.cache_misses += 1
         loaded = self._load(key_id, version)
         with self._lock:
             self._cache[cache_key] = loaded

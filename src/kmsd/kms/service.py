@@ -40,6 +40,7 @@ from typing import Any
 
 from kmsd.authz.authorizer import KmsAuthorizer, KmsCall, split_permissions
 from kmsd.authz.decide import CheckResult, decide
+from kmsd.authz.decision_reasons import note_call_decision
 from kmsd.authz.grants import grant_ids_from_tokens
 from kmsd.authz.permissions import Permission, permissions_for
 from kmsd.call_notes import note_resource
@@ -346,6 +347,8 @@ class KmsService:
             # in this node's caches yet (its notification is on its way), so a refusal reads them again first.
             # Only refusals pay the reads; an allowed call keeps its cache hits.
             decision = decide(self.authorizer.gather(call, permissions), decided)
+        # For the metrics: the permissions decided here, not those decided (and noted) before.
+        note_call_decision(decision, len(decided))
         decision.enforce()
         return decision.results
 
@@ -368,6 +371,14 @@ class KmsService:
         unwrapped material if that commit (or any since the last check) purged a key."""
         self.authorizer.invalidate()
         self.context.materials.drop_if_purged_elsewhere()
+
+    def cache_counts(self) -> dict[str, tuple[int, int]]:
+        """(hits, misses) of each cache of KMS and its authorizer so far, by cache, for the metrics."""
+        materials, authorizer = self.context.materials, self.authorizer
+        counts = {name: (hits, misses) for name, (hits, misses) in authorizer.key_facts.counts.items()}
+        counts["key_material"] = (materials.cache_hits, materials.cache_misses)
+        counts["decisions"] = (authorizer.memo.hits, authorizer.memo.misses)
+        return counts
 
     def drop_purged_material(self) -> None:
         """Drop the unwrapped material cached here if a key was purged anywhere: the part of :meth:`sweep` a

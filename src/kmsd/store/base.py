@@ -47,7 +47,53 @@ class Conflict(StoreError):
     """A record with the same identity already exists."""
 
 
+class StoreCounters:
+    """What a store counts for the metrics: its statements and the seconds they took, and its key cache's hits.
+
+    Plain integers and floats, added to on the thread that ran the statement and read when the metrics are
+    scraped (:mod:`kmsd.api.metrics`): the store knows nothing of Prometheus.  No lock, to keep a statement's
+    cost as it was: two threads adding at the very same moment may lose one count, never make one up, so a
+    counter still only grows.
+    """
+
+    __slots__ = (
+        "commit_seconds",
+        "commits",
+        "key_cache_hits",
+        "key_cache_misses",
+        "read_seconds",
+        "reads",
+        "write_seconds",
+        "writes",
+    )
+
+    def __init__(self) -> None:
+        self.reads = 0  # statements that read (outside and inside transactions)
+        self.read_seconds = 0.0
+        self.writes = 0  # statements that write
+        self.write_seconds = 0.0
+        self.commits = 0  # COMMIT statements (the durable write of a transaction)
+        self.commit_seconds = 0.0
+        self.key_cache_hits = 0  # get_key answered from this process's key cache
+        self.key_cache_misses = 0  # get_key read the database while the cache could have answered
+
+    def read(self, seconds: float) -> None:
+        self.reads += 1
+        self.read_seconds += seconds
+
+    def wrote(self, seconds: float) -> None:
+        self.writes += 1
+        self.write_seconds += seconds
+
+    def committed(self, seconds: float) -> None:
+        self.commits += 1
+        self.commit_seconds += seconds
+
+
 class Store(Protocol):
+    # Read by the metrics (see StoreCounters).
+    counters: StoreCounters
+
     # --- lifecycle -------------------------------------------------------
     def transaction(self) -> AbstractContextManager[None]:
         """All writes inside commit together or not at all.  Re-entrant: an inner block joins the outer."""

@@ -27,6 +27,7 @@ import functools
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
+from time import perf_counter
 from typing import Any
 
 import psycopg
@@ -75,22 +76,28 @@ class PostgresConnections(SqlConnections):
         if _holds_nul(parameters):
             return None
         with self._connection() as connection:
+            started = perf_counter()
             try:
                 row: Row | None = connection.execute(placeholders(sql), parameters).fetchone()
             except psycopg.Error as error:
                 self._failed()
                 raise StoreError(_message(error)) from error
+            finally:
+                self.counters.read(perf_counter() - started)
         return row
 
     def _fetchall(self, sql: str, parameters: Sequence[Any] = ()) -> list[Row]:
         if _holds_nul(parameters):
             return []
         with self._connection() as connection:
+            started = perf_counter()
             try:
                 rows: list[Row] = connection.execute(placeholders(sql), parameters).fetchall()
             except psycopg.Error as error:
                 self._failed()
                 raise StoreError(_message(error)) from error
+            finally:
+                self.counters.read(perf_counter() - started)
         return rows
 
     def _write(self, sql: str, parameters: Sequence[Any], what: str) -> int:
@@ -101,6 +108,7 @@ class PostgresConnections(SqlConnections):
             raise StoreError(f"{what}: the transaction was already rolled back after an error")
         connection = self._transaction_connection
         assert connection is not None
+        started = perf_counter()
         try:
             connection.execute("SAVEPOINT kmsd_write")
             try:
@@ -116,6 +124,8 @@ class PostgresConnections(SqlConnections):
         except psycopg.Error as error:
             self._doomed = True
             raise StoreError(f"{what}: {_message(error)}") from error
+        finally:
+            self.counters.wrote(perf_counter() - started)
         # A statement that changed no row (the sweep's DELETE of expired sessions, most times) is no news: a
         # notification for it would empty every node's caches, every sweep.  -1 (not a row count) counts.
         if rowcount != 0:
@@ -200,7 +210,9 @@ class PostgresConnections(SqlConnections):
                 try:
                     if self._wrote:
                         connection.execute("SELECT pg_notify(%s, %s)", (CHANGES_CHANNEL, self._store_id))
+                    started = perf_counter()
                     connection.execute("COMMIT")
+                    self.counters.committed(perf_counter() - started)
                 except psycopg.Error as error:
                     _rollback(connection)
                     raise StoreError(f"commit failed: {_message(error)}") from error

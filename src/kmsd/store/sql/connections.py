@@ -25,7 +25,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
-from kmsd.store.base import StoreError
+from kmsd.store.base import StoreCounters, StoreError
 from kmsd.store.models import KeyRecord
 from kmsd.store.sql.codec import Row
 
@@ -45,8 +45,10 @@ class SqlConnections:
     _key_cache: dict[tuple[str, str], KeyRecord]  # by (key_id, region)
     _key_cache_lock: threading.Lock  # orders filling the cache against emptying it
     _key_cache_generation: int  # advanced whenever the cache is emptied
+    counters: StoreCounters  # statements, their seconds and the key cache's hits, for the metrics
 
     def _init_key_cache(self) -> None:
+        self.counters = StoreCounters()
         self._key_cache = {}
         self._key_cache_lock = threading.Lock()
         self._key_cache_generation = 0

@@ -36,7 +36,9 @@ class KmsKeyQueries(SqlConnections):
         identity = (key_id, region)
         cached = self._key_cache.get(identity)
         if cached is not None:
+            self.counters.key_cache_hits += 1
             return cached
+        self.counters.key_cache_misses += 1
         generation = self._key_cache_generation
         key = self._read_key(key_id, region)
         # Absent keys are not cached: a key created elsewhere must be found at once.

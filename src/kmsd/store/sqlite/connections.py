@@ -12,6 +12,7 @@ import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from time import perf_counter
 from typing import Any
 
 from kmsd.store.base import Conflict, StoreError
@@ -96,6 +97,7 @@ class SqliteConnections(SqlConnections):
         return slot.connection
 
     def _fetchone(self, sql: str, parameters: Sequence[Any] = ()) -> Row | None:
+        started = perf_counter()
         try:
             cursor = self._read_connection().execute(sql, parameters)
             try:
@@ -106,13 +108,18 @@ class SqliteConnections(SqlConnections):
                 cursor.close()
         except sqlite3.Error as error:
             raise StoreError(str(error)) from error
+        finally:
+            self.counters.read(perf_counter() - started)
         return row
 
     def _fetchall(self, sql: str, parameters: Sequence[Any] = ()) -> list[Row]:
+        started = perf_counter()
         try:
             rows: list[Row] = self._read_connection().execute(sql, parameters).fetchall()
         except sqlite3.Error as error:
             raise StoreError(str(error)) from error
+        finally:
+            self.counters.read(perf_counter() - started)
         return rows
 
     def _write(self, sql: str, parameters: Sequence[Any], what: str) -> int:
@@ -132,6 +139,7 @@ class SqliteConnections(SqlConnections):
         return self._execute_write(sql, parameters, what)
 
     def _execute_write(self, sql: str, parameters: Sequence[Any], what: str) -> int:
+        started = perf_counter()
         try:
             rowcount: int = self._writer.execute(sql, parameters).rowcount
             if rowcount != 0:
@@ -146,6 +154,8 @@ class SqliteConnections(SqlConnections):
         except sqlite3.Error as error:
             self._doomed = True
             raise StoreError(f"{what}: {error}") from error
+        finally:
+            self.counters.wrote(perf_counter() - started)
 
     @contextmanager
     def _holding_writer(self) -> Iterator[sqlite3.Connection]:
@@ -190,8 +200,10 @@ class SqliteConnections(SqlConnections):
                     raise StoreError(
                         "rolled back: an error inside the transaction was caught before the outermost block"
                     )
+                started = perf_counter()
                 try:
                     self._writer.execute("COMMIT")
+                    self.counters.committed(perf_counter() - started)
                 except sqlite3.Error as error:
                     self._rollback()
                     raise StoreError(f"commit failed: {error}") from error
