@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 import socket
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from kmsd.api.app import KmsdApp, Runtime
@@ -236,7 +238,18 @@ def serve(
     app = build_app(parts, dev, options, attestation_root)
     mode = " (--dev: development credentials accepted)" if dev else ""
     print(f"kmsd: serving KMS, IAM and STS on http://{host}:{port} with store {redacted(store_url)}{mode}", flush=True)
-    uvicorn.Server(uvicorn_config(app, log_level=options.log_level)).run(sockets=[sock])
+    server = uvicorn.Server(uvicorn_config(app, log_level=options.log_level))
+    # uvicorn stops gracefully on SIGTERM (no new connection; the calls in flight finish), then raises the signal
+    # again under the handler it found: with this one, a SIGTERM stop is a clean exit (status 0), not a death.
+    previous = signal.signal(signal.SIGTERM, _stopped_by_sigterm)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _stopped_by_sigterm(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM after uvicorn's graceful shutdown: nothing is left to do."""
 
 
 def build_app(

@@ -101,8 +101,11 @@ def _value(key: str, value: object, action: argparse.Action) -> Any:
     text = str(value)
     try:
         converted = action.type(text) if callable(action.type) else text
-    except (argparse.ArgumentTypeError, ValueError, TypeError) as error:
-        raise ConfigError(f"key '{key}': {error or 'invalid value'} ({text!r})") from None
+    except argparse.ArgumentTypeError as error:
+        raise ConfigError(f"key '{key}': {error} (got {text!r})") from None
+    except (ValueError, TypeError):
+        # As argparse words it: "invalid int value: 'many'".
+        raise ConfigError(f"key '{key}': invalid {getattr(action.type, '__name__', 'value')} value: {text!r}") from None
     if action.choices is not None and converted not in action.choices:
         choices = ", ".join(repr(choice) for choice in action.choices)
         raise ConfigError(f"key '{key}': {text!r} is not one of {choices}")
@@ -118,4 +121,6 @@ def _kind(value: object) -> str:
         return "a list"
     if isinstance(value, dict):
         return "a table"
+    if isinstance(value, str):
+        return "a string"
     return "a date or time" if value is not None else "nothing"
