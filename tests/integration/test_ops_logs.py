@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import socket
 import uuid
 from typing import Any
 
@@ -53,10 +54,14 @@ def test_json_request_lines_name_each_call_once_and_hold_no_secret(fresh_server:
     stranger_secret = f"stranger-{uuid.uuid4().hex}"
     with pytest.raises(ClientError) as refused:
         client(server, "kms", ("AKIAZZZZZZZZZZZZZZZZ", stranger_secret)).list_keys()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as garbage:
+        garbage.sendall(b"NOT HTTP AT ALL\r\n\r\n")  # uvicorn's own warning: "Invalid HTTP request received."
+        garbage.recv(1024)
     server.stop()  # every line is written and flushed
 
     output = server.output()
     lines = _json_lines(output)
+    assert any(line["level"] == "WARNING" and line["logger"].startswith("uvicorn") for line in lines), output
     # Every line the process logged is JSON: uvicorn's own too, none in another format.
     logged = [line for line in output.splitlines() if line and not line.startswith(("{", "kmsd: ", "  AWS_"))]
     assert logged == []
