@@ -55,6 +55,7 @@ def test_calls_move_the_counters_by_exactly_what_they_were(fresh_server: KmsdSer
     assert _error_code(server.root_client().encrypt, KeyId=key_id, Plaintext=b"") == "ValidationException"
     iam.list_users()
     assert _error_code(user_iam.list_users) == "AccessDenied"
+    client(server, "cloudtrail", root).lookup_events()
     stranger = client(server, "kms", ("AKIAZZZZZZZZZZZZZZZZ", "not-a-secret-of-anyone"))
     assert _error_code(stranger.list_keys) == "UnrecognizedClientException"
     status, _ = kms_call(server, root, invented, {})
@@ -67,6 +68,7 @@ def test_calls_move_the_counters_by_exactly_what_they_were(fresh_server: KmsdSer
         ("kms", "Encrypt", "client_error", "ValidationException"): 1,
         ("iam", "ListUsers", "success", ""): 1,
         ("iam", "ListUsers", "client_error", "AccessDenied"): 1,
+        ("cloudtrail", "LookupEvents", "success", ""): 1,
         # Refused before a service: neither the service nor the operation is known.
         ("unknown", "unknown", "client_error", "UnrecognizedClientException"): 1,
         # An operation no model names is counted, under "unknown", never under the name the caller sent.
@@ -86,6 +88,7 @@ def test_calls_move_the_counters_by_exactly_what_they_were(fresh_server: KmsdSer
         ("kms", "implicit-deny", "no-identity-policy-allow"): 1,  # it delegates; the user has no policy
         ("iam", "allow", "root"): 1,
         ("iam", "implicit-deny", "no-identity-policy-allow"): 1,
+        ("cloudtrail", "allow", "root"): 1,
     }
     for (service, outcome, reason), count in decisions.items():
         labels = {"service": service, "outcome": outcome, "reason": reason}
@@ -106,6 +109,10 @@ def test_calls_move_the_counters_by_exactly_what_they_were(fresh_server: KmsdSer
     assert after.value("kmsd_store_statements_total", kind="read") >= before.value(
         "kmsd_store_statements_total", kind="read"
     )
+
+    # The audit trail's queue (read-only calls' events wait there for its writer): a gauge, present from the start.
+    assert ("kmsd_audit_queue_depth", ()) in after.samples
+    assert after.value("kmsd_audit_queue_depth") >= 0
 
     # No secret, and nothing that names an account, a principal or a key.
     for secret in (root[1], user[1], plaintext.decode(), base64.b64encode(plaintext).decode()):
