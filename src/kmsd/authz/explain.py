@@ -19,14 +19,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from kmsd.authz.authorizer import KmsAuthorizer, KmsCall, NamedKey
 from kmsd.authz.decide import CheckResult
 from kmsd.authz.permissions import PERMISSIONS, OperationPermissions, Permission, Target
 from kmsd.clock import Clock
-from kmsd.iam.principal import Caller, Principal, Session
+from kmsd.iam.principal import Caller, Principal, hypothetical_session
 from kmsd.policy.explain import statement_lines
 from kmsd.store.base import Store
 from kmsd.store.models import KeyRecord
@@ -150,25 +149,7 @@ def principal_from_arn(store: Store, clock: Clock, text: str) -> Principal:
     if role is None or (text.startswith("arn:aws:iam::") and role.arn != text):
         raise ExplainError(f"role `{text}` does not exist")
     session_name = role_match.group(3) if text.startswith("arn:aws:sts::") else EXPLAIN_SESSION_NAME
-    now = clock.now()
-    session = Session(
-        kind="assumed-role",
-        # Identity policy sets are cached by session key id; this one names the question, not a real session.
-        access_key_id=f"explain:{role.role_id}:{session_name}",
-        issued_at=now,
-        expires_at=now + timedelta(hours=1),
-        name=session_name,
-        role_id=role.role_id,
-    )
-    return Principal(
-        arn=f"arn:aws:sts::{role.account_id}:assumed-role/{role.role_name}/{session_name}",
-        account_id=role.account_id,
-        kind="assumed-role",
-        user_id=f"{role.role_id}:{session_name}",
-        role_arn=role.arn,
-        tags=dict(role.tags),
-        session=session,
-    )
+    return hypothetical_session(role, session_name, "explain", clock.now())
 
 
 def parse_context(items: Sequence[str]) -> dict[str, str | list[str]]:

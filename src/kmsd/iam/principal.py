@@ -12,8 +12,10 @@ and the session policies and tags that narrow or describe it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
+
+from kmsd.store.models import IamRole
 
 PrincipalKind = Literal["root", "user", "assumed-role"]
 SessionKind = Literal["assumed-role", "session-token"]
@@ -69,3 +71,26 @@ class Caller:
     source_ip: str = "127.0.0.1"
     secure_transport: bool = False
     user_agent: str = ""
+
+
+def hypothetical_session(role: IamRole, session_name: str, purpose: str, now: datetime) -> Principal:
+    """``role`` as one of its sessions named ``session_name`` would call, for a question asked offline or of the
+    simulator (a role itself never signs a request); ``purpose`` ("explain", "simulation") names it in the
+    session's key id, by which identity policy sets are cached, so it is never taken for a real session."""
+    session = Session(
+        kind="assumed-role",
+        access_key_id=f"{purpose}:{role.role_id}:{session_name}",
+        issued_at=now,
+        expires_at=now + timedelta(hours=1),
+        name=session_name,
+        role_id=role.role_id,
+    )
+    return Principal(
+        arn=f"arn:aws:sts::{role.account_id}:assumed-role/{role.role_name}/{session_name}",
+        account_id=role.account_id,
+        kind="assumed-role",
+        user_id=f"{role.role_id}:{session_name}",
+        role_arn=role.arn,
+        tags=dict(role.tags),
+        session=session,
+    )

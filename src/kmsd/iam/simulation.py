@@ -39,7 +39,7 @@ import re
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from kmsd.errors import AwsError
@@ -47,7 +47,7 @@ from kmsd.iam.context import IamContext
 from kmsd.iam.entity_kinds import GROUPS, ROLES, USERS
 from kmsd.iam.identity_policies import IdentityPolicySet
 from kmsd.iam.paging import IAM_PAGING
-from kmsd.iam.principal import Caller, Principal, Session
+from kmsd.iam.principal import Caller, Principal, hypothetical_session
 from kmsd.policy import (
     Decision,
     Outcome,
@@ -502,26 +502,7 @@ def _role_principal(ctx: IamContext, role_arn: str, session_name: str | None) ->
     role = ctx.store.get_role(match.group(1), match.group(4)) if match is not None else None
     if role is None:
         return None
-    name = session_name or SIMULATION_SESSION_NAME
-    now = ctx.clock.now()
-    session = Session(
-        kind="assumed-role",
-        # Identity policy sets are cached by session key id; this one names the simulation, not a real session.
-        access_key_id=f"simulation:{role.role_id}:{name}",
-        issued_at=now,
-        expires_at=now + timedelta(hours=1),
-        name=name,
-        role_id=role.role_id,
-    )
-    return Principal(
-        arn=f"arn:aws:sts::{role.account_id}:assumed-role/{role.role_name}/{name}",
-        account_id=role.account_id,
-        kind="assumed-role",
-        user_id=f"{role.role_id}:{name}",
-        role_arn=role.arn,
-        tags=dict(role.tags),
-        session=session,
-    )
+    return hypothetical_session(role, session_name or SIMULATION_SESSION_NAME, "simulation", ctx.clock.now())
 
 
 def _principal_info(principal: Principal) -> PrincipalInfo:
