@@ -92,9 +92,9 @@ class SqlConnections:
             yield
             self._keep_caches()
 
+    @abstractmethod
     def _keep_caches(self) -> None:
         """The open transaction wrote only bookkeeping: its commit must outdate no cache (each store says how)."""
-        raise NotImplementedError
 
     @abstractmethod
     def _request_scrub(self) -> None:
