@@ -25,7 +25,7 @@ from kmsd.authz.authorizer import KmsAuthorizer, KmsCall, NamedKey
 from kmsd.authz.decide import CheckResult
 from kmsd.authz.permissions import PERMISSIONS, OperationPermissions, Permission, Target
 from kmsd.clock import Clock
-from kmsd.iam.principal import Caller, Principal, hypothetical_session
+from kmsd.iam.principal import Caller, Principal, hypothetical_session, user_principal
 from kmsd.policy.explain import statement_lines
 from kmsd.store.base import Store
 from kmsd.store.models import KeyRecord
@@ -132,14 +132,7 @@ def principal_from_arn(store: Store, clock: Clock, text: str) -> Principal:
         user = store.get_user(match.group(1), match.group(2))
         if user is None or user.arn != text:
             raise ExplainError(f"user `{text}` does not exist")
-        return Principal(
-            arn=user.arn,
-            account_id=user.account_id,
-            kind="user",
-            user_id=user.user_id,
-            name=user.user_name,
-            tags=dict(user.tags),
-        )
+        return user_principal(user)
     role_match = _ROLE.fullmatch(text) or _SESSION.fullmatch(text)
     if role_match is None:
         raise ExplainError(

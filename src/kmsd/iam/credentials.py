@@ -45,7 +45,7 @@ from kmsd.crypto import CryptoError, RootKey
 from kmsd.iam.accounts import DEFAULT_ACCOUNT_ID, AccountDirectory, is_account_id, secret_purpose
 from kmsd.iam.identity_policies import invalidate_identity_policies
 from kmsd.iam.ids import SESSION_KEY_ID_PREFIX
-from kmsd.iam.principal import Principal, Session
+from kmsd.iam.principal import Principal, Session, user_principal
 from kmsd.iam.sessions import merged_tags, session_of, token_matches
 from kmsd.store.base import Store
 from kmsd.store.models import AccessKeyRecord, SessionRecord
@@ -192,16 +192,7 @@ class CredentialResolver:
         user = self._store.get_user_by_id(user_id)
         if user is None:
             return None
-        return Principal(
-            arn=user.arn,
-            account_id=user.account_id,
-            kind="user",
-            user_id=user.user_id,
-            name=user.user_name,
-            tags=dict(user.tags),
-            access_key_id=access_key_id,
-            session=session,
-        )
+        return user_principal(user, access_key_id, session)
 
     def _lookup_session(self, access_key_id: str) -> _Entry | None:
         record = self._store.get_session(access_key_id)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
 
-from kmsd.store.models import IamRole
+from kmsd.store.models import IamRole, IamUser
 
 PrincipalKind = Literal["root", "user", "assumed-role"]
 SessionKind = Literal["assumed-role", "session-token"]
@@ -71,6 +71,21 @@ class Caller:
     source_ip: str = "127.0.0.1"
     secure_transport: bool = False
     user_agent: str = ""
+
+
+def user_principal(user: IamUser, access_key_id: str = "", session: Session | None = None) -> Principal:
+    """The IAM user ``user`` as a caller: signing with ``access_key_id`` (and ``session``, for its temporary
+    credentials), or asked about offline or by the simulator (neither given)."""
+    return Principal(
+        arn=user.arn,
+        account_id=user.account_id,
+        kind="user",
+        user_id=user.user_id,
+        name=user.user_name,
+        tags=dict(user.tags),
+        access_key_id=access_key_id,
+        session=session,
+    )
 
 
 def hypothetical_session(role: IamRole, session_name: str, purpose: str, now: datetime) -> Principal:

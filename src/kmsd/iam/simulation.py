@@ -47,7 +47,7 @@ from kmsd.iam.context import IamContext
 from kmsd.iam.entity_kinds import GROUPS, ROLES, USERS
 from kmsd.iam.identity_policies import IdentityPolicySet
 from kmsd.iam.paging import IAM_PAGING
-from kmsd.iam.principal import Caller, Principal, hypothetical_session
+from kmsd.iam.principal import Caller, Principal, hypothetical_session, user_principal
 from kmsd.policy import (
     Decision,
     Outcome,
@@ -486,14 +486,7 @@ def _user_principal(ctx: IamContext, arn: str) -> Principal | None:
     user = ctx.store.get_user(match.group(1), match.group(3)) if match is not None else None
     if user is None or user.arn != arn:
         return None
-    return Principal(
-        arn=user.arn,
-        account_id=user.account_id,
-        kind="user",
-        user_id=user.user_id,
-        name=user.user_name,
-        tags=dict(user.tags),
-    )
+    return user_principal(user)
 
 
 def _role_principal(ctx: IamContext, role_arn: str, session_name: str | None) -> Principal | None:
