@@ -3,17 +3,19 @@
 ``bench/run.py`` measures kmsd behind uvicorn and wrk, where the server stack,
 the load generator and the rest of the machine share two cores; this script
 isolates what kmsd itself costs.  It opens a fresh SQLite store in a temporary
-directory (the same parts ``kmsd serve`` builds), creates a key with the
+directory and builds the app as ``kmsd serve`` does with its default options
+(the audit trail, the metrics), creates a key with the
 default account's root credentials, signs one request per operation with
 botocore's ``SigV4Auth`` exactly as ``bench/run.py`` does, and then calls
 :class:`~kmsd.api.app.KmsdApp` with that request over and over on one event
-loop, checking the first answer.  It prints the median over several rounds of
+loop, checking the first answer; each round ends by writing the audit events
+its calls queued, on the same thread.  It prints the median over several rounds of
 µs per request, so changes to the request path can be compared before and
 after on the same machine; ``--profile`` prints a cProfile of one round
 instead.  Numbers move with the machine's other load: compare runs taken
 minutes apart.
 
-    .venv/bin/python bench/profile_request.py [--operations Encrypt,Decrypt] [--requests 5000] [--rounds 5]
+    .venv/bin/python bench/profile_request.py [--operations Encrypt,Decrypt] [--requests 5000] [--rounds 5] [--cpu]
     .venv/bin/python bench/profile_request.py --profile [--sort cumulative]
 """
 
@@ -29,13 +31,13 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Callable, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from kms_workload import OPERATIONS, KeyFixture, check_answer, params_for
 from kmsd.api.app import KmsdApp
-from kmsd.server import build_runtime, open_parts
+from kmsd.server import RequestOptions, build_app, open_parts
 from signed_requests import AccessKey, SignedRequest, sign_kms_request
 
 ENDPOINT = "http://127.0.0.1:4599"
@@ -89,12 +91,18 @@ async def call_once(app: KmsdApp, scope: dict[str, Any], body: bytes) -> Recorde
     return answer
 
 
-async def timed_round(app: KmsdApp, scope: dict[str, Any], body: bytes, requests: int) -> float:
-    """µs per request over ``requests`` calls made one after another."""
-    started = time.perf_counter()
+async def timed_round(
+    app: KmsdApp, scope: dict[str, Any], body: bytes, requests: int, clock: Callable[[], float] = time.perf_counter
+) -> float:
+    """µs per request over ``requests`` calls made one after another, writing their queued audit events included;
+    ``clock`` is wall time by default, or this process's CPU time (``time.process_time``)."""
+    started = clock()
     for _ in range(requests):
         await call_once(app, scope, body)
-    return (time.perf_counter() - started) / requests * 1e6
+    if app.audit_trail is not None:
+        # The trail's writer thread is not started here (no lifespan): its work is done in the round, on this thread.
+        app.audit_trail.flush()
+    return (clock() - started) / requests * 1e6
 
 
 def _make_key(app: KmsdApp, access_key: AccessKey) -> KeyFixture:
@@ -113,6 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--requests", type=int, default=5000, help="requests per round (default: 5000)")
     parser.add_argument("--rounds", type=int, default=5, help="rounds; the median is printed (default: 5)")
     parser.add_argument("--profile", action="store_true", help="print a cProfile of one round instead")
+    parser.add_argument("--cpu", action="store_true", help="measure this process's CPU time instead of wall time")
     parser.add_argument("--limit", type=int, default=30, help="functions shown with --profile (default: 30)")
     parser.add_argument("--sort", default="tottime", help="cProfile sort key with --profile (default: tottime)")
     args = parser.parse_args(argv)
@@ -127,7 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             credentials = parts.accounts.initialise_default()
             assert credentials is not None, "a fresh store has no default account yet"
             access_key = AccessKey(credentials.access_key_id, credentials.secret_access_key)
-            app = KmsdApp(build_runtime(parts))
+            app = build_app(parts, False, RequestOptions(), None)
             key = _make_key(app, access_key)
             for operation in operations:
                 request = sign_kms_request(ENDPOINT, access_key, operation, params_for(operation, key))
@@ -142,9 +151,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                     print(f"\n{operation}: cProfile of {args.requests} requests")
                     pstats.Stats(profiler, stream=sys.stdout).sort_stats(args.sort).print_stats(args.limit)
                     continue
-                rounds = [asyncio.run(timed_round(app, scope, request.body, args.requests)) for _ in range(args.rounds)]
+                clock = time.process_time if args.cpu else time.perf_counter
+                rounds = [
+                    asyncio.run(timed_round(app, scope, request.body, args.requests, clock)) for _ in range(args.rounds)
+                ]
+                unit = "µs of CPU" if args.cpu else "µs"
                 print(
-                    f"{operation:<16} {statistics.median(rounds):7.1f} µs/request (median of {args.rounds} rounds "
+                    f"{operation:<16} {statistics.median(rounds):7.1f} {unit}/request (median of {args.rounds} rounds "
                     f"of {args.requests}; min {min(rounds):.1f}, max {max(rounds):.1f})",
                     flush=True,
                 )

@@ -7,6 +7,8 @@ denied cross-account call only in the caller's account; and the indexed fields e
 
 from __future__ import annotations
 
+import time
+import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -107,10 +109,12 @@ def test_a_service_without_an_allow_list_records_no_parameters() -> None:
     assert (event.record["requestParameters"], event.record["responseElements"]) == (None, None)
 
 
-def test_event_ids_are_version_4_uuids() -> None:
-    ids = {new_event_id() for _ in range(1000)}
-    assert len(ids) == 1000
+def test_event_ids_are_time_ordered_uuids() -> None:
+    ids = [new_event_id() for _ in range(1000)]
+    assert len(set(ids)) == 1000
     for event_id in ids:
-        parts = event_id.split("-")
-        assert [len(part) for part in parts] == [8, 4, 4, 4, 12]
-        assert parts[2][0] == "4" and parts[3][0] in "89ab"
+        parsed = uuid.UUID(event_id)
+        assert str(parsed) == event_id and parsed.version == 7 and parsed.variant == uuid.RFC_4122
+    # Their first 48 bits are the time in milliseconds: ids made later never sort before earlier ones' times.
+    times = [int(event_id.replace("-", "")[:12], 16) for event_id in ids]
+    assert times == sorted(times) and abs(times[-1] - time.time() * 1000) < 60_000

@@ -19,6 +19,7 @@ import hashlib
 import itertools
 import json
 import re
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -400,6 +401,58 @@ def test_deep_json_and_huge_numbers_are_serialization_errors(world: World) -> No
             headers = {"Content-Type": JSON_TYPE, "X-Amz-Target": f"TrentService.{operation}"}
             reply = send(world.server, "POST", "/", header_signed(world.server, world.a, "kms", headers, body), body)
             assert (reply.status, reply.json()["__type"]) == (400, "SerializationException"), body[:40]
+    assert "Traceback" not in world.server.output()
+
+
+def test_lone_surrogates_are_serialization_errors_and_never_reach_the_store_or_the_trail(world: World) -> None:
+    """A JSON escape of half a surrogate pair (or its bytes encoded as UTF-8) parses in Python but is no
+    character: it used to reach SQLite as a 500, and an Encrypt's encryption context carried it into an audit
+    event that no batch could store, holding up every event after it."""
+    key = world.server.root_client().create_key()["KeyMetadata"]
+    key_id = key["KeyId"]
+    bodies = {
+        "Encrypt": [
+            b'{"KeyId": "%s", "Plaintext": "aGk=", "EncryptionContext": {"a": "\\ud800"}}' % key_id.encode(),
+            b'{"KeyId": "%s", "Plaintext": "aGk=", "EncryptionContext": {"\\udfff": "b"}}' % key_id.encode(),
+            b'{"KeyId": "%s", "Plaintext": "aGk=", "EncryptionContext": {"a": "\xed\xa0\x80"}}' % key_id.encode(),
+        ],
+        "DescribeKey": [b'{"KeyId": "alias/\\ud800x"}', b'{"KeyId": "alias/\xed\xb0\x80"}'],
+        "CreateAlias": [b'{"AliasName": "alias/\\ud83d", "TargetKeyId": "%s"}' % key_id.encode()],
+    }
+    for operation, cases in bodies.items():
+        for body in cases:
+            headers = {"Content-Type": JSON_TYPE, "X-Amz-Target": f"TrentService.{operation}"}
+            reply = send(world.server, "POST", "/", header_signed(world.server, world.a, "kms", headers, body), body)
+            assert (reply.status, reply.json()["__type"]) == (400, "SerializationException"), body
+    # A whole pair is one character, and stays welcome.
+    smile = kms_call(
+        world.server,
+        world.a,
+        "Encrypt",
+        {"KeyId": key_id, "Plaintext": "aGk=", "EncryptionContext": {"a": "\U0001f600"}},
+    )
+    assert smile.status == 200
+    # The trail goes on: the refused calls are recorded (without their parameters) and so is a change after them.
+    tagged = world.server.root_client().tag_resource(KeyId=key_id, Tags=[{"TagKey": "after", "TagValue": "x"}])
+    cloudtrail = world.server.root_client("cloudtrail")
+
+    def recorded(attribute: str, value: str) -> list[dict[str, Any]]:
+        lookup = {"AttributeKey": attribute, "AttributeValue": value}
+        events = cloudtrail.lookup_events(LookupAttributes=[lookup], MaxResults=50)["Events"]
+        return [json.loads(event["CloudTrailEvent"]) for event in events]
+
+    deadline = time.monotonic() + 10
+    while True:
+        refused = [
+            record for record in recorded("EventName", "Encrypt") if record.get("errorCode") == "SerializationException"
+        ]
+        if len(refused) >= 3 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert len(refused) == 3 and all(record["requestParameters"] is None for record in refused)
+    assert tagged["ResponseMetadata"]["RequestId"] in {
+        record["requestID"] for record in recorded("ResourceName", key["Arn"])
+    }
     assert "Traceback" not in world.server.output()
 
 

@@ -4,9 +4,13 @@ of read-only calls' events (batched, bounded, flushed at close)."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from tests.store.store_kinds import AnyStore, Stores
 
 from kmsd.audit.chain import ChainSeal, append, prune, verify
@@ -34,6 +38,13 @@ def make_event(n: int, minutes: float = 0, account: str = "111122223333") -> Aud
         resources=(EventResource("AWS::KMS::Key", KEY_ARN),),
         record={"eventName": "Encrypt", "n": n, "requestParameters": {"keyId": KEY_ARN, "ünïcode": "✓"}},
     )
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
 
 
 def raw(store: AnyStore, sql: str, *parameters: object) -> None:
@@ -160,6 +171,35 @@ def test_a_full_queue_makes_the_caller_write_its_events_itself(store: AnyStore) 
     assert trail.queue_depth() == 2
     trail.flush()
     assert trail.queue_depth() == 0 and len(store.audit_events_after(0, 10)) == 3
+
+
+def test_under_load_the_writer_writes_whole_batches_and_the_rest_at_the_interval(store: AnyStore) -> None:
+    """A writer that wrote whatever was queued each time it woke would chase the queue's tail with one small
+    transaction after another; it writes whole batches, and what is left of one only when the interval is up."""
+    trail = AuditTrail(store, SEAL, ManualClock(T0), batch_size=3, flush_interval=2.0)
+    trail.start()
+    try:
+        trail.record([make_event(n) for n in range(1, 6)], durable=False)  # a batch and two more
+        wait_until(lambda: len(store.audit_events_after(0, 10)) >= 3)
+        assert len(store.audit_events_after(0, 10)) == 3 and trail.queue_depth() == 2  # the two wait ...
+        wait_until(lambda: trail.queue_depth() == 0)  # ... for the interval, not longer
+        assert len(store.audit_events_after(0, 10)) == 5
+    finally:
+        trail.close()
+    assert verify(store, SEAL).intact
+
+
+def test_an_event_that_cannot_be_written_is_left_out_and_does_not_hold_up_the_rest(
+    store: AnyStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    trail = AuditTrail(store, SEAL, ManualClock(T0), flush_interval=60)
+    flawed = dataclasses.replace(make_event(2), record={"eventName": "Encrypt", "n": b"no JSON for bytes"})
+    trail.record([make_event(1), flawed, make_event(3)], durable=False)
+    trail.flush()
+    assert [row.event_id[-1] for row in store.audit_events_after(0, 10)] == ["1", "3"]
+    assert trail.queue_depth() == 0 and verify(store, SEAL).intact
+    (message,) = [record.getMessage() for record in caplog.records if record.name == "kmsd.audit"]
+    assert flawed.event_id in message and "TypeError" in message and "no JSON" not in message
 
 
 def test_retention_runs_at_most_once_per_interval(store: AnyStore) -> None:

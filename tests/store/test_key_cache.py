@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 from tests.store.records import REGION, make_key
 from tests.store.store_kinds import Ticks
 
-from kmsd.store.sqlite import KEY_CACHE_CHECK_SECONDS, SqliteStore
+from kmsd.store.sqlite import KEY_CACHE_BUSY_SECONDS, KEY_CACHE_CHECK_SECONDS, SqliteStore
 
 
 @pytest.fixture
@@ -106,3 +107,35 @@ def test_a_commit_that_changes_no_key_keeps_the_cache(stores: tuple[SqliteStore,
         store.update_key(dataclasses.replace(make_key(5), description="changed"))
     changed = store.get_key(make_key(5).key_id, REGION)
     assert changed is not cached and changed is not None and changed.description == "changed"
+
+
+def test_while_another_thread_writes_the_cache_answers_within_the_bound(
+    stores: tuple[SqliteStore, SqliteStore], ticks: Ticks
+) -> None:
+    """A long write on another thread (the audit trail's batch) holds the writer: the check cannot run, and the
+    cache answers on for KEY_CACHE_BUSY_SECONDS (within DESIGN's second), then the database is read."""
+    store, other = stores
+    with store.transaction():
+        store.insert_key(make_key(6))
+    cached = store.get_key(make_key(6).key_id, REGION)
+    renamed = dataclasses.replace(make_key(6), description="changed by another node")
+    with other.transaction():
+        other.update_key(renamed)
+    holding, release = threading.Event(), threading.Event()
+
+    def long_write() -> None:
+        with store.bookkeeping_transaction():
+            holding.set()
+            release.wait(10)
+
+    writer = threading.Thread(target=long_write)
+    writer.start()
+    try:
+        assert holding.wait(10)
+        ticks.seconds += (KEY_CACHE_CHECK_SECONDS + KEY_CACHE_BUSY_SECONDS) / 2
+        assert store.get_key(renamed.key_id, REGION) is cached  # the check would wait: the cache answers
+        ticks.seconds += KEY_CACHE_BUSY_SECONDS
+        assert store.get_key(renamed.key_id, REGION) == renamed  # past the bound: read from the database
+    finally:
+        release.set()
+        writer.join()

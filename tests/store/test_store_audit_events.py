@@ -72,9 +72,10 @@ def test_events_come_back_as_stored_newest_first_and_each_filter_narrows(store: 
     # Paging: strictly older than the last one seen (time, then sequence).
     assert sequences(store, limit=2) == [2, 5]
     assert sequences(store, before=(T0 + timedelta(minutes=3), 5)) == [4, 3, 1]
-    found = store.audit_event_with_hash("hash-4")
+    found = store.audit_event_with_hash("hash-4", 1, 5)
     assert found is not None and found.sequence == 4
-    assert store.audit_event_with_hash("nothing") is None
+    assert store.audit_event_with_hash("hash-4", 1, 3) is None  # only within the sequences asked
+    assert store.audit_event_with_hash("nothing", 1, 5) is None
 
 
 def test_the_chain_state_is_kept_and_retention_deletes_a_prefix(store: AnyStore) -> None:

@@ -9,18 +9,20 @@ A body that is not a JSON object is ``SerializationException`` (400), and so
 is one that Python's parser refuses for its size rather than its syntax:
 nesting deeper than the interpreter's recursion limit (``RecursionError``) or
 an integer of more digits than ``sys.get_int_max_str_digits()`` allows
-(``ValueError``), ``NaN`` / ``Infinity``, which are not JSON, and a number
-too large for a double (``1e400``).  Neither may become a 500 with a logged traceback.
+(``ValueError``), ``NaN`` / ``Infinity``, which are not JSON, a number
+too large for a double (``1e400``), and text holding a lone surrogate
+(``"\ud800"``), which is no Unicode character.  Neither may become a 500 with a logged traceback.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+import re
 from typing import Any
 
 from kmsd.errors import AwsError
+from kmsd.json_text import compact_json
 
 CONTENT_TYPE = b"application/x-amz-json-1.1"
 
@@ -39,26 +41,6 @@ def _finite_float(text: str) -> float:
 
 
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
-_ENCODER = json.JSONEncoder(separators=(",", ":"))
-
-
-def _compact_encoder() -> Callable[[Any], str]:
-    """``json.dumps(value, separators=(",", ":"))`` without building an encoder per call.
-
-    ``JSONEncoder.encode`` builds CPython's C encoder anew on every call; this
-    one is built once, so encoding a response costs half as much.  It skips
-    the circular-reference check (our responses are trees built from records);
-    without the C accelerator, the shared Python encoder is used instead.
-    """
-    try:
-        from _json import encode_basestring_ascii, make_encoder
-    except ImportError:
-        return _ENCODER.encode
-    encode = make_encoder(None, _ENCODER.default, encode_basestring_ascii, None, ":", ",", False, False, True)
-    return lambda value: "".join(encode(value, 0))
-
-
-_encode_compact = _compact_encoder()
 
 
 def operation_from_target(target: str | None, target_prefix: str) -> str:
@@ -86,7 +68,29 @@ def decode_body(body: bytes) -> Any:
         raise AwsError("SerializationException", "") from None
     if not isinstance(document, dict):
         raise AwsError("SerializationException", "Start of list found where not expected")
+    # A lone surrogate comes from an escape or from bytes beyond ASCII (surrogates encoded as UTF-8, or a UTF-16
+    # body): only a body holding either is walked.
+    if (b"\\" in body or not body.isascii()) and _holds_lone_surrogate(document):
+        raise AwsError("SerializationException", "")
     return document
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _holds_lone_surrogate(value: Any) -> bool:
+    """Whether some text of ``value`` (a key too) is not Unicode: a surrogate without its pair (``"\\ud800"``).
+
+    Python's parser accepts one, as JSON's grammar does, but it is no character: the store (UTF-8) and the audit
+    trail could not keep it, and a name or an alias holding one would be a different name to every other reader.
+    """
+    if isinstance(value, str):
+        return _LONE_SURROGATE.search(value) is not None
+    if isinstance(value, dict):
+        return any(_holds_lone_surrogate(key) or _holds_lone_surrogate(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_holds_lone_surrogate(item) for item in value)
+    return False
 
 
 def _parse(body: bytes) -> Any:
@@ -113,11 +117,11 @@ def _parse(body: bytes) -> Any:
 
 
 def encode_result(result: dict[str, Any]) -> bytes:
-    return _encode_compact(result).encode("utf-8")
+    return compact_json(result).encode("utf-8")
 
 
 def encode_error(error: AwsError) -> bytes:
     body: dict[str, str] = {"__type": error.code}
     if error.message:
         body["message"] = error.message
-    return _encode_compact(body).encode("utf-8")
+    return compact_json(body).encode("utf-8")

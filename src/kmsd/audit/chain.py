@@ -2,12 +2,12 @@
 
 Every stored event carries its position (``sequence``), the hash of the event before it and its own hash::
 
-    hash = HMAC-SHA256(K, "kmsd-audit-event-v1" || previous_hash || canonical(event))
+    hash = HMAC-SHA256(K, "kmsd-audit-event-v1" || previous_hash || fields || record)
 
-where ``canonical`` is a fixed JSON encoding of every stored field (account, event id, time, source, name,
-read-only flag, user name, access key, principal, error code, resources and the record's own canonical
-JSON text) and ``K`` is a key derived from the root key (:meth:`kmsd.crypto.RootKey.audit_chain_key`).  The
-chain's head (the newest event's sequence and hash) and the boundary retention pruned it to are sealed with
+where ``fields`` is a fixed JSON encoding of every other stored field (account, event id, time, source, name,
+read-only flag, user name, access key, principal, error code, resources), ``record`` is the record's own
+stored JSON text, and ``K`` is a key derived from the root key (:meth:`kmsd.crypto.RootKey.audit_chain_key`).
+The chain's head (the newest event's sequence and hash) and the boundary retention pruned it to are sealed with
 the same key in ``audit_chain``.  Appending happens in one store transaction that reads the head and writes
 the events and the new head together; every writer of the service -- threads, ``--workers`` processes,
 nodes on PostgreSQL -- takes the store's writer lock for it, so there is one chain however many write.
@@ -21,14 +21,13 @@ reached the store.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from kmsd.audit.event import AuditEvent
+from kmsd.json_text import compact_json
 from kmsd.store.audit_records import AuditChainState, AuditEventRow
 from kmsd.store.base import Store
 from kmsd.store.sql.codec import encode_time
@@ -39,11 +38,14 @@ _HEAD_LABEL = b"kmsd-audit-head-v1\n"
 _PRUNED_LABEL = b"kmsd-audit-pruned-v1\n"
 # Events read per page while verifying.
 VERIFY_PAGE = 1000
+# How far from its place a moved event is recognised as out of order; moved further, it shows as a broken link.
+REORDER_WINDOW = 10_000
 
 
-def canonical_record(record: object) -> str:
-    """The stored form of a CloudTrail record: JSON with sorted keys and no spaces, hashed as it is."""
-    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+def stored_record(record: object) -> str:
+    """The stored form of a CloudTrail record, hashed as it is: compact ASCII JSON, its fields in the order the
+    record was built (CloudTrail's), so that LookupEvents shows them in that order."""
+    return compact_json(record)
 
 
 class ChainSeal:
@@ -55,22 +57,24 @@ class ChainSeal:
     def event_hash(self, row: AuditEventRow) -> str:
         """The hash ``row`` must carry, from its fields and its ``previous_hash`` (its own sequence is not hashed:
         the links give the order, so a moved event shows as out of order, not as changed)."""
-        fields = [
-            row.account_id,
-            row.event_id,
-            encode_time(row.event_time),
-            row.event_source,
-            row.event_name,
-            row.read_only,
-            row.username,
-            row.access_key_id,
-            row.principal_arn,
-            row.error_code,
-            [list(resource) for resource in row.resources],
-            row.record,
-        ]
-        encoded = json.dumps(fields, separators=(",", ":"), ensure_ascii=True).encode("ascii")
-        return self._mac(_EVENT_LABEL + row.previous_hash.encode("ascii", "replace") + b"\n" + encoded)
+        return self.hash_fields(row.previous_hash, _hashed_fields(row, row.resources), row.record)
+
+    def hash_fields(self, previous_hash: str, fields: list[object], record: str) -> str:
+        """The hash of an event whose fields other than the record are ``fields`` (:func:`_hashed_fields`).
+
+        The fields are one line of JSON and the record's stored text follows as it is: a JSON array ends
+        where its brackets close, so nothing can move between the two, and the record (most of an event's
+        bytes) is not escaped a second time.
+        """
+        encoded = compact_json(fields).encode("ascii")
+        return self._mac(
+            _EVENT_LABEL
+            + previous_hash.encode("ascii", "replace")
+            + b"\n"
+            + encoded
+            + b"\n"
+            + record.encode("utf-8", "surrogatepass")
+        )
 
     def head_seal(self, sequence: int, hash_value: str) -> str:
         return self._mac(_HEAD_LABEL + f"{sequence}\n{hash_value}".encode("ascii", "replace"))
@@ -85,7 +89,7 @@ class ChainSeal:
         )
 
     def _mac(self, message: bytes) -> str:
-        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+        return hmac.digest(self._key, message, "sha256").hex()
 
 
 def append(store: Store, seal: ChainSeal, events: Sequence[AuditEvent]) -> None:
@@ -99,8 +103,7 @@ def append(store: Store, seal: ChainSeal, events: Sequence[AuditEvent]) -> None:
         rows: list[AuditEventRow] = []
         for event in events:
             sequence += 1
-            unsealed = _row(event, sequence, previous)
-            row = replace(unsealed, hash=seal.event_hash(unsealed))
+            row = _row(event, sequence, previous, seal)
             rows.append(row)
             previous = row.hash
         store.insert_audit_events(rows)
@@ -207,7 +210,10 @@ def _broken_link(store: Store, row: AuditEventRow, last_sequence: int, last_id: 
     """Why ``row`` does not follow the event before it in sequence order."""
     name = _name(row)
     before = f"sequence {last_sequence}" + (f" (event {last_id})" if last_id else "")
-    predecessor = store.audit_event_with_hash(row.previous_hash)
+    # Where the event was written: a moved event's predecessor is looked for near it (hashes are not indexed).
+    predecessor = store.audit_event_with_hash(
+        row.previous_hash, max(1, row.sequence - REORDER_WINDOW), row.sequence + REORDER_WINDOW
+    )
     if predecessor is not None and predecessor.sequence != last_sequence:
         return (
             f"{name} is out of order: it was written right after sequence {predecessor.sequence} "
@@ -223,7 +229,9 @@ def _name(row: AuditEventRow) -> str:
     return f"sequence {row.sequence} (event {row.event_id}, {row.event_name}, account {row.account_id})"
 
 
-def _row(event: AuditEvent, sequence: int, previous_hash: str) -> AuditEventRow:
+def _row(event: AuditEvent, sequence: int, previous_hash: str, seal: ChainSeal) -> AuditEventRow:
+    resources = tuple((resource.type, resource.name) for resource in event.resources)
+    record = stored_record(event.record)
     return AuditEventRow(
         sequence=sequence,
         account_id=event.account_id,
@@ -236,8 +244,25 @@ def _row(event: AuditEvent, sequence: int, previous_hash: str) -> AuditEventRow:
         access_key_id=event.access_key_id,
         principal_arn=event.principal_arn,
         error_code=event.error_code,
-        resources=tuple((resource.type, resource.name) for resource in event.resources),
-        record=canonical_record(event.record),
+        resources=resources,
+        record=record,
         previous_hash=previous_hash,
-        hash="",
+        hash=seal.hash_fields(previous_hash, _hashed_fields(event, resources), record),
     )
+
+
+def _hashed_fields(event: AuditEvent | AuditEventRow, resources: tuple[tuple[str, str], ...]) -> list[object]:
+    """The fields an event's hash covers besides its record (the same for the event and for its stored row)."""
+    return [
+        event.account_id,
+        event.event_id,
+        encode_time(event.event_time),
+        event.event_source,
+        event.event_name,
+        event.read_only,
+        event.username,
+        event.access_key_id,
+        event.principal_arn,
+        event.error_code,
+        [list(resource) for resource in resources],
+    ]

@@ -22,7 +22,6 @@ sinks keep it before the caller hears of the change.
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,6 +31,7 @@ from kmsd.audit.records import cloudtrail_record
 from kmsd.audit.redaction import Redactor
 from kmsd.audit.user_identity import username
 from kmsd.call_notes import ResourceNote
+from kmsd.uuids import time_ordered_uuid
 
 # A call denied on another account's resource is recorded only in the caller's account (KMS's and STS's codes).
 _ACCESS_DENIED = frozenset({"AccessDeniedException", "AccessDenied"})
@@ -134,15 +134,10 @@ def _event(
     return event
 
 
-# RFC 9562 §5.4: the variant bits 10 make the first hex digit of the fourth group 8, 9, a or b.
-_VARIANT_DIGIT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
-
-
 def new_event_id() -> str:
-    """A random version-4 UUID, formatted straight from the random bytes (as kmsd.api.request_ids does, for the
-    same reason: a third of ``str(uuid.uuid4())``'s cost, on every call)."""
-    digits = os.urandom(16).hex()
-    return f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-{_VARIANT_DIGIT[digits[16]]}{digits[17:20]}-{digits[20:]}"
+    """An eventID: a UUID, time-ordered so that the store's index of event ids grows at its end
+    (:func:`kmsd.uuids.time_ordered_uuid`)."""
+    return time_ordered_uuid()
 
 
 def _resources(record: CallRecord) -> list[ResourceNote]:

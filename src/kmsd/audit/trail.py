@@ -4,14 +4,18 @@ Durability.  A mutating call's events (``durable=True``) are stored, in one tran
 :meth:`AuditTrail.record` returns: the app calls it on the store-call thread, after the call's own transaction
 and before the answer is sent.  A read-only call's events (``durable=False``: Encrypt, Decrypt, Describe*,
 answered inline on the event loop) go to a bounded in-memory queue instead, and a writer thread of the trail
-appends them in batches (at most ``batch_size`` per transaction, at least every ``flush_interval`` seconds), so
-that the hot path never waits for the database and the store sees one transaction per batch, not per call.
+appends them in batches of at most ``batch_size`` per transaction: a whole batch as soon as one is queued, and
+what is left every ``flush_interval`` seconds.  The hot path never waits for the database, and under load the
+store sees one transaction per ``batch_size`` calls: a writer that wrote whatever was queued whenever it could
+would chase the queue's tail with small transactions, each holding the writer lock and costing a commit.
 
 A full queue.  When ``queue_limit`` events are waiting (the store is slow or unreachable), :meth:`record` writes
 the caller's events itself, synchronously, on the caller's thread -- the event loop too: the server slows down
 rather than lose events.  Nothing is dropped silently: a batch the store refuses stays queued (at the front)
-and is retried; only :meth:`close` gives up on what still cannot be written after one last attempt, and says so
-in the log.  :meth:`close` (the app's lifespan shutdown) writes everything queued.
+and is retried; an event that cannot be written at all (not the store's refusal: a flaw of the event itself)
+is left out with an error in the log, so that it never holds up the events behind it; only :meth:`close` gives
+up on what still cannot be written after one last attempt, and says so in the log.  :meth:`close` (the app's
+lifespan shutdown) writes everything queued.
 
 Retention.  :meth:`AuditTrail.sweep` deletes the events older than ``retention`` (CloudTrail's event history
 keeps 90 days), at most once every ``retention_check_interval`` seconds, keeping the chain verifiable
@@ -30,7 +34,7 @@ from datetime import timedelta
 from kmsd.audit.chain import ChainSeal, append, prune
 from kmsd.audit.event import AuditEvent
 from kmsd.clock import Clock
-from kmsd.store.base import Store
+from kmsd.store.base import Store, StoreError
 
 log = logging.getLogger("kmsd.audit")
 
@@ -128,35 +132,75 @@ class AuditTrail:
             log.exception("audit trail: %d queued event(s) could not be stored at shutdown", self.queue_depth())
 
     def _run(self) -> None:
+        # Full batches are written as soon as they are ready; what is left of a batch waits for the interval,
+        # so that a steady stream of calls makes a few large transactions, not one small one per wake-up.
+        deadline = time.monotonic() + self.flush_interval
         while True:
-            self._wake.wait(self.flush_interval)
+            self._wake.wait(max(0.0, deadline - time.monotonic()))
             self._wake.clear()
             with self._lock:
                 closing = self._closing
+            due = closing or time.monotonic() >= deadline
             try:
-                while self._write_batch():
-                    pass
+                # When the interval is up, what was queued then is written, not what keeps arriving meanwhile.
+                left = self.queue_depth() if due else 0
+                while self._write_batch(full_only=left <= 0):
+                    left -= self.batch_size
             except Exception:
                 log.exception("audit trail: a batch could not be stored; retrying in %s s", RETRY_SECONDS)
                 if not closing:
                     time.sleep(RETRY_SECONDS)
+            if due:
+                deadline = time.monotonic() + self.flush_interval
             if closing:
                 return
 
-    def _write_batch(self) -> bool:
-        """Append up to ``batch_size`` queued events in one transaction; whether there were any."""
+    def _write_batch(self, *, full_only: bool = False) -> bool:
+        """Append up to ``batch_size`` queued events in one transaction; whether there were any (``full_only``:
+        only when a whole batch is queued)."""
         with self._writing:
             with self._lock:
+                if full_only and len(self._queue) < self.batch_size:
+                    return False
                 batch = [self._queue.popleft() for _ in range(min(self.batch_size, len(self._queue)))]
             if not batch:
                 return False
             try:
                 append(self.store, self.seal, batch)
+            except StoreError:
+                # The store refuses (unreachable, full, locked too long): the batch is tried again later.
+                self._requeue(batch)
+                raise
+            except Exception:
+                # Not the store: some event of the batch cannot be written at all.  It must not hold up every
+                # event behind it forever, so the batch is written one event at a time, that one left out.
+                self._append_each(batch)
             except BaseException:
-                with self._lock:
-                    self._queue.extendleft(reversed(batch))
+                self._requeue(batch)
                 raise
             return True
+
+    def _append_each(self, batch: list[AuditEvent]) -> None:
+        for position, event in enumerate(batch):
+            try:
+                append(self.store, self.seal, [event])
+            except StoreError:
+                self._requeue(batch[position:])
+                raise
+            except Exception as error:
+                # Said loudly, without the event's contents (they may hold what a caller sent).
+                log.error(
+                    "audit trail: event %s (%s %s, account %s) cannot be stored (%s) and is left out of the trail",
+                    event.event_id,
+                    event.event_source,
+                    event.event_name,
+                    event.account_id,
+                    type(error).__name__,
+                )
+
+    def _requeue(self, events: list[AuditEvent]) -> None:
+        with self._lock:
+            self._queue.extendleft(reversed(events))
 
     # --- retention --------------------------------------------------------------------
     def sweep(self) -> int:

@@ -4,7 +4,7 @@
 account), numbered by ``sequence`` in the order they were written: the hash chain's order
 (:mod:`kmsd.audit.chain`).  The columns LookupEvents and ``kmsd audit query`` filter on are pulled out of the
 record and indexed with the account and the time, newest first being the order of every answer; ``record`` is
-the CloudTrail record as canonical JSON text, kept byte for byte (TEXT, not a JSON type) because the chain
+the CloudTrail record as JSON text, kept byte for byte (TEXT, not a JSON type) because the chain
 hashes it.  ``audit_event_resources`` repeats each event's resources (LookupEvents' ResourceType and
 ResourceName) so that they can be indexed; its rows go with their event.  ``audit_chain`` has at most one row:
 the chain's sealed head (the newest event's sequence and hash) and the boundary up to which retention pruned

@@ -447,7 +447,9 @@ class Store(Protocol):
         """Up to ``limit`` events with a sequence above ``sequence``, in chain order."""
         ...
 
-    def audit_event_with_hash(self, hash_value: str) -> AuditEventRow | None: ...
+    def audit_event_with_hash(self, hash_value: str, first: int, last: int) -> AuditEventRow | None:
+        """The event whose hash is ``hash_value`` among the sequences ``first`` to ``last``; None when none is."""
+        ...
 
     def first_audit_sequence_since(self, when: datetime) -> int | None:
         """The lowest sequence of an event at or after ``when``; None when there is none."""

@@ -157,9 +157,13 @@ class AuditEventQueries(SqlConnections):
         rows = self._fetchall(f"{_SELECT_EVENTS} WHERE sequence > ? ORDER BY sequence LIMIT ?", (sequence, limit))
         return self._with_resources(rows)
 
-    def audit_event_with_hash(self, hash_value: str) -> AuditEventRow | None:
-        """The stored event whose hash is ``hash_value`` (where a broken link points)."""
-        rows = self._fetchall(f"{_SELECT_EVENTS} WHERE hash = ? ORDER BY sequence LIMIT 1", (hash_value,))
+    def audit_event_with_hash(self, hash_value: str, first: int, last: int) -> AuditEventRow | None:
+        """The stored event whose hash is ``hash_value`` among the sequences ``first`` to ``last`` (where a broken
+        link points: hashes are not indexed, the sequence range is)."""
+        rows = self._fetchall(
+            f"{_SELECT_EVENTS} WHERE sequence BETWEEN ? AND ? AND hash = ? ORDER BY sequence LIMIT 1",
+            (first, last, hash_value),
+        )
         found = self._with_resources(rows)
         return found[0] if found else None
 
