@@ -4,9 +4,10 @@ The API layer opens a :class:`CallNotes` around each call (:func:`collecting`);
 the services, deep inside, add to it without a parameter threaded through
 every function: the resources the call named once they are resolved (a KMS
 key's ARN and its owner account, which decides whether the call is recorded
-in a second account's trail, as CloudTrail records cross-account calls) and
+in a second account's trail, as CloudTrail records cross-account calls),
 each authorization decision taken (its outcome and the reason, for the
-metrics).  Outside a call (the offline commands, unit tests) nothing is
+metrics), and what CloudTrail shows of the call in ``additionalEventData``
+(the key material a cryptographic operation used).  Outside a call (the offline commands, unit tests) nothing is
 collecting and every note is dropped.  A ``ContextVar`` because the call runs
 on whichever thread the API picked, and a thread pool reuses threads.
 """
@@ -45,6 +46,8 @@ class DecisionNote:
 class CallNotes:
     resources: list[ResourceNote] = field(default_factory=list)
     decisions: list[DecisionNote] = field(default_factory=list)
+    # CloudTrail's additionalEventData of the call, by its name there (e.g. "keyMaterialId").
+    event_data: dict[str, str] = field(default_factory=dict)
 
 
 _current: ContextVar[CallNotes | None] = ContextVar("kmsd_call_notes", default=None)
@@ -72,3 +75,10 @@ def note_decision(service: str, action: str, outcome: DecisionOutcome, reason: s
     notes = _current.get()
     if notes is not None:
         notes.decisions.append(DecisionNote(service, action, outcome, reason))
+
+
+def note_event_data(name: str, value: str) -> None:
+    """Note a value CloudTrail shows in the call's ``additionalEventData`` (never a secret); nothing outside a call."""
+    notes = _current.get()
+    if notes is not None:
+        notes.event_data[name] = value

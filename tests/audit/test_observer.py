@@ -80,7 +80,7 @@ def test_a_cross_account_call_makes_one_event_per_account() -> None:
         assert event.resources == (EventResource("AWS::KMS::Key", KEY_ARN),)
         assert event.event_time == datetime(2026, 1, 2, 3, 4, 5, 678, tzinfo=UTC)
         assert record["eventTime"] == "2026-01-02T03:04:05Z"
-        assert record["requestParameters"] == {"keyId": KEY_ARN}
+        assert record["requestParameters"] == {"keyId": KEY_ARN, "encryptionAlgorithm": "SYMMETRIC_DEFAULT"}
         assert record["responseElements"] is None
 
 

@@ -59,6 +59,9 @@ class Scenario:
     errors: dict[str, dict[str, str]] = field(default_factory=dict)  # step -> {"Code", "Message"}
     secrets: set[bytes] = field(default_factory=set)
     key_arn: str = ""
+    key_material_id: str = ""
+    other_material_id: str = ""
+    other_key_arn: str = ""
     shared_key_arn: str = ""
     role_arn: str = ""
     user: Identity | None = None
@@ -120,6 +123,7 @@ def _run(s: Scenario) -> None:
     # The root user: a key, Encrypt, Decrypt, data keys, random bytes.
     created = s.did("CreateKey", kms.create_key(Description="audited"))["KeyMetadata"]
     s.key_arn = created["Arn"]
+    s.key_material_id = created["CurrentKeyMaterialId"]
     encrypted = s.did(
         "Encrypt",
         kms.encrypt(
@@ -131,6 +135,16 @@ def _run(s: Scenario) -> None:
     )
     s.secret(PLAINTEXT, encrypted["CiphertextBlob"])
     s.did("Decrypt", kms.decrypt(CiphertextBlob=encrypted["CiphertextBlob"], EncryptionContext=ENCRYPTION_CONTEXT))
+    other_key = kms.create_key()["KeyMetadata"]
+    s.did(
+        "ReEncrypt",
+        kms.re_encrypt(
+            CiphertextBlob=encrypted["CiphertextBlob"],
+            SourceEncryptionContext=ENCRYPTION_CONTEXT,
+            DestinationKeyId=other_key["KeyId"],
+        ),
+    )
+    s.other_material_id, s.other_key_arn = other_key["CurrentKeyMaterialId"], other_key["Arn"]
     data_key = s.did("GenerateDataKey", kms.generate_data_key(KeyId=s.key_arn, KeySpec="AES_256"))
     s.secret(data_key["Plaintext"], data_key["CiphertextBlob"])
     pair = kms.generate_data_key_pair(KeyId=s.key_arn, KeyPairSpec="ECC_NIST_P256")
@@ -244,6 +258,7 @@ def test_encrypt_by_the_root_user(scenario: Scenario) -> None:
         "encryptionAlgorithm": "SYMMETRIC_DEFAULT",
     }
     assert record["responseElements"] is None
+    assert record["additionalEventData"] == {"keyMaterialId": scenario.key_material_id}
     assert record["readOnly"] is True
     assert record["resources"] == [{"ARN": scenario.key_arn, "accountId": ACCOUNT_A, "type": "AWS::KMS::Key"}]
     assert record["recipientAccountId"] == ACCOUNT_A
@@ -260,11 +275,28 @@ def test_reads_and_writes(scenario: Scenario) -> None:
     assert created["responseElements"]["keyMetadata"]["aWSAccountId"] == ACCOUNT_A
     decrypt = scenario.one("Decrypt")
     assert (decrypt["readOnly"], decrypt["responseElements"]) == (True, None)
-    assert decrypt["requestParameters"] == {"encryptionContext": ENCRYPTION_CONTEXT}
+    # The algorithm is recorded though the request left it to the default (KMS Developer Guide, "Decrypt"), and the
+    # key material used is in additionalEventData, as in the Guide's examples.
+    assert decrypt["requestParameters"] == {
+        "encryptionContext": ENCRYPTION_CONTEXT,
+        "encryptionAlgorithm": "SYMMETRIC_DEFAULT",
+    }
+    assert decrypt["additionalEventData"] == {"keyMaterialId": scenario.key_material_id}
     assert decrypt["resources"][0]["ARN"] == scenario.key_arn
     data_key = scenario.one("GenerateDataKey")
     assert data_key["requestParameters"] == {"keyId": scenario.key_arn, "keySpec": "AES_256"}
     assert data_key["responseElements"] is None
+    assert data_key["additionalEventData"] == {"keyMaterialId": scenario.key_material_id}
+    re_encrypt = scenario.one("ReEncrypt")
+    assert re_encrypt["requestParameters"]["sourceEncryptionAlgorithm"] == "SYMMETRIC_DEFAULT"
+    assert re_encrypt["requestParameters"]["destinationEncryptionAlgorithm"] == "SYMMETRIC_DEFAULT"
+    assert re_encrypt["additionalEventData"] == {
+        "sourceKeyMaterialId": scenario.key_material_id,
+        "destinationKeyMaterialId": scenario.other_material_id,
+    }
+    # The source key, then the destination key (KMS Developer Guide, "ReEncrypt").
+    assert [resource["ARN"] for resource in re_encrypt["resources"]] == [scenario.key_arn, scenario.other_key_arn]
+    assert "additionalEventData" not in scenario.one("CreateKey")
 
 
 def test_a_failed_call_has_its_error(scenario: Scenario) -> None:

@@ -7,7 +7,9 @@ KMS Developer Guide's logged examples (Encrypt, GenerateDataKey, Decrypt):
 ``eventSource``, ``eventName``, ``awsRegion`` (IAM is global, and CloudTrail
 records it in us-east-1), ``sourceIPAddress``, ``userAgent``, ``errorCode``
 and ``errorMessage`` for a call that failed, ``requestParameters``,
-``responseElements``, ``requestID``, ``eventID``, ``readOnly``, ``resources``
+``responseElements``, ``additionalEventData`` (what the service noted, e.g. the
+``keyMaterialId`` a cryptographic operation used), ``requestID``, ``eventID``,
+``readOnly``, ``resources``
 (``ARN``, ``accountId``, ``type``), ``eventType`` ``AwsApiCall``,
 ``managementEvent``, ``recipientAccountId`` and ``eventCategory``
 ``Management``.
@@ -36,6 +38,21 @@ GLOBAL_SERVICES = frozenset({"iam"})
 # although the calls are read-only.
 _ANSWER_RECORDED_READS = {"sts": frozenset({"AssumeRole", "GetSessionToken", "GetFederationToken"})}
 _NO_SERVICE = frozenset[str]()
+# KMS records the algorithm a cryptographic operation used even where the request left it to the default: "The
+# CloudTrail log entry for a Decrypt operation always includes the encryptionAlgorithm in the requestParameters
+# even if the encryption algorithm wasn't specified in the request" (KMS Developer Guide, "Decrypt"; its Encrypt and
+# ReEncrypt examples show the same).  An asymmetric key has no default: its requests name the algorithm.
+_DEFAULT_PARAMETERS: dict[str, dict[str, tuple[tuple[str, str], ...]]] = {
+    "kms": {
+        "Encrypt": (("encryptionAlgorithm", "SYMMETRIC_DEFAULT"),),
+        "Decrypt": (("encryptionAlgorithm", "SYMMETRIC_DEFAULT"),),
+        "ReEncrypt": (
+            ("sourceEncryptionAlgorithm", "SYMMETRIC_DEFAULT"),
+            ("destinationEncryptionAlgorithm", "SYMMETRIC_DEFAULT"),
+        ),
+    }
+}
+_NO_DEFAULTS: dict[str, tuple[tuple[str, str], ...]] = {}
 
 
 def cloudtrail_record(
@@ -72,8 +89,16 @@ def cloudtrail_record(
         request_parameters = redactor.request_parameters(operation, record.params)
         if error is None and (record.writes or operation in _ANSWER_RECORDED_READS.get(service, _NO_SERVICE)):
             response_elements = redactor.response_elements(operation, record.result)
+    defaults = _DEFAULT_PARAMETERS.get(service, _NO_DEFAULTS).get(operation)
+    if defaults is not None and request_parameters is not None:
+        request_parameters = {
+            **request_parameters,
+            **{name: value for name, value in defaults if name not in request_parameters},
+        }
     body["requestParameters"] = request_parameters
     body["responseElements"] = response_elements
+    if error is None and record.notes.event_data:
+        body["additionalEventData"] = dict(record.notes.event_data)
     body["requestID"] = record.request_id
     body["eventID"] = event_id
     body["readOnly"] = is_read_only(record)

@@ -46,6 +46,7 @@ from typing import Any
 
 from kmsd.authz.authorizer import NamedKey
 from kmsd.authz.permissions import Target
+from kmsd.call_notes import note_event_data
 from kmsd.crypto import CiphertextBlob, CryptoError
 from kmsd.crypto.asymmetric import AsymmetricKey
 from kmsd.crypto.key_spec import ENCRYPT_DECRYPT, default_encryption_algorithm, key_spec
@@ -105,6 +106,7 @@ def encrypt(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resolved
     _answer_dry_run(params)
     current = _current_material(ctx, key)
     blob = current.cipher.encrypt(params["Plaintext"], params.get("EncryptionContext"), ctx.rng)
+    note_event_data("keyMaterialId", current.material_id)
     return {"CiphertextBlob": blob, "KeyId": key.arn, "EncryptionAlgorithm": algorithm}
 
 
@@ -120,6 +122,7 @@ def decrypt(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resolved
         _answer_dry_run(params)
     material, plaintext = _open(ctx, key, blob, params.get("EncryptionContext"))
     _answer_dry_run(params)
+    note_event_data("keyMaterialId", material.material_id)
     return {
         "KeyId": key.arn,
         "Plaintext": plaintext,
@@ -158,6 +161,7 @@ def re_encrypt(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resol
         source_material, plaintext = _open(ctx, source, blob, params.get("SourceEncryptionContext"))
         # SourceKeyMaterialId: "present only when the original encryption used a symmetric encryption KMS key".
         response["SourceKeyMaterialId"] = source_material.material_id
+        note_event_data("sourceKeyMaterialId", source_material.material_id)
     else:
         plaintext = _rsa_open(ctx, source, params, source_algorithm)
     if destination_symmetric:
@@ -167,6 +171,7 @@ def re_encrypt(ctx: KmsContext, caller: Caller, params: Mapping[str, Any], resol
             plaintext, params.get("DestinationEncryptionContext"), ctx.rng
         )
         response["DestinationKeyMaterialId"] = current.material_id
+        note_event_data("destinationKeyMaterialId", current.material_id)
     else:
         _check_rsa_plaintext(destination, destination_algorithm, plaintext)
         _answer_dry_run(params)
@@ -393,6 +398,7 @@ def seal_data_key(
 ) -> tuple[bytes, str]:
     """``plaintext`` sealed under the key's current material exactly as Encrypt seals it, and that material's id."""
     current = _current_material(ctx, key)
+    note_event_data("keyMaterialId", current.material_id)
     return current.cipher.encrypt(plaintext, encryption_context, ctx.rng), current.material_id
 
 

@@ -42,7 +42,7 @@ from kmsd.authz.authorizer import KmsAuthorizer, KmsCall, split_permissions
 from kmsd.authz.decide import CheckResult, decide
 from kmsd.authz.decision_reasons import note_call_decision
 from kmsd.authz.grants import grant_ids_from_tokens
-from kmsd.authz.permissions import Permission, permissions_for
+from kmsd.authz.permissions import Permission, Target, permissions_for
 from kmsd.call_notes import note_resource
 from kmsd.clock import Clock
 from kmsd.crypto import RandomSource, RootKey
@@ -316,9 +316,11 @@ class KmsService:
             else ()
         )
         resolved = entry.resolve(ctx, caller, params)
-        for named in resolved.keys.values():
-            # The audit trail lists the keys a call acted on, and records a call on another account's key there
-            # too; noted before the decision, so that a denied call names its key as well.
+        keys = resolved.keys
+        # The audit trail lists the keys a call acted on, and records a call on another account's key there too;
+        # noted before the decision, so that a denied call names its key as well.  Several keys go in the order
+        # of Target (ReEncrypt's source key, then its destination key, as CloudTrail lists them).
+        for named in keys.values() if len(keys) < 2 else [keys[target] for target in Target if target in keys]:
             note_resource(named.key.arn, named.key.account_id, KEY_RESOURCE_TYPE)
         if inline and _uses_a_token(operation, resolved):
             # A PKCS#11 token may answer slowly (a network HSM): not on the event loop (kmsd.api.app).
