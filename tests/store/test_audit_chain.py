@@ -182,8 +182,8 @@ def test_under_load_the_writer_writes_whole_batches_and_the_rest_at_the_interval
         trail.record([make_event(n) for n in range(1, 6)], durable=False)  # a batch and two more
         wait_until(lambda: len(store.audit_events_after(0, 10)) >= 3)
         assert len(store.audit_events_after(0, 10)) == 3 and trail.queue_depth() == 2  # the two wait ...
-        wait_until(lambda: trail.queue_depth() == 0)  # ... for the interval, not longer
-        assert len(store.audit_events_after(0, 10)) == 5
+        wait_until(lambda: len(store.audit_events_after(0, 10)) == 5)  # ... for the interval, not longer
+        assert trail.queue_depth() == 0
     finally:
         trail.close()
     assert verify(store, SEAL).intact
