@@ -259,10 +259,12 @@ def build_app(
     attestation_root: TrustRoot | None,
     *,
     metrics_dir: str | None = None,
+    app_class: type[KmsdApp] = KmsdApp,
     **more: Any,
 ) -> KmsdApp:
     """The app ``kmsd serve`` runs on ``parts``, from its options; ``metrics_dir`` is the directory the workers'
-    metrics share (kmsd.api.metrics), and ``more`` adds the workers' other settings (kmsd.workers)."""
+    metrics share (kmsd.api.metrics), and ``more`` adds the workers' other settings (kmsd.workers).  ``app_class``
+    is KmsdApp, or a benchmark's cut of it (bench/stage_app.py), built the same way."""
     more.setdefault("store_check_interval", parts.store.change_check_interval)
     # The sweep runs in the one process of the service that holds the store's background lease.
     more.setdefault("sweep_gate", parts.store.try_hold_background_lease)
@@ -270,7 +272,7 @@ def build_app(
     if options.metrics:
         token = read_metrics_token(options.metrics_token_file) if options.metrics_token_file is not None else None
         more["metrics"] = Metrics(token=token, multiprocess_dir=metrics_dir)
-    app = KmsdApp(
+    app = app_class(
         build_runtime(parts, dev=dev, pkcs11_module=options.pkcs11_module, attestation_root=attestation_root),
         observers=call_observers(audit_sinks(trail, options)),
         explain_denials=options.explain_denials,
