@@ -5,13 +5,14 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from tests.store.records import REGION, make_key
 from tests.store.store_kinds import Ticks
 
-from kmsd.store.sqlite import KEY_CACHE_BUSY_SECONDS, KEY_CACHE_CHECK_SECONDS, SqliteStore
+from kmsd.store.sqlite import BUSY_WRITER_SECONDS, KEY_CACHE_CHECK_SECONDS, SqliteStore
 
 
 @pytest.fixture
@@ -113,7 +114,7 @@ def test_while_another_thread_writes_the_cache_answers_within_the_bound(
     stores: tuple[SqliteStore, SqliteStore], ticks: Ticks
 ) -> None:
     """A long write on another thread (the audit trail's batch) holds the writer: the check cannot run, and the
-    cache answers on for KEY_CACHE_BUSY_SECONDS (within DESIGN's second), then the database is read."""
+    cache answers on for BUSY_WRITER_SECONDS (within DESIGN's second), then the database is read."""
     store, other = stores
     with store.transaction():
         store.insert_key(make_key(6))
@@ -132,10 +133,72 @@ def test_while_another_thread_writes_the_cache_answers_within_the_bound(
     writer.start()
     try:
         assert holding.wait(10)
-        ticks.seconds += (KEY_CACHE_CHECK_SECONDS + KEY_CACHE_BUSY_SECONDS) / 2
+        ticks.seconds += (KEY_CACHE_CHECK_SECONDS + BUSY_WRITER_SECONDS) / 2
         assert store.get_key(renamed.key_id, REGION) is cached  # the check would wait: the cache answers
-        ticks.seconds += KEY_CACHE_BUSY_SECONDS
+        ticks.seconds += BUSY_WRITER_SECONDS
         assert store.get_key(renamed.key_id, REGION) == renamed  # past the bound: read from the database
     finally:
         release.set()
         writer.join()
+
+
+@contextmanager
+def writer_held(store: SqliteStore) -> Iterator[None]:
+    """Another thread of this process holds ``store``'s writer (as the audit trail's batch does) for the block."""
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with store.bookkeeping_transaction():
+            holding.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert holding.wait(10)
+        yield
+    finally:
+        release.set()
+        holder.join()
+
+
+def test_own_commits_do_not_read_as_another_process_change_while_the_writer_is_busy(
+    stores: tuple[SqliteStore, SqliteStore], ticks: Ticks
+) -> None:
+    """The event loop's check (wait=False) finds the writer busy after each of this process's audit batches: the
+    watcher's move is then this process's own commit, not a reason to empty every cache."""
+    store, other = stores
+    assert store.changed_since_last_check() is False
+    store.set_setting("own", "1")  # this process's own commit
+    with writer_held(store):
+        assert store.changed_since_last_check(wait=False) is False
+    assert store.changed_since_last_check(wait=False) is False  # the writer is free again: the exact check agrees
+    assert other.get_setting("own") == "1"
+
+
+def test_another_process_commit_is_reported_at_once_when_this_one_did_not_commit(
+    stores: tuple[SqliteStore, SqliteStore], ticks: Ticks
+) -> None:
+    store, other = stores
+    assert store.changed_since_last_check() is False
+    other.set_setting("foreign", "1")
+    with writer_held(store):
+        assert store.changed_since_last_check(wait=False) is True
+
+
+def test_a_change_mixed_with_own_commits_is_confirmed_by_the_exact_check_or_within_the_bound(
+    stores: tuple[SqliteStore, SqliteStore], ticks: Ticks
+) -> None:
+    store, other = stores
+    assert store.changed_since_last_check() is False
+    other.set_setting("foreign", "1")
+    store.set_setting("own", "1")  # the watcher cannot tell the two apart
+    with writer_held(store):
+        assert store.changed_since_last_check(wait=False) is False  # not yet confirmed ...
+        ticks.seconds += BUSY_WRITER_SECONDS
+        assert store.changed_since_last_check(wait=False) is True  # ... reported within the bound
+    other.set_setting("foreign", "2")
+    store.set_setting("own", "2")
+    with writer_held(store):
+        assert store.changed_since_last_check(wait=False) is False
+    assert store.changed_since_last_check(wait=False) is True  # the writer is free: the exact check sees it

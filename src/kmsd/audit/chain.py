@@ -57,24 +57,11 @@ class ChainSeal:
     def event_hash(self, row: AuditEventRow) -> str:
         """The hash ``row`` must carry, from its fields and its ``previous_hash`` (its own sequence is not hashed:
         the links give the order, so a moved event shows as out of order, not as changed)."""
-        return self.hash_fields(row.previous_hash, _hashed_fields(row, row.resources), row.record)
+        return self.hash_sealed_text(row.previous_hash, _sealed_text(_hashed_fields(row, row.resources), row.record))
 
-    def hash_fields(self, previous_hash: str, fields: list[object], record: str) -> str:
-        """The hash of an event whose fields other than the record are ``fields`` (:func:`_hashed_fields`).
-
-        The fields are one line of JSON and the record's stored text follows as it is: a JSON array ends
-        where its brackets close, so nothing can move between the two, and the record (most of an event's
-        bytes) is not escaped a second time.
-        """
-        encoded = compact_json(fields).encode("ascii")
-        return self._mac(
-            _EVENT_LABEL
-            + previous_hash.encode("ascii", "replace")
-            + b"\n"
-            + encoded
-            + b"\n"
-            + record.encode("utf-8", "surrogatepass")
-        )
+    def hash_sealed_text(self, previous_hash: str, sealed_text: bytes) -> str:
+        """The hash of an event whose sealed text (:func:`_sealed_text`) is ``sealed_text``, after ``previous_hash``."""
+        return self._mac(_EVENT_LABEL + previous_hash.encode("ascii", "replace") + b"\n" + sealed_text)
 
     def head_seal(self, sequence: int, hash_value: str) -> str:
         return self._mac(_HEAD_LABEL + f"{sequence}\n{hash_value}".encode("ascii", "replace"))
@@ -96,16 +83,20 @@ def append(store: Store, seal: ChainSeal, events: Sequence[AuditEvent]) -> None:
     """Store ``events`` at the end of the chain, in one transaction (committed when this returns)."""
     if not events:
         return
+    # Everything that does not depend on the chain's head (the JSON, most of an event's cost) is done before the
+    # transaction: the store's writer lock, which every other write and the key cache's check wait for, is held
+    # only for the hashes and the inserts.
+    prepared = [_prepared(event) for event in events]
     with store.bookkeeping_transaction():
         # Read inside the transaction, under the store's writer lock: no other writer can take the same place.
         state = store.audit_chain() or seal.genesis()
         sequence, previous = state.head_sequence, state.head_hash
         rows: list[AuditEventRow] = []
-        for event in events:
+        for event, resources, record, sealed_text in prepared:
             sequence += 1
-            row = _row(event, sequence, previous, seal)
-            rows.append(row)
-            previous = row.hash
+            hash_value = seal.hash_sealed_text(previous, sealed_text)
+            rows.append(_row(event, resources, record, sequence, previous, hash_value))
+            previous = hash_value
         store.insert_audit_events(rows)
         store.put_audit_chain(
             replace(state, head_sequence=sequence, head_hash=previous, head_seal=seal.head_seal(sequence, previous))
@@ -229,9 +220,29 @@ def _name(row: AuditEventRow) -> str:
     return f"sequence {row.sequence} (event {row.event_id}, {row.event_name}, account {row.account_id})"
 
 
-def _row(event: AuditEvent, sequence: int, previous_hash: str, seal: ChainSeal) -> AuditEventRow:
+def _prepared(event: AuditEvent) -> tuple[AuditEvent, tuple[tuple[str, str], ...], str, bytes]:
+    """An event with what its row and its hash need that does not depend on its place: its resources, its stored
+    record and its sealed text."""
     resources = tuple((resource.type, resource.name) for resource in event.resources)
     record = stored_record(event.record)
+    return event, resources, record, _sealed_text(_hashed_fields(event, resources), record)
+
+
+def _sealed_text(fields: list[object], record: str) -> bytes:
+    """What an event's hash covers after the previous hash: its fields other than the record, as one line of JSON,
+    then the record's stored text as it is.  A JSON array ends where its brackets close, so nothing can move
+    between the two, and the record (most of an event's bytes) is not escaped a second time."""
+    return compact_json(fields).encode("ascii") + b"\n" + record.encode("utf-8", "surrogatepass")
+
+
+def _row(
+    event: AuditEvent,
+    resources: tuple[tuple[str, str], ...],
+    record: str,
+    sequence: int,
+    previous_hash: str,
+    hash_value: str,
+) -> AuditEventRow:
     return AuditEventRow(
         sequence=sequence,
         account_id=event.account_id,
@@ -247,7 +258,7 @@ def _row(event: AuditEvent, sequence: int, previous_hash: str, seal: ChainSeal) 
         resources=resources,
         record=record,
         previous_hash=previous_hash,
-        hash=seal.hash_fields(previous_hash, _hashed_fields(event, resources), record),
+        hash=hash_value,
     )
 
 

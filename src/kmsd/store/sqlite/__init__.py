@@ -7,7 +7,7 @@ only :class:`SqliteStore`, re-exported here so that ``from kmsd.store.sqlite imp
 one entry point.
 """
 
-from kmsd.store.sqlite.connections import KEY_CACHE_BUSY_SECONDS, KEY_CACHE_CHECK_SECONDS
+from kmsd.store.sqlite.connections import BUSY_WRITER_SECONDS, KEY_CACHE_CHECK_SECONDS
 from kmsd.store.sqlite.store import SqliteStore
 
-__all__ = ["KEY_CACHE_BUSY_SECONDS", "KEY_CACHE_CHECK_SECONDS", "SqliteStore"]
+__all__ = ["BUSY_WRITER_SECONDS", "KEY_CACHE_CHECK_SECONDS", "SqliteStore"]

@@ -100,6 +100,7 @@ from kmsd.store.sql.snapshot import ReadSnapshot
 from kmsd.store.sqlite.background_lease import FileLease
 from kmsd.store.sqlite.connections import (
     BUSY_TIMEOUT_MS,
+    BUSY_WRITER_SECONDS,
     KEY_CACHE_CHECK_SECONDS,
     ReaderSlot,
     SqliteConnections,
@@ -141,6 +142,7 @@ class SqliteStore(SqliteConnections, SqlQueries):
         self._scrub_requested = False
         self._scrub_pending = False
         self._changed_rows = False
+        self._commits = 0
         self._background_lease = FileLease(self.path.with_name(self.path.name + ".sweep-lock"))
         self._create_private_file()
         try:
@@ -157,6 +159,8 @@ class SqliteStore(SqliteConnections, SqlQueries):
             self._watcher = connect(str(self.path), query_only=True)
             self._watcher_lock = threading.Lock()
             self._watcher_seen = self._data_version(self._watcher)
+            self._watcher_commits = self._commits
+            self._unconfirmed_since: float | None = None
         except BaseException:
             self.close()
             raise
@@ -265,29 +269,48 @@ class SqliteStore(SqliteConnections, SqlQueries):
         # The watcher is read first: a commit before this read that the writer's check below misses cannot
         # exist (the writer's check comes later), so when the writer is free its exact answer stands, and the
         # watcher's reading is only the baseline for the next check that finds the writer busy.
-        watcher_moved = self._watcher_moved()
+        watcher_moved, own_commits = self._watcher_moved()
         if self._owner == threading.get_ident():
             return self._data_version_changed()
-        # wait=False (the event loop) must not queue behind a writer that may run a long call.  The watcher
-        # then answers instead: it also counts this process's own commits (a connection of this store that is
-        # not the writer), so it may say True for nothing foreign, which only costs the callers their caches;
-        # it never says False after a foreign commit, which read-your-writes across processes needs.
+        # wait=False (the event loop) must not queue behind a writer that may run a long call.  The watcher then
+        # answers instead, but it also counts this process's own commits (from the writer, not the watcher): when
+        # none happened since its last reading, its move is another process's commit, reported at once.  When one
+        # did (the audit trail's batches, every fraction of a second under load), the move may be only that: the
+        # change waits for the next exact check, or for BUSY_WRITER_SECONDS if the writer stays busy, rather than
+        # empty every cache of this process after each batch.  It is never lost: the writer's data_version, read
+        # by the exact check, has every other process's commit since the last exact check.
         if not self._lock.acquire(blocking=wait):
-            if watcher_moved:
-                self._forget_cached_keys()
-            return watcher_moved
+            now = self._monotonic()
+            if watcher_moved and not own_commits:
+                return self._report_unconfirmed()
+            if watcher_moved and self._unconfirmed_since is None:
+                self._unconfirmed_since = now
+            if self._unconfirmed_since is not None and now - self._unconfirmed_since >= BUSY_WRITER_SECONDS:
+                return self._report_unconfirmed()
+            return False
         try:
+            self._unconfirmed_since = None
             return self._data_version_changed()
         finally:
             self._lock.release()
 
-    def _watcher_moved(self) -> bool:
-        """Whether the watcher's data_version moved since its last reading (any commit not its own: all)."""
+    def _report_unconfirmed(self) -> bool:
+        """Report the watcher's move as a change (the writer is busy): empty the key cache, as the exact check would."""
+        self._unconfirmed_since = None
+        self._forget_cached_keys()
+        return True
+
+    def _watcher_moved(self) -> tuple[bool, bool]:
+        """Whether the watcher's data_version moved since its last reading (any commit not its own: all), and whether
+        this store committed meanwhile (so that the move may be its own)."""
         with self._watcher_lock:
+            # Read before the version: a commit counted here happened before the reading below.
+            commits = self._commits
             version = self._data_version(self._watcher)
             moved = version != self._watcher_seen
-            self._watcher_seen = version
-            return moved
+            own = commits != self._watcher_commits
+            self._watcher_seen, self._watcher_commits = version, commits
+            return moved, own
 
     def _data_version_changed(self) -> bool:
         """Whether data_version moved since the last check; the caller holds the writer."""
