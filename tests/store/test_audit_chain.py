@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from tests.store.store_kinds import AnyStore, Stores
 
-from kmsd.audit.chain import ChainSeal, append, prune, verify
+from kmsd.audit.chain import PAUSE_EVERY, ChainSeal, append, prune, verify
 from kmsd.audit.event import AuditEvent, EventResource
 from kmsd.audit.trail import AuditTrail
 from kmsd.clock import ManualClock
@@ -200,6 +200,13 @@ def test_an_event_that_cannot_be_written_is_left_out_and_does_not_hold_up_the_re
     assert trail.queue_depth() == 0 and verify(store, SEAL).intact
     (message,) = [record.getMessage() for record in caplog.records if record.name == "kmsd.audit"]
     assert flawed.event_id in message and "TypeError" in message and "no JSON" not in message
+
+
+def test_a_long_append_pauses_every_few_events_for_the_event_loop(store: AnyStore) -> None:
+    pauses: list[int] = []
+    append(store, SEAL, [make_event(n) for n in range(1, 71)], pause=lambda: pauses.append(len(pauses)))
+    assert len(pauses) == 70 // PAUSE_EVERY
+    assert len(store.audit_events_after(0, 100)) == 70 and verify(store, SEAL).intact
 
 
 def test_retention_runs_at_most_once_per_interval(store: AnyStore) -> None:

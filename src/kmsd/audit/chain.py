@@ -22,7 +22,7 @@ reached the store.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -38,6 +38,8 @@ _HEAD_LABEL = b"kmsd-audit-head-v1\n"
 _PRUNED_LABEL = b"kmsd-audit-pruned-v1\n"
 # Events read per page while verifying.
 VERIFY_PAGE = 1000
+# How many events append() seals between two calls of its ``pause`` (about a millisecond of work).
+PAUSE_EVERY = 32
 # How far from its place a moved event is recognised as out of order; moved further, it shows as a broken link.
 REORDER_WINDOW = 10_000
 
@@ -57,11 +59,24 @@ class ChainSeal:
     def event_hash(self, row: AuditEventRow) -> str:
         """The hash ``row`` must carry, from its fields and its ``previous_hash`` (its own sequence is not hashed:
         the links give the order, so a moved event shows as out of order, not as changed)."""
-        return self.hash_sealed_text(row.previous_hash, _sealed_text(_hashed_fields(row, row.resources), row.record))
+        return self.hash_fields(row.previous_hash, _hashed_fields(row, row.resources), row.record)
 
-    def hash_sealed_text(self, previous_hash: str, sealed_text: bytes) -> str:
-        """The hash of an event whose sealed text (:func:`_sealed_text`) is ``sealed_text``, after ``previous_hash``."""
-        return self._mac(_EVENT_LABEL + previous_hash.encode("ascii", "replace") + b"\n" + sealed_text)
+    def hash_fields(self, previous_hash: str, fields: list[object], record: str) -> str:
+        """The hash of an event whose fields other than the record are ``fields`` (:func:`_hashed_fields`).
+
+        The fields are one line of JSON and the record's stored text follows as it is: a JSON array ends
+        where its brackets close, so nothing can move between the two, and the record (most of an event's
+        bytes) is not escaped a second time.
+        """
+        encoded = compact_json(fields).encode("ascii")
+        return self._mac(
+            _EVENT_LABEL
+            + previous_hash.encode("ascii", "replace")
+            + b"\n"
+            + encoded
+            + b"\n"
+            + record.encode("utf-8", "surrogatepass")
+        )
 
     def head_seal(self, sequence: int, hash_value: str) -> str:
         return self._mac(_HEAD_LABEL + f"{sequence}\n{hash_value}".encode("ascii", "replace"))
@@ -79,24 +94,28 @@ class ChainSeal:
         return hmac.digest(self._key, message, "sha256").hex()
 
 
-def append(store: Store, seal: ChainSeal, events: Sequence[AuditEvent]) -> None:
-    """Store ``events`` at the end of the chain, in one transaction (committed when this returns)."""
+def append(
+    store: Store, seal: ChainSeal, events: Sequence[AuditEvent], *, pause: Callable[[], None] | None = None
+) -> None:
+    """Store ``events`` at the end of the chain, in one transaction (committed when this returns).
+
+    ``pause``, when given, is called after every ``PAUSE_EVERY`` events sealed: the audit trail's writer thread
+    lets the event loop have the interpreter there (kmsd.audit.trail).
+    """
     if not events:
         return
-    # Everything that does not depend on the chain's head (the JSON, most of an event's cost) is done before the
-    # transaction: the store's writer lock, which every other write and the key cache's check wait for, is held
-    # only for the hashes and the inserts.
-    prepared = [_prepared(event) for event in events]
     with store.bookkeeping_transaction():
         # Read inside the transaction, under the store's writer lock: no other writer can take the same place.
         state = store.audit_chain() or seal.genesis()
         sequence, previous = state.head_sequence, state.head_hash
         rows: list[AuditEventRow] = []
-        for event, resources, record, sealed_text in prepared:
+        for index, event in enumerate(events, 1):
+            if pause is not None and index % PAUSE_EVERY == 0:
+                pause()
             sequence += 1
-            hash_value = seal.hash_sealed_text(previous, sealed_text)
-            rows.append(_row(event, resources, record, sequence, previous, hash_value))
-            previous = hash_value
+            row = _row(event, sequence, previous, seal)
+            rows.append(row)
+            previous = row.hash
         store.insert_audit_events(rows)
         store.put_audit_chain(
             replace(state, head_sequence=sequence, head_hash=previous, head_seal=seal.head_seal(sequence, previous))
@@ -220,29 +239,9 @@ def _name(row: AuditEventRow) -> str:
     return f"sequence {row.sequence} (event {row.event_id}, {row.event_name}, account {row.account_id})"
 
 
-def _prepared(event: AuditEvent) -> tuple[AuditEvent, tuple[tuple[str, str], ...], str, bytes]:
-    """An event with what its row and its hash need that does not depend on its place: its resources, its stored
-    record and its sealed text."""
+def _row(event: AuditEvent, sequence: int, previous_hash: str, seal: ChainSeal) -> AuditEventRow:
     resources = tuple((resource.type, resource.name) for resource in event.resources)
     record = stored_record(event.record)
-    return event, resources, record, _sealed_text(_hashed_fields(event, resources), record)
-
-
-def _sealed_text(fields: list[object], record: str) -> bytes:
-    """What an event's hash covers after the previous hash: its fields other than the record, as one line of JSON,
-    then the record's stored text as it is.  A JSON array ends where its brackets close, so nothing can move
-    between the two, and the record (most of an event's bytes) is not escaped a second time."""
-    return compact_json(fields).encode("ascii") + b"\n" + record.encode("utf-8", "surrogatepass")
-
-
-def _row(
-    event: AuditEvent,
-    resources: tuple[tuple[str, str], ...],
-    record: str,
-    sequence: int,
-    previous_hash: str,
-    hash_value: str,
-) -> AuditEventRow:
     return AuditEventRow(
         sequence=sequence,
         account_id=event.account_id,
@@ -258,7 +257,7 @@ def _row(
         resources=resources,
         record=record,
         previous_hash=previous_hash,
-        hash=hash_value,
+        hash=seal.hash_fields(previous_hash, _hashed_fields(event, resources), record),
     )
 
 
