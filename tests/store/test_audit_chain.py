@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,6 +17,8 @@ from kmsd.audit.chain import PAUSE_EVERY, ChainSeal, append, prune, verify
 from kmsd.audit.event import AuditEvent, EventResource
 from kmsd.audit.trail import AuditTrail
 from kmsd.clock import ManualClock
+from kmsd.store.audit_records import AuditEventRow
+from kmsd.store.base import StoreError
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 SEAL = ChainSeal(b"k" * 32)
@@ -207,6 +209,33 @@ def test_a_long_append_pauses_every_few_events_for_the_event_loop(store: AnyStor
     append(store, SEAL, [make_event(n) for n in range(1, 71)], pause=lambda: pauses.append(len(pauses)))
     assert len(pauses) == 70 // PAUSE_EVERY
     assert len(store.audit_events_after(0, 100)) == 70 and verify(store, SEAL).intact
+
+
+def test_a_durable_event_the_store_refuses_is_queued_and_retried_not_lost(
+    store: AnyStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    insert = store.insert_audit_events
+    refusals = [StoreError("disk I/O error")]
+
+    def refuse_once(rows: Sequence[AuditEventRow]) -> None:
+        if refusals:
+            raise refusals.pop()
+        insert(rows)
+
+    monkeypatch.setattr(store, "insert_audit_events", refuse_once)
+    unstarted = AuditTrail(store, SEAL, ManualClock(T0))
+    with pytest.raises(StoreError):  # no writer to retry: the caller hears of it
+        unstarted.record([make_event(1)], durable=True)
+    refusals.append(StoreError("disk I/O error"))
+    trail = AuditTrail(store, SEAL, ManualClock(T0), flush_interval=0.2)
+    trail.start()
+    try:
+        trail.record([make_event(2)], durable=True)  # refused, queued, no exception for the call
+        wait_until(lambda: len(store.audit_events_after(0, 10)) == 1)
+    finally:
+        trail.close()
+    assert [row.event_id[-1] for row in store.audit_events_after(0, 10)] == ["2"]
+    assert verify(store, SEAL).intact
 
 
 def test_retention_runs_at_most_once_per_interval(store: AnyStore) -> None:

@@ -1,7 +1,8 @@
 """The audit trail in the store: the :class:`~kmsd.audit.event.AuditSink` that appends events to the hash chain.
 
 Durability.  A mutating call's events (``durable=True``) are stored, in one transaction, before
-:meth:`AuditTrail.record` returns: the app calls it on the store-call thread, after the call's own transaction
+:meth:`AuditTrail.record` returns (when the store refuses them, they go to the head of the queue, and the writer
+retries them with the others): the app calls it on the store-call thread, after the call's own transaction
 and before the answer is sent.  A read-only call's events (``durable=False``: Encrypt, Decrypt, Describe*,
 answered inline on the event loop) go to a bounded in-memory queue instead, and a writer thread of the trail
 appends them in batches of at most ``batch_size`` per transaction: a whole batch as soon as one is queued, and
@@ -99,7 +100,19 @@ class AuditTrail:
                     return
         # Durable, or the queue is full (the caller waits for the store: back pressure, never a lost event),
         # or the trail is closing (its writer may be gone).
-        append(self.store, self.seal, events)
+        try:
+            append(self.store, self.seal, events)
+        except StoreError:
+            # The call has happened (a write is committed before its events): its events must not go with the
+            # store's refusal.  They wait at the head of the queue, over its limit if need be, for the writer's
+            # retries; a durable event is then stored late, not lost.  Without a writer (never started, or
+            # stopped) there is no one to retry: the caller hears of it, as before.
+            with self._lock:
+                if self._writer is None or self._closing:
+                    raise
+                self._queue.extendleft(reversed(events))
+            self._wake.set()
+            log.warning("audit trail: the store refused %d event(s); they are queued and retried", len(events))
 
     def queue_depth(self) -> int:
         """How many events wait in the queue (for the metrics)."""
