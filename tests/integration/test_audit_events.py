@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
+from tests.helpers.steps import Steps
 from tests.integration.authz_world import (
     ACCOUNT_A,
     ACCOUNT_B,
@@ -50,7 +50,7 @@ ENCRYPTION_CONTEXT = {"Department": "Engineering"}
 
 
 @dataclass
-class Scenario:
+class Scenario(Steps):
     """What the scenario did: request ids by step, and every secret it saw (to look for in the file)."""
 
     audit_file: Path
@@ -66,16 +66,6 @@ class Scenario:
     role_arn: str = ""
     user: Identity | None = None
     session: Identity | None = None
-
-    def did(self, step: str, response: dict[str, Any]) -> dict[str, Any]:
-        self.requests[step] = response["ResponseMetadata"]["RequestId"]
-        return response
-
-    def failed(self, step: str, call: Any, **params: Any) -> None:
-        with pytest.raises(ClientError) as raised:
-            call(**params)
-        self.requests[step] = raised.value.response["ResponseMetadata"]["RequestId"]
-        self.errors[step] = dict(raised.value.response["Error"])
 
     def secret(self, *values: bytes | str) -> None:
         for value in values:

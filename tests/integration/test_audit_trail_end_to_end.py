@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
+from tests.helpers.steps import Steps
 from tests.integration.authz_world import (
     ACCOUNT_A,
     ACCOUNT_B,
@@ -33,25 +33,16 @@ from tests.integration.stores import Stores
 
 
 @dataclass
-class Calls:
+class Calls(Steps):
     """What the scenario did: request ids by step, and what each step's record must say."""
 
     world: World
     requests: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, dict[str, str]] = field(default_factory=dict)
     key_arn: str = ""
     shared_key_arn: str = ""
     alice: Identity | None = None
     bob: Identity | None = None
-
-    def did(self, step: str, response: dict[str, Any]) -> dict[str, Any]:
-        self.requests[step] = response["ResponseMetadata"]["RequestId"]
-        return response
-
-    def failed(self, step: str, call: Any, **params: Any) -> str:
-        with pytest.raises(ClientError) as raised:
-            call(**params)
-        self.requests[step] = raised.value.response["ResponseMetadata"]["RequestId"]
-        return str(raised.value.response["Error"]["Code"])
 
 
 @pytest.fixture(scope="module")
