@@ -159,7 +159,7 @@ class AuditTrail:
             try:
                 # When the interval is up, what was queued then is written, not what keeps arriving meanwhile.
                 left = self.queue_depth() if due else 0
-                while self._write_batch(full_only=left <= 0):
+                while self._write_batch(full_only=left <= 0, pause=_let_the_event_loop_run):
                     left -= self.batch_size
             except Exception:
                 log.exception("audit trail: a batch could not be stored; retrying in %s s", RETRY_SECONDS)
@@ -170,9 +170,9 @@ class AuditTrail:
             if closing:
                 return
 
-    def _write_batch(self, *, full_only: bool = False) -> bool:
+    def _write_batch(self, *, full_only: bool = False, pause: Callable[[], None] | None = None) -> bool:
         """Append up to ``batch_size`` queued events in one transaction; whether there were any (``full_only``:
-        only when a whole batch is queued)."""
+        only when a whole batch is queued; ``pause``: the writer thread's, see :func:`_let_the_event_loop_run`)."""
         with self._writing:
             with self._lock:
                 if full_only and len(self._queue) < self.batch_size:
@@ -181,7 +181,7 @@ class AuditTrail:
             if not batch:
                 return False
             try:
-                append(self.store, self.seal, batch, pause=_let_the_event_loop_run)
+                append(self.store, self.seal, batch, pause=pause)
             except StoreError:
                 # The store refuses (unreachable, full, locked too long): the batch is tried again later.
                 self._requeue(batch)
