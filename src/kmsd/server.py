@@ -37,6 +37,8 @@ from kmsd.audit.redaction import Redactor
 from kmsd.audit.trail import AuditTrail
 from kmsd.authz.simulation import KmsKeySimulator
 from kmsd.clock import Clock, SystemClock
+from kmsd.console.app import PREFIX as CONSOLE_PREFIX
+from kmsd.console.app import ConsoleApp
 from kmsd.crypto import RandomSource, RootKey, SystemRandomSource
 from kmsd.crypto.attestation import TrustRoot
 from kmsd.hsm import Pkcs11Module, TokenDirectory
@@ -283,6 +285,7 @@ def build_app(
         **more,
     )
     app.observers.append(RequestLog(app.operation_names))
+    app.mount(CONSOLE_PREFIX, ConsoleApp(app, parts.root_key))
     if app.metrics is not None and app.audit_trail is not None:
         app.metrics.add_gauge_source(
             "kmsd_audit_queue_depth",

@@ -83,6 +83,7 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+AsgiApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 log = logging.getLogger("kmsd.api")
 
@@ -108,6 +109,11 @@ QUERY_SERVICES = ("iam", "sts")
 # The other JSON 1.1 services, each with its model (api/models) and its X-Amz-Target prefix; KMS, the hot path,
 # keeps its own route.
 CLOUDTRAIL = "cloudtrail"
+
+# An ASGI scope key only a caller inside the process can set (the server builds the scope of every network
+# request): a list that receives the request's CallRecord, so the console (kmsd.console.dispatch) can read a
+# denial's explanation of a call it made for its user.
+CALL_RECORD_SINK = "kmsd.call_records"
 
 
 class QueryService(Protocol):
@@ -251,9 +257,21 @@ class KmsdApp:
         for service, json_service in self._json_services.items():
             self.operation_names[service] = frozenset(json_service.model.operations)
         self.metrics = metrics
+        # Other apps served under a path of this one's port (the web console, kmsd.console): (prefix, app).
+        self._mounts: list[tuple[str, AsgiApp]] = []
         if metrics is not None:
             metrics.attach(runtime.credentials, runtime.kms, runtime.store, self.operation_names)
             self.observers.append(metrics)
+
+    def mount(self, prefix: str, app: AsgiApp) -> None:
+        """Serve ``prefix`` and the paths under it with ``app`` (``/console``); the server composes them."""
+        self._mounts.append((prefix, app))
+
+    def target_prefix(self, service: str) -> str:
+        """The X-Amz-Target prefix of a JSON 1.1 service served here (``kms``, ``cloudtrail``); KeyError otherwise."""
+        if service == KMS:
+            return self._kms_target_prefix
+        return self._json_services[service].target_prefix
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -268,6 +286,10 @@ class KmsdApp:
         if path == "/metrics" and scope["method"] in ("GET", "HEAD"):
             await self._metrics(scope, send)
             return
+        for prefix, mounted in self._mounts:
+            if path == prefix or path.startswith(prefix + "/"):
+                await mounted(scope, receive, send)
+                return
         await self._aws_request(scope, receive, send)
 
     # --- AWS APIs ---------------------------------------------------------------
@@ -286,6 +308,9 @@ class KmsdApp:
             or (client[0] if client else ""),
             _first_value(header_map, "user-agent") or "",
         )
+        sink = scope.get(CALL_RECORD_SINK)
+        if sink is not None:
+            sink.append(record)
         body = await _read_body(receive, self.max_body_bytes)
         if body is None:
             too_large = AwsError(

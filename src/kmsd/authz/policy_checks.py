@@ -50,7 +50,7 @@ from kmsd.clock import Clock
 from kmsd.crypto.key_spec import ENCRYPTION_ALGORITHMS, KEY_SPECS
 from kmsd.errors import AwsError
 from kmsd.iam.identity_policies import owned_policies
-from kmsd.iam.principal import Caller
+from kmsd.iam.principal import Caller, Principal
 from kmsd.policy import Policy
 from kmsd.policy.actions import any_action_matches, compile_actions
 from kmsd.policy.arn import arn_matcher, split_arn
@@ -304,6 +304,7 @@ def lockout_check(
     principal: str | None = None,
     key_arn: str | None = None,
     scratch: bool = False,
+    caller_principal: Principal | None = None,
 ) -> PolicyCheck:
     """The lockout safety check of PutKeyPolicy, asked of the live authorizer with the policy as the key's new one.
 
@@ -311,16 +312,18 @@ def lockout_check(
     of the key's account, see :func:`policy_account`); the key is the one ``key_arn`` names, as the store holds
     it, else a symmetric key of that ARN (or of the account, in us-east-1).  ``scratch`` is a throwaway store
     that may be given the account (offline checks, where the root user is the only principal there is);
-    a principal the store does not hold raises :class:`~kmsd.authz.explain.ExplainError`.
+    a principal the store does not hold raises :class:`~kmsd.authz.explain.ExplainError`.  ``caller_principal``,
+    a signed-in caller as the credential resolver knows it (the console's user, session and all), is asked about
+    instead of ``principal``.
     """
 
     def check(policy: Policy) -> Iterator[Finding]:
         account = policy_account(policy, principal, key_arn)
         if scratch and store.get_account(account) is None:
             store.create_account(Account(account, clock.now()))
-        caller_principal = principal_from_arn(store, clock, principal or account)
+        asked = caller_principal or principal_from_arn(store, clock, principal or account)
         key = _key_for(store, clock, account, key_arn)
-        caller = Caller(principal=caller_principal, region=key.region, request_id="kmsd-policy-check", source_ip="")
+        caller = Caller(principal=asked, region=key.region, request_id="kmsd-policy-check", source_ip="")
         candidate = replace(key, policy=policy.serialize())
         try:
             KmsAuthorizer(store, clock).check_lockout(caller, candidate)
@@ -330,7 +333,7 @@ def lockout_check(
             yield Finding(
                 FindingType.ERROR,
                 "KMS_KEY_POLICY_LOCKOUT",
-                f"{LOCKOUT_MESSAGE} {caller_principal.arn} could not call kms:PutKeyPolicy on the key under this "
+                f"{LOCKOUT_MESSAGE} {asked.arn} could not call kms:PutKeyPolicy on the key under this "
                 "policy, so CreateKey and PutKeyPolicy refuse it unless BypassPolicyLockoutSafetyCheck is set.",
                 ((value("Statement"),),),
                 _LOCKOUT,

@@ -29,7 +29,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kmsd.authz.authorizer import KmsAuthorizer, KmsCall, NamedKey
-from kmsd.authz.decide import decide_permission
+from kmsd.authz.decide import CheckResult, decide_permission
 from kmsd.authz.permissions import PERMISSIONS, OperationPermissions, Permission, PolicySource, Target
 from kmsd.clock import Clock
 from kmsd.iam.identity_policies import IdentityPolicySet
@@ -60,22 +60,10 @@ class KmsKeySimulator:
         resource: str,
         keys: Mapping[str, str | Sequence[str]],
     ) -> KeySimulation | None:
-        key_match = _KEY_ARN.fullmatch(resource)
-        key: KeyRecord | None = None
-        if key_match is not None:
-            region, account_id, key_id = key_match.groups()
-            key = self.store.get_key(key_id.lower(), region)
-            if key is None or key.account_id != account_id:
-                return None
-            found = permission_for(action, on_key=True)
-        elif resource == "*" or _ALIAS_ARN.fullmatch(resource) is not None:
-            found = permission_for(action, on_key=False, alias=resource != "*")
-            region = resource.split(":")[3] if resource != "*" else _requested_region(keys)
-        else:
+        target = self._target(action, resource, keys)
+        if target is None:
             return None
-        if found is None:
-            return None
-        row, permission = found
+        key, region, row, permission = target
         params = _members(row, keys)
         caller = Caller(principal=principal, region=region, request_id="kmsd-simulation", source_ip="")
         # Only the permission's own key: whether ReEncrypt's two keys are one (kms:ReEncryptOnSameKey) is the
@@ -97,6 +85,41 @@ class KmsKeySimulator:
             outcome = Outcome.IMPLICIT_DENY
         policy_text = key.policy if key is not None else ""
         return KeySimulation(outcome, decision, facts.key_policy, policy_text, result.grants_matched)
+
+    def check_caller(self, caller: Caller, action: str, resource: str) -> CheckResult | None:
+        """Whether ``caller`` -- a live caller, with its own identity policies, session and request context --
+        may use ``action`` on ``resource`` now, decided by the live authorizer without acting (the console's
+        disabled controls).  None when ``action`` on ``resource`` is not a KMS permission this can decide."""
+        target = self._target(action, resource, {"aws:RequestedRegion": caller.region})
+        if target is None:
+            return None
+        key, _, row, permission = target
+        targets = {permission.target: NamedKey(key)} if key is not None else {}
+        alias_arn = resource if permission.target is Target.ALIAS else None
+        call = KmsCall(row.operation, caller, {}, targets, alias_arn)
+        return KmsAuthorizer(self.store, self.clock).check(call, row, permission)
+
+    def _target(
+        self, action: str, resource: str, keys: Mapping[str, str | Sequence[str]]
+    ) -> tuple[KeyRecord | None, str, OperationPermissions, Permission] | None:
+        """The key ``resource`` names (None for ``*`` or an alias), the region, and the permission ``action`` is."""
+        key_match = _KEY_ARN.fullmatch(resource)
+        key: KeyRecord | None = None
+        if key_match is not None:
+            region, account_id, key_id = key_match.groups()
+            key = self.store.get_key(key_id.lower(), region)
+            if key is None or key.account_id != account_id:
+                return None
+            found = permission_for(action, on_key=True)
+        elif resource == "*" or _ALIAS_ARN.fullmatch(resource) is not None:
+            found = permission_for(action, on_key=False, alias=resource != "*")
+            region = resource.split(":")[3] if resource != "*" else _requested_region(keys)
+        else:
+            return None
+        if found is None:
+            return None
+        row, permission = found
+        return key, region, row, permission
 
 
 def permission_for(action: str, *, on_key: bool, alias: bool = False) -> tuple[OperationPermissions, Permission] | None:

@@ -1,7 +1,7 @@
 """``kmsd policy check|explain|console-default``: the parsed command line handed to the library that does it.
 
 ``check`` and ``explain`` run :mod:`kmsd.policy.commands`; ``check`` is given
-the actions of the services kmsd speaks (:mod:`kmsd.cli.known_actions`), so a
+the actions of the services kmsd speaks (:mod:`kmsd.api.known_actions`), so a
 typo such as ``kms:Encrpt`` is reported with the nearest real action, and
 KMS's checks (:mod:`kmsd.authz.policy_checks`).  For a key policy those
 include the lockout safety check, asked of the live authorizer: against the
@@ -23,8 +23,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from kmsd.api.known_actions import known_actions
 from kmsd.authz.console_policy import ConsoleKeyType, ConsolePolicyError, console_key_policy_document
-from kmsd.cli.known_actions import known_actions
 from kmsd.crypto.key_spec import KEY_SPECS
 from kmsd.policy import commands
 from kmsd.policy.findings import FindingType
