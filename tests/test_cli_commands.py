@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
+from kmsd.api.known_actions import known_actions
 from kmsd.authz.console_policy import ConsoleKeyType, console_key_policy_document
 from kmsd.cli import build_parser
 from kmsd.cli.authz import KeyNameError, key_arn
-from kmsd.api.known_actions import known_actions
 from kmsd.crypto.key_spec import key_spec
 
 KMSD = str(Path(sys.executable).with_name("kmsd"))

@@ -26,3 +26,23 @@ def root_statement(account_id: str) -> dict[str, Any]:
         "Action": "kms:*",
         "Resource": "*",
     }
+
+
+# The founding document's "Allow a User Read-Only Access to All CMKs through the AWS KMS Console", verbatim.
+READ_ONLY_CONSOLE_POLICY: dict[str, Any] = {
+    "Version": "2012-10-17",
+    "Statement": {
+        "Effect": "Allow",
+        "Action": [
+            "kms:ListKeys",
+            "kms:ListAliases",
+            "kms:DescribeKey",
+            "kms:ListKeyPolicies",
+            "kms:GetKeyPolicy",
+            "kms:GetKeyRotationStatus",
+            "iam:ListUsers",
+            "iam:ListRoles",
+        ],
+        "Resource": "*",
+    },
+}

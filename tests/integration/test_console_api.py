@@ -19,26 +19,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.helpers.console_client import ConsoleClient
+from tests.helpers.documents import READ_ONLY_CONSOLE_POLICY
 from tests.integration.server import KmsdServer
-
-# The founding document's "Allow a User Read-Only Access to All CMKs through the AWS KMS Console".
-READ_ONLY_CONSOLE_POLICY = {
-    "Version": "2012-10-17",
-    "Statement": {
-        "Effect": "Allow",
-        "Action": [
-            "kms:ListKeys",
-            "kms:ListAliases",
-            "kms:DescribeKey",
-            "kms:ListKeyPolicies",
-            "kms:GetKeyPolicy",
-            "kms:GetKeyRotationStatus",
-            "iam:ListUsers",
-            "iam:ListRoles",
-        ],
-        "Resource": "*",
-    },
-}
 
 
 class User:

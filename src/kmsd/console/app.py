@@ -23,11 +23,11 @@ import functools
 import hmac
 import json
 import re
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping
 from importlib import resources
 from typing import Any
 
-from kmsd.api.app import KmsdApp
+from kmsd.api.app import KmsdApp, Receive, Scope, Send
 from kmsd.api.request_ids import new_request_id
 from kmsd.console import checks
 from kmsd.console.dispatch import SERVICES, USER_AGENT, ApiDispatcher, Credentials, Origin
@@ -43,11 +43,6 @@ from kmsd.console.sessions import (
 from kmsd.crypto import RootKey
 from kmsd.iam.credentials import SessionExpired
 from kmsd.iam.principal import Caller
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 PREFIX = "/console"
 # A key policy is at most 32 KB; JSON escaping can double it.
