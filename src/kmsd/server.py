@@ -119,6 +119,12 @@ def build_runtime(
     )
 
 
+def console_line(host: str, port: int) -> str:
+    """Where the web console is, for the startup output (a wildcard address is reached as the local host)."""
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else f"[{host}]" if ":" in host else host
+    return f"kmsd: web console on http://{shown}:{port}{CONSOLE_PREFIX}/"
+
+
 def announce_default_account(credentials: RootCredentials) -> None:
     print(
         f"kmsd: created the default account {credentials.account_id}. "
@@ -240,6 +246,7 @@ def serve(
     app = build_app(parts, dev, options, attestation_root)
     mode = " (--dev: development credentials accepted)" if dev else ""
     print(f"kmsd: serving KMS, IAM and STS on http://{host}:{port} with store {redacted(store_url)}{mode}", flush=True)
+    print(console_line(host, port), flush=True)
     server = uvicorn.Server(uvicorn_config(app, log_level=options.log_level))
     # uvicorn stops gracefully on SIGTERM (no new connection; the calls in flight finish), then raises the signal
     # again under the handler it found: with this one, a SIGTERM stop is a clean exit (status 0), not a death.

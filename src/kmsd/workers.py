@@ -36,7 +36,7 @@ from uvicorn.supervisors import Multiprocess
 from kmsd.api.app import KmsdApp
 from kmsd.api.request_log import configure_logging
 from kmsd.crypto.attestation import TrustRoot
-from kmsd.server import RequestOptions, bind_and_open, build_app, open_parts, uvicorn_config
+from kmsd.server import RequestOptions, bind_and_open, build_app, console_line, open_parts, uvicorn_config
 from kmsd.store.local_commits import create_counter_file
 from kmsd.store.urls import redacted
 
@@ -149,6 +149,7 @@ def serve_workers(
         f"{workers} workers",
         flush=True,
     )
+    print(console_line(host, port), flush=True)
     try:
         Supervisor(config, sockets=[sock]).run()
     finally:
