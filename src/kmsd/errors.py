@@ -9,6 +9,7 @@ Hierarchy::
 
     AwsError                       code, message, status (400 unless said)
     ├── ValidationError            ValidationException (AWS's "N validation error(s) detected: ..." form)
+    ├── ExplainedError             a refusal that can also say why (the decision's trace, rendered on demand)
     └── (one instance per code; use the helpers below, e.g. ``not_found(msg)``)
 
 Codes are plain strings rather than one class each, because the same code
@@ -18,7 +19,8 @@ the wire.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 
 class AwsError(Exception):
@@ -29,6 +31,48 @@ class AwsError(Exception):
         self.code = code
         self.message = message
         self.status = status
+
+
+class ExplainedError(AwsError):
+    """A refusal (KMS's AccessDeniedException, IAM's AccessDenied) carrying the decision that refused.
+
+    The trace is rendered only when asked for (``kmsd serve --explain-denials``, the console's "Why?" panel),
+    so a refusal costs no more than an allow.  It shows the policies and grants of the resources checked, so
+    it is given only to a caller in the account that owns every one of them (:meth:`explanation_for`).
+    """
+
+    def __init__(
+        self, code: str, message: str, status: int, explain: Callable[[], dict[str, Any]] | None = None
+    ) -> None:
+        super().__init__(code, message, status)
+        self._explain = explain
+
+    def explanation(self) -> dict[str, Any] | None:
+        """The machine-readable trace of the decision (policies consulted, statements and why), if known."""
+        return self._explain() if self._explain is not None else None
+
+    def explanation_for(self, caller_account: str) -> dict[str, Any] | None:
+        """The trace, only if every resource it covers belongs to ``caller_account`` (or is ``*``); else None."""
+        explanation = self.explanation()
+        if explanation is None:
+            return None
+        checks = explanation.get("checks")
+        if not isinstance(checks, list):
+            return None
+        for check in checks:
+            resource = check.get("resource") if isinstance(check, dict) else None
+            if not isinstance(resource, str) or not _owned_by(resource, caller_account):
+                return None
+        return explanation
+
+
+def _owned_by(resource: str, account_id: str) -> bool:
+    """Whether ``resource`` is ``*`` (an action on no resource, decided by the caller's own policies) or an
+    ARN whose account field is ``account_id``."""
+    if resource == "*":
+        return True
+    parts = resource.split(":", 5)
+    return len(parts) == 6 and parts[0] == "arn" and parts[4] == account_id
 
 
 class ValidationError(AwsError):

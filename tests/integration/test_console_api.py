@@ -166,7 +166,11 @@ def test_the_console_can_do_what_its_user_can_and_no_more(server: KmsdServer, re
     assert created["code"] == "AccessDeniedException"
     users = console.call("iam", "ListUsers")["result"]["Users"]
     assert reader.arn in [user["Arn"] for user in users]
-    assert console.call("iam", "CreateUser", {"UserName": "not-allowed"})["error"]["code"] == "AccessDenied"
+    iam_refusal = console.call("iam", "CreateUser", {"UserName": "not-allowed"})["error"]
+    assert iam_refusal["code"] == "AccessDenied"
+    assert iam_refusal["message"].endswith("because no identity-based policy allows the iam:CreateUser action")
+    (check,) = iam_refusal["explanation"]["checks"]
+    assert check["action"] == "iam:CreateUser" and check["policies"]["decision"] == "ImplicitDeny"
 
 
 def test_the_console_asks_the_live_authorizer_which_controls_to_offer(

@@ -18,9 +18,9 @@ decision as JSON; nothing is computed unless ``kmsd serve
 
 The explanation shows the policies and grants of the resources checked, so
 it is given only to a caller in the account that owns every one of them
-(:meth:`AccessDeniedError.explanation_for`): another account's caller learns
-what AWS tells it, the plain message, and nothing of the owner's key policy,
-identity policies or grants.
+(:meth:`~kmsd.errors.ExplainedError.explanation_for`): another account's
+caller learns what AWS tells it, the plain message, and nothing of the
+owner's key policy, identity policies or grants.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from kmsd.errors import AwsError
+from kmsd.errors import ExplainedError
 
 ACCESS_DENIED = "AccessDeniedException"
 # The member --explain-denials adds to the JSON error body (AWS SDKs ignore members they do not model).
@@ -40,36 +40,8 @@ def denial_message(principal_arn: str, action: str, resource: str, reason: str) 
     return f"{message} {reason}" if reason else message
 
 
-class AccessDeniedError(AwsError):
+class AccessDeniedError(ExplainedError):
     """``AccessDeniedException`` (HTTP 400) with AWS's message and, on demand, the decision behind it."""
 
     def __init__(self, message: str, explain: Callable[[], dict[str, Any]] | None = None) -> None:
-        super().__init__(ACCESS_DENIED, message, 400)
-        self._explain = explain
-
-    def explanation(self) -> dict[str, Any] | None:
-        """The machine-readable trace of the decision (policies consulted, statements and why), if known."""
-        return self._explain() if self._explain is not None else None
-
-    def explanation_for(self, caller_account: str) -> dict[str, Any] | None:
-        """The trace, only if every resource it covers belongs to ``caller_account`` (or is ``*``); else None."""
-        explanation = self.explanation()
-        if explanation is None:
-            return None
-        checks = explanation.get("checks")
-        if not isinstance(checks, list):
-            return None
-        for check in checks:
-            resource = check.get("resource") if isinstance(check, dict) else None
-            if not isinstance(resource, str) or not _owned_by(resource, caller_account):
-                return None
-        return explanation
-
-
-def _owned_by(resource: str, account_id: str) -> bool:
-    """Whether ``resource`` is ``*`` (an action on no resource, decided by the caller's own policies) or an
-    ARN whose account field is ``account_id``."""
-    if resource == "*":
-        return True
-    parts = resource.split(":", 5)
-    return len(parts) == 6 and parts[0] == "arn" and parts[4] == account_id
+        super().__init__(ACCESS_DENIED, message, 400, explain)

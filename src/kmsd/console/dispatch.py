@@ -9,8 +9,8 @@ authenticated, authorized, audited, metered and answered exactly as the same
 call from boto3 would be; only the user agent (``kmsd-console``) tells them
 apart.  The answer is turned into JSON for the page: KMS's and CloudTrail's
 as they are, IAM's and STS's XML as a plain tree (lists of ``member``
-elements become arrays).  For an AccessDeniedException, the authorizer's
-explanation of the refusal goes with it when every resource it covers is in
+elements become arrays).  For a refusal (KMS's AccessDeniedException, IAM's AccessDenied), the
+authorizer's explanation goes with it when every resource it covers is in
 the caller's own account (the rule of ``kmsd serve --explain-denials``),
 read from the call's record (:data:`~kmsd.api.app.CALL_RECORD_SINK`).
 """
@@ -28,8 +28,8 @@ from kmsd.api import json_protocol, query_protocol
 from kmsd.api.app import CALL_RECORD_SINK, KMS, KmsdApp
 from kmsd.api.sigv4.signer import signed_headers
 from kmsd.audit.call_record import CallRecord
-from kmsd.authz.denial import AccessDeniedError
 from kmsd.console.sessions import ConsoleSession
+from kmsd.errors import ExplainedError
 
 USER_AGENT = "kmsd-console"
 JSON_SERVICES = (KMS, "cloudtrail")
@@ -141,7 +141,7 @@ class ApiDispatcher:
 
 
 def _explanation(record: CallRecord | None) -> dict[str, Any] | None:
-    if record is None or record.caller is None or not isinstance(record.error, AccessDeniedError):
+    if record is None or record.caller is None or not isinstance(record.error, ExplainedError):
         return None
     return record.error.explanation_for(record.caller.principal.account_id)
 

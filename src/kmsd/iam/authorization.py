@@ -24,11 +24,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC
-from typing import Protocol
+from typing import Any, Protocol
 
 from kmsd.call_notes import DecisionOutcome, note_decision
 from kmsd.clock import Clock
-from kmsd.errors import INVALID_SECURITY_TOKEN, AwsError
+from kmsd.errors import INVALID_SECURITY_TOKEN, AwsError, ExplainedError
 from kmsd.iam.identity_policies import HasStore, StoredPolicyError, identity_policies_for
 from kmsd.iam.principal import Caller, Principal
 from kmsd.policy import Decision, Outcome, Policy, PolicyKind, PrincipalInfo, RequestContext, evaluate
@@ -94,9 +94,32 @@ def request_context_keys(caller: Caller, clock: Clock) -> ContextKeys:
     return keys
 
 
-def access_denied(principal_arn: str, action: str, resource: str, reason: str = "") -> AwsError:
+def access_denied(
+    principal_arn: str, action: str, resource: str, reason: str = "", decision: Decision | None = None
+) -> AwsError:
+    """IAM's ``AccessDenied``; with the ``decision`` that refused, it can also explain itself (the console's
+    "Why?" panel), in the shape of a KMS refusal's explanation."""
     message = f"User: {principal_arn} is not authorized to perform: {action} on resource: {resource}"
-    return AwsError("AccessDenied", f"{message} {reason}" if reason else message, 403)
+
+    def explain() -> dict[str, Any]:
+        check = {
+            "action": action,
+            "resource": resource,
+            "policy_source": "IAM policy",
+            "allowed": False,
+            "allowed_by": None,
+            "reason": reason,
+            "policies": decision.to_json() if decision is not None else None,
+            "grants": [],
+        }
+        return {
+            "operation": action.partition(":")[2],
+            "principal": principal_arn,
+            "decision": "Deny",
+            "checks": [check],
+        }
+
+    return ExplainedError("AccessDenied", f"{message} {reason}" if reason else message, 403, explain)
 
 
 def authorize_call(
@@ -130,7 +153,7 @@ def authorize_call(
     decision = evaluate(context, _policies_of(ctx, principal))
     note_decision(_service_of(action), action, *_outcome_and_reason(decision, "identity-policy"))
     if not decision.allowed:
-        raise access_denied(principal.arn, action, resource, decision.denial_reason(action))
+        raise access_denied(principal.arn, action, resource, decision.denial_reason(action), decision)
 
 
 def authorize_assume_role(
