@@ -1,0 +1,233 @@
+// The console's entry point: the header (identity, theme, sign out), the sign-in form and the hash router
+// that hands each route (#/keys, #/aws-keys, #/keys/<id>, #/keys/<id>/policy, #/create) to its view.
+
+import { ApiError, currentSession, loadSession, setSignedOutHandler, signIn, signOut } from "./api.js";
+import { field, h, setChildren, showError } from "./ui.js";
+import { renderKeyList } from "./keys.js";
+import { renderKeyPage } from "./key_page.js";
+import { renderPolicyEditor } from "./policy_editor.js";
+import { renderWizard } from "./wizard.js";
+
+const main = document.getElementById("main");
+let controller = null; // aborts the previous view's calls when the route changes
+
+// ---- theme ---------------------------------------------------------------------------------------------
+
+function applyTheme(theme) {
+  document.documentElement.setAttribute("data-theme", theme);
+  const toggle = document.getElementById("theme-toggle");
+  const dark = theme === "dark";
+  toggle.setAttribute("aria-pressed", dark ? "true" : "false");
+  toggle.textContent = dark ? "Light theme" : "Dark theme";
+  toggle.setAttribute("aria-label", dark ? "Switch to the light theme" : "Switch to the dark theme");
+}
+
+function setupTheme() {
+  const current = document.documentElement.getAttribute("data-theme") === "dark" ? "dark" : "light";
+  applyTheme(current);
+  document.getElementById("theme-toggle").addEventListener("click", () => {
+    const next = document.documentElement.getAttribute("data-theme") === "dark" ? "light" : "dark";
+    applyTheme(next);
+    try {
+      localStorage.setItem("kmsd-theme", next);
+    } catch (err) {
+      // Storage may be off (private mode); the theme still applies to this page.
+    }
+  });
+}
+
+// ---- header --------------------------------------------------------------------------------------------
+
+function showSignedIn(session) {
+  const signedIn = Boolean(session);
+  document.getElementById("mainnav").hidden = !signedIn;
+  document.getElementById("whoami").hidden = !signedIn;
+  document.getElementById("sign-out").hidden = !signedIn;
+  document.getElementById("identity").textContent = signedIn ? session.identity.Arn : "";
+  document.getElementById("identity").title = signedIn ? `${session.identity.Arn} (account ${session.identity.Account}, ${session.region})` : "";
+}
+
+function markCurrentNav(route) {
+  for (const link of document.querySelectorAll("#mainnav a")) {
+    const href = link.getAttribute("href");
+    const current = (href === "#/keys" && (route.name === "keys" || route.name === "key" || route.name === "policy" || route.name === "create")) ||
+      (href === "#/aws-keys" && route.name === "aws-keys");
+    if (current) link.setAttribute("aria-current", "page");
+    else link.removeAttribute("aria-current");
+  }
+}
+
+// ---- routing -------------------------------------------------------------------------------------------
+
+function parseRoute(hash) {
+  const path = decodeURIComponent((hash || "").replace(/^#/, "")).replace(/\?.*$/, "");
+  let m;
+  if (path === "/sign-in") return { name: "sign-in" };
+  if (path === "/keys" || path === "/keys/") return { name: "keys" };
+  if (path === "/aws-keys") return { name: "aws-keys" };
+  if (path === "/create") return { name: "create" };
+  if ((m = path.match(/^\/keys\/([^/]+)\/policy$/))) return { name: "policy", keyId: m[1] };
+  if ((m = path.match(/^\/keys\/([^/]+)$/))) return { name: "key", keyId: m[1] };
+  return { name: "unknown" };
+}
+
+export function navigate(hash) {
+  if (location.hash === hash) route();
+  else location.hash = hash;
+}
+
+async function route() {
+  if (controller) controller.abort();
+  controller = new AbortController();
+  const signal = controller.signal;
+  const routeInfo = parseRoute(location.hash);
+  const session = currentSession();
+  if (!session) {
+    if (routeInfo.name !== "sign-in") {
+      history.replaceState(null, "", "#/sign-in");
+    }
+    showSignedIn(null);
+    renderSignIn();
+    return;
+  }
+  if (routeInfo.name === "sign-in" || routeInfo.name === "unknown") {
+    history.replaceState(null, "", "#/keys");
+    return route();
+  }
+  showSignedIn(session);
+  markCurrentNav(routeInfo);
+  const view = h("div", { class: "view" });
+  setChildren(main, view);
+  const ctx = { signal, session, navigate };
+  try {
+    if (routeInfo.name === "keys") await renderKeyList(view, { ...ctx, awsManaged: false });
+    else if (routeInfo.name === "aws-keys") await renderKeyList(view, { ...ctx, awsManaged: true });
+    else if (routeInfo.name === "key") await renderKeyPage(view, { ...ctx, keyId: routeInfo.keyId });
+    else if (routeInfo.name === "policy") await renderPolicyEditor(view, { ...ctx, keyId: routeInfo.keyId });
+    else if (routeInfo.name === "create") await renderWizard(view, ctx);
+  } catch (err) {
+    if (err && err.name === "AbortError") return;
+    showError(view, err);
+  }
+}
+
+/** Moves focus to the view's heading after a navigation, so screen readers and keyboards start there. */
+export function focusHeading(view) {
+  const heading = view.querySelector("h1");
+  if (heading) {
+    heading.tabIndex = -1;
+    heading.focus({ preventScroll: true });
+    document.title = `${heading.textContent} · kmsd console`;
+  }
+}
+
+// ---- sign-in -------------------------------------------------------------------------------------------
+
+function renderSignIn() {
+  document.title = "Sign in · kmsd console";
+  const accessKey = h("input", { type: "text", id: "access-key-id", name: "access-key-id", autocomplete: "username", required: true, spellcheck: "false", autocapitalize: "off" });
+  const secret = h("input", { type: "password", id: "secret-access-key", name: "secret-access-key", autocomplete: "current-password", required: true });
+  const token = h("textarea", { id: "session-token", name: "session-token", rows: "3", spellcheck: "false", autocapitalize: "off" });
+  const region = h("input", { type: "text", id: "region", name: "region", value: "us-east-1", required: true, spellcheck: "false", autocapitalize: "off" });
+  const error = h("div", { id: "sign-in-error", role: "alert", class: "sign-in-error" });
+  const button = h("button", { type: "submit", id: "sign-in-button", class: "btn btn-primary btn-wide" }, "Sign in");
+  const form = h(
+    "form",
+    { class: "sign-in-form", novalidate: true },
+    field("Access key ID", accessKey),
+    field("Secret access key", secret, "Sent once to kmsd, which keeps it sealed in an HttpOnly session cookie; this page never stores it."),
+    field("Session token (optional)", token, "Only for temporary credentials from AWS STS."),
+    field("Region", region),
+    error,
+    button,
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    error.replaceChildren();
+    error.classList.remove("has-error");
+    if (!accessKey.value.trim() || !secret.value) {
+      error.classList.add("has-error");
+      error.textContent = "Enter an access key ID and a secret access key.";
+      (accessKey.value.trim() ? secret : accessKey).focus();
+      return;
+    }
+    button.disabled = true;
+    button.textContent = "Signing in…";
+    try {
+      await signIn({ accessKeyId: accessKey.value.trim(), secretAccessKey: secret.value, sessionToken: token.value.trim() || null, region: region.value.trim() || "us-east-1" });
+      secret.value = "";
+      token.value = "";
+      location.hash = "#/keys";
+    } catch (err) {
+      const apiError = err instanceof ApiError ? err : { code: "Error", message: String(err) };
+      error.classList.add("has-error");
+      setChildren(error, h("p", null, h("strong", null, "Sign-in failed. "), describeSignInError(apiError)), h("p", { class: "call-error-detail" }, h("code", null, apiError.code), " ", apiError.message));
+      button.disabled = false;
+      button.textContent = "Sign in";
+    }
+  });
+  const page = h(
+    "div",
+    { class: "sign-in-page" },
+    h(
+      "section",
+      { class: "card sign-in-card", "aria-labelledby": "sign-in-title" },
+      h("h1", { id: "sign-in-title" }, "Sign in to kmsd"),
+      h("p", { class: "muted" }, "Use an IAM user's access key, or temporary credentials. The console can do exactly what that principal can do."),
+      form,
+    ),
+  );
+  setChildren(main, page);
+  accessKey.focus();
+}
+
+function describeSignInError(err) {
+  switch (err.code) {
+    case "InvalidClientTokenId":
+      return "kmsd does not know this access key ID.";
+    case "SignatureDoesNotMatch":
+      return "The secret access key does not match the access key ID.";
+    case "ExpiredToken":
+    case "ExpiredTokenException":
+      return "These temporary credentials have expired.";
+    case "NetworkError":
+      return "kmsd could not be reached.";
+    default:
+      return "kmsd refused these credentials.";
+  }
+}
+
+// ---- start ---------------------------------------------------------------------------------------------
+
+async function start() {
+  setupTheme();
+  setSignedOutHandler(() => {
+    showSignedIn(null);
+    if (parseRoute(location.hash).name !== "sign-in") location.hash = "#/sign-in";
+  });
+  document.getElementById("sign-out").addEventListener("click", async () => {
+    try {
+      await signOut();
+    } catch (err) {
+      // Signed out locally either way: the page forgets everything it held.
+    }
+    // A fresh load drops every object this page held in memory, as Clear-Site-Data does for storage.
+    location.replace(`${location.pathname}#/sign-in`);
+    location.reload();
+  });
+  document.getElementById("skip-link").addEventListener("click", (event) => {
+    event.preventDefault();
+    main.focus();
+  });
+  try {
+    await loadSession();
+  } catch (err) {
+    // Treat an unreadable session answer as signed out; the sign-in form reports real errors.
+  }
+  window.addEventListener("hashchange", () => {
+    if (location.hash.startsWith("#/") || location.hash === "") route();
+  });
+  route();
+}
+
+start();
