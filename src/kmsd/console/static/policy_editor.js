@@ -109,9 +109,12 @@ export async function renderPolicyEditor(view, ctx) {
         const span = location && location.span;
         let where = null;
         if (span && span.start) {
-          const line = span.start.line + 1;
-          const column = span.start.column + 1;
-          const offset = typeof span.start.offset === "number" ? span.start.offset : offsetOf(text, span.start.line, span.start.column);
+          // kmsd's spans count lines from 1 and columns and offsets from 0 (IAM Access Analyzer's convention);
+          // the offset is the sure thing, so line and column are worked out from it when it is there.
+          const offset = typeof span.start.offset === "number" ? span.start.offset : offsetOf(text, span.start.line - 1, span.start.column);
+          const before = text.slice(0, offset).split(/\r\n|\r|\n/);
+          const line = before.length;
+          const column = before[before.length - 1].length + 1;
           const endOffset = span.end && typeof span.end.offset === "number" ? span.end.offset : offset;
           where = h(
             "button",

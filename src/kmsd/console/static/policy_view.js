@@ -76,10 +76,10 @@ function conditionText(statement) {
   return parts.length ? `when ${parts.join("; and ")}` : null;
 }
 
-function principalList(statements, keyAccount) {
+function principalList(statements, keyAccount, empty = "Nobody is named.") {
   const seen = new Map();
   for (const s of statements) for (const p of principalsOf(s)) seen.set(`${p.type}:${p.value}`, p);
-  if (!seen.size) return h("p", { class: "muted" }, "Nobody.");
+  if (!seen.size) return h("p", { class: "muted" }, empty);
   return h(
     "ul",
     { class: "principals" },
@@ -144,8 +144,9 @@ export function renderReadablePolicy(policyText, keyArn, grants) {
       groups.account.length ? statementNotes(groups.account) : null,
     ),
   );
-  cards.appendChild(section("Key administrators", "Can manage the key: its policy, state, aliases, tags and deletion.", [principalList(groups.admins, keyAccount), statementNotes(groups.admins)]));
-  cards.appendChild(section("Key users", "Can use the key in cryptographic operations.", [principalList(groups.users, keyAccount), statementNotes(groups.users)]));
+  const viaIam = groups.account.length ? " Only principals the account's IAM policies allow." : "";
+  cards.appendChild(section("Key administrators", "Can manage the key: its policy, state, aliases, tags and deletion.", [principalList(groups.admins, keyAccount, `No statement names key administrators.${viaIam}`), statementNotes(groups.admins)]));
+  cards.appendChild(section("Key users", "Can use the key in cryptographic operations.", [principalList(groups.users, keyAccount, `No statement names key users.${viaIam}`), statementNotes(groups.users)]));
   cards.appendChild(
     section(
       "Other AWS accounts",
