@@ -10,6 +10,8 @@ import { renderWizard } from "./wizard.js";
 
 const main = document.getElementById("main");
 let controller = null; // aborts the previous view's calls when the route changes
+let wanted = null; // the route asked for before signing in, opened after it
+let firstRoute = true;
 
 // ---- theme ---------------------------------------------------------------------------------------------
 
@@ -84,6 +86,7 @@ async function route() {
   const session = currentSession();
   if (!session) {
     if (routeInfo.name !== "sign-in") {
+      if (routeInfo.name !== "unknown") wanted = location.hash;
       history.replaceState(null, "", "#/sign-in");
     }
     showSignedIn(null);
@@ -99,6 +102,12 @@ async function route() {
   const view = h("div", { class: "view" });
   setChildren(main, view);
   const ctx = { signal, session, navigate };
+  // After a navigation, start keyboard and screen reader users at the top of the new view.
+  if (!firstRoute) {
+    main.focus({ preventScroll: true });
+    window.scrollTo(0, 0);
+  }
+  firstRoute = false;
   try {
     if (routeInfo.name === "keys") await renderKeyList(view, { ...ctx, awsManaged: false });
     else if (routeInfo.name === "aws-keys") await renderKeyList(view, { ...ctx, awsManaged: true });
@@ -108,16 +117,6 @@ async function route() {
   } catch (err) {
     if (err && err.name === "AbortError") return;
     showError(view, err);
-  }
-}
-
-/** Moves focus to the view's heading after a navigation, so screen readers and keyboards start there. */
-export function focusHeading(view) {
-  const heading = view.querySelector("h1");
-  if (heading) {
-    heading.tabIndex = -1;
-    heading.focus({ preventScroll: true });
-    document.title = `${heading.textContent} · kmsd console`;
   }
 }
 
@@ -157,11 +156,24 @@ function renderSignIn() {
       await signIn({ accessKeyId: accessKey.value.trim(), secretAccessKey: secret.value, sessionToken: token.value.trim() || null, region: region.value.trim() || "us-east-1" });
       secret.value = "";
       token.value = "";
-      location.hash = "#/keys";
+      const target = wanted || "#/keys";
+      wanted = null;
+      firstRoute = true;
+      navigate(target);
     } catch (err) {
       const apiError = err instanceof ApiError ? err : { code: "Error", message: String(err) };
       error.classList.add("has-error");
-      setChildren(error, h("p", null, h("strong", null, "Sign-in failed. "), describeSignInError(apiError)), h("p", { class: "call-error-detail" }, h("code", null, apiError.code), " ", apiError.message));
+      // AWS's message can run long (SignatureDoesNotMatch quotes the canonical request): its first sentence shows, the rest folds.
+      const message = String(apiError.message || "");
+      const cut = message.indexOf(". ");
+      const first = cut > 0 ? message.slice(0, cut + 1) : message;
+      const rest = cut > 0 ? message.slice(cut + 2) : "";
+      setChildren(
+        error,
+        h("p", null, h("strong", null, "Sign-in failed. "), describeSignInError(apiError)),
+        h("p", { class: "call-error-detail" }, h("code", null, apiError.code), " ", first),
+        rest ? h("details", { class: "more" }, h("summary", null, "Details"), h("p", { class: "wrap small" }, rest)) : null,
+      );
       button.disabled = false;
       button.textContent = "Sign in";
     }
@@ -203,7 +215,11 @@ async function start() {
   setupTheme();
   setSignedOutHandler(() => {
     showSignedIn(null);
-    if (parseRoute(location.hash).name !== "sign-in") location.hash = "#/sign-in";
+    const name = parseRoute(location.hash).name;
+    if (name !== "sign-in") {
+      if (name !== "unknown") wanted = location.hash;
+      location.hash = "#/sign-in";
+    }
   });
   document.getElementById("sign-out").addEventListener("click", async () => {
     try {

@@ -164,7 +164,7 @@ export async function renderKeyPage(view, ctx) {
   setChildren(
     view,
     crumbs,
-    h("div", { class: "page-head" }, h("div", null, h("h1", null, name), h("p", { class: "muted mono wrap" }, meta.KeyId))),
+    h("div", { class: "page-head" }, h("div", null, h("h1", null, name), name !== meta.KeyId ? h("p", { class: "muted mono wrap" }, meta.KeyId) : null)),
     awsManaged ? h("p", { class: "note" }, "This is an AWS managed key: AWS services manage it for you; its policy and settings cannot be changed.") : null,
     summary,
     tabHost,

@@ -4,7 +4,7 @@
 
 import { call, consolePolicy, iamListAll } from "./api.js";
 import { checkActions, guard } from "./permissions.js";
-import { announce, busy, callError, field, h, setChildren, showError, uid } from "./ui.js";
+import { announce, busy, callError, field, h, reasonText, setChildren, showError, uid } from "./ui.js";
 
 const KEY_TYPES = {
   symmetric: {
@@ -62,6 +62,7 @@ function picker(prefix, legend, principalsPromise) {
   const manualError = h("div");
   const count = h("p", { class: "muted small", "aria-live": "polite" });
   const seen = new Set();
+  const filterField = field(`Filter ${legend.toLowerCase()}`, filter);
 
   const updateCount = () => {
     const checked = list.querySelectorAll("input[type=checkbox]:checked").length;
@@ -138,6 +139,7 @@ function picker(prefix, legend, principalsPromise) {
     } else if (!all.length) {
       list.appendChild(h("p", { class: "muted picker-placeholder" }, "This account has no users or roles."));
     }
+    filterField.hidden = all.length < 2;
     updateCount();
   });
   updateCount();
@@ -146,7 +148,7 @@ function picker(prefix, legend, principalsPromise) {
     "div",
     { class: "picker" },
     reason,
-    field(`Filter ${legend.toLowerCase()}`, filter),
+    filterField,
     count,
     list,
     h("div", { class: "manual-add" }, field("Add by ARN", manual), manualButton),
@@ -360,7 +362,14 @@ export async function renderWizard(view, ctx) {
     h("div", { class: "wizard" }, h("nav", { class: "wizard-nav", "aria-label": "Steps" }, indicator), h("form", { class: "card wizard-card", novalidate: true, id: "wizard-form" }, stepHeading, sections, finishError, h("div", { class: "form-actions wizard-actions" }, cancel, h("div", { class: "button-row" }, back, next, createWrap)))),
   );
   view.querySelector("#wizard-form").addEventListener("submit", (event) => event.preventDefault());
-  perms.then((p) => guard(create, p, "kms:CreateKey"));
+  perms.then((p) => {
+    guard(create, p, "kms:CreateKey");
+    const result = p.get("kms:CreateKey");
+    if (result && result.allowed === false) {
+      // Said up front too, so nobody fills in five steps to find the last button disabled.
+      view.querySelector(".wizard-card").prepend(h("p", { class: "reason", id: "create-denied-note" }, `${reasonText(result)} You can look through the steps, but not create the key.`));
+    }
+  });
 
   function choices() {
     const aliasName = alias.value.trim().replace(/^alias\//, "");
