@@ -385,11 +385,11 @@ async function renderRotation(panel, meta, perms, signal, redraw) {
     const enableResult = perms.get("kms:EnableKeyRotation");
     const disableResult = perms.get("kms:DisableKeyRotation");
     if (enableResult && enableResult.allowed === false && disableResult && disableResult.allowed === false) {
-      applyPermissionMany([save, enabled, period], status.KeyRotationEnabled ? disableResult : enableResult, save.parentElement);
-    } else if (status.KeyRotationEnabled) {
-      guard(save, perms, "kms:EnableKeyRotation"); // changing the period needs EnableKeyRotation
-    } else {
-      guard(save, perms, "kms:EnableKeyRotation");
+      // Neither turning it on (or changing the period) nor turning it off is allowed: nothing here can change.
+      const first = applyPermissionMany([save, enabled, period], enableResult, save.parentElement);
+      if (status.KeyRotationEnabled && first) applyPermissionMany([enabled], disableResult, first);
+    } else if (!status.KeyRotationEnabled) {
+      guard(save, perms, "kms:EnableKeyRotation"); // turning it on needs EnableKeyRotation
     }
     syncPeriod();
     parts.push(
@@ -687,48 +687,94 @@ function renderRegionality(panel, meta) {
 
 // ---- events ----
 
-async function renderEvents(panel, meta, signal) {
-  setChildren(panel, h("h2", null, "Recent events"), h("p", { class: "loading" }, "Loading…"));
-  let result;
+const SHOWN_EVENTS = 20;
+const EVENT_PAGES = 5; // at most 5 pages of 50: the console's own reads can bury a key's changes quickly
+
+function parseRecord(event) {
   try {
-    result = await call("cloudtrail", "LookupEvents", { LookupAttributes: [{ AttributeKey: "ResourceName", AttributeValue: meta.Arn }], MaxResults: 20 }, signal);
+    return event.CloudTrailEvent ? JSON.parse(event.CloudTrailEvent) : {};
+  } catch (err) {
+    return {};
+  }
+}
+
+function isReadOnly(event, record) {
+  const flag = event.ReadOnly !== undefined ? event.ReadOnly : record.readOnly;
+  return flag === true || flag === "true";
+}
+
+/**
+ * The key's recent events from the audit trail (cloudtrail LookupEvents, ResourceName = the key's ARN).
+ * By default the 20 latest changes and refusals show, because every page view of the console itself
+ * adds read-only calls (DescribeKey, ListAliases...) that would push the changes out of a plain "last 20";
+ * a checkbox shows the read-only calls too.
+ */
+async function renderEvents(panel, meta, signal, includeReads = false) {
+  setChildren(panel, h("h2", null, "Recent events"), h("p", { class: "loading" }, "Loading…"));
+  const matching = [];
+  let scanned = 0;
+  let more = false;
+  try {
+    let token = null;
+    for (let page = 0; page < EVENT_PAGES; page += 1) {
+      const params = { LookupAttributes: [{ AttributeKey: "ResourceName", AttributeValue: meta.Arn }], MaxResults: includeReads ? SHOWN_EVENTS : 50 };
+      if (token) params.NextToken = token;
+      const result = await call("cloudtrail", "LookupEvents", params, signal);
+      for (const event of result.Events || []) {
+        scanned += 1;
+        const record = parseRecord(event);
+        if (includeReads || !isReadOnly(event, record) || record.errorCode) matching.push({ event, record });
+      }
+      token = result.NextToken || null;
+      if (matching.length >= SHOWN_EVENTS || !token || includeReads) break;
+    }
+    more = Boolean(token);
   } catch (err) {
     if (err && err.name === "AbortError") return;
     setChildren(panel, h("h2", null, "Recent events"), callError(err, "The events could not be read"));
     return;
   }
-  const events = result.Events || [];
+  const shown = matching.slice(0, SHOWN_EVENTS);
+  const toggle = h("input", { type: "checkbox", id: "events-include-reads", checked: includeReads });
+  toggle.addEventListener("change", async () => {
+    await renderEvents(panel, meta, signal, toggle.checked);
+    const again = panel.querySelector("#events-include-reads");
+    if (again) again.focus();
+  });
   const table = h(
     "table",
     { class: "data-table", id: "key-events" },
-    h("caption", { class: "visually-hidden" }, "The key's 20 most recent events from the audit trail"),
+    h("caption", { class: "visually-hidden" }, includeReads ? "The key's latest events from the audit trail" : "The key's latest changes and refused calls from the audit trail"),
     h("thead", null, h("tr", null, ["Time", "Event name", "User", "Error code"].map((c) => h("th", { scope: "col" }, c)))),
     h(
       "tbody",
       null,
-      events.length
-        ? events.map((e) => {
-            let record = {};
-            try {
-              record = e.CloudTrailEvent ? JSON.parse(e.CloudTrailEvent) : {};
-            } catch (err) {
-              record = {};
-            }
+      shown.length
+        ? shown.map(({ event: e, record }) => {
             const user = e.Username || (record.userIdentity && (record.userIdentity.arn || record.userIdentity.principalId)) || "—";
             const code = record.errorCode || "";
             return h(
               "tr",
-              { class: code ? "row-error" : null },
-              h("td", null, timeEl(e.EventTime)),
-              h("td", null, e.EventName || record.eventName || ""),
+              { class: code ? "row-error" : null, dataset: { eventName: e.EventName || record.eventName || "" } },
+              h("td", null, timeEl(e.EventTime, true)),
+              h("td", null, e.EventName || record.eventName || "", isReadOnly(e, record) ? h("span", { class: "muted small" }, " (read)") : null),
               h("td", null, h("span", { class: "wrap" }, user)),
               h("td", null, code ? h("span", { class: "badge badge-danger", title: record.errorMessage || "" }, code) : h("span", { class: "muted" }, "—")),
             );
           })
-        : h("tr", null, h("td", { colspan: "4", class: "empty" }, "No events recorded for this key yet.")),
+        : h("tr", null, h("td", { colspan: "4", class: "empty" }, includeReads ? "No events recorded for this key yet." : "No changes or refused calls recorded for this key yet.")),
     ),
   );
-  setChildren(panel, h("h2", null, "Recent events"), h("p", { class: "muted" }, "The last 20 calls on this key, from kmsd's audit trail."), tableWrap(table, "Recent events"));
+  const scope = includeReads
+    ? `The ${SHOWN_EVENTS} latest calls on this key, from kmsd's audit trail.`
+    : `The ${SHOWN_EVENTS} latest changes and refused calls on this key among its last ${scanned} events${more ? " (older ones not searched)" : ""}, from kmsd's audit trail.`;
+  setChildren(
+    panel,
+    h("h2", null, "Recent events"),
+    h("p", { class: "muted" }, scope),
+    h("div", { class: "field field-check" }, toggle, h("label", { for: "events-include-reads" }, "Include read-only calls (DescribeKey, List…, Get…)")),
+    tableWrap(table, "Recent events"),
+  );
 }
 
 /** Which tab the key page opens on next (the policy editor returns to "Key policy"). */

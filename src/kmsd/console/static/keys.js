@@ -98,7 +98,7 @@ function compare(a, b) {
 
 function matches(row, needle) {
   if (!needle) return true;
-  const haystack = [row.KeyId, ...row.aliases, status(row), row.meta ? row.meta.KeySpec : "", row.meta ? row.meta.KeyUsage : "", row.meta ? row.meta.Description : ""]
+  const haystack = [row.KeyId, ...row.aliases, status(row), row.meta ? row.meta.KeySpec || "" : "", row.meta ? row.meta.KeyUsage || "" : ""]
     .join("\n")
     .toLowerCase();
   return haystack.includes(needle);

@@ -98,7 +98,10 @@ export async function renderPolicyEditor(view, ctx) {
       summary.className = "findings-summary ok";
     } else {
       const parts = Object.entries(counts).map(([type, n]) => `${n} ${(SEVERITY[type]?.label || type).toLowerCase()}${n === 1 ? "" : "s"}`);
-      summary.textContent = `${parts.join(", ")}.${hasErrors ? " Fix the errors to save." : ""}`;
+      const lockout = findings.some((f) => /LOCKOUT/.test(f.issueCode || ""));
+      summary.textContent = lockout
+        ? `${parts.join(", ")}. This policy would lock you out: once saved, you could no longer change it. Fix the errors to save.`
+        : `${parts.join(", ")}.${hasErrors ? " Fix the errors to save." : ""}`;
       summary.className = `findings-summary ${hasErrors ? "bad" : "warn"}`;
     }
     setChildren(

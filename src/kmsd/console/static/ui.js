@@ -53,19 +53,21 @@ export function setChildren(el, ...children) {
 }
 
 /** Epoch seconds (as the KMS JSON API sends them) or an ISO string → a readable local date and time. */
-export function formatDate(value) {
+export function formatDate(value, seconds = false) {
   if (value === undefined || value === null || value === "") return "—";
   const date = typeof value === "number" ? new Date(value * 1000) : new Date(value);
   if (Number.isNaN(date.getTime())) return String(value);
-  return date.toLocaleString(undefined, { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+  const options = { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" };
+  if (seconds) options.second = "2-digit";
+  return date.toLocaleString(undefined, options);
 }
 
 /** A <time> element for a date, with the exact ISO time in its datetime attribute. */
-export function timeEl(value) {
+export function timeEl(value, seconds = false) {
   if (value === undefined || value === null || value === "") return document.createTextNode("—");
   const date = typeof value === "number" ? new Date(value * 1000) : new Date(value);
   if (Number.isNaN(date.getTime())) return document.createTextNode(String(value));
-  return h("time", { datetime: date.toISOString(), title: date.toISOString() }, formatDate(value));
+  return h("time", { datetime: date.toISOString(), title: date.toISOString() }, formatDate(value, seconds));
 }
 
 // What each AWS error code means, in words a person reads before the code itself.
