@@ -213,6 +213,10 @@ function describeSignInError(err) {
 
 async function start() {
   setupTheme();
+  // Leaving a view aborts its calls; a promise of that view rejecting with AbortError afterwards is expected.
+  window.addEventListener("unhandledrejection", (event) => {
+    if (event.reason && event.reason.name === "AbortError") event.preventDefault();
+  });
   setSignedOutHandler(() => {
     showSignedIn(null);
     const name = parseRoute(location.hash).name;

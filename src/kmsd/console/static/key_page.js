@@ -767,7 +767,7 @@ async function renderEvents(panel, meta, signal, includeReads = false) {
   );
   const scope = includeReads
     ? `The ${SHOWN_EVENTS} latest calls on this key, from kmsd's audit trail.`
-    : `The ${SHOWN_EVENTS} latest changes and refused calls on this key among its last ${scanned} events${more ? " (older ones not searched)" : ""}, from kmsd's audit trail.`;
+    : `The latest changes and refused calls on this key (up to ${SHOWN_EVENTS}) among its last ${scanned} events${more ? "; older ones were not searched" : ""}, from kmsd's audit trail.`;
   setChildren(
     panel,
     h("h2", null, "Recent events"),

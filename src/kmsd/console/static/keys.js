@@ -124,7 +124,10 @@ export async function renderKeyList(view, ctx) {
     const create = h("button", { type: "button", class: "btn btn-primary", id: "create-key", onclick: () => ctx.navigate("#/create") }, "Create key");
     createWrap = h("div", { class: "control" }, create);
     actions.appendChild(createWrap);
-    checkActions(["kms:CreateKey"], "*", ctx.signal).then((perms) => guard(create, perms, "kms:CreateKey"));
+    checkActions(["kms:CreateKey"], "*", ctx.signal).then(
+      (perms) => guard(create, perms, "kms:CreateKey"),
+      () => {}, // the view was left before the answer came
+    );
   }
 
   const intro = h(

@@ -369,7 +369,7 @@ export async function renderWizard(view, ctx) {
       // Said up front too, so nobody fills in five steps to find the last button disabled.
       view.querySelector(".wizard-card").prepend(h("p", { class: "reason", id: "create-denied-note" }, `${reasonText(result)} You can look through the steps, but not create the key.`));
     }
-  });
+  }, () => {});
 
   function choices() {
     const aliasName = alias.value.trim().replace(/^alias\//, "");
