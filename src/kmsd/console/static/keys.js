@@ -149,6 +149,7 @@ export async function renderKeyList(view, ctx) {
   const pageStatus = h("p", { id: "page-status", class: "page-status", "aria-live": "polite" });
   const progress = h("p", { class: "progress muted", "aria-live": "polite" });
   const errorSlot = h("div");
+  const emptyNote = h("p", { class: "empty-note muted", hidden: true });
 
   const headRow = h("tr");
   const tbody = h("tbody");
@@ -164,7 +165,7 @@ export async function renderKeyList(view, ctx) {
   setChildren(
     view,
     h("div", { class: "page-head" }, h("div", null, heading, intro), actions),
-    h("section", { class: "card", "aria-labelledby": "keys-heading" }, h("h2", { id: "keys-heading", class: "visually-hidden" }, "Keys"), toolbar, progress, errorSlot, tableWrap(table, title)),
+    h("section", { class: "card", "aria-labelledby": "keys-heading" }, h("h2", { id: "keys-heading", class: "visually-hidden" }, "Keys"), toolbar, progress, errorSlot, tableWrap(table, title), emptyNote),
   );
 
   function renderHead() {
@@ -215,7 +216,9 @@ export async function renderKeyList(view, ctx) {
       errorSlot.replaceChildren();
     }
     if (!cache.rows) {
-      setChildren(tbody, h("tr", null, h("td", { colspan: String(COLUMNS.length), class: "empty" }, cache.error ? "No keys to show." : "Loading keys…")));
+      tbody.replaceChildren();
+      emptyNote.textContent = cache.error ? "No keys to show." : "Loading keys…";
+      emptyNote.hidden = false;
       pageStatus.textContent = "";
       prev.disabled = true;
       next.disabled = true;
@@ -232,8 +235,12 @@ export async function renderKeyList(view, ctx) {
         : ctx.awsManaged
           ? "There are no AWS managed keys in this account."
           : "There are no customer managed keys in this account yet.";
-      setChildren(tbody, h("tr", null, h("td", { colspan: String(COLUMNS.length), class: "empty" }, message)));
+      // Said below the table rather than in a cell, so a phone's narrow scroll box never cuts the sentence.
+      tbody.replaceChildren();
+      emptyNote.textContent = message;
+      emptyNote.hidden = false;
     } else {
+      emptyNote.hidden = true;
       setChildren(tbody, shown.map(renderRow));
     }
     pageStatus.textContent = rows.length ? `${first + 1}–${first + shown.length} of ${rows.length}` : "0 of 0";
