@@ -3,8 +3,8 @@
 
 import { ApiError, currentSession, loadSession, setSignedOutHandler, signIn, signOut } from "./api.js";
 import { field, h, setChildren, showError } from "./ui.js";
-import { renderKeyList } from "./keys.js";
-import { renderKeyPage } from "./key_page.js";
+import { forgetKeys, renderKeyList } from "./keys.js";
+import { forgetKeyPage, renderKeyPage } from "./key_page.js";
 import { renderPolicyEditor } from "./policy_editor.js";
 import { renderWizard } from "./wizard.js";
 
@@ -231,9 +231,13 @@ async function start() {
     } catch (err) {
       // Signed out locally either way: the page forgets everything it held.
     }
-    // A fresh load drops every object this page held in memory, as Clear-Site-Data does for storage.
-    location.replace(`${location.pathname}#/sign-in`);
-    location.reload();
+    // Drop everything this page held in memory (the server's Clear-Site-Data has cleared the cookie and storage).
+    forgetKeys();
+    forgetKeyPage();
+    wanted = null;
+    firstRoute = true;
+    if (controller) controller.abort();
+    navigate("#/sign-in");
   });
   document.getElementById("skip-link").addEventListener("click", (event) => {
     event.preventDefault();

@@ -781,3 +781,8 @@ async function renderEvents(panel, meta, signal, includeReads = false) {
 export function rememberKeyTab(keyId, tab) {
   lastTab = { keyId, tab };
 }
+
+/** Forgets the remembered tab (sign-out). */
+export function forgetKeyPage() {
+  lastTab = { keyId: null, tab: "configuration" };
+}

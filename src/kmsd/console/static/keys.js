@@ -320,3 +320,15 @@ export async function aliasesOf(keyId, signal) {
   const result = await call("kms", "ListAliases", { KeyId: keyId, Limit: 100 }, signal);
   return (result.Aliases || []).map((a) => a.AliasName);
 }
+
+/** Forgets every key and view setting held in memory (sign-out). */
+export function forgetKeys() {
+  cache.token += 1;
+  cache.stamp = -1;
+  cache.rows = null;
+  cache.loading = null;
+  cache.described = 0;
+  cache.error = null;
+  cache.listeners.clear();
+  for (const st of Object.values(state)) Object.assign(st, { filter: "", sort: "aliases", dir: "ascending", pageSize: 25, page: 0 });
+}
