@@ -34,6 +34,8 @@ system-test-deps:
 	@command -v softhsm2-util >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq softhsm2 >/dev/null; }
 	@# The openssl command decrypts CiphertextForRecipient in the Recipient tests, independently of kmsd.
 	@command -v openssl >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq openssl >/dev/null; }
+	@# Debian's Chromium is the browser the web console's end-to-end tests drive through Playwright (tests/console).
+	@test -x /usr/bin/chromium || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 
 lint: $(VENV)/.test-installed
 	$(BIN)/ruff check src tests bench
