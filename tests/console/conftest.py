@@ -104,8 +104,21 @@ def context(browser: Browser, console: Console) -> Iterator[BrowserContext]:
 
 @pytest.fixture
 def page(context: BrowserContext, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Page]:
+    """A page of the test's own context; after a passing test, the page must have met no script error and no
+    Content-Security-Policy violation (an inline style or script the strict CSP refused)."""
     opened = context.new_page()
+    troubles: list[str] = []
+    opened.on("pageerror", lambda error: troubles.append(f"uncaught error: {error}"))
+    opened.on(
+        "console",
+        lambda message: (
+            troubles.append(f"console: {message.text}") if "Content Security Policy" in message.text else None
+        ),
+    )
     yield opened
     report = getattr(request.node, "report_call", None)
     if report is not None and report.failed and not opened.is_closed():
         opened.screenshot(path=tmp_path / "failure.png", full_page=True)
+        print(f"the failed test's page: {tmp_path / 'failure.png'} ({opened.url})")
+    elif report is not None and report.passed:
+        assert not troubles, "\n".join(troubles)

@@ -7,9 +7,10 @@ checks read what Chromium computed, not what the stylesheet says.
 from __future__ import annotations
 
 import re
-from typing import Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, Response, expect
 
 from tests.console.principals import REGION, Principal
 
@@ -92,3 +93,74 @@ def contrast_ratio(page: Page, selector: str) -> float:
     """The WCAG contrast ratio of the first element matching ``selector``: its text against its background."""
     ratio: float = page.locator(selector).first.evaluate(CONTRAST_SCRIPT)
     return ratio
+
+
+def console_call(operation: str) -> Callable[[Response], bool]:
+    """A predicate for ``page.expect_response``: the console's POST to ``call`` or ``calls`` that runs ``operation``."""
+
+    def matches(response: Response) -> bool:
+        if response.request.method != "POST" or not re.search(r"/console/api/calls?$", response.url):
+            return False
+        body = response.request.post_data_json
+        if not isinstance(body, dict):
+            return False
+        calls = body.get("calls", [body])
+        return any(isinstance(call, dict) and call.get("operation") == operation for call in calls)
+
+    return matches
+
+
+def call_answer(response: Response, operation: str) -> dict[str, Any]:
+    """What the console's API answered for ``operation`` in ``response``: ``{"result": ...}`` or ``{"error": ...}``."""
+    body = response.request.post_data_json
+    answer: dict[str, Any] = response.json()
+    if not isinstance(body, dict) or "calls" not in body:
+        return answer
+    for call, result in zip(body["calls"], answer["results"], strict=True):
+        if call.get("operation") == operation:
+            found: dict[str, Any] = result
+            return found
+    raise AssertionError(f"{operation} is not among the calls of {body!r}")
+
+
+def assert_disabled_with_reason(page: Page, selector: str, action: str | re.Pattern[str]) -> None:
+    """``selector`` is disabled and described by a visible ``.reason`` naming the missing permission ``action``."""
+    control = page.locator(selector)
+    expect(control).to_be_disabled()
+    expect(control).to_have_attribute("aria-describedby", re.compile(r"\S"))
+    described = control.get_attribute("aria-describedby") or ""
+    reasons = [page.locator(f"[id='{name}']") for name in described.split()]
+    reason_elements = [reason for reason in reasons if "reason" in (reason.get_attribute("class") or "").split()]
+    assert reason_elements, f"{selector}'s aria-describedby={described!r} points at no .reason element"
+    reason = reason_elements[0]
+    expect(reason).to_be_visible()
+    expect(reason).to_contain_text(action)
+
+
+def tab(page: Page, name: str) -> Locator:
+    """The key page's tab ``name`` (a button with role=tab)."""
+    return page.get_by_role("tab", name=name, exact=True)
+
+
+def open_tab(page: Page, name: str) -> None:
+    button = tab(page, name)
+    button.click()
+    expect(button).to_have_attribute("aria-selected", "true")
+
+
+def wizard_to_review(page: Page, *, administrators: list[str], users: list[str], alias: str = "") -> None:
+    """Walk the wizard from its first step to the review, for a symmetric key with these people and ``alias``."""
+    open_route(page, "#/create")
+    page.check("input[name=key-type][value=symmetric]")
+    page.click("#wizard-next")
+    if alias:
+        page.fill("#wizard-alias", alias)
+    page.click("#wizard-next")
+    for arn in administrators:
+        page.check(f"#admins-list input[type=checkbox][value='{arn}']")
+    page.click("#wizard-next")
+    for arn in users:
+        page.check(f"#users-list input[type=checkbox][value='{arn}']")
+    page.click("#wizard-next")
+    expect(page.locator("#policy-preview")).to_contain_text("Enable IAM User Permissions")
+    expect(page.locator("#create-button")).to_be_visible()
