@@ -108,7 +108,7 @@ def page(context: BrowserContext, request: pytest.FixtureRequest, tmp_path: Path
     Content-Security-Policy violation (an inline style or script the strict CSP refused)."""
     opened = context.new_page()
     troubles: list[str] = []
-    opened.on("pageerror", lambda error: troubles.append(f"uncaught error: {error}"))
+    opened.on("pageerror", lambda error: troubles.append(f"uncaught error: {error.message}\n{error.stack}"))
     opened.on(
         "console",
         lambda message: (

@@ -12,32 +12,16 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from tests.helpers.documents import READ_ONLY_CONSOLE_POLICY
 from tests.integration.server import KmsdServer
 
 ACCOUNT_ID = "000000000000"
 REGION = "us-east-1"
 
-# The KMS actions the AWS KMS console calls to show keys (the founding document's "Permissions Required to Use the
-# AWS KMS Console"); the console also calls iam:ListUsers and iam:ListRoles in its key-creation wizard.
-KMS_READ_ACTIONS = (
-    "kms:ListKeys",
-    "kms:ListAliases",
-    "kms:DescribeKey",
-    "kms:ListKeyPolicies",
-    "kms:GetKeyPolicy",
-    "kms:GetKeyRotationStatus",
+# The founding document's read-only console policy without iam:ListUsers and iam:ListRoles: its KMS actions only.
+KMS_READ_ACTIONS = tuple(
+    action for action in READ_ONLY_CONSOLE_POLICY["Statement"]["Action"] if action.startswith("kms:")
 )
-
-# Verbatim from the founding document (a single statement, not a list, as it is printed there).
-READ_ONLY_CONSOLE_POLICY: dict[str, Any] = {
-    "Version": "2012-10-17",
-    "Statement": {
-        "Effect": "Allow",
-        "Action": [*KMS_READ_ACTIONS, "iam:ListUsers", "iam:ListRoles"],
-        "Resource": "*",
-    },
-}
-
 KMS_READER_POLICY: dict[str, Any] = {
     "Version": "2012-10-17",
     "Statement": {"Effect": "Allow", "Action": list(KMS_READ_ACTIONS), "Resource": "*"},

@@ -50,7 +50,7 @@ def shown_key(console: Console) -> str:
         ACCOUNT_ID,
         ConsoleKeyType(key_spec("SYMMETRIC_DEFAULT"), "ENCRYPT_DECRYPT"),
         administrators=[principals.power_user.arn],
-        users=[principals.plain.arn, "111122223333"],
+        users=[principals.plain.arn],
     )
     key_id: str = kms.create_key(
         Policy=json.dumps(policy, indent=4),

@@ -21,7 +21,7 @@ from playwright.sync_api import Page, expect
 from kmsd.authz.console_policy import ConsoleKeyType, console_key_policy_document
 from kmsd.crypto.key_spec import key_spec
 from tests.console.conftest import Console
-from tests.console.console_ui import call_answer, console_call, open_route, sign_in
+from tests.console.console_ui import call_answer, console_call, open_route, open_tab, sign_in
 from tests.console.principals import ACCOUNT_ID
 
 SYMMETRIC = ConsoleKeyType(key_spec("SYMMETRIC_DEFAULT"), "ENCRYPT_DECRYPT")
@@ -117,6 +117,7 @@ def test_the_policy_editor_shows_the_lockout_and_saves_a_valid_edit(
 
     sign_in(page, principals.power_user)
     open_route(page, f"#/keys/{administered_key}")
+    open_tab(page, "Key policy")
     page.click("#edit-policy")
     expect(page).to_have_url(re.compile(f"#/keys/{administered_key}/policy$"))
     editor = page.locator("#policy-editor")

@@ -21,6 +21,7 @@ from playwright.sync_api import Page, expect
 from tests.console.conftest import Console
 from tests.console.console_ui import assert_disabled_with_reason, open_route, open_tab, sign_in
 from tests.console.principals import ACCOUNT_ID
+from tests.helpers.documents import root_statement
 
 
 @dataclass(frozen=True)
@@ -45,13 +46,7 @@ def hiding_policy(denied_arn: str) -> str:
         {
             "Version": "2012-10-17",
             "Statement": [
-                {
-                    "Sid": "Enable IAM User Permissions",
-                    "Effect": "Allow",
-                    "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT_ID}:root"},
-                    "Action": "kms:*",
-                    "Resource": "*",
-                },
+                root_statement(ACCOUNT_ID),
                 {
                     "Sid": "Hide this key from the reader",
                     "Effect": "Deny",
