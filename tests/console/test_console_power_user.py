@@ -1,14 +1,16 @@
-"""The power user (AWSKeyManagementServicePowerUser) creates a key through the wizard, edits its policy, and retires it.
+"""The power user (AWSKeyManagementServicePowerUser) creates a key through the wizard, edits it, and retires it.
 
 The wizard names the power user itself as the key's administrator: the managed policy lacks kms:PutKeyPolicy, so
 CreateKey's lockout check passes only for a policy that lets the creator change it later, as in AWS.  The policy
 editor then reports, as the user types, that removing the administrators statement would lock the power user out,
-and saves a valid edit.  The key is disabled, scheduled for deletion in 7 days and the deletion cancelled.  Every
-change is confirmed through boto3 as the account's root user.
+and saves a valid edit.  A key administered by the power user is disabled, scheduled for deletion in 7 days and the
+deletion cancelled; its description, rotation, tags and aliases are edited, and the root user finds those calls, made
+as the power user, in the key's events.  Every change is confirmed through boto3 as the account's root user.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from datetime import UTC, datetime, timedelta
@@ -21,7 +23,7 @@ from playwright.sync_api import Page, expect
 from kmsd.authz.console_policy import ConsoleKeyType, console_key_policy_document
 from kmsd.crypto.key_spec import key_spec
 from tests.console.conftest import Console
-from tests.console.console_ui import call_answer, console_call, open_route, open_tab, sign_in
+from tests.console.console_ui import call_answer, console_call, open_route, open_tab, sign_in, tab
 from tests.console.principals import ACCOUNT_ID
 
 SYMMETRIC = ConsoleKeyType(key_spec("SYMMETRIC_DEFAULT"), "ENCRYPT_DECRYPT")
@@ -196,3 +198,101 @@ def test_the_power_user_disables_a_key_and_schedules_then_cancels_its_deletion(
         page.click("#enable-key")
     expect(status).to_have_text("Enabled")
     assert kms.describe_key(KeyId=administered_key)["KeyMetadata"]["KeyState"] == "Enabled"
+
+
+def test_the_power_user_edits_description_rotation_tags_and_aliases_and_the_trail_names_them(
+    console: Console, administered_key: str, page: Page
+) -> None:
+    kms = console.kms
+    power_user = console.principals.power_user
+    sign_in(page, power_user)
+    open_route(page, f"#/keys/{administered_key}")
+    expect(page.locator("#key-status")).to_have_text("Enabled")
+
+    page.fill("#description-input", "rewritten in the console")
+    with page.expect_response(console_call("UpdateKeyDescription")) as described:
+        page.click("#save-description")
+    assert "result" in call_answer(described.value, "UpdateKeyDescription")
+    expect(page.locator("#key-description")).to_contain_text("rewritten in the console")
+    assert kms.describe_key(KeyId=administered_key)["KeyMetadata"]["Description"] == "rewritten in the console"
+
+    open_tab(page, "Rotation")
+    page.check("#rotation-enabled")
+    page.fill("#rotation-period", "180")
+    with page.expect_response(console_call("EnableKeyRotation")) as rotated:
+        page.click("#save-rotation")
+    assert "result" in call_answer(rotated.value, "EnableKeyRotation")
+    status = kms.get_key_rotation_status(KeyId=administered_key)
+    assert (status["KeyRotationEnabled"], status["RotationPeriodInDays"]) == (True, 180)
+
+    open_tab(page, "Tags")
+    page.fill("#tag-key", "cost-center")
+    page.fill("#tag-value", "4711")
+    with page.expect_response(console_call("TagResource")):
+        page.click("#add-tag")
+    row = page.locator("tr").filter(has_text="cost-center")
+    expect(row).to_contain_text("4711")
+    assert kms.list_resource_tags(KeyId=administered_key)["Tags"] == [{"TagKey": "cost-center", "TagValue": "4711"}]
+    with page.expect_response(console_call("UntagResource")):
+        row.get_by_role("button", name=re.compile("remove", re.IGNORECASE)).click()
+    expect(page.locator("tr").filter(has_text="cost-center")).to_have_count(0)
+    assert kms.list_resource_tags(KeyId=administered_key)["Tags"] == []
+
+    open_tab(page, "Aliases")
+    page.fill("#new-alias", "edited-in-console")
+    with page.expect_response(console_call("CreateAlias")):
+        page.click("#create-alias")
+    item = page.locator("li, tr").filter(has_text="alias/edited-in-console")
+    expect(item).to_have_count(1)
+    assert [a["AliasName"] for a in kms.list_aliases(KeyId=administered_key)["Aliases"]] == ["alias/edited-in-console"]
+    with page.expect_response(console_call("DeleteAlias")):
+        item.get_by_role("button", name=re.compile("delete", re.IGNORECASE)).click()
+    expect(page.locator("li, tr").filter(has_text="alias/edited-in-console")).to_have_count(0)
+    assert kms.list_aliases(KeyId=administered_key)["Aliases"] == []
+
+    # The power user may not read the audit trail (cloudtrail:LookupEvents); the root user sees its calls there.
+    open_tab(page, "Events")
+    expect(page.locator(".call-error").first).to_contain_text("AccessDenied")
+    page.click("#sign-out")
+    sign_in(page, console.principals.root)
+    open_route(page, f"#/keys/{administered_key}")
+    open_tab(page, "Events")
+    # The table holds the 20 latest events, the page's own reads among them: the last change is there.
+    latest = page.locator("#key-events tr").filter(has_text="DeleteAlias").filter(has_text=power_user.user_name)
+    expect(latest).to_have_count(1)
+    cloudtrail = console.client("cloudtrail")
+    key_arn = kms.describe_key(KeyId=administered_key)["KeyMetadata"]["Arn"]
+    for name in ("UpdateKeyDescription", "EnableKeyRotation", "TagResource", "UntagResource", "CreateAlias"):
+        found = cloudtrail.lookup_events(LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": name}])
+        by_user = [
+            event
+            for event in found["Events"]
+            if event["Username"] == power_user.user_name
+            and {"ResourceType": "AWS::KMS::Key", "ResourceName": key_arn} in event["Resources"]
+        ]
+        assert len(by_user) == 1, (name, found["Events"])
+
+
+def test_the_key_page_shows_a_public_key_and_a_keys_regions(console: Console, page: Page) -> None:
+    kms = console.kms
+    signing = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+    public_key = base64.b64encode(kms.get_public_key(KeyId=signing)["PublicKey"]).decode()
+    primary = kms.create_key(MultiRegion=True)["KeyMetadata"]
+    kms.replicate_key(KeyId=primary["KeyId"], ReplicaRegion="us-west-2")
+
+    sign_in(page, console.principals.power_user)
+    open_route(page, f"#/keys/{signing}")
+    expect(tab(page, "Regionality")).to_have_count(0)
+    open_tab(page, "Public key")
+    panel = page.get_by_role("tabpanel")
+    expect(panel).to_contain_text("-----BEGIN PUBLIC KEY-----")
+    expect(panel).to_contain_text(public_key[:64])
+    expect(panel).to_contain_text("ECDSA_SHA_256")
+
+    open_route(page, f"#/keys/{primary['KeyId']}")
+    expect(tab(page, "Public key")).to_have_count(0)
+    open_tab(page, "Regionality")
+    panel = page.get_by_role("tabpanel")
+    expect(panel).to_contain_text("us-west-2")
+    expect(panel).to_contain_text(primary["Arn"])
+    expect(panel).to_contain_text(primary["Arn"].replace("us-east-1", "us-west-2"))
