@@ -1,11 +1,11 @@
 """The read-only console user of the founding document, and principals the console must tell why they are denied.
 
 The read-only user holds exactly the policy of "Allow a User Read-Only Access to All CMKs through the AWS KMS
-Console": it sees every key, its configuration and its policy, and every change control is disabled with the
-missing permission said beside it.  ``kms_reader`` has that policy's KMS actions but not iam:ListUsers or
-iam:ListRoles, so the wizard's pickers say why they are empty; one key's policy denies it kms:DescribeKey
-explicitly, so that key's page shows AWS's error and the authorizer's "Why?".  boto3 confirms each premise.
-"""
+Console": it sees every key (customer managed and AWS managed), its configuration and its policy, and every change
+control is disabled with the missing permission said beside it.  ``kms_reader`` has that policy's KMS actions but not
+iam:ListUsers or iam:ListRoles, so the wizard's pickers say why they are empty; one key's policy denies it
+kms:DescribeKey explicitly, so that key's page shows AWS's error and the authorizer's "Why?".  boto3 confirms each
+premise."""
 
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ class Keys:
     asymmetric: str  # RSA_2048, SIGN_VERIFY
     hmac: str
     hidden: str  # its policy denies kms_reader kms:DescribeKey
+    aws_managed: str  # behind alias/aws/ebs
 
     @property
     def all(self) -> list[str]:
@@ -67,7 +68,9 @@ def keys(console: Console) -> Keys:
     asymmetric = kms.create_key(KeySpec="RSA_2048", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
     hmac = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]["KeyId"]
     hidden = kms.create_key(Policy=hiding_policy(console.principals.kms_reader.arn))["KeyMetadata"]["KeyId"]
-    return Keys(symmetric, asymmetric, hmac, hidden)
+    aws_managed = kms.describe_key(KeyId="alias/aws/ebs")["KeyMetadata"]  # DescribeKey creates it, as in AWS
+    assert aws_managed["KeyManager"] == "AWS"
+    return Keys(symmetric, asymmetric, hmac, hidden, aws_managed["KeyId"])
 
 
 def error_code(call: Any, **params: Any) -> str:
@@ -79,7 +82,7 @@ def error_code(call: Any, **params: Any) -> str:
 
 def test_the_read_only_user_sees_every_key(console: Console, keys: Keys, page: Page) -> None:
     listed = console.client("kms", console.principals.read_only).list_keys()["Keys"]
-    assert sorted(key["KeyId"] for key in listed) == sorted(keys.all)
+    assert sorted(key["KeyId"] for key in listed) == sorted([*keys.all, keys.aws_managed])
 
     sign_in(page, console.principals.read_only)
     open_route(page, "#/keys")
@@ -97,6 +100,13 @@ def test_the_read_only_user_sees_every_key(console: Console, keys: Keys, page: P
     expect(asymmetric).to_contain_text("SIGN_VERIFY")
     expect(page.locator(f"tr[data-key-id='{keys.hmac}']")).to_contain_text("GENERATE_VERIFY_MAC")
     expect(page.locator("#keys-table th")).to_have_count(7)
+
+    page.click("a[href='#/aws-keys']")
+    expect(page).to_have_url(re.compile(r"#/aws-keys$"))
+    aws_row = page.locator(f"#keys-table tr[data-key-id='{keys.aws_managed}']")
+    expect(aws_row).to_contain_text("aws/ebs")
+    expect(rows).to_have_count(1)
+    expect(page.locator("#create-key")).to_have_count(0)
 
 
 def test_the_read_only_user_sees_a_keys_configuration_and_policy(console: Console, keys: Keys, page: Page) -> None:
