@@ -136,6 +136,8 @@ def test_the_key_list_sorts_by_its_columns(console: Console, bulk: BulkKeys, pag
     sort_by(page, "Aliases", "descending")
     rows = every_row(page)
     assert [name for _, text in rows for name in re.findall(r"bulk-\d{3}", text)] == aliased[::-1]
+    # Keys without an alias still come last.
+    assert [name for _, text in rows[: len(aliased)] for name in re.findall(r"bulk-\d{3}", text)] == aliased[::-1]
 
     page.reload()
     by_id = sort_by(page, "Key ID", "ascending")

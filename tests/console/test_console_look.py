@@ -92,6 +92,18 @@ def show_policy_editor(page: Page, key_id: str) -> None:
     expect(page.locator("#save-policy")).to_be_enabled()
 
 
+def show_policy_editor_with_a_lockout(page: Page, key_id: str) -> None:
+    """The editor as the README shows it: the administrators statement just deleted, and the lockout said."""
+    show_policy_editor(page, key_id)
+    editor = page.locator("#policy-editor")
+    document = json.loads(editor.input_value())
+    document["Statement"] = [s for s in document["Statement"] if s.get("Sid") != "Allow access for Key Administrators"]
+    editor.fill(json.dumps(document, indent=2))
+    lockout = page.locator("#policy-findings li.finding").first
+    expect(lockout).to_contain_text("will not allow you to update the key policy")
+    expect(page.locator("#save-policy")).to_be_disabled()
+
+
 def show_wizard_review(page: Page, console: Console) -> None:
     principals = console.principals
     wizard_to_review(page, administrators=[principals.power_user.arn], users=[principals.plain.arn], alias="orders")
@@ -141,7 +153,7 @@ def test_screenshots_of_the_four_views_in_both_themes(
             "key-list": lambda: show_key_list(page),
             "key-page": lambda: show_key_page(page, shown_key),
             "wizard": lambda: show_wizard_review(page, console),
-            "policy-editor": lambda: show_policy_editor(page, shown_key),
+            "policy-editor": lambda: show_policy_editor_with_a_lockout(page, shown_key),
         }
         for name, show in views.items():
             show()

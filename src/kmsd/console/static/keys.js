@@ -89,11 +89,12 @@ function load(force) {
   return cache.loading;
 }
 
-function compare(a, b) {
+// sign: 1 ascending, -1 descending; empty values sort last either way.
+function compare(a, b, sign = 1) {
   if (a === b) return 0;
-  if (a === "") return 1; // empty values sort last either way
+  if (a === "") return 1;
   if (b === "") return -1;
-  return a.localeCompare(b, undefined, { numeric: true, sensitivity: "base" });
+  return sign * a.localeCompare(b, undefined, { numeric: true, sensitivity: "base" });
 }
 
 function matches(row, needle) {
@@ -205,7 +206,7 @@ export async function renderKeyList(view, ctx) {
     const filtered = rows.filter((r) => matches(r, needle));
     const col = COLUMNS.find((c) => c.id === st.sort) || COLUMNS[0];
     const sign = st.dir === "ascending" ? 1 : -1;
-    filtered.sort((a, b) => sign * compare(col.value(a), col.value(b)) || compare(a.KeyId, b.KeyId));
+    filtered.sort((a, b) => compare(col.value(a), col.value(b), sign) || compare(a.KeyId, b.KeyId));
     return { total: rows.length, rows: filtered };
   }
 
