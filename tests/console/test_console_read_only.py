@@ -188,6 +188,10 @@ def test_without_iam_list_users_the_wizards_pickers_say_why_they_are_empty(
     empty = page.locator("#admins-empty-reason")
     expect(empty).to_be_visible()
     expect(empty).to_contain_text("iam:ListUsers")
+    # IAM's refusal explains itself too: the "Why?" panel shows the identity policies that allowed nothing.
+    why = empty.locator("details.why").first
+    why.locator("summary").click()
+    expect(why).to_contain_text("iam:ListUsers")
     expect(page.locator("#admins-list input[type=checkbox]")).to_have_count(0)
     page.click("#wizard-next")
     expect(page.locator("#users-empty-reason")).to_be_visible()
