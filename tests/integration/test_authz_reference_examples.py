@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from tests.helpers.documents import READ_ONLY_CONSOLE_POLICY
 from tests.integration.authz_world import (
     ACCOUNT_A,
     ACCOUNT_B,
@@ -44,18 +45,7 @@ from tests.integration.stores import Stores
 
 # The page's policies, verbatim except for the two key ARNs, which are the ids of created keys.
 LIST_KEYS_AND_ALIASES = allow(["kms:ListKeys", "kms:ListAliases"])
-READ_ONLY_CONSOLE = allow(
-    [
-        "kms:ListKeys",
-        "kms:ListAliases",
-        "kms:DescribeKey",
-        "kms:ListKeyPolicies",
-        "kms:GetKeyPolicy",
-        "kms:GetKeyRotationStatus",
-        "iam:ListUsers",
-        "iam:ListRoles",
-    ]
-)
+READ_ONLY_CONSOLE = READ_ONLY_CONSOLE_POLICY["Statement"]
 ENCRYPT_DECRYPT_ONE_ACCOUNT = allow(["kms:Encrypt", "kms:Decrypt"], ["arn:aws:kms:*:111122223333:key/*"])
 ENCRYPT_DECRYPT_ONE_ACCOUNT_ONE_REGION = allow(
     ["kms:Encrypt", "kms:Decrypt"], ["arn:aws:kms:us-west-2:111122223333:key/*"]

@@ -311,7 +311,7 @@ class KmsdApp:
         sink = scope.get(CALL_RECORD_SINK)
         if sink is not None:
             sink.append(record)
-        body = await _read_body(receive, self.max_body_bytes)
+        body = await read_body(receive, self.max_body_bytes)
         if body is None:
             too_large = AwsError(
                 "RequestEntityTooLargeException",
@@ -797,7 +797,7 @@ def _group_raw_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, list[str
     return grouped
 
 
-async def _read_body(receive: Receive, limit: int) -> bytes | None:
+async def read_body(receive: Receive, limit: int) -> bytes | None:
     """The whole body, or None once it passes ``limit`` (the rest is drained, not kept)."""
     chunks: list[bytes] = []
     size = 0

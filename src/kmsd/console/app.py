@@ -27,7 +27,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from importlib import resources
 from typing import Any
 
-from kmsd.api.app import KmsdApp, Receive, Scope, Send
+from kmsd.api.app import KmsdApp, Receive, Scope, Send, read_body
 from kmsd.api.request_ids import new_request_id
 from kmsd.console import checks
 from kmsd.console.dispatch import SERVICES, USER_AGENT, ApiDispatcher, Credentials, Origin
@@ -328,21 +328,11 @@ def _cookie(value: str, max_age: int, secure: bool) -> bytes:
 
 
 async def _read_json(receive: Receive) -> Any:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise ConsoleError(413, "RequestEntityTooLarge", f"The body is larger than {MAX_BODY_BYTES} bytes.")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
+    body = await read_body(receive, MAX_BODY_BYTES)
+    if body is None:
+        raise ConsoleError(413, "RequestEntityTooLarge", f"The body is larger than {MAX_BODY_BYTES} bytes.")
     try:
-        return json.loads(b"".join(chunks))
+        return json.loads(body)
     except (ValueError, RecursionError):
         raise ConsoleError(400, "SerializationException", "The body is not JSON.") from None
 
