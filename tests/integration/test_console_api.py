@@ -314,6 +314,10 @@ def test_temporary_credentials_sign_in_as_the_role_session(server: KmsdServer, i
     answer = console.sign_in(credentials["AccessKeyId"], credentials["SecretAccessKey"], credentials["SessionToken"])
     assert answer.status == 200
     assert answer.body["identity"]["Arn"] == f"arn:aws:sts::{account}:assumed-role/{role}/web"
+    # The console session ends when the role session does (AssumeRole's default: one hour), not 12 hours later.
+    (cookie,) = answer.header("set-cookie")
+    max_age = int(cookie.split("Max-Age=")[1].split(";")[0])
+    assert 3500 < max_age <= 3600
     assert "Keys" in console.call("kms", "ListKeys")["result"]
     assert console.call("kms", "CreateKey")["error"]["code"] == "AccessDeniedException"
 

@@ -24,6 +24,7 @@ import hmac
 import json
 import re
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
 from importlib import resources
 from typing import Any
 
@@ -197,7 +198,7 @@ class ConsoleApp:
             account=str(identity.get("Account", "")),
             user_id=str(identity.get("UserId", "")),
             csrf_token=new_csrf_token(),
-            expires_at=session_expiry(now, None),
+            expires_at=session_expiry(now, self._credentials_expiry(access_key_id, token)),
         )
         sealed = self.seal.seal(session)
         if len(sealed) > MAX_COOKIE_VALUE:
@@ -263,6 +264,15 @@ class ConsoleApp:
     async def _console_policy(self, scope: Scope, body: Any) -> tuple[int, Any, list[tuple[bytes, bytes]]]:
         session = self._signed_in(scope)
         return 200, checks.console_policy(session.account, _object(body)), []
+
+    def _credentials_expiry(self, access_key_id: str, token: str | None) -> datetime | None:
+        """When temporary credentials expire (the session must not outlive them); None for long-term keys."""
+        try:
+            resolved = self.runtime.credentials.resolve(access_key_id, token)
+        except SessionExpired:
+            return self.runtime.clock.now()
+        session = resolved.principal.session if resolved is not None else None
+        return session.expires_at if session is not None else None
 
     def _caller(self, scope: Scope, session: ConsoleSession) -> Caller:
         """The session's principal as the credential resolver knows it now, as a caller of the page's request."""
