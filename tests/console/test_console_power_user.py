@@ -224,6 +224,13 @@ def test_the_power_user_edits_description_rotation_tags_and_aliases_and_the_trai
     assert "result" in call_answer(rotated.value, "EnableKeyRotation")
     status = kms.get_key_rotation_status(KeyId=administered_key)
     assert (status["KeyRotationEnabled"], status["RotationPeriodInDays"]) == (True, 180)
+    # "Rotate now": the console policy lets administrators call kms:RotateKeyOnDemand on a symmetric key.
+    with page.expect_response(console_call("RotateKeyOnDemand")) as on_demand:
+        page.click("#rotate-now")
+    assert "result" in call_answer(on_demand.value, "RotateKeyOnDemand")
+    rotations = kms.list_key_rotations(KeyId=administered_key)["Rotations"]
+    assert [rotation["RotationType"] for rotation in rotations] == ["ON_DEMAND"]
+    expect(page.locator("#rotation-history")).to_contain_text("On demand")
 
     open_tab(page, "Tags")
     page.fill("#tag-key", "cost-center")

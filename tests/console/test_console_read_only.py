@@ -151,6 +151,7 @@ def test_the_read_only_users_change_controls_are_disabled_with_the_reason(
     open_tab(page, "Rotation")
     assert_disabled_with_reason(page, "#save-rotation", "kms:EnableKeyRotation")
     expect(page.locator("#rotation-enabled")).to_be_disabled()
+    assert_disabled_with_reason(page, "#rotate-now", "kms:RotateKeyOnDemand")
     open_tab(page, "Tags")
     assert_disabled_with_reason(page, "#add-tag", "kms:TagResource")
     open_tab(page, "Aliases")

@@ -418,7 +418,32 @@ async function renderRotation(panel, meta, perms, signal, redraw) {
       parts.push(tableWrap(table, "Rotation history"));
     }
   }
+  if (rotatable) parts.push(...onDemandRotation(meta, perms, signal, redraw));
   setChildren(panel, ...parts);
+}
+
+// RotateKeyOnDemand: new key material now, whatever the automatic schedule says (the console's "Rotate now").
+function onDemandRotation(meta, perms, signal, redraw) {
+  const slot = h("div");
+  const rotate = h("button", { type: "button", id: "rotate-now", class: "btn" }, "Rotate now");
+  rotate.addEventListener("click", async () => {
+    setChildren(slot);
+    try {
+      await busy(rotate, "Rotating…", () => call("kms", "RotateKeyOnDemand", { KeyId: meta.KeyId }, signal));
+      announce("The key material is being rotated; new encryptions use the new material.");
+      await redraw("rotate-now");
+    } catch (err) {
+      showError(slot, err, "The key was not rotated");
+    }
+  });
+  const row = h("div", { class: "control" }, rotate);
+  guard(rotate, perms, "kms:RotateKeyOnDemand");
+  return [
+    h("h2", null, "On-demand rotation"),
+    h("p", { class: "muted" }, "Creates new key material now. Older material stays, so existing ciphertexts still decrypt."),
+    row,
+    slot,
+  ];
 }
 
 // ---- tags ----

@@ -12,6 +12,7 @@ export const KEY_CHANGE_ACTIONS = [
   "kms:CancelKeyDeletion",
   "kms:EnableKeyRotation",
   "kms:DisableKeyRotation",
+  "kms:RotateKeyOnDemand",
   "kms:CreateAlias",
   "kms:DeleteAlias",
   "kms:TagResource",
