@@ -22,7 +22,9 @@ import asyncio
 import functools
 import hmac
 import json
+import logging
 import re
+import traceback
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from importlib import resources
@@ -44,6 +46,8 @@ from kmsd.console.sessions import (
 from kmsd.crypto import RootKey
 from kmsd.iam.credentials import SessionExpired
 from kmsd.iam.principal import Caller
+
+log = logging.getLogger("kmsd.console")
 
 PREFIX = "/console"
 # A key policy is at most 32 KB; JSON escaping can double it.
@@ -157,6 +161,13 @@ class ConsoleApp:
             status, answer = error.status, {"error": {"code": error.code, "message": error.message}}
             if error.code == "NotSignedIn":
                 headers = [(b"set-cookie", _cookie("", 0, _secure(scope)))]
+        except Exception as failure:
+            # The exception's text may quote the request, credentials included: its type and place only.
+            place = traceback.extract_tb(failure.__traceback__)[-1]
+            log.error(
+                "console request %s failed: %s at %s:%s", route, type(failure).__name__, place.filename, place.lineno
+            )
+            status, answer = 500, {"error": {"code": "InternalFailure", "message": "The console failed to answer."}}
         payload = json.dumps(answer, separators=(",", ":")).encode()
         await _send(send, status, b"application/json", payload, [(b"cache-control", b"no-store"), *headers])
 
@@ -237,7 +248,7 @@ class ConsoleApp:
             raise ConsoleError(400, "ValidationException", "'operation' must be an operation name.")
         if not isinstance(params, dict):
             raise ConsoleError(400, "ValidationException", "'params' must be an object.")
-        if service in ("iam", "sts") and not all(isinstance(value, str | int | bool) for value in params.values()):
+        if service in ("iam", "sts") and not all(_query_field(value) for value in params.values()):
             raise ConsoleError(400, "ValidationException", "IAM and STS 'params' are the query API's flat fields.")
         return await self.dispatcher.call(
             Credentials.of(session), _origin(scope, self.app), str(service), operation, params
@@ -294,6 +305,18 @@ class ConsoleApp:
             secure_transport=_secure(scope),
             user_agent=USER_AGENT,
         )
+
+
+def _query_field(value: Any) -> bool:
+    """Whether ``value`` can be a field of a query-protocol request: a number, a boolean, or text that is UTF-8
+    (JSON can carry a lone surrogate, ``"\\ud800"``; a form body cannot)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    return isinstance(value, int | bool)
 
 
 def _origin(scope: Scope, app: KmsdApp) -> Origin:
