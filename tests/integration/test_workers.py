@@ -218,3 +218,35 @@ def _unpinned_kms(pinned: Pinned, operation: str, credentials: tuple[str, str], 
     except (OSError, http.client.HTTPException):
         return None
     return Answer(response.status, json.loads(text) if text.startswith("{") else {}, text, "")
+
+
+def console_request(pinned: Pinned, route: str, body: dict[str, Any], headers: dict[str, str]) -> tuple[int, Any, str]:
+    """A console API request on ``pinned``'s connection: status, JSON answer and Set-Cookie."""
+    pinned.connection.request(
+        "POST",
+        f"/console/api/{route}",
+        body=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", **headers},
+    )
+    response = pinned.connection.getresponse()
+    return response.status, json.loads(response.read()), response.getheader("set-cookie") or ""
+
+
+def test_a_console_session_signed_in_on_one_worker_is_served_by_the_other(
+    workers: KmsdServer, pair: tuple[Pinned, Pinned]
+) -> None:
+    """The session lives in its sealed cookie, not in a process: any worker that holds the root key opens it."""
+    first, second = pair
+    access_key, secret_key = workers.default_credentials()
+    status, session, cookie = console_request(
+        first, "sign-in", {"accessKeyId": access_key, "secretAccessKey": secret_key, "region": "us-east-1"}, {}
+    )
+    assert status == 200 and cookie.startswith("kmsd-console=")
+    headers = {"Cookie": cookie.split(";")[0], "X-Kmsd-Csrf": session["csrfToken"]}
+    status, created, _ = console_request(second, "call", {"service": "kms", "operation": "CreateKey"}, headers)
+    assert status == 200, created
+    key_id = created["result"]["KeyMetadata"]["KeyId"]
+    status, described, _ = console_request(
+        first, "call", {"service": "kms", "operation": "DescribeKey", "params": {"KeyId": key_id}}, headers
+    )
+    assert status == 200 and described["result"]["KeyMetadata"]["KeyId"] == key_id
