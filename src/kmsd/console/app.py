@@ -171,9 +171,13 @@ class ConsoleApp:
         payload = json.dumps(answer, separators=(",", ":")).encode()
         await _send(send, status, b"application/json", payload, [(b"cache-control", b"no-store"), *headers])
 
-    def _session(self, scope: Scope) -> ConsoleSession:
+    def _open_session(self, scope: Scope) -> ConsoleSession | None:
+        """The session the request's cookie seals, if it carries a valid one."""
         value = _cookie_value(scope)
-        session = self.seal.open(value, self.runtime.clock.now()) if value else None
+        return self.seal.open(value, self.runtime.clock.now()) if value else None
+
+    def _session(self, scope: Scope) -> ConsoleSession:
+        session = self._open_session(scope)
         if session is None:
             raise ConsoleError(401, "NotSignedIn", "Sign in to use the console.")
         return session
@@ -181,8 +185,7 @@ class ConsoleApp:
     def _signed_in(self, scope: Scope) -> ConsoleSession:
         """The session of a change request, whose CSRF token must match."""
         session = self._session(scope)
-        if not session.csrf_matches(_header(scope, CSRF_HEADER)):
-            raise ConsoleError(403, "InvalidCsrfToken", "The request did not carry this session's CSRF token.")
+        _check_csrf(scope, session)
         return session
 
     async def _sign_in(self, scope: Scope, body: Any) -> tuple[int, Any, list[tuple[bytes, bytes]]]:
@@ -219,9 +222,9 @@ class ConsoleApp:
 
     async def _sign_out(self, scope: Scope, body: Any) -> tuple[int, Any, list[tuple[bytes, bytes]]]:
         # With a session, only its own page may end it; without one there is nothing to protect.
-        value = _cookie_value(scope)
-        if value and self.seal.open(value, self.runtime.clock.now()) is not None:
-            self._signed_in(scope)
+        session = self._open_session(scope)
+        if session is not None:
+            _check_csrf(scope, session)
         cleared = [
             (b"set-cookie", _cookie("", 0, _secure(scope))),
             (b"clear-site-data", b'"cookies", "storage"'),
@@ -305,6 +308,11 @@ class ConsoleApp:
             secure_transport=_secure(scope),
             user_agent=USER_AGENT,
         )
+
+
+def _check_csrf(scope: Scope, session: ConsoleSession) -> None:
+    if not session.csrf_matches(_header(scope, CSRF_HEADER)):
+        raise ConsoleError(403, "InvalidCsrfToken", "The request did not carry this session's CSRF token.")
 
 
 def _query_field(value: Any) -> bool:

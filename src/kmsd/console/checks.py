@@ -16,13 +16,13 @@ console's wizard write.
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kmsd.api.known_actions import known_actions
 from kmsd.authz.console_policy import ConsoleKeyType, ConsolePolicyError, console_key_policy_document
+from kmsd.authz.decide import CallDecision
 from kmsd.authz.denial import AccessDeniedError
 from kmsd.authz.policy_checks import lockout_check, offline_checks
 from kmsd.authz.simulation import KmsKeySimulator
@@ -52,17 +52,12 @@ def permission_checks(
         if result is None:
             answers.append({**answer, "allowed": None, "message": "", "reason": NOT_CHECKED, "explanation": None})
             continue
-        explanation = {
-            "operation": result.permission.action.partition(":")[2],
-            "principal": caller.principal.arn,
-            "decision": "Allow" if result.allowed else "Deny",
-            "checks": [result.to_json()],
-        }
         message = "" if result.allowed else result.message(caller.principal.arn)
-        # The same rule as a refused call's: only a caller of the resource's own account sees its policies.
-        shown = AccessDeniedError(message, functools.partial(dict, explanation)).explanation_for(
-            caller.principal.account_id
-        )
+        # The decision as a refused call's explanation, and the same rule: only a caller of the resource's own
+        # account sees its policies.
+        denied = None if result.allowed else result
+        decision = CallDecision(result.permission.action.partition(":")[2], caller, (result,), denied)
+        shown = AccessDeniedError(message, decision.explanation).explanation_for(caller.principal.account_id)
         answers.append(
             {**answer, "allowed": result.allowed, "message": message, "reason": result.reason, "explanation": shown}
         )
